@@ -2,6 +2,7 @@
 // prockit set up. It runs its arguments as a list of commands, left to right; each prints
 // "key=value" lines on stdout (flushed at once) or acts.
 //
+//   --                  stop: the remaining arguments are data, not commands
 //   argv                print argv[i]=...            env           print every environment entry
 //   cwd                 print cwd=...                fds           print fds=0,1,2,...
 //   ids                 pid, ppid, pgid, sid, uid, gid, groups
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
     };
     for (size_t i = 0; i < a.size(); ++i) {
         const std::string& c = a[i];
+        if (c == "--") break;  // the rest is data (for argv tests)
         if (c == "argv") {
             for (int k = 0; k < argc; ++k) out("argv[" + std::to_string(k) + "]=" + argv[k]);
         } else if (c == "env") {

@@ -1,0 +1,11 @@
+// bench/ratio.hpp — runs the registered Google Benchmark cases and prints, after the usual table,
+// each case's speed as a ratio against the peer named in its label.
+//
+// A case declares its peer with state.SetLabel("vs:<peer case name>"); the ratio printed is
+// peer_time / case_time (above 1 means faster than the peer).
+#pragma once
+
+namespace prockit::bench {
+/// Use as main(): runs the benchmarks, then prints the ratio table. Returns the exit status.
+int run_with_ratios(int argc, char** argv);
+}  // namespace prockit::bench

@@ -1,0 +1,540 @@
+// lib/src/process/command.cpp — the parent's side of spawning: build the child's plan, clone, read
+// the verdict. The child's side is lib/src/child/exec_child.cpp.
+#include <prockit/process/command.hpp>
+
+#include "child/plan.hpp"
+#include "process/cgroup.hpp"
+
+#include <prockit/sys/signals.hpp>
+#include <prockit/sys/syscall.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <sched.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace prockit {
+
+const char* to_string(SpawnStage s) noexcept {
+    switch (s) {
+        case SpawnStage::prepare: return "prepare";
+        case SpawnStage::clone: return "clone";
+        case SpawnStage::signals: return "signals";
+        case SpawnStage::session: return "session";
+        case SpawnStage::parent_death_signal: return "parent_death_signal";
+        case SpawnStage::cgroup: return "cgroup";
+        case SpawnStage::rlimit: return "rlimit";
+        case SpawnStage::nice: return "nice";
+        case SpawnStage::affinity: return "affinity";
+        case SpawnStage::oom_score_adj: return "oom_score_adj";
+        case SpawnStage::chdir: return "chdir";
+        case SpawnStage::fds: return "fds";
+        case SpawnStage::umask: return "umask";
+        case SpawnStage::groups: return "groups";
+        case SpawnStage::gid: return "gid";
+        case SpawnStage::uid: return "uid";
+        case SpawnStage::no_new_privs: return "no_new_privs";
+        case SpawnStage::exec: return "exec";
+    }
+    return "unknown";
+}
+
+bool SpawnFailure::not_found() const noexcept {
+    return stage_ == SpawnStage::exec && errno_value() == ENOENT;
+}
+bool SpawnFailure::not_executable() const noexcept { return stage_ == SpawnStage::exec && errno_value() != ENOENT; }
+
+void throw_error(const SpawnFailure& f) { throw SpawnError(f); }
+
+// ---------------------------------------------------------------- builder
+
+Command::Command(std::string program) : program_(std::move(program)) {}
+
+Command& Command::arg(std::string a) {
+    args_.push_back(std::move(a));
+    return *this;
+}
+Command& Command::args(std::initializer_list<std::string> as) {
+    args_.insert(args_.end(), as.begin(), as.end());
+    return *this;
+}
+Command& Command::args(const std::vector<std::string>& as) {
+    args_.insert(args_.end(), as.begin(), as.end());
+    return *this;
+}
+Command& Command::argv0(std::string name) {
+    argv0_ = std::move(name);
+    return *this;
+}
+Command& Command::env(std::string key, std::string value) {
+    env_ops_.push_back({std::move(key), std::move(value)});
+    return *this;
+}
+Command& Command::env_remove(std::string key) {
+    env_ops_.push_back({std::move(key), std::nullopt});
+    return *this;
+}
+Command& Command::env_clear() {
+    env_clear_ = true;
+    env_ops_.clear();
+    return *this;
+}
+Command& Command::cwd(std::string dir) {
+    cwd_ = std::move(dir);
+    return *this;
+}
+Command& Command::fd(int child_fd, Stdio s) {
+    auto it = std::find_if(fds_.begin(), fds_.end(), [&](const FdSpec& f) { return f.child_fd == child_fd; });
+    if (it != fds_.end())
+        it->source = std::move(s);
+    else
+        fds_.push_back({child_fd, std::move(s)});
+    return *this;
+}
+Command& Command::new_session() {
+    session_ = Session::new_session;
+    return *this;
+}
+Command& Command::new_process_group() {
+    session_ = Session::new_group;
+    return *this;
+}
+Command& Command::join_process_group(pid_t pgid) {
+    session_ = Session::join_group;
+    pgid_ = pgid;
+    return *this;
+}
+Command& Command::parent_death_signal(int sig) {
+    pdeathsig_ = sig;
+    return *this;
+}
+Command& Command::cgroup(std::string dir) {
+    cgroup_ = std::move(dir);
+    return *this;
+}
+Command& Command::own_cgroup(std::string parent_dir) {
+    own_cgroup_parent_ = std::move(parent_dir);
+    return *this;
+}
+Command& Command::on_destroy(DestroyPolicy p, Duration grace) {
+    policy_ = p;
+    grace_ = grace;
+    return *this;
+}
+Command& Command::rlimit(int resource, rlim_t soft, rlim_t hard) {
+    rlimits_.push_back({resource, soft, hard});
+    return *this;
+}
+Command& Command::nice(int value) {
+    nice_ = value;
+    return *this;
+}
+Command& Command::affinity(CpuSet cpus) {
+    affinity_ = std::move(cpus);
+    return *this;
+}
+Command& Command::oom_score_adj(int value) {
+    oom_score_adj_ = value;
+    return *this;
+}
+Command& Command::user(uid_t uid) {
+    uid_ = uid;
+    return *this;
+}
+Command& Command::group(gid_t gid) {
+    gid_ = gid;
+    return *this;
+}
+Command& Command::groups(std::vector<gid_t> gids) {
+    groups_ = std::move(gids);
+    return *this;
+}
+Command& Command::umask(mode_t mask) {
+    umask_ = mask;
+    return *this;
+}
+Command& Command::no_new_privs(bool on) {
+    no_new_privs_ = on;
+    return *this;
+}
+Command& Command::signal_mask(const sigset_t& mask) {
+    sigmask_ = mask;
+    return *this;
+}
+Command& Command::keep_ignored_signals(bool on) {
+    keep_ignored_ = on;
+    return *this;
+}
+
+// ---------------------------------------------------------------- the plan
+
+namespace {
+
+bool env_key_is(const char* entry, const std::string& key) {
+    return std::strncmp(entry, key.c_str(), key.size()) == 0 && entry[key.size()] == '=';
+}
+
+}  // namespace
+
+/// Everything the plan points into, owned by the parent for the duration of the spawn.
+struct SpawnPlanBuilder {
+    const Command& cmd;
+    detail::ChildPlan plan;
+
+    std::vector<std::string> candidate_store;
+    std::vector<const char*> candidates;
+    std::vector<char*> argv;
+    std::string argv0_store;
+    std::vector<std::string> env_store;
+    std::vector<char*> envp;
+    std::vector<unique_fd> owned;  // files and pipe ends the child gets; closed after the spawn
+    std::vector<detail::FdMove> moves;
+    std::vector<detail::FdRange> close_ranges;
+    std::vector<struct ::rlimit> rlim_values;
+    std::vector<int> rlim_resources;
+    std::string oom_text;
+    unique_fd cgroup_procs;
+    std::string cgroup_dir;  // created for own_cgroup()
+    unique_fd parent_stdin, parent_stdout, parent_stderr;
+
+    explicit SpawnPlanBuilder(const Command& c) : cmd(c) {}
+
+    SpawnFailure prep_error(Error e) { return SpawnFailure(SpawnStage::prepare, std::move(e)); }
+
+    void build_env() {
+        if (!cmd.env_clear_ && cmd.env_ops_.empty()) {
+            plan.envp = environ;  // the fast path: nothing changes
+            return;
+        }
+        if (!cmd.env_clear_)
+            for (char** e = environ; *e; ++e) env_store.emplace_back(*e);
+        for (const auto& op : cmd.env_ops_) {
+            std::erase_if(env_store, [&](const std::string& s) { return env_key_is(s.c_str(), op.key); });
+            if (op.value) env_store.push_back(op.key + "=" + *op.value);
+        }
+        envp.reserve(env_store.size() + 1);
+        for (auto& s : env_store) envp.push_back(s.data());
+        envp.push_back(nullptr);
+        plan.envp = envp.data();
+    }
+
+    const char* child_path_variable() const {
+        for (auto it = cmd.env_ops_.rbegin(); it != cmd.env_ops_.rend(); ++it)
+            if (it->key == "PATH") return it->value ? it->value->c_str() : nullptr;
+        if (cmd.env_clear_) return nullptr;
+        return std::getenv("PATH");
+    }
+
+    void build_exec() {
+        const std::string& prog = cmd.program_;
+        if (prog.find('/') != std::string::npos) {
+            candidates.push_back(prog.c_str());
+        } else if (!prog.empty()) {
+            const char* path = child_path_variable();
+            std::string_view rest = path ? path : "/usr/local/bin:/usr/bin:/bin";
+            for (;;) {
+                auto colon = rest.find(':');
+                std::string_view dir = rest.substr(0, colon);
+                std::string c(dir.empty() ? "." : dir);
+                c += '/';
+                c += prog;
+                candidate_store.push_back(std::move(c));
+                if (colon == std::string_view::npos) break;
+                rest.remove_prefix(colon + 1);
+            }
+            for (auto& c : candidate_store) candidates.push_back(c.c_str());
+        }
+        plan.candidates = candidates.data();
+        plan.n_candidates = candidates.size();
+
+        argv.reserve(cmd.args_.size() + 2);
+        argv0_store = cmd.argv0_ ? *cmd.argv0_ : prog;
+        argv.push_back(argv0_store.data());
+        for (const auto& a : cmd.args_) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        plan.argv = argv.data();
+    }
+
+    Result<void, SpawnFailure> build_fds() {
+        std::vector<int> kept = {0, 1, 2};  // inherited unless set
+        for (const auto& spec : cmd.fds_) {
+            int dst = spec.child_fd;
+            if (dst < 0) return fail(prep_error(Error::from_errno(EBADF, "use descriptor " + std::to_string(dst))));
+            const Stdio& s = spec.source;
+            int src = -1;
+            switch (s.kind()) {
+                case Stdio::Kind::inherit:
+                    src = dst;
+                    break;
+                case Stdio::Kind::null: {
+                    auto fd = open_fd("/dev/null", dst == 0 ? O_RDONLY : O_WRONLY);
+                    if (!fd) return fail(prep_error(fd.error()));
+                    src = fd->get();
+                    owned.push_back(std::move(*fd));
+                    break;
+                }
+                case Stdio::Kind::file: {
+                    auto fd = open_fd(s.path(), s.flags(), s.mode());
+                    if (!fd) return fail(prep_error(fd.error()));
+                    src = fd->get();
+                    owned.push_back(std::move(*fd));
+                    break;
+                }
+                case Stdio::Kind::pipe: {
+                    int p[2];
+                    if (pipe2(p, O_CLOEXEC) != 0) return fail(prep_error(last_error("create a pipe")));
+                    unique_fd r(p[0]), w(p[1]);
+                    bool child_reads = dst == 0;
+                    src = child_reads ? r.get() : w.get();
+                    unique_fd& parent_end = dst == 0 ? parent_stdin : dst == 1 ? parent_stdout : parent_stderr;
+                    if (dst > 2)
+                        return fail(prep_error(Error::from_errno(EINVAL, "make a pipe for descriptor " + std::to_string(dst) +
+                                                                            " (pipes are for 0, 1 and 2)")));
+                    parent_end = child_reads ? std::move(w) : std::move(r);
+                    owned.push_back(child_reads ? std::move(r) : std::move(w));
+                    break;
+                }
+                case Stdio::Kind::fd:
+                    src = s.parent_fd();
+                    if (fcntl(src, F_GETFD) < 0)
+                        return fail(prep_error(last_error("pass descriptor " + std::to_string(src))));
+                    break;
+                case Stdio::Kind::stdout_:
+                    src = -2;  // resolved below, once fd 1's source is known
+                    break;
+            }
+            if (s.kind() != Stdio::Kind::inherit || dst > 2) moves.push_back({src, dst});
+            if (std::find(kept.begin(), kept.end(), dst) == kept.end()) kept.push_back(dst);
+        }
+        for (auto& m : moves) {
+            if (m.src != -2) continue;
+            auto one = std::find_if(moves.begin(), moves.end(), [](const detail::FdMove& x) { return x.dst == 1; });
+            m.src = one != moves.end() ? one->src : 1;
+        }
+        // Inherited descriptors that stay put are moved onto themselves (through the high
+        // duplicate), which clears their close-on-exec flag.
+        std::sort(kept.begin(), kept.end());
+        plan.fd_floor = kept.back() + 1;
+        unsigned next = 0;
+        for (int k : kept) {
+            if (static_cast<unsigned>(k) > next) close_ranges.push_back({next, static_cast<unsigned>(k) - 1});
+            next = static_cast<unsigned>(k) + 1;
+        }
+        close_ranges.push_back({next, ~0U});
+        plan.fd_moves = moves.data();
+        plan.n_fd_moves = moves.size();
+        plan.close_ranges = close_ranges.data();
+        plan.n_close_ranges = close_ranges.size();
+        return {};
+    }
+
+    Result<void, SpawnFailure> build_cgroup() {
+        std::string dir;
+        if (cmd.own_cgroup_parent_) {
+            auto made = detail::make_child_cgroup(*cmd.own_cgroup_parent_);
+            if (!made) return fail(prep_error(made.error()));
+            dir = cgroup_dir = *made;
+        } else if (cmd.cgroup_) {
+            dir = *cmd.cgroup_;
+        } else {
+            return {};
+        }
+        auto fd = open_fd(dir + "/cgroup.procs", O_WRONLY);
+        if (!fd) {
+            if (!cgroup_dir.empty()) detail::remove_cgroup(cgroup_dir);
+            return fail(SpawnFailure(SpawnStage::cgroup, fd.error()));
+        }
+        cgroup_procs = std::move(*fd);
+        plan.cgroup_procs_fd = cgroup_procs.get();
+        return {};
+    }
+
+    Result<void, SpawnFailure> build() {
+        build_exec();
+        build_env();
+        if (auto r = build_fds(); !r) return r;
+        if (auto r = build_cgroup(); !r) return r;
+
+        switch (cmd.session_) {
+            case Command::Session::inherit: plan.session = 0; break;
+            case Command::Session::new_session: plan.session = 1; break;
+            case Command::Session::new_group: plan.session = 2; break;
+            case Command::Session::join_group:
+                plan.session = 3;
+                plan.pgid = cmd.pgid_;
+                break;
+        }
+        plan.pdeathsig = cmd.pdeathsig_;
+        plan.parent_pid = getpid();
+        for (const auto& r : cmd.rlimits_) {
+            rlim_resources.push_back(r.resource);
+            rlim_values.push_back({r.soft, r.hard});
+        }
+        plan.rlimit_resources = rlim_resources.data();
+        plan.rlimit_values = rlim_values.data();
+        plan.n_rlimits = rlim_values.size();
+        if (cmd.nice_) {
+            plan.set_nice = true;
+            plan.nice = *cmd.nice_;
+        }
+        if (cmd.affinity_) {
+            if (cmd.affinity_->empty())
+                return fail(prep_error(Error::from_errno(EINVAL, "set CPU affinity to an empty CPU set")));
+            plan.affinity = cmd.affinity_->words().data();
+            plan.affinity_size = cmd.affinity_->byte_size();
+        }
+        if (cmd.oom_score_adj_) {
+            if (*cmd.oom_score_adj_ < -1000 || *cmd.oom_score_adj_ > 1000)
+                return fail(prep_error(Error::from_errno(
+                    EINVAL, "set oom_score_adj to " + std::to_string(*cmd.oom_score_adj_) + " (range -1000..1000)")));
+            oom_text = std::to_string(*cmd.oom_score_adj_);
+            plan.oom_score_adj = oom_text.c_str();
+        }
+        if (cmd.cwd_) plan.cwd = cmd.cwd_->c_str();
+        if (cmd.umask_) {
+            plan.set_umask = true;
+            plan.umask = *cmd.umask_;
+        }
+        if (cmd.groups_) {
+            plan.set_groups = true;
+            plan.groups = cmd.groups_->data();
+            plan.n_groups = cmd.groups_->size();
+        }
+        if (cmd.gid_) {
+            plan.set_gid = true;
+            plan.gid = *cmd.gid_;
+        }
+        if (cmd.uid_) {
+            plan.set_uid = true;
+            plan.uid = *cmd.uid_;
+        }
+        plan.no_new_privs = cmd.no_new_privs_;
+        plan.keep_ignored_signals = cmd.keep_ignored_;
+        if (cmd.sigmask_)
+            plan.sigmask = *cmd.sigmask_;
+        else
+            sigemptyset(&plan.sigmask);
+        return {};
+    }
+
+    SpawnFailure child_failure() const {
+        auto stage = static_cast<SpawnStage>(plan.failed_stage);
+        int err = plan.failed_errno;
+        std::string ctx;
+        switch (stage) {
+            case SpawnStage::exec:
+                if (err == ENOENT && cmd.program_.find('/') == std::string::npos)
+                    ctx = "find '" + cmd.program_ + "' in PATH";
+                else if (err == ENOENT)
+                    ctx = "execute " + cmd.program_;
+                else
+                    ctx = "execute " + std::string(plan.n_candidates ? plan.candidates[plan.failed_candidate] : cmd.program_.c_str());
+                break;
+            case SpawnStage::chdir: ctx = "change directory to " + *cmd.cwd_; break;
+            case SpawnStage::cgroup: ctx = "join cgroup " + (cgroup_dir.empty() ? cmd.cgroup_.value_or("") : cgroup_dir); break;
+            case SpawnStage::rlimit: ctx = "set a resource limit"; break;
+            case SpawnStage::nice: ctx = "set nice value " + std::to_string(plan.nice); break;
+            case SpawnStage::affinity: ctx = "set CPU affinity"; break;
+            case SpawnStage::oom_score_adj: ctx = "set oom_score_adj to " + oom_text; break;
+            case SpawnStage::session: ctx = plan.session == 1 ? "start a new session" : "set the process group"; break;
+            case SpawnStage::parent_death_signal: ctx = "set the parent-death signal"; break;
+            case SpawnStage::fds: ctx = "arrange file descriptors"; break;
+            case SpawnStage::groups: ctx = "set supplementary groups"; break;
+            case SpawnStage::gid: ctx = "set group id " + std::to_string(plan.gid); break;
+            case SpawnStage::uid: ctx = "set user id " + std::to_string(plan.uid); break;
+            case SpawnStage::no_new_privs: ctx = "set no_new_privs"; break;
+            case SpawnStage::signals: ctx = "set the signal mask"; break;
+            default: ctx = std::string("spawn ") + cmd.program_; break;
+        }
+        return SpawnFailure(stage, err, std::move(ctx));
+    }
+};
+
+namespace {
+
+/// The child's stack: a private mapping with a guard page below it.
+class ChildStack {
+public:
+    static constexpr std::size_t kSize = 64 * 1024;
+    ChildStack() {
+        long page = sysconf(_SC_PAGESIZE);
+        guard_ = static_cast<std::size_t>(page > 0 ? page : 4096);
+        void* m = mmap(nullptr, kSize + guard_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED) return;
+        base_ = static_cast<char*>(m);
+        mprotect(base_, guard_, PROT_NONE);
+    }
+    ~ChildStack() {
+        if (base_) munmap(base_, kSize + guard_);
+    }
+    ChildStack(const ChildStack&) = delete;
+    ChildStack& operator=(const ChildStack&) = delete;
+    bool ok() const { return base_ != nullptr; }
+    void* top() const { return base_ + guard_ + kSize; }  // stacks grow down on every Linux target we build for
+
+private:
+    char* base_ = nullptr;
+    std::size_t guard_ = 4096;
+};
+
+}  // namespace
+
+Result<Child, SpawnFailure> Command::spawn() const {
+    SpawnPlanBuilder b(*this);
+    if (auto r = b.build(); !r) return fail(r.error());
+    if (program_.empty()) return fail(SpawnFailure(SpawnStage::exec, ENOENT, "execute an empty command"));
+
+    ChildStack stack;
+    if (!stack.ok()) return fail(SpawnFailure(SpawnStage::clone, errno, "allocate a stack for " + program_));
+
+    int pidfd = -1;
+    pid_t pid;
+    int clone_errno = 0;
+    {
+        SignalMaskGuard block_all;  // no handler of ours may run on the child's side
+        pid = ::clone(detail::child_exec_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
+                      &b.plan, &pidfd);
+        if (pid < 0) clone_errno = errno;
+    }
+    if (pid < 0) {
+        if (!b.cgroup_dir.empty()) detail::remove_cgroup(b.cgroup_dir);
+        return fail(SpawnFailure(SpawnStage::clone, clone_errno, "start " + program_));
+    }
+
+    Child child(pid, unique_fd(pidfd));
+    if (b.plan.failed_stage >= 0) {
+        // The child has exited already (it _exit()ed before clone returned): reap it now.
+        SpawnFailure f = b.child_failure();
+        child.set_destroy_policy(DestroyPolicy::wait);
+        (void)child.wait();
+        if (!b.cgroup_dir.empty()) detail::remove_cgroup(b.cgroup_dir);
+        return fail(std::move(f));
+    }
+    child.stdin_ = std::move(b.parent_stdin);
+    child.stdout_ = std::move(b.parent_stdout);
+    child.stderr_ = std::move(b.parent_stderr);
+    if (!b.cgroup_dir.empty()) {
+        child.scope_ = TreeScope::cgroup;
+        child.cgroup_ = b.cgroup_dir;
+        child.own_cgroup_ = true;
+    } else if (session_ == Session::new_session || session_ == Session::new_group) {
+        child.scope_ = TreeScope::process_group;
+    }
+    child.set_destroy_policy(policy_, grace_);
+    return child;
+}
+
+Result<ExitStatus, SpawnFailure> Command::status() const {
+    auto c = spawn();
+    if (!c) return fail(std::move(c).error());
+    auto st = c->wait();
+    if (!st) return fail(SpawnFailure(SpawnStage::exec, st.error()));
+    return *st;
+}
+
+}  // namespace prockit

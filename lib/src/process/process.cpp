@@ -1,0 +1,254 @@
+#include <prockit/process/process.hpp>
+
+#include "process/process_state.hpp"
+
+#include <prockit/sys/syscall.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <poll.h>
+#include <sched.h>
+#include <stdexcept>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace prockit {
+
+namespace detail {
+Registry& registry() {
+    static Registry* r = new Registry;  // intentionally immortal
+    return *r;
+}
+Identity& identity() {
+    static Identity* id = new Identity;  // intentionally immortal
+    return *id;
+}
+}  // namespace detail
+
+namespace {
+
+constexpr auto kDaemonGrace = std::chrono::seconds(5);
+std::atomic<unsigned> g_counter{0};
+std::once_flag g_exit_hook_once;
+
+void forget(Process::State* s) {
+    auto& r = detail::registry();
+    std::lock_guard lock(r.mu);
+    std::erase(r.live, s);
+}
+
+// Ends a child the way its Process's lifetime rules say: join a non-daemon, end a daemon.
+void finish(Process::State& s) {
+    if (!s.started || s.closed || s.child.status()) return;
+    if (s.options.daemon)
+        (void)s.child.terminate_tree(kDaemonGrace);
+    else
+        (void)s.child.wait();
+}
+
+}  // namespace
+
+void finish_children_at_exit() noexcept {
+    auto& r = detail::registry();
+    std::vector<Process::State*> live;
+    {
+        std::lock_guard lock(r.mu);
+        live = r.live;
+    }
+    // Python's order: daemon children are terminated first, then the others are joined.
+    for (auto* s : live)
+        if (s->options.daemon) finish(*s);
+    for (auto* s : live)
+        if (!s->options.daemon) finish(*s);
+}
+
+Process::Process(ProcessOptions options) : state_(std::make_unique<State>()) {
+    unsigned n = ++g_counter;
+    if (options.name.empty()) options.name = "Process-" + std::to_string(n);
+    state_->options = std::move(options);
+}
+
+Process::Process(Process&& o) noexcept : target_(std::move(o.target_)), state_(std::move(o.state_)), run_code_(o.run_code_) {}
+
+Process::~Process() {
+    if (!state_) return;  // moved from
+    finish(*state_);
+    forget(state_.get());
+}
+
+Process::State& Process::state() const {
+    if (!state_) throw std::logic_error("use of a moved-from Process");
+    return *state_;
+}
+
+void Process::run() {
+    if (target_) run_code_ = target_();
+}
+
+void Process::start() {
+    State& s = state();
+    if (s.closed) throw std::logic_error("cannot start process " + s.options.name + ": it was closed");
+    if (s.started) throw std::logic_error("cannot start process " + s.options.name + " twice");
+    std::call_once(g_exit_hook_once, [] { std::atexit(finish_children_at_exit); });
+
+    // Buffered output would otherwise be printed by both processes.
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) throw SystemError(last_error("start process " + s.options.name));
+    if (pid == 0) process_child_main(*this, parent);  // never returns
+
+    int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) {
+        Error e = last_error("open a pidfd for process " + s.options.name);
+        ::kill(pid, SIGKILL);  // our unreaped child: the PID is still its own
+        siginfo_t info;
+        (void)retry_eintr([&] { return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED); });
+        throw SystemError(e);
+    }
+    s.child = Child(pid, unique_fd(fd));
+    s.child.set_destroy_policy(DestroyPolicy::detach);  // the Process decides, not the handle
+    s.started = true;
+    auto& r = detail::registry();
+    std::lock_guard lock(r.mu);
+    r.live.push_back(&s);
+}
+
+void Process::join() {
+    State& s = state();
+    if (!s.started) throw std::logic_error("cannot join process " + s.options.name + ": it was not started");
+    if (s.closed) return;
+    (void)s.child.wait().value();
+}
+
+bool Process::join(Duration timeout) {
+    State& s = state();
+    if (!s.started) throw std::logic_error("cannot join process " + s.options.name + ": it was not started");
+    if (s.closed) return true;
+    return s.child.wait_for(timeout).value().has_value();
+}
+
+bool Process::is_alive() {
+    State& s = state();
+    if (!s.started || s.closed) return false;
+    return !s.child.try_wait().value().has_value();
+}
+
+std::optional<pid_t> Process::pid() const {
+    const State& s = state();
+    if (!s.started) return std::nullopt;
+    return s.child.pid();
+}
+
+std::optional<ExitStatus> Process::status() {
+    State& s = state();
+    if (!s.started) return std::nullopt;
+    if (!s.closed) (void)s.child.try_wait();
+    return s.child.status();
+}
+
+std::optional<int> Process::exitcode() {
+    auto st = status();
+    if (!st) return std::nullopt;
+    return st->python_exitcode();
+}
+
+int Process::sentinel() const {
+    const State& s = state();
+    return s.started && !s.closed ? s.child.pidfd() : -1;
+}
+
+void Process::terminate() {
+    State& s = state();
+    if (s.started && !s.closed) s.child.terminate().value();
+}
+
+void Process::kill() {
+    State& s = state();
+    if (s.started && !s.closed) s.child.kill().value();
+}
+
+ExitStatus Process::terminate_tree(Duration grace) {
+    State& s = state();
+    if (!s.started) throw std::logic_error("cannot terminate process " + s.options.name + ": it was not started");
+    return s.child.terminate_tree(grace).value();
+}
+
+void Process::close() {
+    State& s = state();
+    if (s.closed) return;
+    if (s.started && !s.child.status() && !s.child.try_wait().value())
+        throw std::logic_error("cannot close process " + s.options.name + ": it is still running");
+    s.closed = true;
+    forget(&s);
+}
+
+const std::string& Process::name() const { return state().options.name; }
+void Process::set_name(std::string name) { state().options.name = std::move(name); }
+bool Process::daemon() const { return state().options.daemon; }
+void Process::set_daemon(bool on) {
+    State& s = state();
+    if (s.started) throw std::logic_error("cannot change daemon of process " + s.options.name + " after start");
+    s.options.daemon = on;
+}
+
+ProcessInfo current_process() {
+    const auto& id = detail::identity();
+    return {id.name, getpid(), id.daemon};
+}
+
+bool ParentProcess::is_alive() const { return !join(Duration::zero()); }
+
+bool ParentProcess::join(Duration timeout) const {
+    if (pidfd_ < 0) return true;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+    timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    pollfd p{pidfd_, POLLIN, 0};
+    int r;
+    do {
+        r = ppoll(&p, 1, &ts, nullptr);  // (an EINTR restart waits the whole time again; bounded)
+    } while (r < 0 && errno == EINTR);
+    return r > 0;
+}
+
+std::optional<ParentProcess> parent_process() {
+    const auto& id = detail::identity();
+    if (!id.is_child) return std::nullopt;
+    ParentProcess p;
+    p.name_ = id.parent_name;
+    p.pid_ = id.parent_pid;
+    p.pidfd_ = id.parent_pidfd;
+    return p;
+}
+
+std::vector<ProcessInfo> active_children() {
+    auto& r = detail::registry();
+    std::lock_guard lock(r.mu);
+    std::vector<ProcessInfo> out;
+    for (auto* s : r.live) {
+        if (s->closed || s->child.status()) continue;
+        auto st = s->child.try_wait();
+        if (st && !st->has_value()) out.push_back({s->options.name, s->child.pid(), s->options.daemon});
+    }
+    return out;
+}
+
+unsigned cpu_count() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return static_cast<unsigned>(n);
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? static_cast<unsigned>(n) : 1;
+}
+
+}  // namespace prockit

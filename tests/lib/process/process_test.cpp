@@ -1,0 +1,253 @@
+// Process: the multiprocessing.Process model.
+#include "support.hpp"
+
+#include <prockit/process/process.hpp>
+#include <prockit/sys/syscall.hpp>
+
+#include <csignal>
+#include <fcntl.h>
+
+using namespace prockit;
+using namespace prockit::test;
+using namespace std::chrono_literals;
+
+class ProcessTest : public NoLeaks {};
+
+namespace {
+// A pipe the child writes into and the test reads from.
+struct Channel {
+    unique_fd r, w;
+    Channel() {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) == 0) r.reset(p[0]), w.reset(p[1]);
+    }
+    void say(const std::string& s) const { (void)write_all(w.get(), s + "\n"); }
+    std::string hear() const { return read_line(r.get()); }
+};
+}  // namespace
+
+TEST_F(ProcessTest, RunsCallableWithArgumentsAndReportsExitcode) {
+    Channel ch;
+    Process p({.name = "adder"}, [&](int a, std::string b) { ch.say(b + std::to_string(a + 1)); }, 41, std::string("n="));
+    EXPECT_EQ(p.pid(), std::nullopt);
+    EXPECT_EQ(p.exitcode(), std::nullopt);
+    EXPECT_FALSE(p.is_alive());
+    p.start();
+    ASSERT_TRUE(p.pid().has_value());
+    EXPECT_EQ(ch.hear(), "n=42");
+    p.join();
+    EXPECT_FALSE(p.is_alive());
+    EXPECT_EQ(p.exitcode(), 0);
+    EXPECT_EQ(p.name(), "adder");
+}
+
+TEST_F(ProcessTest, ReturnValueAndProcessExitSetTheCode) {
+    Process ret([] { return 7; });
+    ret.start();
+    ret.join();
+    EXPECT_EQ(ret.exitcode(), 7);
+    Process thrown([] { throw ProcessExit{9}; });
+    thrown.start();
+    thrown.join();
+    EXPECT_EQ(thrown.exitcode(), 9);
+}
+
+TEST_F(ProcessTest, ExceptionGivesExitcodeOneAndPrintsWhat) {
+    // Capture the child's stderr through a pipe placed on fd 2 for the duration of the test.
+    Channel err;
+    int saved = dup(2);
+    dup2(err.w.get(), 2);
+    Process p({.name = "thrower"}, [] { throw std::runtime_error("boom"); });
+    p.start();
+    p.join();
+    dup2(saved, 2);
+    ::close(saved);
+    EXPECT_EQ(p.exitcode(), 1);
+    EXPECT_EQ(err.hear(), "Process thrower: boom");
+}
+
+TEST_F(ProcessTest, NameIsInCommAndCurrentProcess) {
+    Channel ch;
+    Process p({.name = "a-rather-long-worker-name"}, [&] {
+        ch.say(current_process().name);
+        std::string comm = read_file("/proc/self/comm").value();
+        ch.say(comm.substr(0, comm.size() - 1));
+        auto parent = parent_process();
+        ch.say(parent ? parent->name() + ":" + std::to_string(parent->pid()) + ":" + (parent->is_alive() ? "alive" : "gone") : "none");
+    });
+    p.start();
+    EXPECT_EQ(ch.hear(), "a-rather-long-worker-name");
+    EXPECT_EQ(ch.hear(), "a-rather-long-w");
+    EXPECT_EQ(ch.hear(), "MainProcess:" + std::to_string(getpid()) + ":alive");
+    p.join();
+    EXPECT_EQ(current_process().name, "MainProcess");
+    EXPECT_EQ(current_process().pid, getpid());
+    EXPECT_FALSE(parent_process().has_value());
+}
+
+TEST_F(ProcessTest, DefaultNamesCount) {
+    Process a([] {}), b([] {});
+    ASSERT_EQ(a.name().rfind("Process-", 0), 0u);
+    int na = std::atoi(a.name().c_str() + 8), nb = std::atoi(b.name().c_str() + 8);
+    EXPECT_EQ(nb, na + 1);
+}
+
+TEST_F(ProcessTest, JoinWithTimeoutTerminateAndKill) {
+    Channel ch;
+    Process p([&] {
+        ch.say("up");
+        for (;;) pause();
+    });
+    p.start();
+    ASSERT_EQ(ch.hear(), "up");
+    EXPECT_FALSE(p.join(20ms));
+    EXPECT_TRUE(p.is_alive());
+    EXPECT_EQ(p.exitcode(), std::nullopt);
+    p.terminate();
+    EXPECT_TRUE(p.join(30s));
+    EXPECT_EQ(p.exitcode(), -SIGTERM);
+
+    Process k([] {
+        signal(SIGTERM, SIG_IGN);
+        for (;;) pause();
+    });
+    k.start();
+    k.kill();
+    k.join();
+    EXPECT_EQ(k.exitcode(), -SIGKILL);
+    EXPECT_EQ(k.status(), ExitStatus::killed(SIGKILL));
+}
+
+TEST_F(ProcessTest, Subclass) {
+    struct Squarer : Process {
+        Squarer(int n, int fd) : Process({.name = "squarer"}), n_(n), fd_(fd) {}
+        void run() override { (void)write_all(fd_, std::to_string(n_ * n_) + " from " + current_process().name + "\n"); }
+        int n_, fd_;
+    };
+    Channel ch;
+    Squarer s(12, ch.w.get());
+    s.start();
+    EXPECT_EQ(ch.hear(), "144 from squarer");
+    s.join();
+    EXPECT_EQ(s.exitcode(), 0);
+}
+
+TEST_F(ProcessTest, MisuseIsReported) {
+    Process p([] {});
+    EXPECT_THROW(p.join(), std::logic_error);
+    p.start();
+    EXPECT_THROW(p.start(), std::logic_error);
+    EXPECT_THROW(p.set_daemon(true), std::logic_error);
+    p.join();
+    p.close();
+    EXPECT_THROW(p.start(), std::logic_error);
+    Process running([] { for (;;) pause(); });
+    running.start();
+    EXPECT_THROW(running.close(), std::logic_error);
+    running.kill();
+    running.join();
+}
+
+TEST_F(ProcessTest, ActiveChildren) {
+    Channel ch;
+    Process a({.name = "first"}, [&] { ch.say("a"); for (;;) pause(); });
+    Process b({.name = "second", .daemon = true}, [&] { ch.say("b"); for (;;) pause(); });
+    a.start();
+    b.start();
+    ch.hear();
+    ch.hear();
+    auto kids = active_children();
+    ASSERT_EQ(kids.size(), 2u);
+    EXPECT_EQ(kids[0].name, "first");
+    EXPECT_EQ(kids[0].pid, *a.pid());
+    EXPECT_TRUE(kids[1].daemon);
+    a.kill();
+    a.join();
+    kids = active_children();
+    ASSERT_EQ(kids.size(), 1u);
+    EXPECT_EQ(kids[0].name, "second");
+    b.kill();
+    b.join();
+    EXPECT_TRUE(active_children().empty());
+}
+
+TEST_F(ProcessTest, DestructorJoinsNonDaemonAndEndsDaemon) {
+    Channel ch, back;
+    pid_t daemon_pid = 0;
+    {
+        Process d({.name = "d", .daemon = true}, [&] { ch.say("d"); for (;;) pause(); });
+        d.start();
+        daemon_pid = *d.pid();
+        ch.hear();
+    }  // terminated and reaped here
+    EXPECT_FALSE(alive(daemon_pid));
+    pid_t worker_pid = 0;
+    {
+        Process n({.name = "n"}, [&] {
+            ch.say("n");
+            back.hear();  // ends once told to
+            ch.say("n done");
+        });
+        n.start();
+        worker_pid = *n.pid();
+        EXPECT_EQ(ch.hear(), "n");
+        back.say("go");
+    }  // joined here: by the time the destructor returns, the child has finished its work
+    EXPECT_FALSE(alive(worker_pid));
+    EXPECT_EQ(ch.hear(), "n done");
+}
+
+TEST_F(ProcessTest, TerminateTreeEndsGrandchildren) {
+    Channel ch;
+    Process p([&] {
+        auto gc = Command(helper()).args({"ignore", "TERM", "pause"}).on_destroy(DestroyPolicy::detach).spawn().value();
+        ch.say(std::to_string(gc.pid()));
+        gc.detach();
+        for (;;) pause();
+    });
+    p.start();
+    pid_t gc = static_cast<pid_t>(std::stoi(ch.hear()));
+    KillAtExit guard{gc};
+    auto st = p.terminate_tree(100ms);
+    EXPECT_EQ(st.signal(), SIGTERM);
+    EXPECT_TRUE(eventually([&] { return !alive(gc); }));
+}
+
+TEST_F(ProcessTest, MovedProcessKeepsWorking) {
+    std::vector<Process> ps;
+    for (int i = 0; i < 4; ++i) ps.emplace_back(ProcessOptions{.name = "m" + std::to_string(i)}, [i] { return i; });
+    for (auto& p : ps) p.start();
+    for (auto& p : ps) p.join();
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(ps[static_cast<size_t>(i)].exitcode(), i);
+}
+
+TEST_F(ProcessTest, CpuCount) { EXPECT_GE(cpu_count(), 1u); }
+
+// The exit hook: a program whose main returns while a daemon and a non-daemon child run must
+// terminate the first and wait for the second — checked by running a small program of that shape.
+TEST(ProcessExit, ParentExitTerminatesDaemonAndJoinsOthers) {
+    Channel ch;
+    pid_t prog = fork();
+    ASSERT_GE(prog, 0);
+    if (prog == 0) {
+        // The "program": leaks two started Process objects (as a global would be) and exits.
+        auto* d = new Process({.name = "daemon", .daemon = true}, [&] { ch.say("daemon:" + std::to_string(getpid())); for (;;) pause(); });
+        auto* n = new Process({.name = "worker"}, [&] {
+            ch.say("worker:" + std::to_string(getpid()));
+            struct timespec ts {0, 200'000'000};
+            nanosleep(&ts, nullptr);
+            ch.say("worker done");
+        });
+        d->start();
+        n->start();
+        std::exit(0);  // runs the hook
+    }
+    std::string l1 = ch.hear(), l2 = ch.hear();
+    std::string daemon_line = l1.rfind("daemon:", 0) == 0 ? l1 : l2;
+    pid_t daemon_pid = static_cast<pid_t>(std::stoi(daemon_line.substr(7)));
+    EXPECT_EQ(ch.hear(), "worker done") << "the non-daemon child was not joined";
+    int status = 0;
+    ASSERT_EQ(waitpid(prog, &status, 0), prog);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_FALSE(alive(daemon_pid)) << "the daemon child outlived its parent";
+}
