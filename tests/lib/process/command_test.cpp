@@ -271,8 +271,19 @@ TEST_F(Spawn, CredentialsAndNoNewPrivs) {
 }
 
 TEST_F(Spawn, ParentDeathSignal) {
-    auto r = run(helper_cmd({"status", "Pid"}).parent_death_signal(SIGKILL));
-    EXPECT_TRUE(r.status.success());
+    // The kernel sends the signal when the spawning *thread* ends: spawn from a thread that then
+    // exits, and watch the child through a second handle.
+    std::optional<Child> watch;
+    std::thread t([&] {
+        auto c = helper_cmd({"pause"}).parent_death_signal(SIGUSR2).on_destroy(DestroyPolicy::detach).spawn().value();
+        watch.emplace(Child::adopt(c.pid()).value());
+        c.detach();
+    });
+    t.join();
+    ASSERT_TRUE(watch);
+    auto st = watch->wait_for(30s);
+    ASSERT_TRUE(st && st->has_value()) << "the child did not get its parent-death signal";
+    EXPECT_EQ((*st)->signal(), SIGUSR2);
 }
 
 TEST_F(Spawn, CommandIsReusable) {
