@@ -23,7 +23,7 @@ void process_child_main(Process& self, pid_t parent_pid) noexcept {
     auto& id = detail::identity();
     {
         auto& r = detail::registry();
-        // No other thread exists in a forked child, so the mutex is free; take it for form.
+        // The fork handlers released the registry's mutex in this child.
         std::lock_guard lock(r.mu);
         for (auto* other : r.live) {
             other->child.detach();

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdexcept>
 #include <sys/syscall.h>
@@ -20,7 +21,14 @@ namespace prockit {
 
 namespace detail {
 Registry& registry() {
-    static Registry* r = new Registry;  // intentionally immortal
+    // Intentionally immortal. The mutex is taken around every fork() in the process (ours and
+    // anyone else's), so a child never starts with it held by a thread that does not exist there.
+    static Registry* r = [] {
+        auto* reg = new Registry;
+        pthread_atfork([] { registry().mu.lock(); }, [] { registry().mu.unlock(); },
+                       [] { registry().mu.unlock(); });
+        return reg;
+    }();
     return *r;
 }
 Identity& identity() {
@@ -54,15 +62,12 @@ void finish(Process::State& s) {
 
 void finish_children_at_exit() noexcept {
     auto& r = detail::registry();
-    std::vector<Process::State*> live;
-    {
-        std::lock_guard lock(r.mu);
-        live = r.live;
-    }
+    // Held throughout, so a Process destroyed by another thread meanwhile waits for the hook.
+    std::lock_guard lock(r.mu);
     // Python's order: daemon children are terminated first, then the others are joined.
-    for (auto* s : live)
+    for (auto* s : r.live)
         if (s->options.daemon) finish(*s);
-    for (auto* s : live)
+    for (auto* s : r.live)
         if (!s->options.daemon) finish(*s);
 }
 
@@ -100,6 +105,7 @@ void Process::start() {
     std::cerr.flush();
     std::fflush(nullptr);
 
+    (void)detail::registry();  // installs its fork handlers before the first fork
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) throw SystemError(last_error("start process " + s.options.name));
@@ -191,7 +197,11 @@ void Process::close() {
 }
 
 const std::string& Process::name() const { return state().options.name; }
-void Process::set_name(std::string name) { state().options.name = std::move(name); }
+void Process::set_name(std::string name) {
+    State& s = state();
+    std::lock_guard lock(detail::registry().mu);  // active_children() may be reading it
+    s.options.name = std::move(name);
+}
 bool Process::daemon() const { return state().options.daemon; }
 void Process::set_daemon(bool on) {
     State& s = state();
@@ -229,13 +239,16 @@ std::optional<ParentProcess> parent_process() {
 }
 
 std::vector<ProcessInfo> active_children() {
+    // Only what cannot change under another thread is read here: the pidfd (closed only after its
+    // State leaves the registry, which needs this lock) and fields fixed at start(). A pidfd is
+    // readable once its process has ended; nothing is reaped here, so a join running in another
+    // thread is never raced.
     auto& r = detail::registry();
     std::lock_guard lock(r.mu);
     std::vector<ProcessInfo> out;
     for (auto* s : r.live) {
-        if (s->closed || s->child.status()) continue;
-        auto st = s->child.try_wait();
-        if (st && !st->has_value()) out.push_back({s->options.name, s->child.pid(), s->options.daemon});
+        pollfd p{s->child.pidfd(), POLLIN, 0};
+        if (::poll(&p, 1, 0) == 0) out.push_back({s->options.name, s->child.pid(), s->options.daemon});
     }
     return out;
 }

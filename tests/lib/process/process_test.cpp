@@ -4,7 +4,9 @@
 #include <prockit/process/process.hpp>
 #include <prockit/sys/syscall.hpp>
 
+#include <atomic>
 #include <csignal>
+#include <thread>
 #include <fcntl.h>
 
 using namespace prockit;
@@ -226,28 +228,53 @@ TEST_F(ProcessTest, CpuCount) { EXPECT_GE(cpu_count(), 1u); }
 // The exit hook: a program whose main returns while a daemon and a non-daemon child run must
 // terminate the first and wait for the second — checked by running a small program of that shape.
 TEST(ProcessExit, ParentExitTerminatesDaemonAndJoinsOthers) {
-    Channel ch;
+    Channel ch, ready;
     pid_t prog = fork();
     ASSERT_GE(prog, 0);
     if (prog == 0) {
-        // The "program": leaks two started Process objects (as a global would be) and exits.
-        auto* d = new Process({.name = "daemon", .daemon = true}, [&] { ch.say("daemon:" + std::to_string(getpid())); for (;;) pause(); });
+        // The "program": leaks two started Process objects (as a global would be) and exits once
+        // both children are running.
+        auto* d = new Process({.name = "daemon", .daemon = true}, [&] {
+            ch.say("daemon:" + std::to_string(getpid()));
+            ready.say("up");
+            for (;;) pause();
+        });
         auto* n = new Process({.name = "worker"}, [&] {
-            ch.say("worker:" + std::to_string(getpid()));
+            ready.say("up");
             struct timespec ts {0, 200'000'000};
             nanosleep(&ts, nullptr);
             ch.say("worker done");
         });
         d->start();
         n->start();
+        ready.hear();
+        ready.hear();
         std::exit(0);  // runs the hook
     }
-    std::string l1 = ch.hear(), l2 = ch.hear();
-    std::string daemon_line = l1.rfind("daemon:", 0) == 0 ? l1 : l2;
+    std::string daemon_line = ch.hear();
+    ASSERT_EQ(daemon_line.rfind("daemon:", 0), 0u) << daemon_line;
     pid_t daemon_pid = static_cast<pid_t>(std::stoi(daemon_line.substr(7)));
     EXPECT_EQ(ch.hear(), "worker done") << "the non-daemon child was not joined";
     int status = 0;
     ASSERT_EQ(waitpid(prog, &status, 0), prog);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     EXPECT_FALSE(alive(daemon_pid)) << "the daemon child outlived its parent";
+}
+
+// A fork that happens while another thread holds the registry's lock must not hand the child a
+// lock nobody will release: children here use the registry at once, while a thread hammers it.
+TEST_F(ProcessTest, StartWhileAnotherThreadUsesTheRegistry) {
+    std::atomic<bool> stop{false};
+    std::thread busy([&] {
+        while (!stop) (void)active_children();
+    });
+    std::vector<Process> ps;
+    for (int i = 0; i < 40; ++i) ps.emplace_back([] { return active_children().empty() ? 0 : 1; });
+    for (auto& p : ps) p.start();
+    bool all = true;
+    for (auto& p : ps) all = p.join(30s) && all;
+    stop = true;
+    busy.join();
+    ASSERT_TRUE(all) << "a child deadlocked on the registry";
+    for (auto& p : ps) EXPECT_EQ(p.exitcode(), 0);
 }

@@ -165,7 +165,9 @@ private:
     int pidfd_ = -1;  // owned by the child's process-wide state; lives as long as the process
 };
 std::optional<ParentProcess> parent_process();
-/// The started, not yet ended children of the calling process (ended ones are reaped on the way).
+/// The started, not yet ended Process children of the calling process. Unlike Python's, it does
+/// not reap ended children (join, the destructor and the exit hook do), so it is safe to call
+/// from any thread while others join.
 std::vector<ProcessInfo> active_children();
 /// Number of CPUs the calling process may run on (its affinity mask), at least 1.
 unsigned cpu_count();
