@@ -14,6 +14,7 @@ struct Row {
     std::string name;
     std::string peer;
     double ns_per_iter = 0;
+    bool median = false;
 };
 
 // Collects every run (forwarding to the console reporter) so ratios can be printed at the end.
@@ -22,9 +23,12 @@ public:
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const Run& r : runs) {
-            if (r.run_type != Run::RT_Iteration || r.error_occurred || r.iterations == 0) continue;
+            // With --benchmark_repetitions, the median of the repetitions stands for the case.
+            bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+            if (r.error_occurred || (!median && (r.run_type != Run::RT_Iteration || r.iterations == 0))) continue;
             Row row;
-            row.name = r.benchmark_name();
+            row.name = median ? r.run_name.str() : r.benchmark_name();
+            row.median = median;
             if (r.report_label.rfind("vs:", 0) == 0) row.peer = r.report_label.substr(3);
             row.ns_per_iter = r.GetAdjustedRealTime() * to_ns(r.time_unit);
             rows.push_back(row);
@@ -51,10 +55,17 @@ int run_with_ratios(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks(&reporter);
     benchmark::Shutdown();
 
+    // A median row replaces the single runs of its case.
     std::map<std::string, double> by_name;
-    for (const Row& r : reporter.rows) by_name[r.name] = r.ns_per_iter;
+    std::map<std::string, bool> has_median;
+    for (const Row& r : reporter.rows)
+        if (r.median) has_median[r.name] = true;
+    std::vector<Row> rows;
+    for (const Row& r : reporter.rows)
+        if (r.median || !has_median[r.name]) rows.push_back(r);
+    for (const Row& r : rows) by_name[r.name] = r.ns_per_iter;
     bool header = false;
-    for (const Row& r : reporter.rows) {
+    for (const Row& r : rows) {
         if (r.peer.empty()) continue;
         auto peer = by_name.find(r.peer);
         if (peer == by_name.end()) continue;

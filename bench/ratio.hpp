@@ -2,7 +2,8 @@
 // each case's speed as a ratio against the peer named in its label.
 //
 // A case declares its peer with state.SetLabel("vs:<peer case name>"); the ratio printed is
-// peer_time / case_time (above 1 means faster than the peer).
+// peer_time / case_time (above 1 means faster than the peer). With --benchmark_repetitions the
+// medians are compared (bench/run.sh asks for 3 repetitions, randomly interleaved, by default).
 #pragma once
 
 namespace prockit::bench {

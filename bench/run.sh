@@ -2,6 +2,8 @@
 # Builds prockit with benchmarks (build-bench/, optimised) and runs every benchmark, each printing
 # its ratios against the peers it measures in the same run.
 #   bench/run.sh [name_bench ...]     default: all of them
+# BENCH_ARGS overrides the Google Benchmark flags (default: 3 repetitions, randomly interleaved,
+# medians reported — stable ratios on a busy machine).
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 cd "$PROCKIT_ROOT"
@@ -14,6 +16,7 @@ if [ ${#names[@]} -eq 0 ]; then
 fi
 for n in "${names[@]}"; do
     say "$n"
-    "build-bench/bench/$n"
+    # shellcheck disable=SC2086
+    "build-bench/bench/$n" ${BENCH_ARGS---benchmark_repetitions=3 --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true}
     if [ -x "bench/$n.sh" ]; then "bench/$n.sh"; fi   # peers outside C++ (python3, shell tools)
 done
