@@ -50,8 +50,9 @@ void forget(Process::State* s) {
 }
 
 // Ends a child the way its Process's lifetime rules say: join a non-daemon, end a daemon.
+// A copy inherited through fork (s.owner is another process) is not ours to end.
 void finish(Process::State& s) {
-    if (!s.started || s.closed || s.child.status()) return;
+    if (!s.started || s.closed || s.child.status() || s.owner != getpid()) return;
     if (s.options.daemon)
         (void)s.child.terminate_tree(kDaemonGrace);
     else
@@ -121,6 +122,7 @@ void Process::start() {
     }
     s.child = Child(pid, unique_fd(fd));
     s.child.set_destroy_policy(DestroyPolicy::detach);  // the Process decides, not the handle
+    s.owner = parent;
     s.started = true;
     auto& r = detail::registry();
     std::lock_guard lock(r.mu);
@@ -211,7 +213,8 @@ void Process::set_daemon(bool on) {
 
 ProcessInfo current_process() {
     const auto& id = detail::identity();
-    return {id.name, getpid(), id.daemon};
+    if (!id.self) return {"MainProcess", getpid(), false};
+    return {id.self->name, getpid(), id.self->daemon};
 }
 
 bool ParentProcess::is_alive() const { return !join(Duration::zero()); }
@@ -229,10 +232,20 @@ bool ParentProcess::join(Duration timeout) const {
 }
 
 std::optional<ParentProcess> parent_process() {
-    const auto& id = detail::identity();
-    if (!id.is_child) return std::nullopt;
+    auto& id = detail::identity();
+    if (!id.self) return std::nullopt;
+    // Opened on first use. While getppid() still names the parent, the PID is the parent's (a
+    // dead parent re-parents us first); checking again after opening closes the window between.
+    if (id.parent_pidfd < 0 && getppid() == id.parent_pid) {
+        int fd = static_cast<int>(syscall(SYS_pidfd_open, id.parent_pid, 0));
+        if (fd >= 0 && getppid() != id.parent_pid) {
+            ::close(fd);
+            fd = -1;
+        }
+        id.parent_pidfd = fd;
+    }
     ParentProcess p;
-    p.name_ = id.parent_name;
+    p.name_ = id.parent_name ? *id.parent_name : "MainProcess";
     p.pid_ = id.parent_pid;
     p.pidfd_ = id.parent_pidfd;
     return p;

@@ -11,6 +11,7 @@ namespace prockit {
 struct Process::State {
     ProcessOptions options;
     Child child;
+    pid_t owner = 0;  // the process that started it: copies inherited by a forked child are inert
     bool started = false;
     bool closed = false;
 };
@@ -30,12 +31,12 @@ struct Registry {
 /// Never destroyed, so the exit hook can use it whatever the order of static destruction.
 Registry& registry();
 
-/// The calling process's identity as a prockit child (empty name in the first process).
+/// The calling process's identity as a prockit child. The names point into the Process objects
+/// of the fork's snapshot, which live until the child _exit()s: a child copies no string at start
+/// (every page it writes costs a copy-on-write fault).
 struct Identity {
-    std::string name = "MainProcess";
-    bool daemon = false;
-    bool is_child = false;
-    std::string parent_name;
+    const ProcessOptions* self = nullptr;         // null in a program's first process
+    const std::string* parent_name = nullptr;     // null: the parent is "MainProcess"
     pid_t parent_pid = 0;
     int parent_pidfd = -1;
 };

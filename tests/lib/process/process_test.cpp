@@ -8,6 +8,7 @@
 #include <csignal>
 #include <thread>
 #include <fcntl.h>
+#include <iostream>
 
 using namespace prockit;
 using namespace prockit::test;
@@ -277,4 +278,28 @@ TEST_F(ProcessTest, StartWhileAnotherThreadUsesTheRegistry) {
     busy.join();
     ASSERT_TRUE(all) << "a child deadlocked on the registry";
     for (auto& p : ps) EXPECT_EQ(p.exitcode(), 0);
+}
+
+// Buffered output: what the parent buffered before start() is printed once (not again by the
+// child), and what the child printed without a newline is not lost at its _exit().
+TEST_F(ProcessTest, StandardStreamsAreFlushedOnceAndNotLost) {
+    Channel out;
+    std::fflush(stdout);
+    int saved = dup(1);
+    ASSERT_GE(saved, 0);
+    dup2(out.w.get(), 1);  // a pipe: stdout is now fully buffered
+    std::printf("parent-before;");
+    std::cout << "cpp-before;";
+    Process p([] {
+        std::printf("child-c;");
+        std::cout << "child-cpp;";
+    });
+    p.start();
+    p.join();
+    std::printf("parent-after\n");
+    std::fflush(stdout);
+    dup2(saved, 1);
+    ::close(saved);
+    EXPECT_EQ(out.hear(), "parent-before;cpp-before;child-c;child-cpp;parent-after");
+    EXPECT_EQ(p.exitcode(), 0);
 }

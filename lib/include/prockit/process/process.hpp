@@ -15,8 +15,10 @@
 // be reused in between (unless other code in the process reaps with waitpid(-1) or ignores
 // SIGCHLD). stdout/stderr (C and C++ streams) are flushed before the fork so nothing is printed
 // twice. In the child: the name is set with PR_SET_NAME (ps, top and /proc/PID/comm show its first
-// 15 bytes), the callable runs, C and C++ streams are flushed, and the child leaves with _exit():
-// the parent's atexit handlers and static destructors do not run in it. An exception escaping the
+// 15 bytes), the callable runs, the standard streams (stdout/stderr, C and C++) are flushed, and
+// the child leaves with _exit(): the parent's atexit handlers and static destructors do not run in
+// it, and other FILE streams the callable opened are not flushed for it (close them, or use RAII
+// streams such as std::ofstream). An exception escaping the
 // callable prints "Process <name>: <what()>" on stderr and gives exit code 1.
 //
 // Lifetime (Python's semantics, made deterministic):
@@ -153,7 +155,8 @@ class ParentProcess {
 public:
     const std::string& name() const noexcept { return name_; }
     pid_t pid() const noexcept { return pid_; }
-    /// Whether the parent still runs (through a pidfd opened when the child started).
+    /// Whether the parent still runs (through a pidfd opened on the first parent_process() call
+    /// in the child; a parent already gone by then reads as not alive).
     bool is_alive() const;
     /// Waits at most `timeout` for the parent to end; true when it has.
     bool join(Duration timeout) const;
