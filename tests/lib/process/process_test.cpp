@@ -233,14 +233,15 @@ TEST(ProcessExit, ParentExitTerminatesDaemonAndJoinsOthers) {
     pid_t prog = fork();
     ASSERT_GE(prog, 0);
     if (prog == 0) {
-        // The "program": leaks two started Process objects (as a global would be) and exits once
-        // both children are running.
-        auto* d = new Process({.name = "daemon", .daemon = true}, [&] {
+        // The "program": two started Process objects that are never destroyed (held by static
+        // pointers, as globals would be, so only the exit hook can act) and exits once both
+        // children are running.
+        static auto* d = new Process({.name = "daemon", .daemon = true}, [&] {
             ch.say("daemon:" + std::to_string(getpid()));
             ready.say("up");
             for (;;) pause();
         });
-        auto* n = new Process({.name = "worker"}, [&] {
+        static auto* n = new Process({.name = "worker"}, [&] {
             ready.say("up");
             struct timespec ts {0, 200'000'000};
             nanosleep(&ts, nullptr);
