@@ -1,0 +1,155 @@
+// paffinity-test-threads: a helper process for paffinity's tests that makes threads and children.
+//
+//   paffinity-test-threads threads N     start N sleeping threads, print "ready", then obey stdin
+//   paffinity-test-threads churn N       like threads N, plus a creator thread that keeps making
+//                                        short-lived threads (and new sleepers up to 4*N) forever
+//   paffinity-test-threads many N        N sleeping threads and print "ready", nothing else
+//                                        (for the benchmark; exits when stdin closes)
+//
+// Commands on stdin, one per line (answers on stdout, flushed at once):
+//   spawn     a thread made by a creator that first resets its own affinity to the CPUs this
+//             process was started with, so the new thread does NOT inherit a later change;
+//             prints "tid=N"
+//   fork      the same creator forks a child that sleeps; prints "child=N"
+//   quit      exit (stdin closing also exits)
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <pthread.h>
+#include <sched.h>
+#include <string>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+cpu_set_t g_start_mask;
+std::atomic<int> g_sleepers{0};
+
+void say(const std::string& s) {
+    std::string l = s + "\n";
+    ssize_t ignored = write(1, l.data(), l.size());
+    (void)ignored;
+}
+
+void* sleeper(void*) {
+    for (;;) pause();
+    return nullptr;
+}
+
+void* brief(void*) {
+    usleep(1000);
+    return nullptr;
+}
+
+pthread_t start_thread(void* (*fn)(void*), bool detach = true) {
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 64 * 1024);
+    if (detach) pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &a, fn, nullptr);
+    pthread_attr_destroy(&a);
+    if (rc != 0) {
+        std::fprintf(stderr, "paffinity-test-threads: pthread_create: %s\n", std::strerror(rc));
+        _exit(99);
+    }
+    return t;
+}
+
+long g_churn_cap = 0;
+
+void* churner(void*) {
+    for (;;) {
+        if (g_sleepers.load() < g_churn_cap) {
+            start_thread(sleeper);
+            ++g_sleepers;
+        }
+        start_thread(brief);
+        usleep(200);
+    }
+    return nullptr;
+}
+
+// Runs a request on a fresh creator thread whose affinity is reset first.
+struct Request {
+    bool fork_child = false;
+    long answer = 0;
+};
+
+void* creator(void* arg) {
+    auto* r = static_cast<Request*>(arg);
+    sched_setaffinity(0, sizeof g_start_mask, &g_start_mask);
+    if (r->fork_child) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (;;) pause();
+        }
+        r->answer = pid;
+    } else {
+        struct Box {
+            std::atomic<long> tid{0};
+        } box;
+        pthread_t t;
+        auto fn = [](void* b) -> void* {
+            static_cast<Box*>(b)->tid = static_cast<long>(syscall(SYS_gettid));
+            for (;;) pause();
+            return nullptr;
+        };
+        pthread_create(&t, nullptr, fn, &box);
+        pthread_detach(t);
+        while (box.tid.load() == 0) usleep(100);
+        r->answer = box.tid.load();
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: paffinity-test-threads threads|churn|many N\n");
+        return 2;
+    }
+    signal(SIGCHLD, SIG_IGN);  // children are reaped automatically
+    sched_getaffinity(0, sizeof g_start_mask, &g_start_mask);
+    std::string mode = argv[1];
+    long n = std::atol(argv[2]);
+    for (long i = 0; i < n; ++i) {
+        start_thread(sleeper);
+        ++g_sleepers;
+    }
+    if (mode == "churn") {
+        g_churn_cap = 4 * n;
+        start_thread(churner);
+    }
+    say("ready");
+    char line[256];
+    std::string buf;
+    for (;;) {
+        ssize_t got = read(0, line, sizeof line);
+        if (got <= 0) break;
+        buf.append(line, static_cast<size_t>(got));
+        std::size_t nl;
+        while ((nl = buf.find('\n')) != std::string::npos) {
+            std::string cmd = buf.substr(0, nl);
+            buf.erase(0, nl + 1);
+            if (cmd == "quit") return 0;
+            if (mode == "many") continue;
+            if (cmd == "spawn" || cmd == "fork") {
+                Request r;
+                r.fork_child = cmd == "fork";
+                pthread_t t;
+                pthread_create(&t, nullptr, creator, &r);
+                pthread_join(t, nullptr);
+                say(std::string(r.fork_child ? "child=" : "tid=") + std::to_string(r.answer));
+            }
+        }
+    }
+    return 0;
+}
