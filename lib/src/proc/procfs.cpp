@@ -55,7 +55,9 @@ Result<Stat> parse_stat(std::string_view s) {
     st.state = s[i];
     i = skip_fields(s, i, 1);  // now at field 4
     if (!field(s, i, st.ppid)) return fail(parse_error("stat line"));
-    i = skip_fields(s, i + 1, 4);  // fields 5..8 skipped; at field 9
+    if (!field(s, i, st.pgrp)) return fail(parse_error("stat line"));     // field 5
+    if (!field(s, i, st.session)) return fail(parse_error("stat line"));  // field 6
+    i = skip_fields(s, i + 1, 2);  // fields 7..8 skipped; at field 9
     if (!field(s, i, st.flags)) return fail(parse_error("stat line"));
     i = skip_fields(s, i + 1, 10);  // fields 10..19; at field 20
     if (!field(s, i, st.num_threads)) return fail(parse_error("stat line"));

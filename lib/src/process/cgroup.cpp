@@ -1,42 +1,29 @@
 #include "process/cgroup.hpp"
 
+#include <prockit/proc/cgroup.hpp>
 #include <prockit/sys/syscall.hpp>
 
 #include <atomic>
 #include <charconv>
 #include <fcntl.h>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace prockit::detail {
 
 Result<std::string> own_cgroup_v2_dir() {
-    auto mounts = read_file("/proc/self/mountinfo");
+    auto mounts = proc::read_cgroup_mounts();
     if (!mounts) return fail(mounts.error());
-    std::string mount_point;
-    std::istringstream in(*mounts);
-    std::string line;
-    while (std::getline(in, line)) {
-        // "... <mount point> <options> [optional fields] - <fstype> <source> <super options>"
-        auto dash = line.find(" - ");
-        if (dash == std::string::npos) continue;
-        if (line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
-        std::istringstream f(line.substr(0, dash));
-        std::string id, parent, devno, root, mp;
-        f >> id >> parent >> devno >> root >> mp;
-        mount_point = mp;
-        break;
-    }
-    if (mount_point.empty()) return fail(Error(Errc::not_found, "find a cgroup v2 hierarchy"));
-    auto cg = read_file("/proc/self/cgroup");
-    if (!cg) return fail(cg.error());
-    std::istringstream cin(*cg);
-    while (std::getline(cin, line))
-        if (line.rfind("0::", 0) == 0) {
-            std::string rel = line.substr(3);
-            return rel == "/" ? mount_point : mount_point + rel;
+    auto groups = proc::read_cgroups(0);
+    if (!groups) return fail(groups.error());
+    for (const auto& g : *groups) {
+        if (!g.is_v2()) continue;
+        for (const auto& m : *mounts) {
+            if (m.version != 2) continue;
+            std::string dir = proc::cgroup_dir(m, g.path);
+            if (!dir.empty()) return dir;
         }
+    }
     return fail(Error(Errc::not_found, "find this process's cgroup v2 group"));
 }
 

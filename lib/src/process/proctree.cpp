@@ -1,13 +1,10 @@
 #include "process/proctree.hpp"
 
-#include <prockit/sys/fsroot.hpp>
+#include <prockit/proc/procfs.hpp>
 #include <prockit/sys/syscall.hpp>
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <dirent.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/pidfd.h>
 #include <sys/syscall.h>
@@ -18,34 +15,14 @@ namespace prockit::detail {
 
 std::vector<ProcEntry> scan_processes() {
     std::vector<ProcEntry> out;
-    const FsRoot& root = FsRoot::system();
-    std::string dir = root.proc("");
-    DIR* d = opendir(dir.c_str());
-    if (!d) return out;
-    char buf[512];
-    while (dirent* e = readdir(d)) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        std::string path = dir + e->d_name + "/stat";
-        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        ssize_t n = retry_eintr([&] { return ::read(fd, buf, sizeof buf - 1); });
-        ::close(fd);
-        if (n <= 0) continue;
-        buf[n] = '\0';
-        // "pid (comm) S ppid pgrp ..." — comm may hold spaces and parentheses: use the last ')'.
-        const char* rp = std::strrchr(buf, ')');
-        if (!rp) continue;
-        ProcEntry pe{};
-        char state = 0;
-        int ppid = 0, pgrp = 0;
-        if (std::sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
-        pe.pid = static_cast<pid_t>(std::atoi(e->d_name));
-        pe.ppid = ppid;
-        pe.pgrp = pgrp;
-        pe.state = state;
-        out.push_back(pe);
+    auto pids = proc::list_pids();
+    if (!pids) return out;
+    out.reserve(pids->size());
+    proc::ProcReader reader;
+    for (pid_t pid : *pids) {
+        auto st = reader.stat(pid);
+        if (st) out.push_back({st->pid, st->ppid, st->pgrp, st->state});  // gone meanwhile: skipped
     }
-    closedir(d);
     return out;
 }
 

@@ -15,7 +15,7 @@ struct ProcEntry {
     char state;
 };
 
-/// Every process in /proc (through FsRoot::system()), with parent, group and state.
+/// Every process in /proc (through FsRoot::system() and proc::ProcReader), with parent, group and state.
 std::vector<ProcEntry> scan_processes();
 /// Living descendants of `root`, nearest first. Zombies are skipped.
 std::vector<pid_t> descendants(const std::vector<ProcEntry>& all, pid_t root);

@@ -11,13 +11,15 @@ using namespace prockit;
 using namespace prockit::proc;
 
 TEST(ProcStat, ParsesTrickyComm) {
-    std::string line = "123 (a) b) (c) R 7 123 123 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 9 0 424242 100 200";
+    std::string line = "123 (a) b) (c) R 7 120 110 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 9 0 424242 100 200";
     auto st = parse_stat(line);
     ASSERT_TRUE(st) << st.error().message();
     EXPECT_EQ(st->pid, 123);
     EXPECT_EQ(st->comm, "a) b) (c");
     EXPECT_EQ(st->state, 'R');
     EXPECT_EQ(st->ppid, 7);
+    EXPECT_EQ(st->pgrp, 120);
+    EXPECT_EQ(st->session, 110);
     EXPECT_EQ(st->flags, 4194560u);
     EXPECT_EQ(st->num_threads, 9);
     EXPECT_EQ(st->start_time, 424242u);

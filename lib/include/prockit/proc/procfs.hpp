@@ -20,6 +20,8 @@ struct Stat {
     std::string comm;                  ///< field 2 without the parentheses (may hold blanks, ')')
     char state = '?';                  ///< field 3
     pid_t ppid = 0;                    ///< field 4
+    pid_t pgrp = 0;                    ///< field 5: process group
+    pid_t session = 0;                 ///< field 6: session
     unsigned flags = 0;                ///< field 9 (PF_*)
     long num_threads = 0;              ///< field 20
     unsigned long long start_time = 0; ///< field 22, clock ticks after boot: a PID's identity
