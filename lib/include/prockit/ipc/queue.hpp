@@ -1,0 +1,166 @@
+// prockit/ipc/queue.hpp — Queue, SimpleQueue and JoinableQueue between processes.
+//
+//   prockit::Queue q(100);                                   // at most 100 items waiting
+//   prockit::Process producer([&] { for (int i = 0; i < 10; ++i) q.put(i); });
+//   producer.start();
+//   int x = q.get<int>(5s);                                   // QueueEmpty after 5 s
+//
+// Multi-producer, multi-consumer, any number of processes forked after the queue was made (or
+// attached through fd()). Items are values of any type the codec supports (prockit/ipc/codec.hpp);
+// the consumer names the type it expects (get<T>) and a mismatch is a CodecError.
+//
+// How it works: a ring buffer in an anonymous memfd, mapped twice back to back so every record is
+// contiguous; one robust process-shared mutex serialises producers and another serialises
+// consumers, so a producer and a consumer never wait for each other except when the ring is empty
+// or full (futex waits, after a short spin). Items bigger than a quarter of the ring travel in
+// chunks. There is no feeder thread: put() copies the item into shared memory before it returns,
+// blocking (up to its timeout) while the queue is full. So a child that put items can always be
+// joined — its items stay in the queue after it exits (Python's join-thread trap does not exist).
+//
+// Robustness: a process that dies holding either mutex is recovered from by the next one (robust
+// mutexes). A producer that dies in the middle of a chunked item leaves a partial item that
+// consumers discard; a consumer that dies in the middle of reading one loses that item; qsize()
+// may then be off by one. A get() that has started reading a chunked item keeps waiting for the
+// rest while its producer is alive (past its own timeout; the producer's put() is bounded by its).
+#pragma once
+
+#include <prockit/ipc/codec.hpp>
+#include <prockit/ipc/errors.hpp>
+#include <prockit/sys/unique_fd.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prockit {
+
+struct QueueOptions {
+    /// Most items waiting at once (0: limited only by the ring).
+    std::size_t maxsize = 0;
+    /// Ring size in bytes (rounded up to a power of two, at least 64 KiB).
+    std::size_t buffer_bytes = std::size_t{4} << 20;
+};
+
+class Queue;
+namespace detail {
+struct QueueImpl;
+QueueImpl& queue_impl(const Queue& q);
+struct QueuePart {
+    const void* p;
+    std::size_t n;
+};
+}  // namespace detail
+
+class Queue {
+public:
+    explicit Queue(std::size_t maxsize = 0) : Queue(QueueOptions{.maxsize = maxsize}) {}
+    explicit Queue(QueueOptions options);
+    /// Attaches to a queue whose fd() another process passed on.
+    static Queue attach(unique_fd fd);
+
+    /// Puts a value; waits at most `timeout` for room, then throws QueueFull.
+    template <class T>
+    void put(const T& v, Timeout timeout = std::nullopt);
+    template <class T>
+    void put_nowait(const T& v) { put(v, std::chrono::nanoseconds(0)); }
+    /// Takes a value; waits at most `timeout` for one, then throws QueueEmpty.
+    template <class T>
+    T get(Timeout timeout = std::nullopt);
+    template <class T>
+    T get_nowait() { return get<T>(std::chrono::nanoseconds(0)); }
+
+    /// Raw messages (no codec).
+    void put_bytes(std::string_view bytes, Timeout timeout = std::nullopt);
+    std::string get_bytes(Timeout timeout = std::nullopt);
+
+    /// Items waiting (approximate while others put and get).
+    std::size_t qsize() const;
+    bool empty() const { return qsize() == 0; }
+    bool full() const;
+    std::size_t maxsize() const;
+    /// This process puts no more through this queue: later put()s throw ClosedError. Nothing needs
+    /// flushing (there is no feeder thread), so there is no join_thread().
+    void close();
+    int fd() const;
+
+protected:
+    explicit Queue(std::shared_ptr<detail::QueueImpl> impl) : impl_(std::move(impl)) {}
+    void put_parts(const detail::QueuePart* parts, std::size_t nparts, Timeout timeout);
+    void get_fixed(void* dst, std::size_t n, Timeout timeout);
+    std::string get_message(Timeout timeout, std::size_t prefix, void* prefix_out);
+    std::shared_ptr<detail::QueueImpl> impl_;
+    friend struct detail::QueueImpl;
+    friend class JoinableQueue;
+    friend detail::QueueImpl& detail::queue_impl(const Queue& q);
+};
+
+template <class T>
+void Queue::put(const T& v, Timeout timeout) {
+    detail::require_codec<T>();
+    if constexpr (detail::RawCodable<T>) {
+        detail::QueuePart p{&v, sizeof(T)};
+        put_parts(&p, 1, timeout);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        std::uint64_t n = v.size();
+        detail::QueuePart p[2] = {{&n, sizeof n}, {v.data(), v.size()}};
+        put_parts(p, 2, timeout);
+    } else {
+        std::string buf = encode(v);
+        detail::QueuePart p{buf.data(), buf.size()};
+        put_parts(&p, 1, timeout);
+    }
+}
+
+template <class T>
+T Queue::get(Timeout timeout) {
+    detail::require_codec<T>();
+    if constexpr (detail::RawCodable<T>) {
+        T v;
+        get_fixed(&v, sizeof(T), timeout);
+        return v;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+        std::uint64_t n = 0;
+        std::string s = get_message(timeout, sizeof n, &n);
+        if (n != s.size()) throw CodecError("string length " + std::to_string(n) + " does not match the message");
+        return s;
+    } else {
+        return decode_or_throw<T>(get_message(timeout, 0, nullptr));
+    }
+}
+
+/// A Queue with only put/get/empty/close (Python's SimpleQueue): unbounded (up to the ring).
+class SimpleQueue {
+public:
+    explicit SimpleQueue(std::size_t buffer_bytes = std::size_t{4} << 20) : q_(QueueOptions{.maxsize = 0, .buffer_bytes = buffer_bytes}) {}
+    template <class T>
+    void put(const T& v, Timeout timeout = std::nullopt) { q_.put(v, timeout); }
+    template <class T>
+    T get(Timeout timeout = std::nullopt) { return q_.get<T>(timeout); }
+    bool empty() const { return q_.empty(); }
+    void close() { q_.close(); }
+    int fd() const { return q_.fd(); }
+
+private:
+    Queue q_;
+};
+
+/// A Queue that counts unfinished items: every put() adds one, task_done() removes one, and
+/// join(timeout) waits until none are left. A consumer that dies before its task_done() leaves the
+/// count up: join() then reports false at its timeout.
+class JoinableQueue : public Queue {
+public:
+    explicit JoinableQueue(std::size_t maxsize = 0) : JoinableQueue(QueueOptions{.maxsize = maxsize}) {}
+    explicit JoinableQueue(QueueOptions options);
+    static JoinableQueue attach(unique_fd fd);
+    /// Throws IpcError(too_many_releases) when called more times than items were put.
+    void task_done();
+    /// True when every item put has been marked done; false when `timeout` passed first.
+    bool join(Timeout timeout = std::nullopt);
+    std::size_t unfinished() const;
+
+private:
+    explicit JoinableQueue(Queue q) : Queue(std::move(q)) {}
+};
+
+}  // namespace prockit
