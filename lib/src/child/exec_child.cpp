@@ -11,6 +11,8 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -30,17 +32,26 @@ namespace {
     _exit(127);
 }
 
+// The kernel's struct sigaction: only the handler (its first member on every architecture) is
+// read, and a zero-filled one means SIG_DFL with no flags. Raw syscalls rather than glibc's
+// sigaction(): sanitizer runtimes intercept that and record handlers in tables that this child
+// shares with its parent (CLONE_VM).
+struct KernelSigaction {
+    unsigned long handler;
+    unsigned long rest[3];
+};
+constexpr unsigned long kKernelSigsetSize = 8;  // the kernel's sigset_t: 64 signals
+
 PROCKIT_CHILD_CODE void reset_signals(ChildPlan& p) {
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) {
+    const KernelSigaction dfl{};
+    for (int sig = 1; sig <= 64; ++sig) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        struct sigaction old {};
-        // glibc refuses its two internal signals with EINVAL; they are never caught by user code.
-        if (sigaction(sig, nullptr, &old) != 0) continue;
-        if (old.sa_handler == SIG_DFL) continue;
-        if (old.sa_handler == SIG_IGN && p.keep_ignored_signals) continue;
-        sigaction(sig, &dfl, nullptr);
+        KernelSigaction old{};
+        if (syscall(SYS_rt_sigaction, sig, nullptr, &old, kKernelSigsetSize) != 0) continue;
+        auto handler = reinterpret_cast<__sighandler_t>(old.handler);
+        if (handler == SIG_DFL) continue;
+        if (handler == SIG_IGN && p.keep_ignored_signals) continue;
+        syscall(SYS_rt_sigaction, sig, &dfl, nullptr, kKernelSigsetSize);
     }
 }
 
@@ -112,10 +123,28 @@ PROCKIT_CHILD_CODE int child_exec_main(void* arg) {
     if (p.set_umask) ::umask(p.umask);
     if (p.set_groups && syscall(SYS_setgroups, p.n_groups, p.groups) != 0) fail(p, SpawnStage::groups, errno);
     if (p.set_gid && syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) fail(p, SpawnStage::gid, errno);
+    if (p.set_caps) {
+        for (std::size_t i = 0; i < p.n_capbset_drop; ++i)
+            if (prctl(PR_CAPBSET_DROP, p.capbset_drop[i], 0, 0, 0) != 0) fail(p, SpawnStage::capabilities, errno);
+        if (p.set_uid && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(p, SpawnStage::capabilities, errno);
+    }
     if (p.set_uid && syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) fail(p, SpawnStage::uid, errno);
+    if (p.set_caps) {
+        if (syscall(SYS_capset, p.cap_header, p.cap_data) != 0) fail(p, SpawnStage::capabilities, errno);
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+            fail(p, SpawnStage::capabilities, errno);
+        for (std::size_t i = 0; i < p.n_ambient_raise; ++i)
+            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, p.ambient_raise[i], 0, 0) != 0)
+                fail(p, SpawnStage::capabilities, errno);
+        if (p.set_uid && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) fail(p, SpawnStage::capabilities, errno);
+    }
     if (p.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(p, SpawnStage::no_new_privs, errno);
 
-    if (sigprocmask(SIG_SETMASK, &p.sigmask, nullptr) != 0) fail(p, SpawnStage::signals, errno);
+    // The mask before the filter: a rules file that denies rt_sigprocmask must not break spawning.
+    if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &p.sigmask, nullptr, kKernelSigsetSize) != 0)
+        fail(p, SpawnStage::signals, errno);
+    if (p.seccomp_fprog && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p.seccomp_fprog, 0, 0) != 0)
+        fail(p, SpawnStage::seccomp, errno);
 
     // Try each candidate as execvp(3) does: a missing one is skipped; one that exists but cannot
     // be run is remembered, so "not executable" wins over "not found".

@@ -63,6 +63,18 @@ struct ChildPlan {
     uid_t uid = 0;
     bool no_new_privs = false;
 
+    // capabilities (set_caps): bounding drops before the uid change (with PR_SET_KEEPCAPS when
+    // the uid changes), then capset and ambient raises after it
+    bool set_caps = false;
+    const int* capbset_drop = nullptr;
+    std::size_t n_capbset_drop = 0;
+    const void* cap_header = nullptr;  // struct __user_cap_header_struct
+    const void* cap_data = nullptr;    // struct __user_cap_data_struct[2]
+    const int* ambient_raise = nullptr;
+    std::size_t n_ambient_raise = 0;
+
+    const void* seccomp_fprog = nullptr;  // struct sock_fprog, installed last
+
     bool keep_ignored_signals = false;
     sigset_t sigmask{};
 

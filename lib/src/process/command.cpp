@@ -11,12 +11,19 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
+#include <linux/capability.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 extern char** environ;
+
+#if defined(__x86_64__)
+#define PROCKIT_HAVE_CLONE3_TRAMPOLINE 1  // see clone3_call() below
+#endif
 
 namespace prockit {
 
@@ -40,6 +47,8 @@ const char* to_string(SpawnStage s) noexcept {
         case SpawnStage::uid: return "uid";
         case SpawnStage::no_new_privs: return "no_new_privs";
         case SpawnStage::exec: return "exec";
+        case SpawnStage::capabilities: return "capabilities";
+        case SpawnStage::seccomp: return "seccomp";
     }
     return "unknown";
 }
@@ -55,6 +64,14 @@ void throw_error(const SpawnFailure& f) { throw SpawnError(f); }
 
 Command::Command(std::string program) : program_(std::move(program)) {}
 
+Command& Command::program(std::string p) {
+    program_ = std::move(p);
+    return *this;
+}
+Command& Command::clear_args() {
+    args_.clear();
+    return *this;
+}
 Command& Command::arg(std::string a) {
     args_.push_back(std::move(a));
     return *this;
@@ -162,6 +179,15 @@ Command& Command::no_new_privs(bool on) {
     no_new_privs_ = on;
     return *this;
 }
+Command& Command::keep_capabilities(CapabilitySet keep) {
+    keep_caps_ = keep;
+    return *this;
+}
+Command& Command::seccomp(SeccompProgram program) {
+    seccomp_ = std::make_shared<const SeccompProgram>(std::move(program));
+    no_new_privs_ = true;
+    return *this;
+}
 Command& Command::signal_mask(const sigset_t& mask) {
     sigmask_ = mask;
     return *this;
@@ -199,8 +225,15 @@ struct SpawnPlanBuilder {
     std::vector<int> rlim_resources;
     std::string oom_text;
     unique_fd cgroup_procs;
+    unique_fd cgroup_dir_fd;  // for clone3(CLONE_INTO_CGROUP): born in the group, no migration
+    std::string cgroup_path;
     std::string cgroup_dir;  // created for own_cgroup()
     unique_fd parent_stdin, parent_stdout, parent_stderr;
+    std::vector<int> capbset_drop;
+    std::vector<int> ambient_raise;
+    __user_cap_header_struct cap_header{};
+    __user_cap_data_struct cap_data[2]{};
+    struct sock_fprog fprog {};
 
     explicit SpawnPlanBuilder(const Command& c) : cmd(c) {}
 
@@ -344,7 +377,19 @@ struct SpawnPlanBuilder {
         } else {
             return {};
         }
-        auto fd = open_fd(dir + "/cgroup.procs", O_WRONLY);
+        cgroup_path = dir;
+#ifdef PROCKIT_HAVE_CLONE3_TRAMPOLINE
+        // clone3(CLONE_INTO_CGROUP) needs only the directory; cgroup.procs is opened if it fails.
+        if (auto dfd = open_fd(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+            cgroup_dir_fd = std::move(*dfd);
+            return {};
+        }
+#endif
+        return open_cgroup_procs();
+    }
+
+    Result<void, SpawnFailure> open_cgroup_procs() {
+        auto fd = open_fd(cgroup_path + "/cgroup.procs", O_WRONLY);
         if (!fd) {
             if (!cgroup_dir.empty()) detail::remove_cgroup(cgroup_dir);
             return fail(SpawnFailure(SpawnStage::cgroup, fd.error()));
@@ -414,11 +459,50 @@ struct SpawnPlanBuilder {
             plan.uid = *cmd.uid_;
         }
         plan.no_new_privs = cmd.no_new_privs_;
+        if (cmd.keep_caps_) {
+            if (auto r = build_caps(*cmd.keep_caps_); !r) return r;
+        }
+        if (cmd.seccomp_) {
+            fprog.len = static_cast<unsigned short>(cmd.seccomp_->instructions.size());
+            fprog.filter = const_cast<struct sock_filter*>(cmd.seccomp_->instructions.data());
+            if (fprog.len == 0 || cmd.seccomp_->instructions.size() > BPF_MAXINSNS)
+                return fail(SpawnFailure(SpawnStage::seccomp, EINVAL, "install a seccomp filter of " +
+                                                                     std::to_string(cmd.seccomp_->instructions.size()) +
+                                                                     " instructions"));
+            plan.seccomp_fprog = &fprog;
+        }
         plan.keep_ignored_signals = cmd.keep_ignored_;
         if (cmd.sigmask_)
             plan.sigmask = *cmd.sigmask_;
         else
             sigemptyset(&plan.sigmask);
+        return {};
+    }
+
+    Result<void, SpawnFailure> build_caps(CapabilitySet keep) {
+        auto bounding = CapabilitySet::current_bounding();
+        if (!bounding) return fail(SpawnFailure(SpawnStage::capabilities, bounding.error()));
+        auto permitted = CapabilitySet::current_permitted();
+        if (!permitted) return fail(SpawnFailure(SpawnStage::capabilities, permitted.error()));
+        capbset_drop = (*bounding - keep).caps();
+        CapabilitySet have = keep & *permitted;
+        ambient_raise = have.caps();
+        cap_header.version = _LINUX_CAPABILITY_VERSION_3;
+        cap_header.pid = 0;
+        for (int c : ambient_raise) {
+            auto& d = cap_data[c / 32];
+            auto bit = 1U << (c % 32);
+            d.effective |= bit;
+            d.permitted |= bit;
+            d.inheritable |= bit;
+        }
+        plan.set_caps = true;
+        plan.capbset_drop = capbset_drop.data();
+        plan.n_capbset_drop = capbset_drop.size();
+        plan.cap_header = &cap_header;
+        plan.cap_data = cap_data;
+        plan.ambient_raise = ambient_raise.data();
+        plan.n_ambient_raise = ambient_raise.size();
         return {};
     }
 
@@ -449,6 +533,8 @@ struct SpawnPlanBuilder {
             case SpawnStage::uid: ctx = "set user id " + std::to_string(plan.uid); break;
             case SpawnStage::no_new_privs: ctx = "set no_new_privs"; break;
             case SpawnStage::signals: ctx = "set the signal mask"; break;
+            case SpawnStage::capabilities: ctx = "set capabilities"; break;
+            case SpawnStage::seccomp: ctx = "install the seccomp filter"; break;
             default: ctx = std::string("spawn ") + cmd.program_; break;
         }
         return SpawnFailure(stage, err, std::move(ctx));
@@ -476,18 +562,55 @@ public:
     ChildStack& operator=(const ChildStack&) = delete;
     bool ok() const { return base_ != nullptr; }
     void* top() const { return base_ + guard_ + kSize; }  // stacks grow down on every Linux target we build for
+    void* low() const { return base_ + guard_; }
 
 private:
     char* base_ = nullptr;
     std::size_t guard_ = 4096;
 };
 
+#ifdef PROCKIT_HAVE_CLONE3_TRAMPOLINE
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+/// struct clone_args, version 2 (Linux 5.7: the cgroup field).
+struct CloneArgs {
+    std::uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+        cgroup;
+};
+
+/// clone3() running fn(arg) on the child's own stack, then exit(2) with its result — what glibc's
+/// clone() does for clone(2). Joining the cgroup at birth (CLONE_INTO_CGROUP) avoids a migration
+/// through cgroup.procs, which takes a global lock and an RCU grace period on many kernels.
+/// Returns the PID, or -errno.
+__attribute__((noinline)) long clone3_call(CloneArgs* args, int (*fn)(void*), void* arg) {
+    long ret;
+    asm volatile(
+        "syscall\n\t"
+        "test %%rax, %%rax\n\t"
+        "jnz 1f\n\t"
+        "xor %%ebp, %%ebp\n\t"
+        "mov %[arg], %%rdi\n\t"
+        "call *%[fn]\n\t"
+        "mov %%eax, %%edi\n\t"
+        "mov $60, %%eax\n\t"  // SYS_exit
+        "syscall\n\t"
+        "hlt\n"
+        "1:\n\t"
+        : "=a"(ret)
+        : "0"(435L /* SYS_clone3 */), "D"(args), "S"(sizeof(CloneArgs)), [fn] "r"(fn), [arg] "r"(arg)
+        : "rcx", "r11", "memory", "cc");
+    return ret;
+}
+#endif
+
 }  // namespace
 
 Result<Child, SpawnFailure> Command::spawn() const {
+    // Checked first: build() may create a cgroup that an early return would leave behind.
+    if (program_.empty()) return fail(SpawnFailure(SpawnStage::exec, ENOENT, "execute an empty command"));
     SpawnPlanBuilder b(*this);
     if (auto r = b.build(); !r) return fail(r.error());
-    if (program_.empty()) return fail(SpawnFailure(SpawnStage::exec, ENOENT, "execute an empty command"));
 
     ChildStack stack;
     if (!stack.ok()) return fail(SpawnFailure(SpawnStage::clone, errno, "allocate a stack for " + program_));
@@ -497,9 +620,39 @@ Result<Child, SpawnFailure> Command::spawn() const {
     int clone_errno = 0;
     {
         SignalMaskGuard block_all;  // no handler of ours may run on the child's side
-        pid = ::clone(detail::child_exec_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
-                      &b.plan, &pidfd);
-        if (pid < 0) clone_errno = errno;
+        pid = -1;
+        bool done = false;
+        bool fallback_to_procs = false;
+#ifdef PROCKIT_HAVE_CLONE3_TRAMPOLINE
+        if (b.cgroup_dir_fd) {
+            CloneArgs ca{};
+            ca.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP;
+            ca.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
+            ca.exit_signal = SIGCHLD;
+            ca.stack = reinterpret_cast<std::uint64_t>(stack.low());
+            ca.stack_size = ChildStack::kSize;
+            ca.cgroup = static_cast<std::uint64_t>(b.cgroup_dir_fd.get());
+            b.plan.cgroup_procs_fd = -1;  // already there
+            long r = clone3_call(&ca, detail::child_exec_main, &b.plan);
+            if (r >= 0) {
+                pid = static_cast<pid_t>(r);
+                done = true;
+            } else {
+                // ENOSYS, a v1 group (EBADF), no permission, ...: the old path reports it precisely.
+                fallback_to_procs = true;
+            }
+        }
+#endif
+        if (!done && fallback_to_procs) {
+            // clone3 refused: join through cgroup.procs from the child instead.
+            auto opened = b.open_cgroup_procs();
+            if (!opened) return fail(opened.error());
+        }
+        if (!done) {
+            pid = ::clone(detail::child_exec_main, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
+                          &b.plan, &pidfd);
+            if (pid < 0) clone_errno = errno;
+        }
     }
     if (pid < 0) {
         if (!b.cgroup_dir.empty()) detail::remove_cgroup(b.cgroup_dir);

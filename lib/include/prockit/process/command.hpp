@@ -22,6 +22,8 @@
 
 #include <prockit/process/child.hpp>
 #include <prockit/sched/cpuset.hpp>
+#include <prockit/security/capabilities.hpp>
+#include <prockit/security/seccomp.hpp>
 #include <prockit/sys/error.hpp>
 #include <prockit/sys/result.hpp>
 
@@ -103,6 +105,8 @@ enum class SpawnStage {
     uid,                  ///< setresuid
     no_new_privs,         ///< PR_SET_NO_NEW_PRIVS
     exec,                 ///< execve: not found (ENOENT), not executable (EACCES, ENOEXEC, ...)
+    capabilities,         ///< bounding-set drop, capset, ambient raise
+    seccomp,              ///< installing the seccomp filter
 };
 /// "chdir", "exec", ...
 const char* to_string(SpawnStage s) noexcept;
@@ -151,6 +155,10 @@ public:
     explicit Command(std::string program);
 
     // --- what runs
+    /// Replaces the program (keeps every other setting): one prepared Command serves many runs.
+    Command& program(std::string p);
+    /// Removes the arguments given so far.
+    Command& clear_args();
     Command& arg(std::string a);
     Command& args(std::initializer_list<std::string> as);
     Command& args(const std::vector<std::string>& as);
@@ -210,6 +218,15 @@ public:
     Command& groups(std::vector<gid_t> gids);
     Command& umask(mode_t mask);
     Command& no_new_privs(bool on = true);
+    /// The child ends up with exactly `keep` (as far as the caller holds them): every other
+    /// capability is dropped from its bounding set (needs CAP_SETPCAP), its permitted, effective
+    /// and inheritable sets become keep ∩ the caller's permitted set, and those are raised in its
+    /// ambient set too, so they survive execve of an ordinary program even after user() switched
+    /// to a non-root user (PR_SET_KEEPCAPS is set around the uid change).
+    Command& keep_capabilities(CapabilitySet keep);
+    /// Installs a compiled seccomp filter just before execve (after every other step). Implies
+    /// no_new_privs(), which the kernel requires of callers without CAP_SYS_ADMIN.
+    Command& seccomp(SeccompProgram program);
 
     // --- signals
     /// The child's signal mask (default: empty).
@@ -261,6 +278,8 @@ private:
     std::optional<std::vector<gid_t>> groups_;
     std::optional<mode_t> umask_;
     bool no_new_privs_ = false;
+    std::optional<CapabilitySet> keep_caps_;
+    std::shared_ptr<const SeccompProgram> seccomp_;
     std::optional<sigset_t> sigmask_;
     bool keep_ignored_ = false;
 };

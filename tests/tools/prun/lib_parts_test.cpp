@@ -1,0 +1,125 @@
+// The library and tools/common pieces prun is built on: PidFile, TreeGuard, parse_duration.
+#include "common/duration.hpp"
+
+#include <prockit/process/command.hpp>
+#include <prockit/process/daemon.hpp>
+#include <prockit/process/tree_guard.hpp>
+#include <prockit/sys/syscall.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace prockit {
+namespace {
+
+std::string scratch(const char* name) {
+    return std::string("/tmp/prun-unit-") + std::to_string(getpid()) + "-" + name;
+}
+
+TEST(PidFile, WrittenLockedAndRemoved) {
+    std::string path = scratch("pid");
+    {
+        auto a = PidFile::acquire(path);
+        ASSERT_TRUE(a) << a.error().message();
+        EXPECT_EQ(PidFile::read_pid(path), std::optional<pid_t>(getpid()));
+        auto b = PidFile::acquire(path);
+        ASSERT_FALSE(b);
+        EXPECT_EQ(b.error().errno_value(), EWOULDBLOCK);
+        EXPECT_NE(b.error().context().find("held by process " + std::to_string(getpid())), std::string::npos)
+            << b.error().context();
+    }
+    EXPECT_NE(access(path.c_str(), F_OK), 0) << "removed when released";
+    // A stale file (no lock holder) is taken over.
+    {
+        std::FILE* f = std::fopen(path.c_str(), "w");
+        ASSERT_NE(f, nullptr);
+        std::fputs("999999\n", f);
+        std::fclose(f);
+    }
+    auto c = PidFile::acquire(path, 4242);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(PidFile::read_pid(path), std::optional<pid_t>(4242));
+}
+
+TEST(TreeGuard, FinishKillsEverythingInTheGroup) {
+    auto g = TreeGuard::start();
+    if (!g) GTEST_SKIP() << "no writable cgroup v2 hierarchy: " << g.error().message();
+    std::string dir = g->cgroup();
+    auto child = Command("/bin/sh").args({"-c", "sleep 600 & exec sleep 600"}).cgroup(dir).on_destroy(DestroyPolicy::detach).spawn();
+    ASSERT_TRUE(child) << child.error().message();
+    g->finish();
+    auto st = child->wait_for(std::chrono::seconds(30));
+    ASSERT_TRUE(st && *st);
+    EXPECT_EQ((*st)->signal(), std::optional<int>(SIGKILL));
+    EXPECT_NE(access(dir.c_str(), F_OK), 0) << "group removed";
+}
+
+TEST(TreeGuard, NestedGroupsAreRemovedWhenTheOwnerIsKilled) {
+    // The owner (a forked copy of this test) makes a guard, puts a process into a nested group and
+    // is killed with SIGKILL: the watchdog must kill the process and remove both groups.
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    pid_t owner = fork();
+    ASSERT_GE(owner, 0);
+    if (owner == 0) {
+        close(p[0]);
+        auto g = TreeGuard::start();
+        std::string msg = g ? g->cgroup() : std::string("-");
+        if (g) {
+            auto c = Command("/bin/sleep").arg("600").own_cgroup(g->cgroup()).on_destroy(DestroyPolicy::detach).spawn();
+            msg += c ? " " + std::to_string(c->pid()) + " " + c->cgroup() : std::string(" -");
+            if (c) c->detach();
+        }
+        msg += "\n";
+        (void)!write(p[1], msg.data(), msg.size());
+        pause();
+        _exit(0);
+    }
+    close(p[1]);
+    char buf[512] = {};
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    close(p[0]);
+    kill(owner, SIGKILL);
+    waitpid(owner, nullptr, 0);
+    ASSERT_GT(n, 0);
+    std::string dir, sub;
+    long pid = 0;
+    {
+        std::string line(buf, static_cast<std::size_t>(n));
+        if (line.rfind("-", 0) == 0) GTEST_SKIP() << "no writable cgroup v2 hierarchy";
+        char d[256] = {}, s2[256] = {};
+        ASSERT_EQ(std::sscanf(line.c_str(), "%255s %ld %255s", d, &pid, s2), 3) << line;
+        dir = d;
+        sub = s2;
+    }
+    auto gone = [&] { return access(dir.c_str(), F_OK) != 0; };
+    for (int i = 0; i < 2000 && !gone(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(gone()) << dir << " still exists";
+    EXPECT_NE(access(sub.c_str(), F_OK), 0);
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat").value_or("");
+    bool alive = !stat.empty() && stat.find(") Z") == std::string::npos && stat.find(") X") == std::string::npos;
+    EXPECT_FALSE(alive)
+        << "process " << pid << " survived";
+}
+
+TEST(Duration, Parse) {
+    using namespace std::chrono;
+    EXPECT_EQ(tools::parse_duration("1.5s").value(), milliseconds(1500));
+    EXPECT_EQ(tools::parse_duration("250ms").value(), milliseconds(250));
+    EXPECT_EQ(tools::parse_duration("2").value(), seconds(2));
+    EXPECT_EQ(tools::parse_duration("1m30s").value(), seconds(90));
+    EXPECT_EQ(tools::parse_duration("1h").value(), hours(1));
+    for (const char* bad : {"", "x", "5x", "-1s", "1s2", "s"}) EXPECT_FALSE(tools::parse_duration(bad)) << bad;
+    EXPECT_EQ(tools::format_duration(milliseconds(1500)), "1500ms");
+    EXPECT_EQ(tools::format_duration(minutes(2)), "2m");
+}
+
+}  // namespace
+}  // namespace prockit

@@ -1,0 +1,369 @@
+// prun as a parallel pool: inputs, replacement strings, output modes, policies, joblog, signals,
+// and the common subset with GNU parallel, run side by side when it is installed.
+#include "prun_support.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+namespace prockit::test {
+namespace {
+
+/// A script that exits with its first argument.
+struct ExitScript {
+    TempDir d;
+    std::string path = d / "exit-with";
+    ExitScript() {
+        spit(path, "#!/bin/sh\nexit \"$1\"\n");
+        chmod(path.c_str(), 0755);
+    }
+};
+
+// ---------------------------------------------------------------- GNU parallel side by side
+
+struct Case {
+    Case(std::vector<std::string> a, std::string i = {}) : args(std::move(a)), input(std::move(i)) {}
+    std::vector<std::string> args;
+    std::string input;
+};
+
+void same_as_gnu_parallel(const Case& c) {
+    auto ours = prun(c.args, c.input);
+    if (!have_gnu_parallel()) GTEST_SKIP() << "GNU parallel is not installed: compared with prun's own expectations only";
+    auto theirs = run_program("parallel", c.args, c.input, std::chrono::seconds(120));
+    EXPECT_EQ(ours.out, theirs.out) << ::testing::PrintToString(c.args);
+    EXPECT_EQ(ours.code, theirs.code) << ::testing::PrintToString(c.args) << "\nprun: " << ours.err
+                                      << "\nparallel: " << theirs.err;
+}
+
+TEST(PrunGnuParallel, ReplacementStrings) {
+    auto r = prun({"-k", "echo", "{}", "{.}", "{/}", "{//}", "{/.}", ":::", "a/b.c", "x", "/x", ".bashrc", "a/b/"});
+    EXPECT_EQ(r.out, "a/b.c a/b b.c a b\nx x x . x\n/x /x x / x\n.bashrc  .bashrc . \na/b/ a/b/  a \n");
+    same_as_gnu_parallel({{"-k", "echo", "{}", "{.}", "{/}", "{//}", "{/.}", ":::", "a/b.c", "x", "/x", ".bashrc", "a/b/",
+                           "dir.d/f"}});
+}
+
+TEST(PrunGnuParallel, CrossProductAndPositional) {
+    auto r = prun({"-j1", "-k", "echo", "{#}", "{%}", "{2}", "{1}", ":::", "a", "b", ":::", "1", "2"});
+    EXPECT_EQ(r.out, "1 1 1 a\n2 1 2 a\n3 1 1 b\n4 1 2 b\n");
+    same_as_gnu_parallel({{"-j1", "-k", "echo", "{#}", "{%}", "{2}", "{1}", ":::", "a", "b", ":::", "1", "2"}});
+    same_as_gnu_parallel({{"-k", "echo", ":::", "a", "b", ":::", "1", "2", ":::", "x", "y"}});
+}
+
+TEST(PrunGnuParallel, FilesStdinAndNul) {
+    TempDir d;
+    spit(d / "f", "l1\nl2\n");
+    same_as_gnu_parallel({{"-k", "echo", "::::", d / "f"}});
+    same_as_gnu_parallel({{"-k", "echo", ":::", "x", "y", "::::", d / "f"}});
+    same_as_gnu_parallel({{"-k", "-a", d / "f", "echo", "got"}});
+    same_as_gnu_parallel({{"-k", "-j2", "echo", "in"}, "s1\ns2\ns3\n"});
+    same_as_gnu_parallel({{"-k", "-0", "echo"}, std::string("a b\0c\0", 6)});
+}
+
+TEST(PrunGnuParallel, KeepOrderAndTag) {
+    same_as_gnu_parallel({{"-k", "--tag", "echo", ":::", "a", "b c"}});
+    same_as_gnu_parallel({{"-k", "--tag", "echo", ":::", "a", ":::", "1", "2"}});
+}
+
+TEST(PrunGnuParallel, ExitStatus) {
+    ExitScript s;
+    same_as_gnu_parallel({{"-j2", s.path, ":::", "0", "3", "4"}});
+    same_as_gnu_parallel({{"-j1", "--halt", "now,fail=1", s.path, ":::", "0", "5", "4"}});
+    same_as_gnu_parallel({{"-j1", "--halt", "soon,fail=2", s.path, ":::", "0", "5", "6", "7"}});
+    same_as_gnu_parallel({{"-j1", "--halt", "now,success=1", s.path, ":::", "3", "0", "4"}});
+    std::vector<std::string> many{"-j2", s.path, ":::"};
+    for (int i = 0; i < 105; ++i) many.push_back("1");
+    auto r = prun(many);
+    EXPECT_EQ(r.code, 101);
+}
+
+TEST(PrunGnuParallel, JoblogColumns) {
+    TempDir d;
+    ExitScript s;
+    auto r = prun({"-j1", "--joblog", d / "ours", s.path, ":::", "0", "3"});
+    EXPECT_EQ(r.code, 1);
+    auto ours = lines(slurp(d / "ours"));
+    ASSERT_EQ(ours.size(), 3u);
+    EXPECT_EQ(ours[0], "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand");
+    auto cols = [](const std::string& l) {
+        std::vector<std::string> c;
+        std::size_t p = 0;
+        for (;;) {
+            auto t = l.find('\t', p);
+            c.push_back(l.substr(p, t == std::string::npos ? std::string::npos : t - p));
+            if (t == std::string::npos) break;
+            p = t + 1;
+        }
+        return c;
+    };
+    auto c2 = cols(ours[2]);
+    ASSERT_EQ(c2.size(), 9u);
+    EXPECT_EQ(c2[0], "2");
+    EXPECT_EQ(c2[1], ":");
+    EXPECT_EQ(c2[6], "3");
+    EXPECT_EQ(c2[7], "0");
+    EXPECT_EQ(c2[8], s.path + " 3");
+    if (!have_gnu_parallel()) GTEST_SKIP() << "GNU parallel is not installed";
+    (void)run_program("parallel", {"-j1", "--joblog", d / "theirs", s.path, ":::", "0", "3"});
+    auto theirs = lines(slurp(d / "theirs"));
+    ASSERT_EQ(theirs.size(), 3u);
+    EXPECT_EQ(ours[0], theirs[0]);
+    for (std::size_t i = 1; i < 3; ++i) {
+        auto a = cols(ours[i]), b = cols(theirs[i]);
+        ASSERT_EQ(a.size(), b.size());
+        for (std::size_t k : {0u, 1u, 4u, 5u, 6u, 7u, 8u}) EXPECT_EQ(a[k], b[k]) << "column " << k;
+        EXPECT_EQ(a[3].size(), b[3].size()) << "JobRuntime width";
+    }
+}
+
+// ---------------------------------------------------------------- quoting and inputs
+
+TEST(PrunPool, ArbitraryFileNamesAreSafe) {
+    std::string input = std::string("a b\0it's\0-rf\0x\ny\0$(false)*\0", 27);
+    auto r = prun({"-0", "-k", "-j2", helper(), "argv", "--", "{}"}, input);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("argv[3]=a b\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("argv[3]=it's\n"), std::string::npos);
+    EXPECT_NE(r.out.find("argv[3]=-rf\n"), std::string::npos);
+    EXPECT_NE(r.out.find("argv[3]=x\ny\n"), std::string::npos);
+    EXPECT_NE(r.out.find("argv[3]=$(false)*\n"), std::string::npos);
+}
+
+TEST(PrunPool, ShellModeQuotesValues) {
+    auto r = prun({"--shell", "-k", "printf '%s|' {}; echo", ":::", "it's", "a b", "$HOME"});
+    EXPECT_EQ(r.out, "it's|\na b|\n$HOME|\n");
+    r = prun({"-k", ":::", "echo one", "echo two"});  // no template: the inputs are commands
+    EXPECT_EQ(r.out, "one\ntwo\n");
+}
+
+TEST(PrunPool, JobsForms) {
+    for (std::string j : {"1", "50%", "+1", "-1", "0", "200%"}) EXPECT_EQ(prun({"-j", j, "true", ":::", "a", "b"}).code, 0) << j;
+    for (std::string j : {"x", "1.5", "%", "+"}) EXPECT_EQ(prun({"-j", j, "true", ":::", "a"}).code, 2) << j;
+    EXPECT_EQ(prun({"true", ":::", "a"}).code, 0);  // default: CPUs usable
+}
+
+TEST(PrunPool, BadInput) {
+    auto one_line = [](const PrunResult& r) { return std::count(r.err.begin(), r.err.end(), '\n') == 1; };
+    auto r = prun({"echo", "{..}", ":::", "a"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("unknown replacement string {..}"), std::string::npos) << r.err;
+    EXPECT_TRUE(one_line(r)) << r.err;
+    r = prun({"echo", "{3}", ":::", "a", ":::", "b"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("{3}"), std::string::npos);
+    r = prun({"echo", ":::"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("is empty"), std::string::npos);
+    r = prun({"-j2", "echo"}, "");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("input is empty"), std::string::npos) << r.err;
+    EXPECT_EQ(prun({"-r", "-j2", "echo"}, "").code, 0);
+    r = prun({"echo", "::::", "/nonexistent/list"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("prun: cannot read input file /nonexistent/list"), std::string::npos) << r.err;
+    EXPECT_TRUE(one_line(r));
+    TempDir d;
+    r = prun({"prun-missing-command", "{}", ":::", "a", "b", "--joblog", d / "log"});
+    EXPECT_EQ(r.code, 127);
+    EXPECT_TRUE(one_line(r)) << r.err;
+    r = prun({"", ":::", "a"});
+    EXPECT_EQ(r.code, 2);
+    r = prun({"{}", ":::", ""});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("empty command"), std::string::npos) << r.err;
+}
+
+// ---------------------------------------------------------------- output
+
+TEST(PrunPool, GroupNeverInterleaves) {
+    auto r = prun({"-j2", "sh", "-c", "for i in 1 2 3 4; do echo $0-$i; echo $0-err-$i >&2; sleep 0.02; done", ":::", "A", "B"});
+    EXPECT_EQ(r.code, 0);
+    auto l = lines(r.out);
+    ASSERT_EQ(l.size(), 8u);
+    for (std::size_t block : {0u, 4u})
+        for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(l[block + i][0], l[block][0]) << r.out;
+    EXPECT_EQ(r.out.find("err"), std::string::npos);  // stdout stays stdout
+    EXPECT_EQ(lines(r.err).size(), 8u);
+    EXPECT_EQ(r.err.find("A-1"), std::string::npos);
+}
+
+TEST(PrunPool, LargeOutputIsKeptWhole) {
+    auto r = prun({"-j2", "--group", "sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' $0; echo", ":::", "a", "b"});
+    ASSERT_EQ(r.out.size(), 6000002u);
+    char first = r.out[0];
+    EXPECT_EQ(r.out.find_first_not_of(first), 3000000u);
+}
+
+TEST(PrunPool, LineBufferUngroupAndTag) {
+    auto r = prun({"-j2", "--line-buffer", "--tag", "sh", "-c", "echo out-$0; echo err-$0 >&2", ":::", "x", "y"});
+    EXPECT_NE(r.out.find("x\tout-x\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("y\tout-y\n"), std::string::npos);
+    EXPECT_NE(r.err.find("x\terr-x\n"), std::string::npos) << r.err;
+    r = prun({"-j2", "--ungroup", "echo", ":::", "u1", "u2"});
+    EXPECT_NE(r.out.find("u1\n"), std::string::npos);
+    EXPECT_NE(r.out.find("u2\n"), std::string::npos);
+    EXPECT_EQ(prun({"-u", "--tag", "echo", ":::", "a"}).code, 2);
+    r = prun({"-k", "--name", "job-{#}-{1}", "--tag", "echo", "hi", ":::", "a", "b"});
+    EXPECT_EQ(r.out, "job-1-a\thi a\njob-2-b\thi b\n");
+}
+
+TEST(PrunPool, KeepOrder) {
+    auto r = prun({"-j3", "-k", "sh", "-c", "sleep $0; echo $0", ":::", "0.3", "0.2", "0.1", "0"});
+    EXPECT_EQ(r.out, "0.3\n0.2\n0.1\n0\n");
+}
+
+// ---------------------------------------------------------------- policy
+
+TEST(PrunPool, Retries) {
+    TempDir d;
+    std::string script = "f=" + d.path + "/$0; n=$(cat $f 2>/dev/null || echo 0); n=$((n+1)); echo $n > $f; echo try$n; [ $n -ge 3 ]";
+    auto r = prun({"--retries", "3", "sh", "-c", script, ":::", "j1", "j2"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "try3\ntry3\n");  // failed attempts' output is dropped
+    r = prun({"--retries", "2", "sh", "-c", script, ":::", "k1"});
+    EXPECT_EQ(r.code, 1);
+}
+
+TEST(PrunPool, PerJobTimeoutAndDelay) {
+    TempDir d;
+    auto r = prun({"-j2", "--timeout", "150ms", "--kill-after", "100ms", "--joblog", d / "log", helper(), "ignore", "TERM",
+                   "pause", ":::", "1", "2"});
+    EXPECT_EQ(r.code, 2);
+    auto l = lines(slurp(d / "log"));
+    ASSERT_EQ(l.size(), 3u);
+    EXPECT_NE(l[1].find("\t-1\t"), std::string::npos) << l[1];
+    EXPECT_EQ(prun({"--delay", "20ms", "true", ":::", "a", "b", "c"}).code, 0);
+}
+
+TEST(PrunPool, JoblogJsonlAndResume) {
+    TempDir d;
+    ExitScript s;
+    auto r = prun({"-j2", "--joblog", d / "log.jsonl", "--joblog-format", "jsonl", s.path, ":::", "0", "3"});
+    EXPECT_EQ(r.code, 1);
+    auto l = lines(slurp(d / "log.jsonl"));
+    ASSERT_EQ(l.size(), 2u);
+    for (const char* key : {"\"seq\":", "\"exitval\":", "\"signal\":", "\"user_cpu\":", "\"sys_cpu\":", "\"max_rss_kb\":",
+                            "\"cpus\":", "\"command\":", "\"runtime\":", "\"slot\":"})
+        EXPECT_NE(l[0].find(key), std::string::npos) << key << " in " << l[0];
+
+    // --resume skips every logged job; --resume-failed reruns the failed ones.
+    std::string ran = d / "ran";
+    std::string script = "echo $0 >> " + ran + "; exit $0";
+    r = prun({"-j1", "--joblog", d / "log", "sh", "-c", script, ":::", "0", "3", "0"});
+    EXPECT_EQ(r.code, 1);
+    r = prun({"-j1", "--resume", "--joblog", d / "log", "sh", "-c", script, ":::", "0", "3", "0", "4"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(slurp(ran), "0\n3\n0\n4\n");
+    r = prun({"-j1", "--resume-failed", "--joblog", d / "log", "sh", "-c", script, ":::", "0", "3", "0", "4"});
+    EXPECT_EQ(slurp(ran), "0\n3\n0\n4\n3\n4\n");
+    EXPECT_EQ(prun({"--resume", "true", ":::", "a"}).code, 2);
+}
+
+TEST(PrunPool, PinSpread) {
+    auto r = prun({"-j2", "-k", "--pin-spread", helper(), "affinity", ":::", "1", "2"});
+    auto l = lines(r.out);
+    ASSERT_EQ(l.size(), 2u) << r.out;
+    for (auto& x : l) EXPECT_EQ(x.find(','), std::string::npos) << "one CPU per slot: " << x;
+    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) { EXPECT_NE(l[0], l[1]); }
+}
+
+TEST(PrunPool, ProgressOnStderr) {
+    auto r = prun({"--bar", "-j2", "true", ":::", "a", "b"});
+    EXPECT_NE(r.err.find("2/2 done"), std::string::npos) << r.err;
+    r = prun({"--eta", "-j2", "true", ":::", "a", "b"});
+    EXPECT_NE(r.err.find("ETA"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+}
+
+TEST(PrunPool, BarOnATerminal) {
+    if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) is not installed (needed for a pty)";
+    auto r = run_program("/usr/bin/script", {"-qfec", prun_path() + " --bar -j2 true ::: a b c", "/dev/null"});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(r.out.find("\r["), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("100% 3/3"), std::string::npos) << r.out;
+}
+
+TEST(PrunPool, DryRun) {
+    auto r = prun({"--dry-run", "-k", "rm", "{}", ":::", "a b", "c"});
+    EXPECT_EQ(r.out, "rm 'a b'\nrm c\n");
+}
+
+// ---------------------------------------------------------------- signals and orphans
+
+/// Starts prun with stdout on a pipe; reads "key=value" lines until `want` keys of `key` appeared.
+struct LivePrun {
+    Child child;
+    std::string out;
+    LivePrun(std::vector<std::string> args) {
+        Command c(prun_path());
+        c.args(args).out(Stdio::pipe()).err(Stdio::null()).in(Stdio::null());
+        c.on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0));
+        auto s = c.spawn();
+        EXPECT_TRUE(s);
+        if (s) child = std::move(*s);
+    }
+    std::vector<pid_t> wait_for(const std::string& key, std::size_t want) {
+        std::vector<pid_t> pids;
+        while (pids.size() < want) {
+            std::string line = read_line(child.stdout_pipe().get(), std::chrono::seconds(30));
+            if (line.empty()) break;
+            auto eq = line.find('=');
+            auto tab = line.rfind('\t', eq);
+            std::string k = line.substr(tab == std::string::npos ? 0 : tab + 1, eq - (tab == std::string::npos ? 0 : tab + 1));
+            if (eq != std::string::npos && k == key) pids.push_back(std::stoi(line.substr(eq + 1)));
+        }
+        return pids;
+    }
+    ~LivePrun() {
+        if (child.valid() && !child.status()) {
+            (void)child.kill();
+            (void)child.wait();
+        }
+    }
+};
+
+TEST(PrunSignals, TermStopsAndEndsEveryTree) {
+    LivePrun p({"-j2", "--line-buffer", "--kill-after", "200ms", helper(), "fork-sleeper", "pause", ":::", "1", "2", "3"});
+    auto grandchildren = p.wait_for("grandchild", 2);
+    ASSERT_EQ(grandchildren.size(), 2u);
+    ASSERT_TRUE(p.child.terminate());
+    auto st = p.child.wait_for(std::chrono::seconds(30));
+    ASSERT_TRUE(st && *st);
+    EXPECT_EQ((*st)->shell_code(), 128 + SIGTERM);
+    for (pid_t g : grandchildren) EXPECT_TRUE(eventually([&] { return !alive(g); })) << g;
+}
+
+TEST(PrunSignals, SecondInterruptKillsAtOnce) {
+    LivePrun p({"-j2", "--line-buffer", "--kill-after", "600s", helper(), "ignore", "TERM", "ids", "pause", ":::", "1", "2"});
+    auto pids = p.wait_for("pid", 2);
+    ASSERT_EQ(pids.size(), 2u);
+    ASSERT_TRUE(p.child.send_signal(SIGINT));
+    auto st = p.child.wait_for(std::chrono::milliseconds(300));
+    ASSERT_TRUE(st);
+    EXPECT_FALSE(*st) << "the jobs ignore TERM: prun waits for the grace period";
+    ASSERT_TRUE(p.child.send_signal(SIGINT));
+    st = p.child.wait_for(std::chrono::seconds(30));
+    ASSERT_TRUE(st && *st);
+    EXPECT_EQ((*st)->shell_code(), 128 + SIGINT);
+    for (pid_t j : pids) EXPECT_TRUE(eventually([&] { return !alive(j); })) << j;
+}
+
+TEST(PrunSignals, NoOrphansAfterSigkill) {
+    LivePrun p({"-j2", "--line-buffer", helper(), "ids", "fork-sleeper", "daemon-sleeper", "pause", ":::", "1", "2"});
+    auto seen = p.wait_for("grandchild", 4);
+    ASSERT_EQ(seen.size(), 4u);
+    ASSERT_TRUE(p.child.kill());
+    ASSERT_TRUE(p.child.wait());
+    for (pid_t g : seen) EXPECT_TRUE(eventually([&] { return !alive(g); })) << "process " << g << " outlived prun";
+}
+
+TEST(PrunSignals, SingleCommandNoOrphansAfterSigkill) {
+    LivePrun p({"--", helper(), "daemon-sleeper", "fork-sleeper", "pause"});
+    auto seen = p.wait_for("grandchild", 2);
+    ASSERT_EQ(seen.size(), 2u);
+    ASSERT_TRUE(p.child.kill());
+    ASSERT_TRUE(p.child.wait());
+    for (pid_t g : seen) EXPECT_TRUE(eventually([&] { return !alive(g); })) << "process " << g << " outlived prun";
+}
+
+}  // namespace
+}  // namespace prockit::test

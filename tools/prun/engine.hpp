@@ -1,0 +1,88 @@
+// tools/prun/engine.hpp — the job runner behind prun: one event loop (ppoll over a signalfd, the
+// jobs' pidfds and, with --line-buffer, their output pipes) for a single command and for pools.
+#pragma once
+
+#include "inputs.hpp"
+#include "template.hpp"
+
+#include <prockit/process/command.hpp>
+#include <prockit/sched/cpuset.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace prockit::prun {
+
+using Duration = std::chrono::nanoseconds;
+
+struct TermStep {
+    int sig;
+    Duration wait;  // before the next step
+};
+
+enum class OutputMode { ungroup, group, line_buffer };
+
+struct HaltPolicy {
+    enum class When { never, soon, now } when = When::never;
+    enum class Why { fail, success, done } why = Why::fail;
+    double value = 0;
+    bool percent = false;
+};
+
+enum class Restart { no, on_failure, always };
+
+struct Plan {
+    bool pool = false;
+    // single mode: the command as given; pool: the template
+    std::vector<std::string> single_argv;
+    Template tmpl;
+    bool shell = false;
+    bool have_template = true;  // false: the inputs are the commands (run with sh -c)
+    std::optional<Template> name_tmpl;
+    std::string fixed_name;  // single mode's --name
+
+    Command base{""};  // every per-child control; program/args filled per job
+    unsigned jobs = 1;
+    OutputMode output = OutputMode::ungroup;
+    bool tag = false;
+    bool keep_order = false;
+    std::optional<Duration> timeout;
+    std::vector<TermStep> term_seq;
+    HaltPolicy halt;
+    unsigned retries = 1;  // attempts per job
+    Duration delay{0};
+
+    std::string joblog;
+    bool joblog_jsonl = false;
+    bool resume = false;
+    bool resume_failed = false;
+
+    std::vector<CpuSet> slot_cpus;  // --pin-spread: CPUs of slot k (1-based) at [k-1]
+    std::optional<CpuSet> cpus;     // --cpus (for the jsonl log)
+    bool bar = false;
+    bool eta = false;
+    bool dry_run = false;
+    bool no_run_if_empty = false;
+
+    Restart restart = Restart::no;
+    Duration restart_delay = std::chrono::seconds(1);
+    unsigned restart_limit = 5;
+    Duration restart_window = std::chrono::seconds(60);
+
+    std::optional<Inputs> inputs;
+    std::string guard_cgroup;  // empty: no guard group
+    bool daemon = false;
+    /// Called once after the first spawn attempt: 0 and "" on success, else the exit status the
+    /// command gets and the message.
+    std::function<void(int, const std::string&)> on_first_spawn;
+    /// SIGHUP in daemon mode.
+    std::function<void()> on_hangup;
+};
+
+/// Runs the plan; returns prun's exit status.
+int run_engine(Plan& plan);
+
+}  // namespace prockit::prun

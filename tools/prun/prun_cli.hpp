@@ -1,0 +1,80 @@
+// tools/prun/prun_cli.hpp — prun's options, command line and entry point. See prun(1).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace prockit::prun {
+
+struct Options {
+    // What to run: the words after the options ("--" optional): the command or template, then
+    // any ::: / :::: input sources.
+    std::vector<std::string> words;
+
+    // labels
+    std::string name;
+    std::string argv0;
+
+    // per-child controls
+    std::string cpus;
+    std::optional<int> nice;
+    std::optional<int> oom_score_adj;
+    std::vector<std::string> rlimits;
+    std::string timeout;
+    std::string kill_after;
+    std::string term_seq;
+    std::string cwd;
+    std::vector<std::string> env;
+    std::vector<std::string> unset_env;
+    bool clear_env = false;
+    std::string user;
+    bool new_session = false;
+    bool no_new_privs = false;
+    std::string drop_caps;
+    std::string keep_caps;
+    std::vector<std::string> seccomp;
+
+    // daemon
+    bool daemon = false;
+    std::string log;
+    std::string pidfile;
+    std::string restart = "no";
+    std::string restart_delay = "1s";
+    std::string restart_limit = "5/60s";
+
+    // pool
+    std::string jobs;  // empty: not given
+    std::vector<std::string> arg_files;
+    bool null_sep = false;
+    bool shell = false;
+    bool no_run_if_empty = false;
+    bool group = false;
+    bool line_buffer = false;
+    bool ungroup = false;
+    bool tag = false;
+    bool keep_order = false;
+    std::string halt = "never";
+    unsigned retries = 0;
+    std::string delay;
+    std::string joblog;
+    std::string joblog_format = "tsv";
+    bool resume = false;
+    bool resume_failed = false;
+    bool pin_spread = false;
+    bool bar = false;
+    bool eta = false;
+    bool dry_run = false;
+};
+
+/// The command line: options only; the command/template words are split off before parsing.
+std::unique_ptr<CLI::App> build_cli(Options& opts);
+/// Runs prun; returns the exit status.
+int run(const Options& opts);
+/// main(): parse argv (splitting off the command words) and run.
+int main_entry(int argc, char** argv);
+
+}  // namespace prockit::prun

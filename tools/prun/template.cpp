@@ -1,0 +1,227 @@
+#include "template.hpp"
+
+namespace prockit::prun {
+namespace {
+
+Error parse_error(std::string what) { return Error(make_error_code(Errc::parse_error), std::move(what)); }
+
+bool repl_alphabet(std::string_view c) {
+    for (char ch : c)
+        if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == '/' || ch == '#' || ch == '%')) return false;
+    return true;
+}
+
+Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_sources, bool& has_repl) {
+    std::vector<Part> parts;
+    std::string lit;
+    std::size_t i = 0;
+    auto flush = [&] {
+        if (!lit.empty()) parts.push_back(Part{true, std::move(lit), 0, Op::whole});
+        lit.clear();
+    };
+    while (i < word.size()) {
+        if (word[i] != '{') {
+            lit += word[i++];
+            continue;
+        }
+        auto close = word.find('}', i + 1);
+        if (close == std::string_view::npos) {
+            lit += word.substr(i);
+            break;
+        }
+        std::string_view c = word.substr(i + 1, close - i - 1);
+        if (!c.empty() && c.front() == '=')
+            return fail(parse_error("parse template word \"" + std::string(word) +
+                                    "\": perl expressions {=...=} are not supported"));
+        if (!repl_alphabet(c)) {
+            lit += word.substr(i, close - i + 1);
+            i = close + 1;
+            continue;
+        }
+        std::size_t d = 0;
+        while (d < c.size() && c[d] >= '0' && c[d] <= '9') ++d;
+        std::string_view digits = c.substr(0, d), rest = c.substr(d);
+        Part p{false, {}, 0, Op::whole};
+        bool ok = true;
+        if (rest.empty()) p.op = Op::whole;
+        else if (rest == ".") p.op = Op::no_ext;
+        else if (rest == "/") p.op = Op::base;
+        else if (rest == "//") p.op = Op::dir;
+        else if (rest == "/.") p.op = Op::base_no_ext;
+        else if (rest == "#" && digits.empty()) p.op = Op::seq;
+        else if (rest == "%" && digits.empty()) p.op = Op::slot;
+        else ok = false;
+        std::string shown = "{" + std::string(c) + "}";
+        if (!ok)
+            return fail(parse_error("parse template word \"" + std::string(word) + "\": unknown replacement string " + shown));
+        if (!digits.empty()) {
+            unsigned long n = 0;
+            for (char ch : digits) n = n * 10 + static_cast<unsigned long>(ch - '0');
+            if (digits.size() > 6 || n == 0 || n > n_sources)
+                return fail(parse_error("parse template word \"" + std::string(word) + "\": replacement string " + shown +
+                                        " names input source " + std::string(digits) + " but there " +
+                                        (n_sources == 1 ? "is 1" : "are " + std::to_string(n_sources))));
+            p.source = static_cast<unsigned>(n);
+        }
+        flush();
+        parts.push_back(std::move(p));
+        has_repl = true;
+        i = close + 1;
+    }
+    flush();
+    return parts;
+}
+
+}  // namespace
+
+std::string apply_op(Op op, std::string_view in) {
+    std::string s(in);
+    auto strip_ext = [](std::string& t) {
+        // GNU parallel: remove a final ".ext" whose extension holds no '/' or '.'.
+        auto dot = t.rfind('.');
+        if (dot == std::string::npos) return;
+        if (t.find('/', dot) != std::string::npos) return;
+        t.erase(dot);
+    };
+    auto base = [](std::string& t) {
+        auto slash = t.rfind('/');
+        if (slash != std::string::npos) t.erase(0, slash + 1);
+    };
+    switch (op) {
+        case Op::whole: return s;
+        case Op::no_ext: strip_ext(s); return s;
+        case Op::base: base(s); return s;
+        case Op::base_no_ext: base(s); strip_ext(s); return s;
+        case Op::dir: {
+            // dirname(1)
+            while (s.size() > 1 && s.back() == '/') s.pop_back();
+            auto slash = s.rfind('/');
+            if (slash == std::string::npos) return ".";
+            s.erase(slash);
+            while (s.size() > 1 && s.back() == '/') s.pop_back();
+            return s.empty() ? "/" : s;
+        }
+        case Op::seq:
+        case Op::slot: return s;
+    }
+    return s;
+}
+
+std::string shell_quote(std::string_view s) {
+    bool safe = !s.empty();
+    for (char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                  c == '.' || c == '/' || c == ',' || c == ':' || c == '@' || c == '+' || c == '%' || c == '=';
+        if (!ok) {
+            safe = false;
+            break;
+        }
+    }
+    if (safe) return std::string(s);
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'')
+            out += "'\"'\"'";
+        else
+            out += c;
+    }
+    out += '\'';
+    return out;
+}
+
+std::string shell_join(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) {
+        if (!out.empty()) out += ' ';
+        out += shell_quote(a);
+    }
+    return out;
+}
+
+Result<Template> Template::parse(const std::vector<std::string>& words, std::size_t n_sources) {
+    Template t;
+    for (const auto& w : words) {
+        auto parts = parse_word(w, n_sources, t.has_repl_);
+        if (!parts) return fail(parts.error());
+        t.words_.push_back(std::move(*parts));
+    }
+    return t;
+}
+
+Result<Template> Template::parse_text(std::string_view text, std::size_t n_sources) {
+    return parse({std::string(text)}, n_sources);
+}
+
+bool Template::fixed_program() const {
+    if (words_.empty()) return false;
+    for (const auto& p : words_[0])
+        if (!p.literal) return false;
+    return true;
+}
+
+std::string Template::expand_word(const std::vector<Part>& w, const JobValues& v, bool quote) const {
+    std::string out;
+    for (const auto& p : w) {
+        if (p.literal) {
+            out += p.text;
+            continue;
+        }
+        std::string val;
+        if (p.op == Op::seq) {
+            val = std::to_string(v.seq);
+        } else if (p.op == Op::slot) {
+            val = std::to_string(v.slot);
+        } else if (p.source == 0) {
+            const auto& in = *v.inputs;
+            for (std::size_t i = 0; i < in.size(); ++i) {
+                if (i) val += ' ';
+                val += apply_op(p.op, in[i]);
+            }
+            if (quote && in.size() > 1) {
+                // Each input quoted on its own, as GNU parallel does for {} with several sources.
+                std::string q;
+                for (std::size_t i = 0; i < in.size(); ++i) {
+                    if (i) q += ' ';
+                    q += shell_quote(apply_op(p.op, in[i]));
+                }
+                out += q;
+                continue;
+            }
+        } else {
+            val = apply_op(p.op, (*v.inputs)[p.source - 1]);
+        }
+        out += quote ? shell_quote(val) : val;
+    }
+    return out;
+}
+
+std::vector<std::string> Template::expand_argv(const JobValues& v) const {
+    std::vector<std::string> argv;
+    argv.reserve(words_.size() + (has_repl_ ? 0 : v.inputs->size()));
+    for (const auto& w : words_) argv.push_back(expand_word(w, v, false));
+    if (!has_repl_)
+        for (const auto& in : *v.inputs) argv.push_back(in);
+    return argv;
+}
+
+std::string Template::expand_shell(const JobValues& v) const {
+    std::string out;
+    for (const auto& w : words_) {
+        if (!out.empty()) out += ' ';
+        out += expand_word(w, v, true);
+    }
+    if (!has_repl_)
+        for (const auto& in : *v.inputs) {
+            if (!out.empty()) out += ' ';
+            out += words_.empty() ? in : shell_quote(in);  // no template: the inputs are the commands
+        }
+    return out;
+}
+
+std::string Template::expand_text(const JobValues& v) const {
+    std::string out;
+    for (const auto& w : words_) out += expand_word(w, v, false);
+    return out;
+}
+
+}  // namespace prockit::prun

@@ -1,0 +1,69 @@
+// tools/prun/template.hpp — prun's command templates and replacement strings (GNU parallel's
+// subset): {} {.} {/} {//} {/.} {#} {%} and {N} {N.} {N/} {N//} {N/.} for input source N.
+//
+// A brace group made only of digits and the characters . / # % is a replacement string; one that
+// is not a known form is an error. Any other text in braces ("{print $1}", "{foo}") is literal.
+//
+// Without --shell every template word becomes exactly one argument after substitution: inputs are
+// never split, globbed or interpreted, whatever bytes they hold. With --shell the words are joined
+// by spaces into one sh -c script and each substituted value is single-quoted first.
+// A template without replacement strings gets the inputs appended, one argument each.
+#pragma once
+
+#include <prockit/sys/result.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace prockit::prun {
+
+enum class Op { whole, no_ext, base, dir, base_no_ext, seq, slot };
+
+struct Part {
+    bool literal = true;
+    std::string text;   // literal text
+    unsigned source = 0;  // 0: every source (joined by spaces); N: source N (1-based)
+    Op op = Op::whole;
+};
+
+struct JobValues {
+    const std::vector<std::string>* inputs = nullptr;
+    std::uint64_t seq = 0;
+    unsigned slot = 0;
+};
+
+class Template {
+public:
+    /// Parses `words`; errors are Errc::parse_error naming the word and the string.
+    static Result<Template> parse(const std::vector<std::string>& words, std::size_t n_sources);
+    /// A single word (for --name).
+    static Result<Template> parse_text(std::string_view text, std::size_t n_sources);
+
+    bool has_replacements() const noexcept { return has_repl_; }
+    bool empty() const noexcept { return words_.empty(); }
+    /// True when the first word holds no replacement string (the program is fixed).
+    bool fixed_program() const;
+
+    /// argv for the job (no shell).
+    std::vector<std::string> expand_argv(const JobValues& v) const;
+    /// The sh -c script for the job (--shell): values single-quoted.
+    std::string expand_shell(const JobValues& v) const;
+    /// The one word, values unquoted (names, tags).
+    std::string expand_text(const JobValues& v) const;
+
+private:
+    std::string expand_word(const std::vector<Part>& w, const JobValues& v, bool quote) const;
+    std::vector<std::vector<Part>> words_;
+    bool has_repl_ = false;
+};
+
+/// The value of a replacement operation applied to one input.
+std::string apply_op(Op op, std::string_view input);
+/// POSIX sh single-quoting ('a'"'"'b'); words made only of safe characters stay bare.
+std::string shell_quote(std::string_view s);
+/// argv as a shell would read it back: each word quoted when needed, joined by spaces.
+std::string shell_join(const std::vector<std::string>& argv);
+
+}  // namespace prockit::prun
