@@ -61,6 +61,10 @@ TEST_F(Spawn, NotFoundAndNotExecutableAreToldApart) {
     EXPECT_NE(noexec.error().message().find(file), std::string::npos);
     std::remove(file.c_str());
 
+    auto empty = Command("").own_cgroup().spawn();
+    ASSERT_FALSE(empty);
+    EXPECT_TRUE(empty.error().not_found());
+
     auto dir = Command("/").spawn();
     ASSERT_FALSE(dir);
     EXPECT_TRUE(dir.error().not_executable());
