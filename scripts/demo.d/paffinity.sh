@@ -7,7 +7,7 @@ say "paffinity: this machine's CPUs (paffinity topology)"
 
 say "paffinity: a process with 4 threads"
 # (a small thread-making helper from the test suite; it lives while its stdin is open)
-coproc PAFF_DEMO { exec "$PROCKIT_ROOT/build/tests/tools/paffinity/paffinity-test-threads" threads 3 paffinity-demo >/dev/null; }
+coproc PAFF_DEMO { exec "$PROCKIT_ROOT/build/tests/helper/paffinity-test-threads" threads 3 paffinity-demo >/dev/null; }
 demo_pid=$PAFF_DEMO_PID
 trap 'kill "$demo_pid" 2>/dev/null || true' EXIT
 # Wait until its threads exist (a deadline, not a guess).
