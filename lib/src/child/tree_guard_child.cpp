@@ -7,6 +7,7 @@
 #include <csignal>
 #include <dirent.h>
 #include <fcntl.h>
+#include <initializer_list>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
