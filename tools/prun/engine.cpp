@@ -319,35 +319,15 @@ void read_joblog(const std::string& path, bool jsonl, std::set<std::uint64_t>& a
 
 // ---------------------------------------------------------------- tree signalling
 
+// A job's tree is its Child's (process group in a pool), or the whole guard cgroup when prun
+// runs one command (the group then holds that command's tree and nothing else).
 void signal_tree(Child& c, int sig, const std::string& group = {}) {
-    if (c.status()) return;
-    TreeScope scope = group.empty() ? c.tree_scope() : TreeScope::cgroup;
-    const std::string& dir = group.empty() ? c.cgroup() : group;
-    switch (scope) {
-        case TreeScope::cgroup: {
-            if (sig == SIGKILL && write_file(dir + "/cgroup.kill", "1")) return;
-            auto procs = read_file(dir + "/cgroup.procs");
-            if (procs) {
-                const char* p = procs->c_str();
-                while (*p) {
-                    long v = std::strtol(p, nullptr, 10);
-                    if (v > 0) ::kill(static_cast<pid_t>(v), sig);
-                    const char* nl = std::strchr(p, '\n');
-                    if (!nl) break;
-                    p = nl + 1;
-                }
-            }
-            (void)c.send_signal(sig);
-            return;
-        }
-        case TreeScope::process_group:
-            ::kill(-c.pid(), sig);
-            return;
-        case TreeScope::descendants:
-            for (pid_t p : descendants_of(c.pid())) ::kill(p, sig);
-            (void)c.send_signal(sig);
-            return;
+    if (c.status() && group.empty()) return;
+    if (!group.empty()) {
+        (void)signal_cgroup(group, sig);
+        return;
     }
+    (void)c.signal_tree(sig);
 }
 
 // ---------------------------------------------------------------- the engine

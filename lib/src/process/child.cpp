@@ -165,16 +165,8 @@ Result<ExitStatus> Child::end_tree(Duration grace, bool term_first) {
     if (!pidfd_) return fail(Error::from_errno(EBADF, "terminate a process tree (empty handle)"));
     if (status_ && scope_ != TreeScope::cgroup) return *status_;
 
-    auto members = [&]() -> std::vector<pid_t> {
-        if (scope_ == TreeScope::cgroup) return detail::cgroup_pids(cgroup_).value_or(std::vector<pid_t>{});
-        auto all = detail::scan_processes();
-        auto pids = scope_ == TreeScope::process_group ? detail::group_members(all, pid_) : detail::descendants(all, pid_);
-        if (scope_ == TreeScope::descendants) pids.push_back(pid_);
-        return pids;
-    };
-
     // Phase 1: TERM to everyone we can find, then wait for all of them (pidfds, no PID races).
-    std::vector<detail::HeldProcess> held = detail::hold(members());
+    std::vector<detail::HeldProcess> held = detail::hold(tree_members());
     if (term_first && grace > Duration::zero()) {
         // Each process gets one TERM: the group signal also reaches members not seen yet.
         if (scope_ == TreeScope::process_group)
@@ -186,11 +178,11 @@ Result<ExitStatus> Child::end_tree(Duration grace, bool term_first) {
 
     // Phase 2: KILL whatever is left, including processes that appeared meanwhile.
     if (scope_ == TreeScope::cgroup) {
-        if (!detail::cgroup_kill(cgroup_)) detail::signal_all(detail::hold(members()), SIGKILL);  // pre-5.14 kernels
+        if (!detail::cgroup_kill(cgroup_)) detail::signal_all(detail::hold(tree_members()), SIGKILL);  // pre-5.14 kernels
     } else if (scope_ == TreeScope::process_group) {
         ::kill(-pid_, SIGKILL);
     } else {
-        detail::signal_all(detail::hold(members()), SIGKILL);
+        detail::signal_all(detail::hold(tree_members()), SIGKILL);
     }
     detail::signal_all(held, SIGKILL);  // those that were orphaned and moved away from the tree
     if (!status_) (void)send_signal(SIGKILL);
@@ -198,6 +190,36 @@ Result<ExitStatus> Child::end_tree(Duration grace, bool term_first) {
     auto st = wait();
     cleanup_cgroup();
     return st;
+}
+
+std::vector<pid_t> Child::tree_members() const {
+    if (scope_ == TreeScope::cgroup) return detail::cgroup_pids(cgroup_).value_or(std::vector<pid_t>{});
+    auto all = detail::scan_processes();
+    auto pids = scope_ == TreeScope::process_group ? detail::group_members(all, pid_) : detail::descendants(all, pid_);
+    if (scope_ == TreeScope::descendants) pids.push_back(pid_);
+    return pids;
+}
+
+Status Child::signal_tree(int sig) {
+    if (!pidfd_) return fail(Error::from_errno(EBADF, "signal a process tree (empty handle)"));
+    if (scope_ == TreeScope::cgroup) return signal_cgroup(cgroup_, sig);
+    if (status_) return {};  // reaped: its group ID may be someone else's now, its descendants are lost
+    if (scope_ == TreeScope::process_group) {
+        // Safe by number: the leader is unreaped, so its process-group ID is still its own.
+        if (::kill(-pid_, sig) != 0 && errno != ESRCH)
+            return fail(last_error("signal process group " + std::to_string(pid_)));
+        return {};
+    }
+    detail::signal_all(detail::hold(tree_members()), sig);
+    return {};
+}
+
+Status signal_cgroup(const std::string& dir, int sig) {
+    if (sig == SIGKILL && detail::cgroup_kill(dir)) return {};
+    auto pids = detail::cgroup_pids(dir);
+    if (!pids) return fail(pids.error());
+    detail::signal_all(detail::hold(*pids), sig);
+    return {};
 }
 
 void Child::cleanup_cgroup() noexcept {

@@ -134,6 +134,31 @@ TEST_F(ChildHandle, TerminateTreeByCgroupCatchesADaemonizedGrandchild) {
     EXPECT_NE(stat(dir.c_str(), &sb), 0) << "the cgroup " << dir << " was not removed";
 }
 
+TEST_F(ChildHandle, SignalTreeReachesEveryMemberAtOnce) {
+    Child c;
+    pid_t gc = start_tree(helper_cmd({"fork-sleeper", "ignore", "TERM", "ready", "pause"}).new_process_group(), c);
+    KillAtExit guard{gc};
+    ASSERT_TRUE(c.signal_tree(SIGSTOP));
+    EXPECT_EQ(c.wait_state().value(), ExitStatus::stopped(SIGSTOP));
+    ASSERT_TRUE(c.signal_tree(SIGKILL));
+    EXPECT_EQ(c.wait().value(), ExitStatus::killed(SIGKILL));
+    EXPECT_TRUE(eventually([&] { return !alive(gc); })) << "grandchild " << gc << " survived";
+    EXPECT_TRUE(c.signal_tree(SIGKILL)) << "after the reap it is a no-op";
+}
+
+TEST_F(ChildHandle, SignalCgroup) {
+    if (!cgroup_v2_writable()) GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
+    Child c;
+    pid_t gc = start_tree(helper_cmd({"daemon-sleeper", "ignore", "TERM", "ready", "pause"}).own_cgroup(), c);
+    KillAtExit guard{gc};
+    ASSERT_TRUE(signal_cgroup(c.cgroup(), SIGKILL));
+    EXPECT_EQ(c.wait().value(), ExitStatus::killed(SIGKILL));
+    EXPECT_TRUE(eventually([&] { return !alive(gc); })) << "grandchild " << gc << " survived";
+    auto missing = signal_cgroup("/nonexistent/cgroup", SIGTERM);
+    ASSERT_FALSE(missing);
+    EXPECT_NE(missing.error().message().find("/nonexistent/cgroup"), std::string::npos);
+}
+
 TEST_F(ChildHandle, DestroyPolicies) {
     pid_t pid;
     {

@@ -79,6 +79,11 @@ public:
     /// process group when it leads one, and a /proc walk of its descendants otherwise.
     Result<ExitStatus> terminate_tree(Duration grace = std::chrono::seconds(5));
 
+    /// Sends `sig` to the child and every descendant now, without waiting (what terminate_tree()
+    /// does first): by cgroup (cgroup.kill for SIGKILL), by process group, or to each descendant
+    /// held by pidfd. After the child was reaped only a cgroup scope can still be reached.
+    Status signal_tree(int sig);
+
     /// Stops managing the process: it runs on, and this handle becomes empty.
     void detach() noexcept;
 
@@ -102,6 +107,7 @@ private:
     Child(pid_t pid, unique_fd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
     Result<std::optional<ExitStatus>> reap(int options);
     Result<ExitStatus> end_tree(Duration grace, bool term_first);
+    std::vector<pid_t> tree_members() const;
     void cleanup_cgroup() noexcept;
     void on_destroy() noexcept;
 
@@ -120,6 +126,10 @@ private:
 /// re-parented to it instead of to init, so descendants that double-fork can still be found and
 /// reaped. Process-wide state: prockit only changes it when asked, here.
 Status set_child_subreaper(bool on = true);
+
+/// Sends `sig` to every process in the cgroup directory `dir`: cgroup.kill for SIGKILL where the
+/// kernel has it, otherwise each member through a pidfd.
+Status signal_cgroup(const std::string& dir, int sig);
 
 /// The PIDs of `pid`'s living descendants, found by walking /proc (children first-level first).
 std::vector<pid_t> descendants_of(pid_t pid);
