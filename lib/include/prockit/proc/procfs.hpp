@@ -45,6 +45,8 @@ public:
     /// valid until the next call. Errors carry the errno (ENOENT/ESRCH when the process is gone).
     /// Meant for /proc files that return their whole content per read (a short read ends it).
     Result<std::string_view> read(pid_t pid, std::string_view rel, pid_t tid = 0);
+    /// The stat line of a process (tid 0: read from its leader thread, same fields, cheaper) or
+    /// of one of its threads.
     Result<Stat> stat(pid_t pid, pid_t tid = 0);
     /// The command line with its NULs turned into blanks (as `pgrep -f` matches it), NUL-terminated; "" for
     /// kernel threads and zombies.
