@@ -499,9 +499,9 @@ void Engine::start(Job job) {
     if (plan_.pool) {
         c.in(null_ ? Stdio::fd(null_.get()) : Stdio::null());
         c.new_process_group();
-        if (!plan_.guard_cgroup.empty()) c.cgroup(plan_.guard_cgroup);
+        if (!plan_.guard_cgroup.empty()) c.cgroup(plan_.guard_cgroup, plan_.guard_cgroup_fd);
     } else if (!plan_.guard_cgroup.empty()) {
-        c.cgroup(plan_.guard_cgroup);  // the group holds this one job's tree and nothing else
+        c.cgroup(plan_.guard_cgroup, plan_.guard_cgroup_fd);  // the group holds this one job's tree and nothing else
         r->tree_cgroup = plan_.guard_cgroup;
     }
     if (!plan_.slot_cpus.empty()) {

@@ -74,6 +74,7 @@ struct Plan {
 
     std::optional<Inputs> inputs;
     std::string guard_cgroup;  // empty: no guard group
+    int guard_cgroup_fd = -1;  // guard_cgroup, open (borrowed from the TreeGuard)
     bool daemon = false;
     /// Called once after the first spawn attempt: 0 and "" on success, else the exit status the
     /// command gets and the message.

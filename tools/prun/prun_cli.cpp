@@ -677,6 +677,7 @@ int run(const Options& o) {
     if (auto g = TreeGuard::start(); g) {
         guard = std::move(*g);
         plan.guard_cgroup = guard->cgroup();
+        plan.guard_cgroup_fd = guard->cgroup_fd();
     }
     int code = run_engine(plan);
     if (guard) guard->release();  // the watchdog empties and removes the group as prun exits

@@ -305,6 +305,24 @@ TEST_F(Spawn, ManyInFlight) {
     for (int i = 0; i < 50; ++i) EXPECT_EQ(kids[static_cast<size_t>(i)].wait()->code(), i % 7);
 }
 
+TEST_F(Spawn, ConcurrentlyFromSeveralThreads) {
+    // Each thread keeps its own child stack between spawns (command.cpp): threads spawning at the
+    // same time must never share one, or children would run on each other's frames.
+    constexpr int kThreads = 4, kEach = 30;
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kEach; ++i) {
+                int code = (t * kEach + i) % 100;
+                auto st = helper_cmd({"exit", std::to_string(code)}).status();
+                if (!st || st->code() != code) wrong.fetch_add(1);
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wrong.load(), 0);
+}
+
 TEST_F(Spawn, FromAThreadWhileAnotherSignalsUs) {
     // Signals arriving while spawning must not run our handlers on the child's side.
     static std::atomic<int> hits{0};

@@ -12,7 +12,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
+#include <vector>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +109,79 @@ TEST(TreeGuard, NestedGroupsAreRemovedWhenTheOwnerIsKilled) {
     bool alive = !stat.empty() && stat.find(") Z") == std::string::npos && stat.find(") X") == std::string::npos;
     EXPECT_FALSE(alive)
         << "process " << pid << " survived";
+}
+
+TEST(TreeGuard, BorrowedDirectoryPlacesTheChildInTheGroup) {
+    auto g = TreeGuard::start();
+    if (!g) GTEST_SKIP() << "no writable cgroup v2 hierarchy: " << g.error().message();
+    ASSERT_GE(g->cgroup_fd(), 0);
+    auto child = Command("/bin/sleep").arg("600").cgroup(g->cgroup(), g->cgroup_fd()).spawn();
+    ASSERT_TRUE(child) << child.error().message();
+    std::string procs = read_file(g->cgroup() + "/cgroup.procs").value_or("");
+    EXPECT_NE(procs.find(std::to_string(child->pid()) + "\n"), std::string::npos) << procs;
+    g->finish();
+    auto st = child->wait_for(std::chrono::seconds(30));
+    ASSERT_TRUE(st && *st);
+    EXPECT_EQ((*st)->signal(), std::optional<int>(SIGKILL));
+}
+
+TEST(TreeGuard, WatchdogBlocksEverySignalInASessionOfItsOwn) {
+    auto g = TreeGuard::start();
+    if (!g) GTEST_SKIP() << "no writable cgroup v2 hierarchy: " << g.error().message();
+    std::string proc = "/proc/" + std::to_string(g->watchdog_pid());
+    // It names itself and leaves our session once it runs: wait for that, with a deadline.
+    std::string status;
+    for (int i = 0; i < 3000; ++i) {
+        status = read_file(proc + "/status").value_or("");
+        if (status.find("Name:\tprockit-guard") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_NE(status.find("Name:\tprockit-guard"), std::string::npos) << status;
+    // Every signal is blocked but SIGKILL and SIGSTOP (which cannot be) and glibc's two internal
+    // ones (32, 33: never sent to another process).
+    std::size_t at = status.find("SigBlk:\t");
+    ASSERT_NE(at, std::string::npos);
+    unsigned long long blocked = std::strtoull(status.c_str() + at + 8, nullptr, 16);
+    auto bit = [](int sig) { return 1ULL << (sig - 1); };
+    unsigned long long expected = ~(bit(SIGKILL) | bit(SIGSTOP) | bit(32) | bit(33));
+    EXPECT_EQ(blocked & expected, expected) << std::hex << blocked;
+    // A terminal's signals do not end it (they stay pending).
+    ASSERT_EQ(kill(g->watchdog_pid(), SIGTERM), 0);
+    ASSERT_EQ(kill(g->watchdog_pid(), SIGINT), 0);
+    std::string stat = read_file(proc + "/stat").value_or("");
+    EXPECT_EQ(stat.find(") Z"), std::string::npos) << stat;
+    // A session of its own: field 6 (session) equals its PID.
+    pid_t sid = getsid(g->watchdog_pid());
+    EXPECT_EQ(sid, g->watchdog_pid());
+    std::string dir = g->cgroup();
+    g->finish();  // still does its job afterwards
+    EXPECT_NE(access(dir.c_str(), F_OK), 0) << "group removed";
+}
+
+TEST(TreeGuard, StartedFromAThreadThatHasEnded) {
+    // The watchdog shares our memory: it must not depend on the starting thread (its TLS, its
+    // stack) still being there.
+    std::optional<TreeGuard> g;
+    std::string err;
+    std::thread t([&] {
+        auto r = TreeGuard::start();
+        if (r) g = std::move(*r);
+        else err = r.error().message();
+    });
+    t.join();
+    if (!g) GTEST_SKIP() << "no writable cgroup v2 hierarchy: " << err;
+    std::thread churn([] {  // reuse what the ended thread left behind
+        std::vector<std::string> v(1000, std::string(100, 'x'));
+    });
+    churn.join();
+    std::string dir = g->cgroup();
+    auto child = Command("/bin/sh").args({"-c", "sleep 600 & exec sleep 600"}).cgroup(dir, g->cgroup_fd()).spawn();
+    ASSERT_TRUE(child) << child.error().message();
+    g->finish();
+    auto st = child->wait_for(std::chrono::seconds(30));
+    ASSERT_TRUE(st && *st);
+    EXPECT_EQ((*st)->signal(), std::optional<int>(SIGKILL));
+    EXPECT_NE(access(dir.c_str(), F_OK), 0) << "group removed";
 }
 
 TEST(Duration, Parse) {

@@ -194,8 +194,10 @@ public:
     /// The child receives `sig` when the thread that spawned it exits (PR_SET_PDEATHSIG). Note: the
     /// kernel ties this to the spawning *thread*, not the process.
     Command& parent_death_signal(int sig);
-    /// Places the child in this cgroup directory (v1 or v2) before exec.
-    Command& cgroup(std::string dir);
+    /// Places the child in this cgroup directory (v1 or v2) before exec. `open_dirfd`, when given,
+    /// is that directory already open (O_DIRECTORY), borrowed: it must stay open until spawn()
+    /// returns. A v2 child is then born in the group without a path lookup per spawn.
+    Command& cgroup(std::string dir, int open_dirfd = -1);
     /// Creates a fresh cgroup v2 group for the child under `parent_dir` (default: the caller's own
     /// v2 cgroup), so its whole tree can be ended with cgroup.kill; removed after the tree ends.
     /// spawn() fails at SpawnStage::prepare when no writable cgroup v2 hierarchy is there.
@@ -266,6 +268,7 @@ private:
     pid_t pgid_ = 0;
     int pdeathsig_ = 0;
     std::optional<std::string> cgroup_;
+    int cgroup_dirfd_ = -1;
     std::optional<std::string> own_cgroup_parent_;
     DestroyPolicy policy_ = DestroyPolicy::terminate_tree;
     Duration grace_ = std::chrono::seconds(5);
