@@ -10,6 +10,7 @@ complete -c paffinity -f
 complete -c paffinity -n __fish_use_subcommand -a topology -d 'Show CPUs, cores, SMT siblings, NUMA nodes'
 complete -c paffinity -n 'not __fish_seen_subcommand_from topology' -a '(__paffinity_pids)'
 complete -c paffinity -s h -l help -d 'Print help'
+complete -c paffinity -l version -d 'Print the version'
 complete -c paffinity -s p -l pid -x -a '(__paffinity_pids)' -d 'Select the process with this PID'
 complete -c paffinity -s n -l name -x -a '(cat /proc/[0-9]*/comm 2>/dev/null | sort -u)' -d 'Select processes by name'
 complete -c paffinity -s m -l match -x -d 'Select by command-line regex'

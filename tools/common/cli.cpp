@@ -44,6 +44,8 @@ int usage_error(std::string_view what) {
     return exit_usage;
 }
 
+std::string version_line() { return tool_name() + " (prockit) " PROCKIT_VERSION; }
+
 std::optional<int> parse(CLI::App& app, int argc, const char* const* argv) {
     try {
         app.parse(argc, argv);

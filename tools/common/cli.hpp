@@ -51,6 +51,9 @@ int usage_error(std::string_view what);
 
 /// Parses the command line with `app`. Returns std::nullopt when the tool should go on, or the
 /// exit status to return at once: 0 after --help (printed on stdout), 2 after a usage error.
+/// "NAME (prockit) VERSION": what --version prints (each tool adds the flag with
+/// app.set_version_flag("--version", version_line(), ...); parse() prints it and returns 0).
+std::string version_line();
 std::optional<int> parse(CLI::App& app, int argc, const char* const* argv);
 std::optional<int> parse(CLI::App& app, std::vector<std::string> args);  ///< args without argv[0]
 

@@ -806,6 +806,7 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         "Exit status: 0 ok, 1 failure (or drift), 2 usage error, 126/127 command not executable/found.",
         "paffinity");
     app->set_help_flag("-h,--help", "Print this help and exit");
+    app->set_version_flag("--version", tools::version_line(), "Print the version and exit");
     app->formatter(std::make_shared<tools::Formatter>());
     app->get_formatter()->column_width(30);
 

@@ -267,6 +267,7 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         "  prun --daemon [--pidfile F] [--log F] [--] CMD [ARGS...] detach and supervise",
         "prun");
     app->set_help_flag("-h,--help", "Print this help and exit");
+    app->set_version_flag("--version", tools::version_line(), "Print the version and exit");
     app->footer(
         "A pool runs when an input source (:::, ::::, -a) or -j, -0, -k, --shell, -r, --halt, --retries,\n"
         "--delay, --resume[-failed], --bar or --eta is given; without a source it reads stdin.\n"

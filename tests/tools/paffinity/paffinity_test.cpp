@@ -63,6 +63,12 @@ TEST(PaffinityCli, HelpDocumentsExitStatus) {
     EXPECT_EQ(r.err, "");
 }
 
+TEST(PaffinityCli, VersionNamesTheToolAndThePackage) {
+    auto r = paffinity({"--version"});
+    EXPECT_EQ(r.status, 0);
+    EXPECT_EQ(r.out.rfind("paffinity (prockit) ", 0), 0u) << r.out;
+}
+
 TEST(PaffinityCli, UsageErrorsExitTwoWithOneLine) {
     Helper h;
     const std::vector<std::vector<std::string>> cases = {

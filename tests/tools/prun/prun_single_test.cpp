@@ -157,6 +157,15 @@ TEST(PrunSingle, UsageErrors) {
     }
 }
 
+TEST(PrunSingle, VersionNamesTheToolAndThePackage) {
+    auto r = prun({"--version"});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_EQ(r.out.rfind("prun (prockit) ", 0), 0u) << r.out;
+    // After the command starts, --version is the command's argument.
+    auto c = prun({"--", "/bin/echo", "x", "--version"});
+    EXPECT_EQ(c.out, "x --version\n");
+}
+
 TEST(PrunSingle, HelpListsEveryOption) {
     auto r = prun({"--help"});
     EXPECT_EQ(r.code, 0);
