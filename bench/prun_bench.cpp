@@ -4,7 +4,8 @@
 //   2. 4 jobs each writing 256 MiB through `prun --group` into a pipe vs cat of the same bytes.
 //   3. Peak RSS of prun over 100,000 and 1,000,000 input lines (--dry-run: everything but the
 //      spawns) and over 20,000 real jobs.
-//   4. prun's own overhead on one command: `prun -- /bin/true` vs `/bin/true`.
+//   4. prun's own overhead on one command: `prun -- /bin/true` vs `/bin/true`, with the floor beside
+//      them: min_supervisor (posix_spawn + waitpid, nothing else) running /bin/true.
 // The prun binary is $PROCKIT_BUILD_DIR/tools/prun/prun.
 #include <algorithm>
 #include <chrono>
@@ -164,17 +165,21 @@ int main() {
     std::printf("  1,000,000 lines (dry run)   %6ld KiB   (stdin: %ld KiB)\n", m1m.max_rss_kb, m1mstdin.max_rss_kb);
     std::printf("  20,000 jobs run             %6ld KiB   (%.3f s)\n", m20k.max_rss_kb, m20k.seconds);
 
-    std::printf("== 4. overhead on one command (mean of 300 runs) ==\n");
+    std::printf("== 4. overhead on one command (mean of 300 interleaved runs) ==\n");
     const int R = 300;
-    double bare = 0, wrapped = 0;
+    std::string floor_bin = std::string(bd ? bd : "build-bench") + "/bench/min_supervisor";
+    double bare = 0, wrapped = 0, floor = 0;
     for (int i = 0; i < R; ++i) {
         bare += run({"/bin/true"}).seconds;
         wrapped += run({prun, "--", "/bin/true"}).seconds;
+        floor += run({floor_bin, "/bin/true"}).seconds;
     }
     bare /= R;
     wrapped /= R;
+    floor /= R;
     std::printf("  /bin/true              %8.3f ms\n", bare * 1e3);
     std::printf("  prun -- /bin/true      %8.3f ms\n", wrapped * 1e3);
+    std::printf("  min_supervisor (floor) %8.3f ms   (posix_spawn + waitpid, no C++ runtime)\n", floor * 1e3);
 
     std::printf("== ratios (this run) ==\n");
     std::printf("  prun vs raw posix_spawn loop (speed)   %.2fx   (target >= 0.9)\n", raw / p.seconds);
@@ -185,6 +190,8 @@ int main() {
     std::printf("  peak RSS at 1,000,000 lines            %.1f MiB (target < 32; 100,000 lines: %.1f MiB)\n",
                 static_cast<double>(m1m.max_rss_kb) / 1024, static_cast<double>(m100k.max_rss_kb) / 1024);
     std::printf("  prun's own overhead on one command     %.3f ms (target <= 1)\n", (wrapped - bare) * 1e3);
+    std::printf("  the floor's overhead (any supervisor)  %.3f ms; prun above the floor %.3f ms\n", (floor - bare) * 1e3,
+                (wrapped - floor) * 1e3);
 
     std::string rm = "rm -rf " + dir;
     return std::system(rm.c_str()) == 0 ? 0 : 1;
