@@ -50,17 +50,27 @@ TEST(PidFile, WrittenLockedAndRemoved) {
     EXPECT_EQ(PidFile::read_pid(path), std::optional<pid_t>(4242));
 }
 
-TEST(TreeGuard, FinishKillsEverythingInTheGroup) {
-    auto g = TreeGuard::start();
-    if (!g) GTEST_SKIP() << "no writable cgroup v2 hierarchy: " << g.error().message();
-    std::string dir = g->cgroup();
-    auto child = Command("/bin/sh").args({"-c", "sleep 600 & exec sleep 600"}).cgroup(dir).on_destroy(DestroyPolicy::detach).spawn();
+// Puts a shell with a background grandchild into the guard's group, then finish()es the guard:
+// the tree must be killed and the group removed. `dirfd` -1: by path only.
+void expect_finish_kills_the_tree(TreeGuard& g, int dirfd) {
+    std::string dir = g.cgroup();
+    auto child = Command("/bin/sh")
+                     .args({"-c", "sleep 600 & exec sleep 600"})
+                     .cgroup(dir, dirfd)
+                     .on_destroy(DestroyPolicy::detach)
+                     .spawn();
     ASSERT_TRUE(child) << child.error().message();
-    g->finish();
+    g.finish();
     auto st = child->wait_for(std::chrono::seconds(30));
     ASSERT_TRUE(st && *st);
     EXPECT_EQ((*st)->signal(), std::optional<int>(SIGKILL));
     EXPECT_NE(access(dir.c_str(), F_OK), 0) << "group removed";
+}
+
+TEST(TreeGuard, FinishKillsEverythingInTheGroup) {
+    auto g = TreeGuard::start();
+    if (!g) GTEST_SKIP() << "no writable cgroup v2 hierarchy: " << g.error().message();
+    expect_finish_kills_the_tree(*g, -1);
 }
 
 TEST(TreeGuard, NestedGroupsAreRemovedWhenTheOwnerIsKilled) {
@@ -174,14 +184,7 @@ TEST(TreeGuard, StartedFromAThreadThatHasEnded) {
         std::vector<std::string> v(1000, std::string(100, 'x'));
     });
     churn.join();
-    std::string dir = g->cgroup();
-    auto child = Command("/bin/sh").args({"-c", "sleep 600 & exec sleep 600"}).cgroup(dir, g->cgroup_fd()).spawn();
-    ASSERT_TRUE(child) << child.error().message();
-    g->finish();
-    auto st = child->wait_for(std::chrono::seconds(30));
-    ASSERT_TRUE(st && *st);
-    EXPECT_EQ((*st)->signal(), std::optional<int>(SIGKILL));
-    EXPECT_NE(access(dir.c_str(), F_OK), 0) << "group removed";
+    expect_finish_kills_the_tree(*g, g->cgroup_fd());
 }
 
 TEST(Duration, Parse) {
