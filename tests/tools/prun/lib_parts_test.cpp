@@ -155,11 +155,14 @@ TEST(TreeGuard, WatchdogBlocksEverySignalInASessionOfItsOwn) {
     auto bit = [](int sig) { return 1ULL << (sig - 1); };
     unsigned long long expected = ~(bit(SIGKILL) | bit(SIGSTOP) | bit(32) | bit(33));
     EXPECT_EQ(blocked & expected, expected) << std::hex << blocked;
-    // A terminal's signals do not end it (they stay pending).
+    // A terminal's signals do not end it: they stay pending (ShdPnd, the process-wide set).
     ASSERT_EQ(kill(g->watchdog_pid(), SIGTERM), 0);
     ASSERT_EQ(kill(g->watchdog_pid(), SIGINT), 0);
-    std::string stat = read_file(proc + "/stat").value_or("");
-    EXPECT_EQ(stat.find(") Z"), std::string::npos) << stat;
+    status = read_file(proc + "/status").value_or("");
+    at = status.find("ShdPnd:\t");
+    ASSERT_NE(at, std::string::npos);
+    unsigned long long pending = std::strtoull(status.c_str() + at + 8, nullptr, 16);
+    EXPECT_EQ(pending & (bit(SIGTERM) | bit(SIGINT)), bit(SIGTERM) | bit(SIGINT)) << std::hex << pending;
     // A session of its own: field 6 (session) equals its PID.
     pid_t sid = getsid(g->watchdog_pid());
     EXPECT_EQ(sid, g->watchdog_pid());
