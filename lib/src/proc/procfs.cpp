@@ -114,10 +114,7 @@ Result<std::string_view> ProcReader::read(pid_t pid, std::string_view rel, pid_t
 }
 
 Result<Stat> ProcReader::stat(pid_t pid, pid_t tid) {
-    // A process's own stat is read from its leader thread's file (/proc/PID/task/PID/stat): every
-    // field prockit uses is the same there, and the kernel does not sum the CPU time and faults
-    // of every thread for it (/proc/PID/stat does, O(threads): 40 us for 1,000 threads).
-    auto text = read(pid, "stat", tid > 0 ? tid : pid);
+    auto text = read(pid, "stat", tid);
     if (!text) return fail(text.error());
     auto st = parse_stat(*text);
     if (!st) return fail(Error(st.error().code(), "parse " + path_));

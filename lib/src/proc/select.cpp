@@ -156,7 +156,10 @@ bool Matcher::match_with(ProcReader& r, const Regexes& regexes, pid_t pid, Proce
     bool have_stat = false;
     auto need_stat = [&]() {
         if (have_stat) return true;
-        auto x = r.stat(pid);
+        // Named PIDs are few and may be large processes: their leader's stat skips the per-thread
+        // sums. A scan reads thousands of mostly single-threaded processes, where the plain
+        // file's shorter path is cheaper (1,564 processes: 8.7-10.9 ms vs 11.2-11.9 ms).
+        auto x = r.stat(pid, s.pids.empty() ? 0 : pid);
         if (!x) return false;
         st = std::move(*x);
         have_stat = true;
@@ -295,7 +298,7 @@ Result<PinnedProcess> PinnedProcess::pin(const ProcessRef& ref, const FsRoot& fs
         }
     }
     ProcReader r(fs);
-    auto st = r.stat(ref.pid);
+    auto st = r.stat(ref.pid, ref.pid);  // the leader's file: no per-thread sums (procfs.hpp)
     if (!st || st->start_time != ref.start_time) return gone();
     return p;
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 #include <unistd.h>
 
@@ -53,6 +54,32 @@ TEST(ProcReader, ReadsThisProcess) {
     auto gone = r.stat(999999999);
     ASSERT_FALSE(gone);
     EXPECT_EQ(gone.error().errno_value(), ENOENT);
+}
+
+TEST(ProcReader, LeaderStatHasTheProcessFields) {
+    // stat(pid, pid) reads the leader thread's file instead of the process's: every field of Stat
+    // must be the same, with a second thread running (num_threads counts the whole group).
+    std::atomic<bool> stop{false};
+    std::thread t([&] {
+        while (!stop) std::this_thread::yield();
+    });
+    ProcReader r;
+    auto whole = r.stat(getpid());
+    ASSERT_TRUE(whole) << whole.error().message();
+    Stat a = *whole;
+    auto leader = r.stat(getpid(), getpid());
+    stop = true;
+    t.join();
+    ASSERT_TRUE(leader) << leader.error().message();
+    EXPECT_EQ(leader->pid, a.pid);
+    EXPECT_EQ(leader->comm, a.comm);
+    EXPECT_EQ(leader->ppid, a.ppid);
+    EXPECT_EQ(leader->pgrp, a.pgrp);
+    EXPECT_EQ(leader->session, a.session);
+    EXPECT_EQ(leader->flags, a.flags);
+    EXPECT_EQ(leader->num_threads, a.num_threads);
+    EXPECT_GE(a.num_threads, 2);
+    EXPECT_EQ(leader->start_time, a.start_time);
 }
 
 TEST(ProcReader, ListsPidsAndTasks) {

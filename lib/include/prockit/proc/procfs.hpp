@@ -45,8 +45,10 @@ public:
     /// valid until the next call. Errors carry the errno (ENOENT/ESRCH when the process is gone).
     /// Meant for /proc files that return their whole content per read (a short read ends it).
     Result<std::string_view> read(pid_t pid, std::string_view rel, pid_t tid = 0);
-    /// The stat line of a process (tid 0: read from its leader thread, same fields, cheaper) or
-    /// of one of its threads.
+    /// The stat line of a process (tid 0) or of one of its threads. stat(pid, pid) reads the
+    /// leader thread's file: every field of Stat is the same, and the kernel does not sum every
+    /// thread's CPU time for it, which /proc/PID/stat does (O(threads): ~40 us at 1,000 threads).
+    /// For a scan of many small processes the plain file is cheaper (a shorter path).
     Result<Stat> stat(pid_t pid, pid_t tid = 0);
     /// The command line with its NULs turned into blanks (as `pgrep -f` matches it), NUL-terminated; "" for
     /// kernel threads and zombies.
