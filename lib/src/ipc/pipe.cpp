@@ -256,23 +256,36 @@ bool Connection::poll(Timeout timeout) {
     return wait_fd(rfd_.get(), POLLIN, detail::Deadline::from(timeout));
 }
 
-void Connection::send_fd(int fd, Timeout timeout) {
-    if (closed() || !sock_) throw_ipc(IpcErrc::closed, "send an fd on a connection");
-    if (timeout && !wait_fd(sock_.get(), POLLOUT, detail::Deadline::from(timeout))) timed_out("send an fd on a connection");
+namespace {
+
+// What send_fd() and recv_fd() exchange: one marker byte and room for one descriptor.
+struct FdMessage {
     char byte = 'F';
     iovec iov{&byte, 1};
     alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
     msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl;
-    m.msg_controllen = sizeof ctl;
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    FdMessage() {
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = ctl;
+        m.msg_controllen = sizeof ctl;
+    }
+    FdMessage(const FdMessage&) = delete;  // points into itself
+    FdMessage& operator=(const FdMessage&) = delete;
+};
+
+}  // namespace
+
+void Connection::send_fd(int fd, Timeout timeout) {
+    if (closed() || !sock_) throw_ipc(IpcErrc::closed, "send an fd on a connection");
+    if (timeout && !wait_fd(sock_.get(), POLLOUT, detail::Deadline::from(timeout))) timed_out("send an fd on a connection");
+    FdMessage msg;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg.m);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    ssize_t r = retry_eintr([&] { return ::sendmsg(sock_.get(), &m, MSG_NOSIGNAL); });
+    ssize_t r = retry_eintr([&] { return ::sendmsg(sock_.get(), &msg.m, MSG_NOSIGNAL); });
     if (r < 0) {
         if (errno == EPIPE || errno == ECONNRESET) throw_ipc(IpcErrc::eof, "send an fd on a connection");
         throw SystemError(last_error("send an fd on a connection"));
@@ -282,22 +295,17 @@ void Connection::send_fd(int fd, Timeout timeout) {
 unique_fd Connection::recv_fd(Timeout timeout) {
     if (closed() || !sock_) throw_ipc(IpcErrc::closed, "receive an fd on a connection");
     if (timeout && !wait_fd(sock_.get(), POLLIN, detail::Deadline::from(timeout))) timed_out("receive an fd on a connection");
-    char byte = 0;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-    msghdr m{};
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl;
-    m.msg_controllen = sizeof ctl;
-    ssize_t r = retry_eintr([&] { return ::recvmsg(sock_.get(), &m, MSG_CMSG_CLOEXEC); });
+    FdMessage msg;
+    msg.byte = 0;
+    ssize_t r = retry_eintr([&] { return ::recvmsg(sock_.get(), &msg.m, MSG_CMSG_CLOEXEC); });
     if (r < 0) {
         if (errno == ECONNRESET) throw_ipc(IpcErrc::eof, "receive an fd on a connection");
         throw SystemError(last_error("receive an fd on a connection"));
     }
     if (r == 0) throw_ipc(IpcErrc::eof, "receive an fd on a connection");
-    cmsghdr* c = CMSG_FIRSTHDR(&m);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || byte != 'F') throw CodecError("no fd in the message");
+    cmsghdr* c = CMSG_FIRSTHDR(&msg.m);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || msg.byte != 'F')
+        throw CodecError("no fd in the message");
     int fd;
     std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
     return unique_fd(fd);
