@@ -10,6 +10,7 @@
 //   --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 // and compare the _median rows.
 #include "ratio.hpp"
+#include "wait.hpp"
 
 #include <prockit/process/process.hpp>
 
@@ -74,15 +75,7 @@ void raw_fork(benchmark::State& st) {
             trivial();
             ::_exit(0);
         }
-        int status = 0;
-        pid_t r;
-        do {
-            r = ::waitpid(pid, &status, 0);
-        } while (r < 0 && errno == EINTR);
-        if (r != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            st.SkipWithError("the child did not exit 0");
-            return;
-        }
+        if (!prockit::bench::wait_exit0(st, pid, "the child")) return;
     }
     leave_result("raw_fork", std::chrono::steady_clock::now() - t0, st.iterations());
 }

@@ -16,6 +16,7 @@
 //   --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
 // and compare the _median rows.
 #include "ratio.hpp"
+#include "wait.hpp"
 
 #include <prockit/process/command.hpp>
 
@@ -86,19 +87,6 @@ struct Prockit {
     }
 };
 
-bool wait_pid(benchmark::State& st, pid_t pid) {
-    int status = 0;
-    pid_t r;
-    do {
-        r = ::waitpid(pid, &status, 0);
-    } while (r < 0 && errno == EINTR);
-    if (r != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        st.SkipWithError("/bin/true did not exit 0");
-        return false;
-    }
-    return true;
-}
-
 struct PosixSpawn {
     std::array<pid_t, 2> pids{};
     bool start(benchmark::State& st, int i) {
@@ -109,7 +97,7 @@ struct PosixSpawn {
         }
         return true;
     }
-    bool wait(benchmark::State& st, int i) { return wait_pid(st, pids[static_cast<size_t>(i)]); }
+    bool wait(benchmark::State& st, int i) { return prockit::bench::wait_exit0(st, pids[static_cast<size_t>(i)], "/bin/true"); }
 };
 
 struct ForkExec {
@@ -127,7 +115,7 @@ struct ForkExec {
         pids[static_cast<size_t>(i)] = pid;
         return true;
     }
-    bool wait(benchmark::State& st, int i) { return wait_pid(st, pids[static_cast<size_t>(i)]); }
+    bool wait(benchmark::State& st, int i) { return prockit::bench::wait_exit0(st, pids[static_cast<size_t>(i)], "/bin/true"); }
 };
 
 // Starts `in_flight` children, then waits for them all, once per iteration.
