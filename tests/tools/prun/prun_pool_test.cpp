@@ -2,6 +2,8 @@
 // and the common subset with GNU parallel, run side by side when it is installed.
 #include "prun_support.hpp"
 
+#include <fcntl.h>
+#include <prockit/sys/unique_fd.hpp>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -191,6 +193,31 @@ TEST(PrunPool, LargeOutputIsKeptWhole) {
     ASSERT_EQ(r.out.size(), 6000002u);
     char first = r.out[0];
     EXPECT_EQ(r.out.find_first_not_of(first), 3000000u);
+}
+
+// A pool whose stdout is a pipe makes its buffer 1 MiB (fewer wakeups for the reader); one command
+// leaves it alone (prun is not in its data path).
+TEST(PrunPool, EnlargesAPipeOnStdout) {
+    auto pipe_size_after = [](const std::vector<std::string>& args, std::string& got) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) return -1;
+        unique_fd rd(p[0]), wr(p[1]);
+        if (fcntl(wr.get(), F_GETPIPE_SZ) != 65536) return -2;
+        auto child = Command(prun_path()).args(args).in(Stdio::null()).out(Stdio::fd(wr.get())).spawn();
+        if (!child) return -3;
+        wr.reset();
+        char buf[4096];
+        for (ssize_t n; (n = ::read(rd.get(), buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+        auto st = child->wait();
+        if (!st || st->shell_code() != 0) return -4;
+        return fcntl(rd.get(), F_GETPIPE_SZ);
+    };
+    std::string out;
+    EXPECT_EQ(pipe_size_after({"-j2", "echo", ":::", "a", "b"}, out), 1 << 20);
+    EXPECT_EQ(out.size(), 4u);
+    out.clear();
+    EXPECT_EQ(pipe_size_after({"--", "echo", "one"}, out), 65536);
+    EXPECT_EQ(out, "one\n");
 }
 
 TEST(PrunPool, LineBufferUngroupAndTag) {
