@@ -39,7 +39,7 @@ Result<Duration> parse_duration(std::string_view text) {
         if (unit.empty() && (parts > 1 || i < text.size())) return bad("a number without a unit must stand alone");
     }
     if (total > 9.2e18L) return bad("too long");
-    return Duration(static_cast<long long>(std::llround(total)));
+    return Duration(static_cast<long long>(total + 0.5L));  // total >= 0: rounds half up, no libm
 }
 
 std::string format_duration(Duration d) {

@@ -497,7 +497,8 @@ int run_set(const Options& o, const FsRoot& fs) {
                     }
                 }
                 if (all_tasks) {
-                    auto r = set_affinity_all_threads(p.pid, [&](pid_t tid) { return mask_for(p.pid, tid); }, fs);
+                    auto r = o.spread ? set_affinity_all_threads(p.pid, [&](pid_t tid) { return mask_for(p.pid, tid); }, fs)
+                                      : set_affinity_all_threads(p.pid, masks[p.pid], fs);
                     if (!r) {
                         error = (r.error().errno_value() == ESRCH
                                      ? Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)")

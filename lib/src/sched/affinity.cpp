@@ -47,10 +47,6 @@ Status set_affinity(pid_t tid, const CpuSet& cpus) {
     return {};
 }
 
-Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs) {
-    return set_affinity_all_threads(pid, [&](pid_t) { return cpus; }, fs);
-}
-
 namespace {
 
 // The PID most recently allocated in this PID namespace (/proc/sys/kernel/ns_last_pid), or -1.
@@ -66,9 +62,10 @@ long last_pid(const FsRoot& fs) {
     return std::strtol(buf, nullptr, 10);
 }
 
-}  // namespace
-
-Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& mask_for, const FsRoot& fs) {
+/// The work of both set_affinity_all_threads() overloads. `mask_of(tid)` returns the thread's mask
+/// by reference: one mask for every thread costs no copy per thread.
+template <typename MaskOf>
+Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot& fs) {
     ThreadsResult out;
     std::vector<pid_t> seen;  // every TID handled so far (set, failed or exited), sorted
     std::string task_dir = fs.proc_pid(pid, "task");
@@ -76,7 +73,7 @@ Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& m
         return fail(Error::from_errno(ESRCH, "set affinity of process " + std::to_string(pid) + " (it exited)"));
     };
     auto set_one = [&](pid_t tid) {
-        CpuSet mask = mask_for(tid);
+        const CpuSet& mask = mask_of(tid);
         const auto& w = mask.words();
         if (::sched_setaffinity(tid, mask.byte_size(), reinterpret_cast<const cpu_set_t*>(w.data())) == 0) {
             out.changed.push_back(tid);
@@ -144,6 +141,23 @@ Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& m
     }
     std::sort(out.changed.begin(), out.changed.end());
     return out;
+}
+
+}  // namespace
+
+Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs) {
+    return set_all_threads(pid, [&](pid_t) -> const CpuSet& { return cpus; }, fs);
+}
+
+Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& mask_for, const FsRoot& fs) {
+    CpuSet current;
+    return set_all_threads(
+        pid,
+        [&](pid_t tid) -> const CpuSet& {
+            current = mask_for(tid);
+            return current;
+        },
+        fs);
 }
 
 Result<std::vector<TaskAffinity>> get_affinity_all_threads(pid_t pid, const FsRoot& fs) {

@@ -197,6 +197,9 @@ TEST(Duration, Parse) {
     EXPECT_EQ(tools::parse_duration("2").value(), seconds(2));
     EXPECT_EQ(tools::parse_duration("1m30s").value(), seconds(90));
     EXPECT_EQ(tools::parse_duration("1h").value(), hours(1));
+    EXPECT_EQ(tools::parse_duration("2.5ns").value(), nanoseconds(3));  // rounded half up
+    EXPECT_EQ(tools::parse_duration("2.4ns").value(), nanoseconds(2));
+    EXPECT_EQ(tools::parse_duration("0.1s").value(), milliseconds(100));
     for (const char* bad : {"", "x", "5x", "-1s", "1s2", "s"}) EXPECT_FALSE(tools::parse_duration(bad)) << bad;
     EXPECT_EQ(tools::format_duration(milliseconds(1500)), "1500ms");
     EXPECT_EQ(tools::format_duration(minutes(2)), "2m");
