@@ -179,6 +179,7 @@ struct Job {
     std::vector<std::string> argv;  // what is exec'd
     std::string display;            // the command as a shell would read it (joblog, --dry-run)
     std::string name;
+    std::string tag;  // --tagstring, expanded
     unsigned attempts = 0;
 };
 
@@ -364,7 +365,7 @@ private:
     void read_pipe(Running& r, LinePipe& lp, int dst, bool final);
     void flush_order();
     void progress(bool final);
-    std::string prefix_of(const Job& j) const { return plan_.tag ? j.name + "\t" : std::string(); }
+    std::string prefix_of(const Job& j) const { return plan_.tag ? (plan_.tagstring ? j.tag : j.name) + "\t" : std::string(); }
     unsigned free_slot();
     int exit_code() const;
 
@@ -426,6 +427,7 @@ Result<bool> Engine::next_job(Job& out) {
         out.argv = plan_.single_argv;
         out.display = shell_join(out.argv);
         out.name = plan_.fixed_name.empty() ? out.argv[0] : plan_.fixed_name;
+        out.tag = plan_.fixed_tag;
         return true;
     }
     for (;;) {
@@ -465,6 +467,7 @@ void Engine::start(Job job) {
             job.argv = plan_.tmpl.expand_argv(v);
             job.display = shell_join(job.argv);
         }
+        if (plan_.tag_tmpl) job.tag = plan_.tag_tmpl->expand_text(v);
         if (plan_.name_tmpl)
             job.name = plan_.name_tmpl->expand_text(v);
         else {

@@ -43,11 +43,14 @@ struct Plan {
     bool have_template = true;  // false: the inputs are the commands (run with sh -c)
     std::optional<Template> name_tmpl;
     std::string fixed_name;  // single mode's --name
+    std::optional<Template> tag_tmpl;  // pool: --tagstring
+    std::string fixed_tag;             // single mode: --tagstring
 
     Command base{""};  // every per-child control; program/args filled per job
     unsigned jobs = 1;
     OutputMode output = OutputMode::ungroup;
     bool tag = false;
+    bool tagstring = false;  // --tag prefixes Job::tag, not the name
     bool keep_order = false;
     std::optional<Duration> timeout;
     std::vector<TermStep> term_seq;

@@ -2,6 +2,8 @@
 
 #include <prockit/sys/syscall.hpp>
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -75,74 +77,76 @@ Result<std::vector<std::string>> read_all(RecordReader& r) {
 
 }  // namespace
 
-Result<Inputs> Inputs::open(std::vector<SourceSpec> specs, char sep) {
+Result<Inputs> Inputs::open(std::vector<SourceSpec> specs, char sep, bool wrap) {
     Inputs in;
     in.specs_ = std::move(specs);
-    in.sep_ = sep;
+    in.wrap_ = wrap;
+    in.values_.resize(in.specs_.size());
+    for (std::size_t i = 0; i < in.specs_.size(); ++i) {
+        if (i == 0 || !in.specs_[i].linked)
+            in.groups_.emplace_back();
+        in.groups_.back().push_back(i);
+    }
     for (std::size_t i = 0; i < in.specs_.size(); ++i) {
         const auto& s = in.specs_[i];
-        std::vector<std::string> values;
         if (s.kind == SourceSpec::Kind::args) {
-            values = s.args;
-        } else {
-            auto r = open_reader(s, sep);
-            if (!r) return fail(r.error());
-            if (i == 0) {
-                in.first_reader_ = std::move(*r);
-                continue;
-            }
-            auto all = read_all(**r);
-            if (!all) return fail(all.error());
-            values = std::move(*all);
+            in.values_[i] = s.args;
+            continue;
         }
-        if (i == 0)
-            in.first_all_ = std::move(values);
-        else
-            in.rest_.push_back(std::move(values));
+        auto r = open_reader(s, sep);
+        if (!r) return fail(r.error());
+        if (i == 0 && in.groups_[0].size() == 1) {
+            in.first_reader_ = std::move(*r);
+            continue;
+        }
+        auto all = read_all(**r);
+        if (!all) return fail(all.error());
+        in.values_[i] = std::move(*all);
     }
-    in.idx_.assign(in.rest_.size(), 0);
+    in.idx_.assign(in.groups_.empty() ? 0 : in.groups_.size() - 1, 0);
     return in;
 }
 
+std::size_t Inputs::group_size(std::size_t g) const {
+    std::size_t n = values_[groups_[g][0]].size();
+    for (std::size_t s : groups_[g]) n = wrap_ ? std::max(n, values_[s].size()) : std::min(n, values_[s].size());
+    return n;
+}
+
 Status Inputs::materialize() {
-    if (first_all_ || !first_reader_) return {};
+    if (!first_reader_) return {};
     auto all = read_all(*first_reader_);
     if (!all) return fail(all.error());
-    first_all_ = std::move(*all);
+    values_[0] = std::move(*all);
     first_reader_.reset();
     return {};
 }
 
 std::optional<std::size_t> Inputs::total() const {
-    if (!first_all_) return std::nullopt;
-    std::size_t t = first_all_->size();
-    for (const auto& r : rest_) t *= r.size();
+    if (first_reader_) return std::nullopt;
+    if (empty_source()) return 0;
+    std::size_t t = 1;
+    for (std::size_t g = 0; g < groups_.size(); ++g) t *= group_size(g);
     return t;
 }
 
 std::optional<std::string> Inputs::empty_source() const {
-    for (std::size_t i = 0; i < rest_.size(); ++i)
-        if (rest_[i].empty()) return specs_[i + 1].describe() + " (source " + std::to_string(i + 2) + ")";
-    if (first_all_ && first_all_->empty()) return specs_[0].describe() + " (source 1)";
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+        if (i == 0 && first_reader_) continue;  // not known until it is read
+        if (values_[i].empty()) return specs_[i].describe() + " (source " + std::to_string(i + 1) + ")";
+    }
     return std::nullopt;
 }
 
 Result<std::optional<std::vector<std::string>>> Inputs::next() {
     using Out = std::optional<std::vector<std::string>>;
-    if (done_) return Out();
-    for (const auto& r : rest_)
-        if (r.empty()) {
-            done_ = true;
-            return Out();
-        }
-    if (!current_first_) {
-        if (first_all_) {
-            if (first_pos_ >= first_all_->size()) {
-                done_ = true;
-                return Out();
-            }
-            current_first_ = (*first_all_)[first_pos_++];
-        } else {
+    if (done_ || specs_.empty()) return Out();
+    if (empty_source()) {
+        done_ = true;
+        return Out();
+    }
+    if (first_reader_) {
+        if (!current_first_) {
             auto rec = first_reader_->next();
             if (!rec) return fail(rec.error());
             if (!*rec) {
@@ -151,21 +155,30 @@ Result<std::optional<std::vector<std::string>>> Inputs::next() {
             }
             current_first_ = std::move(**rec);
         }
+    } else if (pos0_ >= group_size(0)) {
+        done_ = true;
+        return Out();
     }
-    std::vector<std::string> combo;
-    combo.reserve(1 + rest_.size());
-    combo.push_back(*current_first_);
-    for (std::size_t i = 0; i < rest_.size(); ++i) combo.push_back(rest_[i][idx_[i]]);
-    // Advance the odometer: the last source fastest.
+    std::vector<std::string> combo(specs_.size());
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+        std::size_t k = g == 0 ? pos0_ : idx_[g - 1];
+        for (std::size_t s : groups_[g]) combo[s] = first_reader_ && s == 0 ? *current_first_ : value(s, k);
+    }
+    // Advance the odometer: the last group fastest, then group 0.
     bool carry = true;
-    for (std::size_t i = rest_.size(); carry && i-- > 0;) {
-        if (++idx_[i] < rest_[i].size()) {
+    for (std::size_t g = groups_.size(); carry && g-- > 1;) {
+        if (++idx_[g - 1] < group_size(g)) {
             carry = false;
         } else {
-            idx_[i] = 0;
+            idx_[g - 1] = 0;
         }
     }
-    if (carry) current_first_.reset();
+    if (carry) {
+        if (first_reader_)
+            current_first_.reset();
+        else
+            ++pos0_;
+    }
     return Out(std::move(combo));
 }
 

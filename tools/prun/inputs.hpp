@@ -1,6 +1,9 @@
-// tools/prun/inputs.hpp — prun's input sources and their cross product (GNU parallel's semantics:
-// the last source varies fastest). The first source is streamed (a million lines cost no memory);
-// the others are read whole, as the product needs them again and again.
+// tools/prun/inputs.hpp — prun's input sources and their combinations, with GNU parallel's
+// semantics: sources combine as a cross product (the last varies fastest), except that a source
+// linked to the one before it (`:::+`, `::::+`, `--link`) advances with it, value k with value k:
+// linked by `:::+`/`::::+` the shortest source ends the group, under `--link` the shorter ones wrap
+// around. The first source is streamed when it stands alone (a million lines
+// cost no memory); the others are read whole, as the product needs them again and again.
 #pragma once
 
 #include <prockit/sys/result.hpp>
@@ -17,6 +20,7 @@ struct SourceSpec {
     enum class Kind { args, file, stdin_ } kind = Kind::args;
     std::vector<std::string> args;  // Kind::args
     std::string path;               // Kind::file ("-" is stdin)
+    bool linked = false;            // advances with the source before it (:::+, ::::+, --link)
     std::string describe() const;   // "::: list 1", "file x", "standard input"
 };
 
@@ -39,30 +43,39 @@ private:
 class Inputs {
 public:
     /// Opens every source now (so an unreadable file is reported before any job starts).
-    static Result<Inputs> open(std::vector<SourceSpec> specs, char sep);
+    /// `wrap`: linked sources shorter than their group's longest start again (--link); otherwise
+    /// the group ends with its shortest source (:::+).
+    static Result<Inputs> open(std::vector<SourceSpec> specs, char sep, bool wrap = false);
     Inputs(Inputs&&) = default;
     Inputs& operator=(Inputs&&) = default;
 
     std::size_t n_sources() const { return specs_.size(); }
     /// The next combination (one value per source); nullopt when all are done.
     Result<std::optional<std::vector<std::string>>> next();
-    /// Reads the first source whole so total() is known (for --bar, --eta).
+    /// Reads a streamed first source whole so total() is known (for --bar, --eta). Call it before
+    /// the first next().
     Status materialize();
     /// The number of combinations, when known.
     std::optional<std::size_t> total() const;
-    /// Whether a source (other than a streamed first one) is empty — the product is then empty.
+    /// A source that is empty (then there is nothing to combine), when one is known to be.
     std::optional<std::string> empty_source() const;
 
 private:
     Inputs() = default;
+    std::size_t group_size(std::size_t g) const;
+    const std::string& value(std::size_t source, std::size_t k) const {
+        const auto& v = values_[source];
+        return v[k % v.size()];
+    }
+
     std::vector<SourceSpec> specs_;
-    char sep_ = '\n';
-    std::unique_ptr<RecordReader> first_reader_;       // streaming source 0
-    std::optional<std::vector<std::string>> first_all_;  // source 0 when materialized or args
-    std::size_t first_pos_ = 0;
-    std::vector<std::vector<std::string>> rest_;  // sources 1..n-1
-    std::vector<std::size_t> idx_;                // odometer over rest_
-    std::optional<std::string> current_first_;
+    std::vector<std::vector<std::string>> values_;  // per source (source 0 empty while streamed)
+    std::vector<std::vector<std::size_t>> groups_;  // the sources of each group; group 0 holds source 0
+    std::unique_ptr<RecordReader> first_reader_;    // source 0 when streamed (it forms group 0 alone)
+    std::optional<std::string> current_first_;      // streamed: the value of source 0 in use
+    std::size_t pos0_ = 0;                          // group 0's position when not streamed
+    std::vector<std::size_t> idx_;                  // odometer over groups 1..n-1
+    bool wrap_ = false;
     bool done_ = false;
 };
 

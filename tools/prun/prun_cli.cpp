@@ -325,6 +325,8 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     g = "Pool";
     app->add_option("-j,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->group(g);
     app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->group(g);
+    app->add_flag("--link,--xapply", o.link, "Pair all input sources value by value (shorter ones wrap) instead of crossing them")
+        ->group(g);
     app->add_flag("-0,--null", o.null_sep, "Inputs from files and stdin are NUL-separated")->group(g);
     app->add_flag("--shell", o.shell, "Run each job with sh -c (values are single-quoted)")->group(g);
     app->add_flag("-r,--no-run-if-empty", o.no_run_if_empty, "Empty input is no error: run nothing, exit 0")->group(g);
@@ -332,6 +334,8 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--line-buffer,--lb", o.line_buffer, "Print whole lines as they come, interleaved")->group(g);
     app->add_flag("-u,--ungroup", o.ungroup, "Let jobs write straight to prun's stdout and stderr")->group(g);
     app->add_flag("--tag", o.tag, "Prefix each output line with the job's name and a TAB")->group(g);
+    app->add_option("--tagstring", o.tagstring, "Prefix each output line with this (replacement strings allowed) and a TAB")
+        ->group(g);
     app->add_flag("-k,--keep-order", o.keep_order, "Print output in input order")->group(g);
     app->add_option("--halt", o.halt, "Stop early: never, now|soon,fail|success|done=N[%]")->group(g);
     app->add_option("--retries", o.retries, "Run a failing job up to N times in all")->group(g);
@@ -400,17 +404,20 @@ int run(const Options& o) {
     while (w < o.words.size()) {
         const std::string sep = o.words[w++];
         any_separator = true;
-        if (sep == ":::+" || sep == "::::+") usage("linked input sources (" + sep + ") are not supported");
+        bool linked = sep.back() == '+';
+        if (linked && sources.empty()) usage(sep + " links to the input source before it, and there is none");
         std::vector<std::string> vals;
         for (; w < o.words.size() && !is_separator(o.words[w]); ++w) vals.push_back(o.words[w]);
-        if (sep == ":::") {
-            if (vals.empty()) usage("input source " + std::to_string(sources.size() + 1) + " (:::) is empty");
-            sources.push_back({SourceSpec::Kind::args, std::move(vals), {}});
+        if (sep == ":::" || sep == ":::+") {
+            if (vals.empty()) usage("input source " + std::to_string(sources.size() + 1) + " (" + sep + ") is empty");
+            sources.push_back({SourceSpec::Kind::args, std::move(vals), {}, linked});
         } else {
-            if (vals.empty()) usage(":::: needs at least one file");
-            for (auto& v : vals) sources.push_back({SourceSpec::Kind::file, {}, v});
+            if (vals.empty()) usage(sep + " needs at least one file");
+            for (auto& v : vals) sources.push_back({SourceSpec::Kind::file, {}, v, linked});
         }
     }
+    if (o.link)
+        for (std::size_t i = 1; i < sources.size(); ++i) sources[i].linked = true;
     // Pool mode: an input source, or any option that only makes sense for a pool.
     plan.pool = any_separator || !o.arg_files.empty() || !o.jobs.empty() || o.null_sep || o.keep_order || o.shell ||
                 o.no_run_if_empty || o.halt != "never" || o.retries != 0 || !o.delay.empty() || o.resume ||
@@ -419,7 +426,7 @@ int run(const Options& o) {
     // --- mode checks
     int modes = int(o.group) + int(o.line_buffer) + int(o.ungroup);
     if (modes > 1) usage("--group, --line-buffer and --ungroup exclude each other");
-    if (o.tag && o.ungroup) usage("--tag needs --group or --line-buffer");
+    if ((o.tag || !o.tagstring.empty()) && o.ungroup) usage("--tag and --tagstring need --group or --line-buffer");
     if (!o.drop_caps.empty() && !o.keep_caps.empty()) usage("--drop-caps and --keep-caps exclude each other");
     if ((o.resume || o.resume_failed) && o.joblog.empty()) usage("--resume and --resume-failed need --joblog");
     if (o.daemon && plan.pool) usage("--daemon runs one command, not a pool");
@@ -519,7 +526,8 @@ int run(const Options& o) {
     plan.dry_run = o.dry_run;
     plan.no_run_if_empty = o.no_run_if_empty;
     plan.shell = o.shell;
-    plan.tag = o.tag;
+    plan.tag = o.tag || !o.tagstring.empty();
+    plan.tagstring = !o.tagstring.empty();
     plan.joblog = o.joblog.empty() ? "" : absolute(o.joblog);
     plan.joblog_jsonl = o.joblog_format == "jsonl";
     plan.resume = o.resume;
@@ -542,7 +550,12 @@ int run(const Options& o) {
             if (!n) usage("cannot parse --name: " + n.error().context());
             plan.name_tmpl = std::move(*n);
         }
-        auto in = Inputs::open(std::move(sources), o.null_sep ? '\0' : '\n');
+        if (!o.tagstring.empty()) {
+            auto tag = Template::parse_text(o.tagstring, sources.size());
+            if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
+            plan.tag_tmpl = std::move(*tag);
+        }
+        auto in = Inputs::open(std::move(sources), o.null_sep ? '\0' : '\n', o.link);
         if (!in) {
             tools::print_error(in.error());
             return tools::exit_failure;
@@ -604,7 +617,10 @@ int run(const Options& o) {
     } else {
         plan.single_argv = tmpl_words;
         plan.fixed_name = o.name;
-        plan.output = o.group ? OutputMode::group : (o.line_buffer || o.tag) ? OutputMode::line_buffer : OutputMode::ungroup;
+        plan.fixed_tag = o.tagstring;
+        plan.output = o.group                                            ? OutputMode::group
+                      : (o.line_buffer || o.tag || !o.tagstring.empty()) ? OutputMode::line_buffer
+                                                                         : OutputMode::ungroup;
         if (o.pin_spread) {
             auto topo = Topology::read();
             CpuSet within = plan.cpus ? *plan.cpus : *allowed;

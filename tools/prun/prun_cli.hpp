@@ -17,6 +17,7 @@ struct Options {
 
     // labels
     std::string name;
+    std::string tagstring;
     std::string argv0;
 
     // per-child controls
@@ -56,6 +57,7 @@ struct Options {
     bool line_buffer = false;
     bool ungroup = false;
     bool tag = false;
+    bool link = false;
     bool keep_order = false;
     std::string halt = "never";
     unsigned retries = 0;

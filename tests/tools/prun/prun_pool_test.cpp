@@ -51,6 +51,33 @@ TEST(PrunGnuParallel, CrossProductAndPositional) {
     same_as_gnu_parallel({{"-k", "echo", ":::", "a", "b", ":::", "1", "2", ":::", "x", "y"}});
 }
 
+TEST(PrunGnuParallel, LinkedSources) {
+    // :::+ pairs a source with the one before it; the shortest ends the pair, and the pair as a
+    // whole still crosses the other sources.
+    auto r = prun({"-k", "echo", "{1}", "{2}", "{3}", ":::", "a", "b", "c", ":::+", "1", "2", ":::", "X", "Y"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "a 1 X\na 1 Y\nb 2 X\nb 2 Y\n");
+    same_as_gnu_parallel({{"-k", "echo", "{1}", "{2}", "{3}", ":::", "a", "b", "c", ":::+", "1", "2", ":::", "X", "Y"}});
+    // --link pairs every source; the shorter ones wrap around.
+    r = prun({"-k", "--link", "echo", ":::", "a", "b", "c", "d", ":::", "1", "2"});
+    EXPECT_EQ(r.out, "a 1\nb 2\nc 1\nd 2\n");
+    same_as_gnu_parallel({{"-k", "--link", "echo", ":::", "a", "b", "c", "d", ":::", "1", "2"}});
+    // ::::+ links a file (here standard input) the same way.
+    TempDir d;
+    spit(d / "f", "f1\nf2\nf3\n");
+    r = prun({"-k", "echo", "{1}={2}", ":::", "A", "B", "::::+", d / "f"});
+    EXPECT_EQ(r.out, "A=f1\nB=f2\n");
+    same_as_gnu_parallel({{"-k", "echo", "{1}={2}", ":::", "A", "B", "::::+", d / "f"}});
+    same_as_gnu_parallel({{"-k", "echo", "{1}-{2}", "::::", "-", ":::+", "x", "y"}, "l1\nl2\nl3\n"});
+    // Nothing to link to.
+    r = prun({"echo", "::::+", d / "f"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("::::+ links to the input source before it"), std::string::npos) << r.err;
+    r = prun({"echo", ":::", "a", ":::+"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("(:::+) is empty"), std::string::npos) << r.err;
+}
+
 TEST(PrunGnuParallel, FilesStdinAndNul) {
     TempDir d;
     spit(d / "f", "l1\nl2\n");
@@ -64,6 +91,24 @@ TEST(PrunGnuParallel, FilesStdinAndNul) {
 TEST(PrunGnuParallel, KeepOrderAndTag) {
     same_as_gnu_parallel({{"-k", "--tag", "echo", ":::", "a", "b c"}});
     same_as_gnu_parallel({{"-k", "--tag", "echo", ":::", "a", ":::", "1", "2"}});
+    auto r = prun({"-k", "--tagstring", "job{#}:{2}", "echo", "{1}", ":::", "a", "b", ":::", "x"});
+    EXPECT_EQ(r.out, "job1:x\ta\njob2:x\tb\n");
+    same_as_gnu_parallel({{"-k", "--tagstring", "job{#}:{2}", "echo", "{1}", ":::", "a", "b", ":::", "x"}});
+    same_as_gnu_parallel({{"-k", "--line-buffer", "--tagstring", "<{}>", "seq", ":::", "2", "3"}});
+    // --tagstring is the tag; --name stays the name (joblog).
+    TempDir d;
+    r = prun({"-k", "--name", "n{}", "--tagstring", "t{}", "--joblog", d / "log", "echo", ":::", "a"});
+    EXPECT_EQ(r.out, "ta\ta\n");
+    EXPECT_NE(slurp(d / "log").find("echo a"), std::string::npos);
+    // One command: the text as given.
+    r = prun({"--tagstring", "web", "--", "sh", "-c", "echo out; echo err >&2"});
+    EXPECT_EQ(r.out, "web\tout\n");
+    EXPECT_EQ(r.err, "web\terr\n");
+    r = prun({"--tagstring", "{3}", "echo", ":::", "a"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("cannot parse --tagstring"), std::string::npos) << r.err;
+    r = prun({"-u", "--tagstring", "x", "echo", ":::", "a"});
+    EXPECT_EQ(r.code, 2);
 }
 
 TEST(PrunGnuParallel, ExitStatus) {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <unistd.h>
+
 namespace prockit::prun {
 namespace {
 
@@ -83,6 +86,69 @@ TEST(PrunInputs, CrossProductLastSourceFastest) {
         got.push_back((**n)[0] + (**n)[1]);
     }
     EXPECT_EQ(got, (std::vector<std::string>{"a1", "a2", "a3", "b1", "b2", "b3"}));
+}
+
+/// Every combination, values joined with '.', one string each.
+std::vector<std::string> drain(Inputs& in) {
+    std::vector<std::string> got;
+    for (;;) {
+        auto n = in.next();
+        if (!n || !*n) break;
+        std::string c;
+        for (const auto& v : **n) c += (c.empty() ? "" : ".") + v;
+        got.push_back(c);
+    }
+    return got;
+}
+
+TEST(PrunInputs, LinkedGroupsCrossTheOtherSources) {
+    using K = SourceSpec::Kind;
+    // (a b c :::+ 1 2) x (X Y): the pair ends with its shortest member.
+    std::vector<SourceSpec> specs{{K::args, {"a", "b", "c"}, {}}, {K::args, {"1", "2"}, {}, true}, {K::args, {"X", "Y"}, {}}};
+    auto in = Inputs::open(specs, '\n');
+    ASSERT_TRUE(in);
+    EXPECT_EQ(in->total(), std::optional<std::size_t>(4));
+    EXPECT_EQ(drain(*in), (std::vector<std::string>{"a.1.X", "a.1.Y", "b.2.X", "b.2.Y"}));
+    // The same under --link semantics: shorter members wrap, the longest sets the length.
+    in = Inputs::open(specs, '\n', true);
+    ASSERT_TRUE(in);
+    EXPECT_EQ(in->total(), std::optional<std::size_t>(6));
+    EXPECT_EQ(drain(*in), (std::vector<std::string>{"a.1.X", "a.1.Y", "b.2.X", "b.2.Y", "c.1.X", "c.1.Y"}));
+    // A linked second group: x (p q :::+ 7 8).
+    std::vector<SourceSpec> second{{K::args, {"x"}, {}}, {K::args, {"p", "q"}, {}}, {K::args, {"7", "8"}, {}, true}};
+    in = Inputs::open(second, '\n');
+    ASSERT_TRUE(in);
+    EXPECT_EQ(drain(*in), (std::vector<std::string>{"x.p.7", "x.q.8"}));
+    // An empty member empties the product, and is named.
+    std::vector<SourceSpec> empty{{K::args, {"a"}, {}}, {K::args, {}, {}, true}};
+    in = Inputs::open(empty, '\n');
+    ASSERT_TRUE(in);
+    ASSERT_TRUE(in->empty_source());
+    EXPECT_NE(in->empty_source()->find("source 2"), std::string::npos);
+    EXPECT_TRUE(drain(*in).empty());
+}
+
+TEST(PrunInputs, AStreamedFirstSourceIsCountedOnceMaterialized) {
+    char path[] = "/tmp/prun-inputs-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, "l1\nl2\nl3\n", 9), 9);
+    close(fd);
+    using K = SourceSpec::Kind;
+    std::vector<SourceSpec> specs{{K::file, {}, path}, {K::args, {"x", "y"}, {}}};
+    auto in = Inputs::open(specs, '\n');
+    ASSERT_TRUE(in);
+    EXPECT_FALSE(in->total());  // streamed: not known yet
+    ASSERT_TRUE(in->materialize());
+    EXPECT_EQ(in->total(), std::optional<std::size_t>(6));
+    EXPECT_EQ(drain(*in).size(), 6u);
+    // Linked to a file, the first source is read whole at once.
+    specs[1].linked = true;
+    in = Inputs::open(specs, '\n');
+    ASSERT_TRUE(in);
+    EXPECT_EQ(in->total(), std::optional<std::size_t>(2));
+    EXPECT_EQ(drain(*in), (std::vector<std::string>{"l1.x", "l2.y"}));
+    unlink(path);
 }
 
 TEST(PrunInputs, UnreadableFileIsReportedAtOpen) {

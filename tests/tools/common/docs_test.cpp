@@ -1,0 +1,73 @@
+// Every long option a tool's --help lists is documented in its man page and completed by the
+// bash, zsh and fish completions: the four are written by hand, and this keeps them in step.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+namespace {
+
+std::string env_or(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : fallback;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+std::string help_of(const std::string& tool) {
+    std::string cmd = env_or("PROCKIT_BUILD_DIR", ".") + "/tools/" + tool + "/" + tool + " --help";
+    std::string out;
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+        pclose(p);
+    }
+    return out;
+}
+
+/// Whether `text` holds `word` not followed by another option character ("--tag" is not in "--tagstring").
+bool has_word(const std::string& text, const std::string& word) {
+    for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+        char next = at + word.size() < text.size() ? text[at + word.size()] : ' ';
+        if (!(std::isalnum(static_cast<unsigned char>(next)) || next == '-')) return true;
+    }
+    return false;
+}
+
+void check_tool(const std::string& tool) {
+    std::string src = env_or("PROCKIT_SOURCE_DIR", ".");
+    std::string help = help_of(tool);
+    ASSERT_NE(help.find("--help"), std::string::npos) << tool << " --help printed nothing useful";
+    std::set<std::string> options;
+    std::regex long_option("--[a-z0-9][a-z0-9-]*");
+    for (auto it = std::sregex_iterator(help.begin(), help.end(), long_option); it != std::sregex_iterator(); ++it)
+        options.insert(it->str());
+    EXPECT_GT(options.size(), 5u);
+
+    std::string man = std::regex_replace(read_text(src + "/docs/man/" + tool + ".1"), std::regex(R"(\\-)"), "-");
+    std::string bash = read_text(src + "/completions/bash/" + tool);
+    std::string zsh = read_text(src + "/completions/zsh/_" + tool);
+    std::string fish = read_text(src + "/completions/fish/" + tool + ".fish");
+    ASSERT_FALSE(man.empty() || bash.empty() || zsh.empty() || fish.empty()) << "a documentation file of " << tool << " is missing";
+    for (const std::string& o : options) {
+        EXPECT_TRUE(has_word(man, o)) << tool << ": " << o << " is not in docs/man/" << tool << ".1";
+        EXPECT_TRUE(has_word(bash, o)) << tool << ": " << o << " is not in the bash completion";
+        EXPECT_TRUE(has_word(zsh, o)) << tool << ": " << o << " is not in the zsh completion";
+        EXPECT_TRUE(has_word(fish, "-l " + o.substr(2))) << tool << ": " << o << " is not in the fish completion";
+    }
+}
+
+TEST(ToolDocs, PrunOptionsAreDocumentedAndCompleted) { check_tool("prun"); }
+TEST(ToolDocs, PaffinityOptionsAreDocumentedAndCompleted) { check_tool("paffinity"); }
+
+}  // namespace
