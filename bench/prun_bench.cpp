@@ -118,7 +118,7 @@ int main() {
     // The machine is shared: every contender runs in 5 interleaved rounds, so load changes during
     // the run spread over all of them alike.
     const int rounds = 5;
-    std::printf("== 1. %d x /bin/true at -j2 (%d interleaved rounds of %d) ==\n", N, rounds, N / rounds);
+    std::printf("== 1. %d x /bin/true N at -j2 (%d interleaved rounds of %d) ==\n", N, rounds, N / rounds);
     std::string round_lines = write_lines("round", N / rounds), gnu_lines = write_lines("gnu", 1000);
     run({"/bin/true"});  // warm the page cache
     bool gnu_present = have("parallel");

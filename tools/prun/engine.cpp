@@ -86,25 +86,49 @@ void emit_lines(int fd, std::string& partial, std::string_view data, const std::
     if (!out.empty()) write_out(fd, out);
 }
 
-/// Where prun's stdout or stderr is a pipe, makes its buffer 1 MiB (the most an unprivileged
-/// process may ask for by default, fs.pipe-max-size) unless it is larger already: jobs writing
-/// straight to it and prun's copies of buffered output then hand the reader 16 times as much per
-/// wakeup. Refusal (the user's pipe-buffer quota) changes nothing.
-void enlarge_output_pipes() {
-    constexpr int size = 1 << 20;
-    for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+/// prun's stdout and stderr, when they are pipes and prun is about to copy a large buffered
+/// output into one: its buffer grows to 1 MiB (the most an unprivileged process may ask for by
+/// default, fs.pipe-max-size), so the reader gets 16 times as much per wakeup — and jobs writing
+/// straight to it afterwards profit too. The pages count against the user's pipe-buffer quota
+/// (fs.pipe-user-pages-soft), which is shared by all their programs, so prun grows a pipe only for
+/// output of 1 MiB or more, and gives the old size back when the pool ends (if the reader has
+/// drained the pipe far enough by then). Refusal leaves the pipe as it was.
+class OutputPipes {
+public:
+    static constexpr int big = 1 << 20;
+    OutputPipes() = default;
+    OutputPipes(const OutputPipes&) = delete;
+    OutputPipes& operator=(const OutputPipes&) = delete;
+    ~OutputPipes() { restore(); }
+
+    /// `bytes` of buffered output are about to be copied to fd (1 or 2).
+    void copying(int fd, off_t bytes) {
+        if (bytes < big || fd < 1 || fd > 2 || tried_[fd]) return;
+        tried_[fd] = true;
         struct stat st {};
-        if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+        if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return;
         int now = fcntl(fd, F_GETPIPE_SZ);
-        if (now >= 0 && now < size) (void)fcntl(fd, F_SETPIPE_SZ, size);
+        if (now > 0 && now < big && fcntl(fd, F_SETPIPE_SZ, big) >= 0) old_[fd] = now;
     }
-}
+    void restore() noexcept {
+        for (int fd : {1, 2})
+            if (old_[fd] > 0) {
+                (void)fcntl(fd, F_SETPIPE_SZ, old_[fd]);  // EBUSY while more than that is unread
+                old_[fd] = 0;
+            }
+    }
+
+private:
+    bool tried_[3] = {false, false, false};
+    int old_[3] = {0, 0, 0};
+};
 
 /// Copies a temporary file's content to fd (with tags when asked).
-void emit_file(int src, int dst, const std::string& prefix, bool tag) {
+void emit_file(int src, int dst, const std::string& prefix, bool tag, OutputPipes& pipes) {
     struct stat st {};
     if (fstat(src, &st) != 0 || st.st_size == 0) return;
     off_t size = st.st_size;
+    pipes.copying(dst, size);
     if (!tag) {
         off_t off = 0;
         while (off < size) {
@@ -376,6 +400,7 @@ private:
     std::deque<OrderEntry> pending_;  // finished outputs held while a direct job runs
     bool fg_active_ = false;
     TmpFiles tmp_;
+    OutputPipes pipes_;
     JobLog log_;
     std::set<std::uint64_t> skip_;
     std::uint64_t seq_ = 0;
@@ -677,8 +702,8 @@ void Engine::finish(std::size_t i) {
         while (!pending_.empty()) {
             OrderEntry e = std::move(pending_.front());
             pending_.pop_front();
-            emit_file(e.out.get(), 1, e.prefix, plan_.tag);
-            emit_file(e.err.get(), 2, e.prefix, plan_.tag);
+            emit_file(e.out.get(), 1, e.prefix, plan_.tag, pipes_);
+            emit_file(e.err.get(), 2, e.prefix, plan_.tag, pipes_);
             tmp_.release(std::move(e.out));
             tmp_.release(std::move(e.err));
         }
@@ -716,8 +741,8 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
         } else if (fg_active_ && out) {
             pending_.push_back(OrderEntry{f.job.seq, true, std::move(out), std::move(err), prefix});
         } else {
-            if (out) emit_file(out.get(), 1, prefix, plan_.tag);
-            if (err) emit_file(err.get(), 2, prefix, plan_.tag);
+            if (out) emit_file(out.get(), 1, prefix, plan_.tag, pipes_);
+            if (err) emit_file(err.get(), 2, prefix, plan_.tag, pipes_);
             tmp_.release(std::move(out));
             tmp_.release(std::move(err));
         }
@@ -777,8 +802,8 @@ void Engine::flush_order() {
     while (!order_.empty() && order_.front().done) {
         OrderEntry e = std::move(order_.front());
         order_.pop_front();
-        if (e.out) emit_file(e.out.get(), 1, e.prefix, plan_.tag);
-        if (e.err) emit_file(e.err.get(), 2, e.prefix, plan_.tag);
+        if (e.out) emit_file(e.out.get(), 1, e.prefix, plan_.tag, pipes_);
+        if (e.err) emit_file(e.err.get(), 2, e.prefix, plan_.tag, pipes_);
         tmp_.release(std::move(e.out));
         tmp_.release(std::move(e.err));
     }
@@ -848,10 +873,7 @@ int Engine::run() {
             return tools::exit_failure;
         }
     }
-    if (plan_.pool) {
-        total_ = plan_.inputs->total();
-        enlarge_output_pipes();
-    }
+    if (plan_.pool) total_ = plan_.inputs->total();
     if (total_ && !skip_.empty()) total_ = *total_ - std::min(*total_, skip_.size());
 
     std::vector<pollfd> fds;
@@ -968,6 +990,7 @@ int Engine::run() {
     }
     flush_order();
     progress(true);
+    pipes_.restore();
     if (plan_.pool && seq_ == 0 && !plan_.no_run_if_empty && !interrupted_) {
         tools::print_error("cannot run jobs: the input is empty (-r allows that)");
         return tools::exit_failure;

@@ -3,6 +3,7 @@
 #include <prockit/sys/syscall.hpp>
 
 #include <algorithm>
+#include <cassert>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -115,6 +116,7 @@ std::size_t Inputs::group_size(std::size_t g) const {
 
 Status Inputs::materialize() {
     if (!first_reader_) return {};
+    assert(!started_ && "materialize() after next() would lose the values already read");
     auto all = read_all(*first_reader_);
     if (!all) return fail(all.error());
     values_[0] = std::move(*all);
@@ -123,7 +125,7 @@ Status Inputs::materialize() {
 }
 
 std::optional<std::size_t> Inputs::total() const {
-    if (first_reader_) return std::nullopt;
+    if (first_reader_ || specs_.empty()) return std::nullopt;
     if (empty_source()) return 0;
     std::size_t t = 1;
     for (std::size_t g = 0; g < groups_.size(); ++g) t *= group_size(g);
@@ -140,6 +142,7 @@ std::optional<std::string> Inputs::empty_source() const {
 
 Result<std::optional<std::vector<std::string>>> Inputs::next() {
     using Out = std::optional<std::vector<std::string>>;
+    started_ = true;
     if (done_ || specs_.empty()) return Out();
     if (empty_source()) {
         done_ = true;

@@ -76,6 +76,7 @@ private:
     std::size_t pos0_ = 0;                          // group 0's position when not streamed
     std::vector<std::size_t> idx_;                  // odometer over groups 1..n-1
     bool wrap_ = false;
+    bool started_ = false;  // next() was called
     bool done_ = false;
 };
 

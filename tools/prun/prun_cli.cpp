@@ -419,14 +419,15 @@ int run(const Options& o) {
     if (o.link)
         for (std::size_t i = 1; i < sources.size(); ++i) sources[i].linked = true;
     // Pool mode: an input source, or any option that only makes sense for a pool.
-    plan.pool = any_separator || !o.arg_files.empty() || !o.jobs.empty() || o.null_sep || o.keep_order || o.shell ||
+    plan.pool = any_separator || !o.arg_files.empty() || !o.jobs.empty() || o.null_sep || o.keep_order || o.link || o.shell ||
                 o.no_run_if_empty || o.halt != "never" || o.retries != 0 || !o.delay.empty() || o.resume ||
                 o.resume_failed || o.bar || o.eta;
 
     // --- mode checks
     int modes = int(o.group) + int(o.line_buffer) + int(o.ungroup);
     if (modes > 1) usage("--group, --line-buffer and --ungroup exclude each other");
-    if ((o.tag || !o.tagstring.empty()) && o.ungroup) usage("--tag and --tagstring need --group or --line-buffer");
+    if ((o.tag || !o.tagstring.empty()) && o.ungroup)
+        usage(std::string(o.tag ? "--tag" : "--tagstring") + " needs --group or --line-buffer, not --ungroup");
     if (!o.drop_caps.empty() && !o.keep_caps.empty()) usage("--drop-caps and --keep-caps exclude each other");
     if ((o.resume || o.resume_failed) && o.joblog.empty()) usage("--resume and --resume-failed need --joblog");
     if (o.daemon && plan.pool) usage("--daemon runs one command, not a pool");

@@ -2,6 +2,7 @@
 // bash, zsh and fish completions: the four are written by hand, and this keeps them in step.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -44,6 +45,29 @@ bool has_word(const std::string& text, const std::string& word) {
     return false;
 }
 
+/// The man page's option headings: the line after each .TP or .TQ, with "\-" read as "-".
+std::string man_headings(const std::string& man) {
+    std::istringstream in(man);
+    std::string line, out;
+    bool heading = false;
+    while (std::getline(in, line)) {
+        if (heading) out += std::regex_replace(line, std::regex(R"(\\-)"), "-") + "\n";
+        heading = line.rfind(".TP", 0) == 0 || line.rfind(".TQ", 0) == 0;
+    }
+    return out;
+}
+
+/// The bash completion's list of option words: the quoted string that holds "--help".
+std::string bash_option_list(const std::string& bash) {
+    for (std::size_t at = bash.find("--help"); at != std::string::npos; at = bash.find("--help", at + 1)) {
+        std::size_t open = bash.find_last_of("'\"", at);
+        if (open == std::string::npos) continue;
+        std::size_t close = bash.find(bash[open], at);
+        if (close != std::string::npos) return bash.substr(open + 1, close - open - 1);
+    }
+    return {};
+}
+
 void check_tool(const std::string& tool) {
     std::string src = env_or("PROCKIT_SOURCE_DIR", ".");
     std::string help = help_of(tool);
@@ -54,14 +78,14 @@ void check_tool(const std::string& tool) {
         options.insert(it->str());
     EXPECT_GT(options.size(), 5u);
 
-    std::string man = std::regex_replace(read_text(src + "/docs/man/" + tool + ".1"), std::regex(R"(\\-)"), "-");
-    std::string bash = read_text(src + "/completions/bash/" + tool);
+    std::string man = man_headings(read_text(src + "/docs/man/" + tool + ".1"));
+    std::string bash = bash_option_list(read_text(src + "/completions/bash/" + tool));
     std::string zsh = read_text(src + "/completions/zsh/_" + tool);
     std::string fish = read_text(src + "/completions/fish/" + tool + ".fish");
     ASSERT_FALSE(man.empty() || bash.empty() || zsh.empty() || fish.empty()) << "a documentation file of " << tool << " is missing";
     for (const std::string& o : options) {
-        EXPECT_TRUE(has_word(man, o)) << tool << ": " << o << " is not in docs/man/" << tool << ".1";
-        EXPECT_TRUE(has_word(bash, o)) << tool << ": " << o << " is not in the bash completion";
+        EXPECT_TRUE(has_word(man, o)) << tool << ": " << o << " has no entry in docs/man/" << tool << ".1";
+        EXPECT_TRUE(has_word(bash, o)) << tool << ": " << o << " is not in the bash completion's option list";
         EXPECT_TRUE(has_word(zsh, o)) << tool << ": " << o << " is not in the zsh completion";
         EXPECT_TRUE(has_word(fish, "-l " + o.substr(2))) << tool << ": " << o << " is not in the fish completion";
     }

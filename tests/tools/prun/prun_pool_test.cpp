@@ -62,13 +62,20 @@ TEST(PrunGnuParallel, LinkedSources) {
     r = prun({"-k", "--link", "echo", ":::", "a", "b", "c", "d", ":::", "1", "2"});
     EXPECT_EQ(r.out, "a 1\nb 2\nc 1\nd 2\n");
     same_as_gnu_parallel({{"-k", "--link", "echo", ":::", "a", "b", "c", "d", ":::", "1", "2"}});
-    // ::::+ links a file (here standard input) the same way.
+    // ::::+ links a file the same way (and a file given as "-" is standard input).
     TempDir d;
     spit(d / "f", "f1\nf2\nf3\n");
     r = prun({"-k", "echo", "{1}={2}", ":::", "A", "B", "::::+", d / "f"});
     EXPECT_EQ(r.out, "A=f1\nB=f2\n");
     same_as_gnu_parallel({{"-k", "echo", "{1}={2}", ":::", "A", "B", "::::+", d / "f"}});
     same_as_gnu_parallel({{"-k", "echo", "{1}-{2}", "::::", "-", ":::+", "x", "y"}, "l1\nl2\nl3\n"});
+    // --link alone makes a pool (inputs from standard input).
+    r = prun({"-k", "--link", "echo", "X"}, "a\nb\n");
+    EXPECT_EQ(r.out, "X a\nX b\n");
+    same_as_gnu_parallel({{"-k", "--link", "echo", "X"}, "a\nb\n"});
+    // :::+ after an -a file links to that file (GNU parallel would cross them; documented).
+    r = prun({"-k", "-a", d / "f", "echo", ":::+", "x", "y"});
+    EXPECT_EQ(r.out, "f1 x\nf2 y\n");
     // Nothing to link to.
     r = prun({"echo", "::::+", d / "f"});
     EXPECT_EQ(r.code, 2);
@@ -109,6 +116,7 @@ TEST(PrunGnuParallel, KeepOrderAndTag) {
     EXPECT_NE(r.err.find("cannot parse --tagstring"), std::string::npos) << r.err;
     r = prun({"-u", "--tagstring", "x", "echo", ":::", "a"});
     EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("--tagstring needs --group or --line-buffer"), std::string::npos) << r.err;
 }
 
 TEST(PrunGnuParallel, ExitStatus) {
@@ -240,29 +248,60 @@ TEST(PrunPool, LargeOutputIsKeptWhole) {
     EXPECT_EQ(r.out.find_first_not_of(first), 3000000u);
 }
 
-// A pool whose stdout is a pipe makes its buffer 1 MiB (fewer wakeups for the reader); one command
-// leaves it alone (prun is not in its data path).
-TEST(PrunPool, EnlargesAPipeOnStdout) {
-    auto pipe_size_after = [](const std::vector<std::string>& args, std::string& got) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) != 0) return -1;
-        unique_fd rd(p[0]), wr(p[1]);
-        if (fcntl(wr.get(), F_GETPIPE_SZ) != 65536) return -2;
-        auto child = Command(prun_path()).args(args).in(Stdio::null()).out(Stdio::fd(wr.get())).spawn();
-        if (!child) return -3;
-        wr.reset();
-        char buf[4096];
-        for (ssize_t n; (n = ::read(rd.get(), buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
-        auto st = child->wait();
-        if (!st || st->shell_code() != 0) return -4;
-        return fcntl(rd.get(), F_GETPIPE_SZ);
-    };
-    std::string out;
-    EXPECT_EQ(pipe_size_after({"-j2", "echo", ":::", "a", "b"}, out), 1 << 20);
-    EXPECT_EQ(out.size(), 4u);
-    out.clear();
-    EXPECT_EQ(pipe_size_after({"--", "echo", "one"}, out), 65536);
-    EXPECT_EQ(out, "one\n");
+// About to copy 1 MiB or more of waiting output into a pipe, prun grows it to 1 MiB (fewer wakeups
+// for the reader), and gives the old size back when the pool ends. Small output leaves it alone.
+TEST(PrunPool, GrowsAPipeForLargeOutputAndGivesItBack) {
+    std::string max_size = slurp("/proc/sys/fs/pipe-max-size");
+    if (std::atol(max_size.c_str()) < (1 << 20)) GTEST_SKIP() << "fs.pipe-max-size is below 1 MiB: " << max_size;
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+    unique_fd rd(p[0]), wr(p[1]);
+    int initial = fcntl(wr.get(), F_GETPIPE_SZ);
+    if (initial >= (1 << 20)) GTEST_SKIP() << "a new pipe already holds " << initial << " bytes";
+    if (initial < 65536) GTEST_SKIP() << "new pipes get " << initial << " bytes here (pipe-buffer quota spent)";
+    TempDir d;
+    // -j1 --tag: every job's output waits in a file and is copied by prun. Job "big" prints 2 MB;
+    // job "wait" then holds the pool open until the flag file exists.
+    std::string script = "if [ $0 = big ]; then head -c 2000000 /dev/zero | tr '\\0' x; echo; "
+                         "else while [ ! -e " + (d / "flag") + " ]; do sleep 0.01; done; echo done; fi";
+    auto child = Command(prun_path())
+                     .args({"-j1", "-k", "--tag", "sh", "-c", script, ":::", "big", "wait"})
+                     .in(Stdio::null())
+                     .out(Stdio::fd(wr.get()))
+                     .spawn();
+    ASSERT_TRUE(child) << child.error().message();
+    wr.reset();
+    std::string got;
+    char buf[65536];
+    const std::size_t big_line = 4 + 2000000 + 1;  // "big\t" + 2,000,000 x + "\n"
+    while (got.size() < big_line) {
+        ssize_t n = ::read(rd.get(), buf, sizeof buf);
+        ASSERT_GT(n, 0) << "prun's output ended early";
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+    EXPECT_EQ(fcntl(rd.get(), F_GETPIPE_SZ), 1 << 20) << "grown while the pool runs";
+    spit(d / "flag", "");
+    for (ssize_t n; (n = ::read(rd.get(), buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+    auto st = child->wait();
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->shell_code(), 0);
+    EXPECT_EQ(got.size(), big_line + 10);  // + "wait\tdone\n"
+    EXPECT_EQ(fcntl(rd.get(), F_GETPIPE_SZ), initial) << "given back when the pool ended";
+
+    // Small output, or one command: the pipe keeps its size.
+    for (std::vector<std::string> args : {std::vector<std::string>{"-j2", "echo", ":::", "a", "b"},
+                                          std::vector<std::string>{"--", "echo", "one"}}) {
+        ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+        unique_fd r2(p[0]), w2(p[1]);
+        auto c = Command(prun_path()).args(args).in(Stdio::null()).out(Stdio::fd(w2.get())).spawn();
+        ASSERT_TRUE(c);
+        w2.reset();
+        std::string small;
+        for (ssize_t n; (n = ::read(r2.get(), buf, sizeof buf)) > 0;) small.append(buf, static_cast<std::size_t>(n));
+        ASSERT_TRUE(c->wait());
+        EXPECT_FALSE(small.empty());
+        EXPECT_EQ(fcntl(r2.get(), F_GETPIPE_SZ), initial) << ::testing::PrintToString(args);
+    }
 }
 
 TEST(PrunPool, LineBufferUngroupAndTag) {
