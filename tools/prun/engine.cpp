@@ -39,13 +39,19 @@ using Wall = std::chrono::system_clock;
 
 // ---------------------------------------------------------------- output helpers
 
+// Set when prun could not write something of its own (output it relays, the joblog): a full
+// disk, an I/O error. The first such error is printed; the run then ends with exit status 1 even
+// if every job succeeded, since what was lost cannot be told apart from what was not written.
+bool g_write_failed = false;
+
+void write_failed(const Error& e) {
+    if (!g_write_failed) tools::print_error(e);
+    g_write_failed = true;
+}
+
 void write_out(int fd, std::string_view data) {
     // A closed stdout ends prun through SIGPIPE, as for any filter; other errors are reported once.
-    if (auto r = write_all(fd, data, "write output"); !r) {
-        static bool said = false;
-        if (!said) tools::print_error(r.error());
-        said = true;
-    }
+    if (auto r = write_all(fd, data, "write output"); !r) write_failed(r.error());
 }
 
 /// Writes `data` prefixed line by line with `prefix`; a trailing partial line is kept in `partial`
@@ -136,7 +142,7 @@ void emit_file(int src, int dst, const std::string& prefix, bool tag, OutputPipe
             if (n > 0) continue;
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno != EINVAL && errno != ENOSYS) {
-                tools::print_error(last_error("write output"));
+                write_failed(last_error("write output"));
                 return;
             }
             break;  // EINVAL/ENOSYS (or a short file): fall back to read/write
@@ -305,7 +311,7 @@ public:
             j.end_array().end_object();
             line = j.str() + "\n";
         }
-        (void)write_all(fd_.get(), line, "write the joblog");
+        if (auto r = write_all(fd_.get(), line, "write the joblog"); !r) write_failed(r.error());
     }
 
 private:
@@ -392,6 +398,7 @@ private:
     std::string prefix_of(const Job& j) const { return plan_.tag ? (plan_.tagstring ? j.tag : j.name) + "\t" : std::string(); }
     unsigned free_slot();
     int exit_code() const;
+    int status_code() const;  // exit_code() before a failed write of prun's own is counted
 
     Plan& plan_;
     std::vector<std::unique_ptr<Running>> running_;
@@ -836,6 +843,11 @@ void Engine::progress(bool final) {
 }
 
 int Engine::exit_code() const {
+    int code = status_code();
+    return g_write_failed && code == 0 ? tools::exit_failure : code;
+}
+
+int Engine::status_code() const {
     if (plan_.dry_run) return 0;
     if (!plan_.pool) {
         if (single_spawn_error_ && !last_status_) return *single_spawn_error_;

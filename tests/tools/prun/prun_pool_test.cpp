@@ -227,6 +227,25 @@ TEST(PrunPool, BadInput) {
     EXPECT_NE(r.err.find("empty command"), std::string::npos) << r.err;
 }
 
+// Output prun itself writes (tagged, line-buffered, grouped copies, the joblog) that cannot be
+// written — a full disk — is reported once and fails the run even when every job succeeded.
+TEST(PrunPool, AFullDiskFailsTheRun) {
+    auto to_full = [](Command& c) { c.out(Stdio::file("/dev/full", O_WRONLY)); };
+    for (std::vector<std::string> args : {std::vector<std::string>{"-j2", "--tag", "echo", ":::", "a", "b", "c"},
+                                          std::vector<std::string>{"-j2", "--line-buffer", "echo", ":::", "a", "b"},
+                                          std::vector<std::string>{"--tag", "--", "echo", "single"},
+                                          std::vector<std::string>{"--dry-run", "echo", ":::", "a"}}) {
+        auto r = run_program(prun_path(), args, {}, std::chrono::seconds(60), to_full);
+        EXPECT_EQ(r.code, 1) << ::testing::PrintToString(args) << r.err;
+        EXPECT_EQ(r.err, "prun: cannot write output: No space left on device\n") << ::testing::PrintToString(args);
+    }
+    auto r = prun({"--joblog", "/dev/full", "true", ":::", "a"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(r.err, "prun: cannot write the joblog: No space left on device\n");
+    // The same runs with room to write succeed.
+    EXPECT_EQ(prun({"-j2", "--tag", "echo", ":::", "a", "b", "c"}).code, 0);
+}
+
 // ---------------------------------------------------------------- output
 
 TEST(PrunPool, GroupNeverInterleaves) {
