@@ -4,6 +4,7 @@
 
 #include <prockit/sys/error.hpp>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
@@ -88,9 +89,18 @@ SplitArgs split_command(int argc, const char* const* argv) {
     return out;
 }
 
+int finish_output(int code) {
+    errno = 0;
+    bool failed = std::fflush(stdout) != 0;
+    failed = std::ferror(stdout) != 0 || failed;
+    if (!failed) return code;
+    print_error(Error::from_errno(errno != 0 ? errno : EIO, "write output"));
+    return code == 0 ? exit_failure : code;
+}
+
 int guarded(const std::function<int()>& fn) {
     try {
-        return fn();
+        return finish_output(fn());
     } catch (const UsageError& e) {
         return usage_error(e.what());
     } catch (const SystemError& e) {

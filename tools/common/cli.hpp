@@ -66,8 +66,13 @@ struct SplitArgs {
 SplitArgs split_command(int argc, const char* const* argv);
 
 /// Calls fn and returns its exit status; a prockit::SystemError becomes its message and exit 1,
-/// a UsageError exit 2, any other exception "<tool>: <what()>" and exit 1.
+/// a UsageError exit 2, any other exception "<tool>: <what()>" and exit 1. Then finish_output().
 int guarded(const std::function<int()>& fn);
+
+/// Flushes stdout. If that fails, or an earlier write to it did (a full disk), prints
+/// "<tool>: cannot write output: <reason>" and returns 1 in place of a 0 `code`: output that was
+/// lost must not look like success.
+int finish_output(int code);
 
 /// CLI11's help formatter, minus the "{default}" CLI11 shows in the names of flags that take an
 /// optional "=VALUE" (add_flag("--check{@}", ...)); they read "--check[=VALUE]" instead.

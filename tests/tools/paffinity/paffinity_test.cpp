@@ -128,6 +128,18 @@ TEST(PaffinityCli, EmptySelectionIsAnErrorUnlessAllowed) {
         << missing.err;
 }
 
+TEST(PaffinityCli, OutputThatCannotBeWrittenFailsTheRun) {
+    // A full disk must not look like success: "cannot write output", exit status 1.
+    for (std::vector<std::string> args : {std::vector<std::string>{s(getpid())}, std::vector<std::string>{"topology", "--json"}}) {
+        std::vector<std::string> argv{"/bin/sh", "-c", "exec \"$0\" \"$@\" > /dev/full", paffinity_path()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto r = run(argv);
+        EXPECT_EQ(r.status, 1) << ::testing::PrintToString(args) << r.err;
+        EXPECT_EQ(r.err, "paffinity: cannot write output: No space left on device\n") << ::testing::PrintToString(args);
+        EXPECT_EQ(paffinity(args).status, 0) << "the same with room to write";
+    }
+}
+
 TEST(PaffinityCli, KernelThreadsThatRefuseAreReported) {
     auto r = paffinity({"--set", s(allowed().first()), "--name", "ksoftirqd/0"});
     if (r.err.find("cannot find a process") != std::string::npos) GTEST_SKIP() << "no ksoftirqd/0 here";
