@@ -177,6 +177,11 @@ public:
             free_.pop_back();
             return fd;
         }
+        return fresh();
+    }
+    /// A new file, never one used before (--pipe blocks: a reader the job left behind must not
+    /// see another job's block).
+    Result<unique_fd> fresh() {
         const char* dir = std::getenv("TMPDIR");
         std::string d = dir && *dir ? dir : "/tmp";
         int fd = ::open(d.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -210,6 +215,8 @@ struct Job {
     std::string display;            // the command as a shell would read it (joblog, --dry-run)
     std::string name;
     std::string tag;  // --tagstring, expanded
+    std::string block;  // --pipe: the job's stdin
+    bool piped = false;
     unsigned attempts = 0;
 };
 
@@ -224,6 +231,7 @@ struct Running {
     bool timed_out = false;
     std::size_t step = 0;
     Clock::time_point next_step;
+    unique_fd in_file;             // --pipe: the block, in a temporary file
     unique_fd out_file, err_file;  // group
     LinePipe out_pipe, err_pipe;    // line buffer
     std::uint64_t received = 0;
@@ -240,6 +248,7 @@ struct Finished {
     double start = 0, runtime = 0;
     unsigned slot = 0;
     std::uint64_t received = 0;
+    std::uint64_t sent = 0;  // --pipe: the block's size
     struct rusage ru {};
     bool have_ru = false;
     std::optional<CpuSet> cpus;
@@ -283,7 +292,7 @@ public:
         if (!f.spawned) exitval = f.status.shell_code(), sig = 0;
         std::string line;
         if (!jsonl_) {
-            line = std::to_string(f.job.seq) + "\t:\t" + fmt3(f.start) + "\t" + fmt3(f.runtime, 10) + "\t0\t" +
+            line = std::to_string(f.job.seq) + "\t:\t" + fmt3(f.start) + "\t" + fmt3(f.runtime, 10) + "\t" + std::to_string(f.sent) + "\t" +
                    std::to_string(f.received) + "\t" + std::to_string(exitval) + "\t" + std::to_string(sig) + "\t";
             for (char c : f.job.display) line += (c == '\n' || c == '\t') ? ' ' : c;
             line += '\n';
@@ -292,7 +301,7 @@ public:
             j.begin_object().key("seq").value(static_cast<unsigned long long>(f.job.seq));
             j.key("name").value(f.job.name).key("host").value(":");
             j.key("start").value(f.start).key("runtime").value(f.runtime);
-            j.key("send").value(0).key("receive").value(static_cast<unsigned long long>(f.received));
+            j.key("send").value(static_cast<unsigned long long>(f.sent)).key("receive").value(static_cast<unsigned long long>(f.received));
             j.key("exitval").value(exitval).key("signal").value(sig);
             j.key("signal_name").value(sig ? signal_name(sig) : "");
             j.key("timed_out").value(f.timed_out).key("attempts").value(f.job.attempts);
@@ -462,6 +471,21 @@ Result<bool> Engine::next_job(Job& out) {
         out.tag = plan_.fixed_tag;
         return true;
     }
+    while (plan_.blocks) {
+        auto block = plan_.blocks->next();
+        if (!block) return fail(block.error());
+        if (!*block) {
+            inputs_done_ = true;
+            return false;
+        }
+        std::uint64_t seq = ++seq_;
+        if (skip_.count(seq)) continue;
+        out = Job{};
+        out.seq = seq;
+        out.block = std::move(**block);
+        out.piped = true;
+        return true;
+    }
     for (;;) {
         auto in = plan_.inputs->next();
         if (!in) return fail(in.error());
@@ -545,8 +569,26 @@ void Engine::start(Job job) {
     Command c = plan_.base;
     c.program(job.argv[0]).clear_args();
     for (std::size_t i = 1; i < job.argv.size(); ++i) c.arg(job.argv[i]);
-    if (plan_.pool) {
+    if (job.piped) {
+        // The block goes in a temporary file the job reads as its stdin: no pipe to feed, nothing
+        // lost or stuck when a job stops reading early.
+        auto in = tmp_.fresh();
+        if (in) {
+            if (auto w = write_all(in->get(), job.block, "write a --pipe block to a temporary file"); !w)
+                in = fail(w.error());
+            else if (::lseek(in->get(), 0, SEEK_SET) != 0)
+                in = fail(last_error("rewind the block for job " + std::to_string(job.seq)));
+        }
+        if (!in) {
+            fail_job(tools::exit_failure, in.error());
+            return;
+        }
+        r->in_file = std::move(*in);
+        c.in(Stdio::fd(r->in_file.get()));
+    } else if (plan_.pool) {
         c.in(null_ ? Stdio::fd(null_.get()) : Stdio::null());
+    }
+    if (plan_.pool) {
         c.new_process_group();
         if (!plan_.guard_cgroup.empty()) c.cgroup(plan_.guard_cgroup, plan_.guard_cgroup_fd);
     } else if (!plan_.guard_cgroup.empty()) {
@@ -681,6 +723,8 @@ void Engine::finish(std::size_t i) {
     f.slot = r->slot;
     f.timed_out = r->timed_out;
     f.cpus = r->cpus;
+    f.sent = r->job.block.size();
+    r->in_file.reset();  // closed, not reused (see TmpFiles::fresh)
     if (plan_.joblog_jsonl) {
         siginfo_t info{};
         if (syscall(SYS_waitid, P_PIDFD, r->child.pidfd(), &info, WEXITED | WNOHANG | WNOWAIT, &f.ru) == 0) f.have_ru = true;
@@ -885,7 +929,7 @@ int Engine::run() {
             return tools::exit_failure;
         }
     }
-    if (plan_.pool) total_ = plan_.inputs->total();
+    if (plan_.inputs) total_ = plan_.inputs->total();
     if (total_ && !skip_.empty()) total_ = *total_ - std::min(*total_, skip_.size());
 
     std::vector<pollfd> fds;

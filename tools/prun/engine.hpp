@@ -76,6 +76,7 @@ struct Plan {
     Duration restart_window = std::chrono::seconds(60);
 
     std::optional<Inputs> inputs;
+    std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs
     std::string guard_cgroup;  // empty: no guard group
     int guard_cgroup_fd = -1;  // guard_cgroup, open (borrowed from the TreeGuard)
     bool daemon = false;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <utility>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -45,6 +46,47 @@ Result<std::optional<std::string>> RecordReader::next() {
         ssize_t n = retry_eintr([&] { return ::read(fd_.get(), buf_.data() + old, 65536); });
         if (n < 0) {
             Error e = last_error("read " + what_);
+            buf_.resize(old);
+            return fail(e);
+        }
+        buf_.resize(old + static_cast<std::size_t>(n));
+        if (n == 0) eof_ = true;
+    }
+}
+
+BlockReader::BlockReader(unique_fd fd, char sep, std::size_t size)
+    : fd_(std::move(fd)), sep_(sep), size_(std::max<std::size_t>(1, size)) {}
+
+Result<std::optional<std::string>> BlockReader::next() {
+    using Out = std::optional<std::string>;
+    std::size_t scanned = 0;  // bytes of buf_ known to hold no separator (past the block size)
+    for (;;) {
+        if (eof_ && buf_.size() <= size_) {  // the rest fits: one last block, maybe without a separator
+            if (buf_.empty()) return Out();
+            return Out(std::exchange(buf_, std::string()));
+        }
+        if (buf_.size() >= size_ || eof_) {
+            // The last separator within the block size, else the first one after it.
+            std::size_t window = std::min(buf_.size(), size_);
+            std::size_t cut = window == 0 ? std::string::npos : buf_.rfind(sep_, window - 1);
+            if (cut == std::string::npos && buf_.size() > window) cut = buf_.find(sep_, std::max(window, scanned));
+            if (cut != std::string::npos) {
+                std::string block = buf_.substr(0, cut + 1);
+                buf_.erase(0, cut + 1);
+                return Out(std::move(block));
+            }
+            if (eof_) {
+                if (buf_.empty()) return Out();
+                return Out(std::exchange(buf_, std::string()));
+            }
+            scanned = buf_.size();
+        }
+        std::size_t old = buf_.size();
+        std::size_t want = std::max<std::size_t>(65536, size_ > old ? size_ - old : 0);
+        buf_.resize(old + want);
+        ssize_t n = retry_eintr([&] { return ::read(fd_.get(), buf_.data() + old, want); });
+        if (n < 0) {
+            Error e = last_error("read standard input");
             buf_.resize(old);
             return fail(e);
         }

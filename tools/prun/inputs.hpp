@@ -40,6 +40,23 @@ private:
     bool eof_ = false;
 };
 
+/// --pipe: cuts standard input into blocks for the jobs' stdin. A block holds whole records (ending
+/// with `sep`): as many as fit in `size` bytes, or one longer record whole; the last block may end
+/// without a separator. Only one block is held at a time.
+class BlockReader {
+public:
+    BlockReader(unique_fd fd, char sep, std::size_t size);
+    /// The next block; nullopt at the end of the input.
+    Result<std::optional<std::string>> next();
+
+private:
+    unique_fd fd_;
+    char sep_;
+    std::size_t size_;
+    std::string buf_;  // read but not handed out yet
+    bool eof_ = false;
+};
+
 class Inputs {
 public:
     /// Opens every source now (so an unreadable file is reported before any job starts).

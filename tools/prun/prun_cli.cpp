@@ -218,6 +218,29 @@ HaltPolicy parse_halt(const std::string& text) {
     return h;
 }
 
+/// --block: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), as GNU parallel.
+std::size_t parse_size(const std::string& text) {
+    auto bad = [&] { usage("--block " + text + ": expected a size such as 65536, 64K, 1M or 10m"); };
+    std::size_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end == text.data()) bad();
+    std::string_view suffix(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    std::size_t scale = 1;
+    if (suffix.size() == 1) {
+        const std::string_view units = "KMGT", decimal = "kmgt";
+        if (auto k = units.find(suffix[0]); k != std::string_view::npos)
+            scale = std::size_t{1} << (10 * (k + 1));
+        else if (auto d = decimal.find(suffix[0]); d != std::string_view::npos)
+            for (std::size_t i = 0; i <= d; ++i) scale *= 1000;
+        else
+            bad();
+    } else if (!suffix.empty()) {
+        bad();
+    }
+    if (value == 0 || value > (std::size_t{1} << 40) / scale) bad();
+    return value * scale;
+}
+
 unsigned parse_jobs(const std::string& text, unsigned ncpu) {
     auto bad = [&]() -> unsigned { usage("cannot parse -j \"" + text + "\": expected N, N%, +N or -N"); };
     std::string t = text;
@@ -325,6 +348,10 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     g = "Pool";
     app->add_option("-j,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->group(g);
     app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->group(g);
+    app->add_flag("--pipe,--spreadstdin", o.pipe, "Cut standard input into blocks of whole lines, one block per job's stdin")
+        ->group(g);
+    app->add_option("--block,--block-size", o.block, "--pipe: block size in bytes, with k m g (1000s) or K M G (1024s); default 1M")
+        ->group(g);
     app->add_flag("--link,--xapply", o.link, "Pair all input sources value by value (shorter ones wrap) instead of crossing them")
         ->group(g);
     app->add_flag("-0,--null", o.null_sep, "Inputs from files and stdin are NUL-separated")->group(g);
@@ -419,13 +446,14 @@ int run(const Options& o) {
     if (o.link)
         for (std::size_t i = 1; i < sources.size(); ++i) sources[i].linked = true;
     // Pool mode: an input source, or any option that only makes sense for a pool.
-    plan.pool = any_separator || !o.arg_files.empty() || !o.jobs.empty() || o.null_sep || o.keep_order || o.link || o.shell ||
+    plan.pool = any_separator || !o.arg_files.empty() || !o.jobs.empty() || o.null_sep || o.keep_order || o.link || o.pipe || o.shell ||
                 o.no_run_if_empty || o.halt != "never" || o.retries != 0 || !o.delay.empty() || o.resume ||
                 o.resume_failed || o.bar || o.eta;
 
     // --- mode checks
     int modes = int(o.group) + int(o.line_buffer) + int(o.ungroup);
     if (modes > 1) usage("--group, --line-buffer and --ungroup exclude each other");
+    if (!o.block.empty() && !o.pipe) usage("--block goes with --pipe");
     if ((o.tag || !o.tagstring.empty()) && o.ungroup)
         usage(std::string(o.tag ? "--tag" : "--tagstring") + " needs --group or --line-buffer, not --ungroup");
     if (!o.drop_caps.empty() && !o.keep_caps.empty()) usage("--drop-caps and --keep-caps exclude each other");
@@ -539,38 +567,58 @@ int run(const Options& o) {
         plan.output = o.ungroup ? OutputMode::ungroup : o.line_buffer ? OutputMode::line_buffer : OutputMode::group;
         plan.keep_order = o.keep_order && plan.output != OutputMode::ungroup;
         if (plan.keep_order) plan.output = OutputMode::group;
-        if (sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
+        if (o.pipe && !sources.empty())
+            usage("--pipe gives the jobs standard input on their stdin: no input sources (:::, ::::, -a) with it");
+        if (o.pipe && tmpl_words.empty()) usage("--pipe needs a command to run");
+        if (o.pipe && o.link) usage("--link needs input sources, and --pipe takes none");
+        if (!o.pipe && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
         plan.have_template = !tmpl_words.empty();
-        auto t = Template::parse(tmpl_words, sources.size());
+        // With --pipe there is no input value; parse as for one source, then refuse any use of it.
+        std::size_t n_sources = o.pipe ? 1 : sources.size();
+        auto t = Template::parse(tmpl_words, n_sources);
         if (!t) usage("cannot parse the command template: " + t.error().context());
         plan.tmpl = std::move(*t);
+        if (o.pipe && plan.tmpl.uses_inputs())
+            usage("--pipe gives each job a block on its stdin: the template's replacement strings have no input "
+                  "value (only {#} and {%} do)");
         if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && tmpl_words[0].empty())
             usage("the template yields an empty command");
         if (!o.name.empty()) {
-            auto n = Template::parse_text(o.name, sources.size());
+            auto n = Template::parse_text(o.name, n_sources);
             if (!n) usage("cannot parse --name: " + n.error().context());
+            if (o.pipe && n->uses_inputs()) usage("--pipe: --name can use only {#} and {%}");
             plan.name_tmpl = std::move(*n);
         }
         if (!o.tagstring.empty()) {
-            auto tag = Template::parse_text(o.tagstring, sources.size());
+            auto tag = Template::parse_text(o.tagstring, n_sources);
             if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
+            if (o.pipe && tag->uses_inputs()) usage("--pipe: --tagstring can use only {#} and {%}");
             plan.tag_tmpl = std::move(*tag);
         }
-        auto in = Inputs::open(std::move(sources), o.null_sep ? '\0' : '\n', o.link);
-        if (!in) {
-            tools::print_error(in.error());
-            return tools::exit_failure;
-        }
-        plan.inputs = std::move(*in);
-        if (plan.bar || plan.eta) {
-            if (auto r = plan.inputs->materialize(); !r) {
-                tools::print_error(r.error());
+        if (o.pipe) {
+            int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+            if (fd < 0) {
+                tools::print_error(Error::from_errno(errno, "read standard input"));
                 return tools::exit_failure;
             }
-        }
-        if (auto empty = plan.inputs->empty_source(); empty && !o.no_run_if_empty) {
-            tools::print_error("cannot run jobs: " + *empty + " is empty (-r allows that)");
-            return tools::exit_failure;
+            plan.blocks.emplace(unique_fd(fd), o.null_sep ? '\0' : '\n', o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block));
+        } else {
+            auto in = Inputs::open(std::move(sources), o.null_sep ? '\0' : '\n', o.link);
+            if (!in) {
+                tools::print_error(in.error());
+                return tools::exit_failure;
+            }
+            plan.inputs = std::move(*in);
+            if (plan.bar || plan.eta) {
+                if (auto r = plan.inputs->materialize(); !r) {
+                    tools::print_error(r.error());
+                    return tools::exit_failure;
+                }
+            }
+            if (auto empty = plan.inputs->empty_source(); empty && !o.no_run_if_empty) {
+                tools::print_error("cannot run jobs: " + *empty + " is empty (-r allows that)");
+                return tools::exit_failure;
+            }
         }
         // A fixed program that is nowhere: say so once, start nothing.
         if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && !o.dry_run) {

@@ -58,6 +58,8 @@ struct Options {
     bool ungroup = false;
     bool tag = false;
     bool link = false;
+    bool pipe = false;
+    std::string block;
     bool keep_order = false;
     std::string halt = "never";
     unsigned retries = 0;

@@ -148,6 +148,13 @@ Result<Template> Template::parse(const std::vector<std::string>& words, std::siz
     return t;
 }
 
+bool Template::uses_inputs() const {
+    for (const auto& w : words_)
+        for (const Part& p : w)
+            if (!p.literal && p.op != Op::seq && p.op != Op::slot) return true;
+    return false;
+}
+
 Result<Template> Template::parse_text(std::string_view text, std::size_t n_sources) {
     return parse({std::string(text)}, n_sources);
 }

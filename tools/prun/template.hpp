@@ -42,6 +42,8 @@ public:
     static Result<Template> parse_text(std::string_view text, std::size_t n_sources);
 
     bool has_replacements() const noexcept { return has_repl_; }
+    /// Whether a replacement string takes an input's value (anything but {#} and {%}).
+    bool uses_inputs() const;
     bool empty() const noexcept { return words_.empty(); }
     /// True when the first word holds no replacement string (the program is fixed).
     bool fixed_program() const;

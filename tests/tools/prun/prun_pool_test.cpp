@@ -7,6 +7,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <sstream>
+
 namespace prockit::test {
 namespace {
 
@@ -83,6 +86,61 @@ TEST(PrunGnuParallel, LinkedSources) {
     r = prun({"echo", ":::", "a", ":::+"});
     EXPECT_EQ(r.code, 2);
     EXPECT_NE(r.err.find("(:::+) is empty"), std::string::npos) << r.err;
+}
+
+TEST(PrunGnuParallel, PipeSpreadsStdinInBlocks) {
+    std::string input;
+    for (int i = 1; i <= 20000; ++i) input += std::to_string(i) + "\n";
+    // Every byte reaches exactly one job, in order with -k, cut only between lines.
+    auto r = prun({"-j3", "-k", "--pipe", "--block", "10k", "cat"}, input);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, input);
+    // Blocks of at most 10,000 bytes of whole lines: the same cuts as GNU parallel's.
+    r = prun({"-k", "--pipe", "--block", "10k", "wc", "-l"}, input);
+    std::size_t total = 0, jobs = 0;
+    for (const auto& l : lines(r.out)) total += std::stoul(l), ++jobs;
+    EXPECT_EQ(total, 20000u);
+    EXPECT_EQ(jobs, 11u);  // 108,894 bytes
+    same_as_gnu_parallel({{"-k", "--pipe", "--block", "10k", "wc", "-l"}, input});
+    same_as_gnu_parallel({{"-k", "--pipe", "--block", "1K", "--tagstring", "{#}", "wc", "-c"}, input.substr(0, 5000)});
+    // -0: NUL-terminated records.
+    r = prun({"-k", "-0", "--pipe", "--block", "4", "wc", "-c"}, std::string("ab\0cd\0ef\0", 9));
+    EXPECT_EQ(r.out, "3\n3\n3\n");
+    // The joblog's Send column holds each block's size.
+    TempDir d;
+    r = prun({"-j1", "--pipe", "--block", "6", "--joblog", d / "log", "cat"}, "aa\nbb\ncc\n");
+    EXPECT_EQ(r.out, "aa\nbb\ncc\n");
+    auto log = lines(slurp(d / "log"));
+    ASSERT_EQ(log.size(), 3u);
+    EXPECT_EQ(log[1].substr(0, log[1].find('\t')), "1");
+    std::vector<std::string> cols;
+    std::istringstream row(log[1]);
+    for (std::string c; std::getline(row, c, '\t');) cols.push_back(c);
+    ASSERT_GE(cols.size(), 5u);
+    EXPECT_EQ(cols[4], "6");  // "aa\nbb\n"
+}
+
+TEST(PrunPool, PipeBadInput) {
+    auto usage = [](const std::vector<std::string>& args, const std::string& input, const std::string& what) {
+        auto r = prun(args, input);
+        EXPECT_EQ(r.code, 2) << ::testing::PrintToString(args);
+        EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    };
+    usage({"--pipe", "echo", "{}"}, "x\n", "replacement strings have no input value");
+    usage({"--pipe", "--name", "{1}", "cat"}, "x\n", "--name can use only {#} and {%}");
+    usage({"--pipe", "wc", ":::", "a"}, "", "no input sources");
+    usage({"--pipe", "-a", "/dev/null", "wc"}, "", "no input sources");
+    usage({"--pipe"}, "x\n", "--pipe needs a command");
+    usage({"--pipe", "--block", "0", "wc"}, "x\n", "--block 0: expected a size");
+    usage({"--pipe", "--block", "1Q", "wc"}, "x\n", "--block 1Q");
+    usage({"--block", "1M", "echo", ":::", "a"}, "", "--block goes with --pipe");
+    // Empty input: an error unless -r, as for any pool.
+    EXPECT_EQ(prun({"--pipe", "wc"}, "").code, 1);
+    EXPECT_EQ(prun({"-r", "--pipe", "wc"}, "").code, 0);
+    // A job that reads nothing does not stall the others.
+    auto r = prun({"-j2", "-k", "--pipe", "--block", "3", "sh", "-c", "exit 0"}, "a\nb\nc\nd\n");
+    EXPECT_EQ(r.code, 0);
 }
 
 TEST(PrunGnuParallel, FilesStdinAndNul) {

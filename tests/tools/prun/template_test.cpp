@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <thread>
 #include <unistd.h>
 
 namespace prockit::prun {
@@ -149,6 +150,57 @@ TEST(PrunInputs, AStreamedFirstSourceIsCountedOnceMaterialized) {
     EXPECT_EQ(in->total(), std::optional<std::size_t>(2));
     EXPECT_EQ(drain(*in), (std::vector<std::string>{"l1.x", "l2.y"}));
     unlink(path);
+}
+
+/// The blocks --pipe cuts from `input` with separator `sep` and block size `size`.
+std::vector<std::string> blocks_of(const std::string& input, char sep, std::size_t size) {
+    int p[2];
+    EXPECT_EQ(pipe(p), 0);
+    std::thread writer([&] {
+        // Small writes, so that the reader sees the input arrive in pieces.
+        for (std::size_t at = 0; at < input.size(); at += 7) {
+            std::size_t n = std::min<std::size_t>(7, input.size() - at);
+            EXPECT_EQ(write(p[1], input.data() + at, n), static_cast<ssize_t>(n));
+        }
+        close(p[1]);
+    });
+    BlockReader r{unique_fd(p[0]), sep, size};
+    std::vector<std::string> out;
+    for (;;) {
+        auto b = r.next();
+        EXPECT_TRUE(b);
+        if (!b || !*b) break;
+        out.push_back(**b);
+    }
+    writer.join();
+    return out;
+}
+
+TEST(PrunInputs, PipeBlocksHoldWholeRecords) {
+    using V = std::vector<std::string>;
+    // As many whole records as fit; the rest starts the next block.
+    EXPECT_EQ(blocks_of("a\nbb\nccc\ndddd\n", '\n', 6), (V{"a\nbb\n", "ccc\n", "dddd\n"}));
+    // A record longer than the block size goes whole, alone.
+    EXPECT_EQ(blocks_of("xxxxxxxxxxxx\ny\n", '\n', 4), (V{"xxxxxxxxxxxx\n", "y\n"}));
+    // A last record without a separator ends the last block.
+    EXPECT_EQ(blocks_of("a\nb\nc", '\n', 100), (V{"a\nb\nc"}));
+    EXPECT_EQ(blocks_of("aaaa\nb\nc", '\n', 5), (V{"aaaa\n", "b\nc"}));
+    // NUL-separated records (-0).
+    EXPECT_EQ(blocks_of(std::string("a\0b\0c\0", 6), '\0', 4), (V{std::string("a\0b\0", 4), std::string("c\0", 2)}));
+    EXPECT_TRUE(blocks_of("", '\n', 10).empty());
+    // Any size: the blocks put back together are the input, each ending at a record.
+    std::string big;
+    for (int i = 0; i < 20000; ++i) big += std::to_string(i * 7919 % 100003) + "\n";
+    for (std::size_t size : {1u, 5u, 64u, 4096u, 100000u, 1u << 20}) {
+        V got = blocks_of(big, '\n', size);
+        std::string joined;
+        for (const auto& b : got) {
+            EXPECT_EQ(b.back(), '\n');
+            EXPECT_TRUE(b.size() <= size || b.find('\n') == b.size() - 1) << "only a single long record may pass the size";
+            joined += b;
+        }
+        EXPECT_EQ(joined, big) << size;
+    }
 }
 
 TEST(PrunInputs, UnreadableFileIsReportedAtOpen) {
