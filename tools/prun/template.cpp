@@ -51,7 +51,10 @@ Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_source
         else if (rest == "#" && digits.empty()) p.op = Op::seq;
         else if (rest == "%" && digits.empty()) p.op = Op::slot;
         else ok = false;
-        std::string shown = "{" + std::string(c) + "}";
+        // Built by appending: GCC 12 warns falsely (-Wrestrict) on "{" + std::string(c) at -O3.
+        std::string shown;
+        shown.reserve(c.size() + 2);
+        shown.append(1, '{').append(c).append(1, '}');
         if (!ok)
             return fail(parse_error("parse template word \"" + std::string(word) + "\": unknown replacement string " + shown));
         if (!digits.empty()) {
