@@ -581,6 +581,10 @@ void Engine::start(Job job) {
         }
         if (!in) {
             fail_job(tools::exit_failure, in.error());
+            // The next blocks would fail alike (a full disk): start no more, let the running
+            // jobs finish, end with exit status 1 — one message, not one per block.
+            stopping_ = true;
+            if (!halt_code_) halt_code_ = tools::exit_failure;
             return;
         }
         r->in_file = std::move(*in);

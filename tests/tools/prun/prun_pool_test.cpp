@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <prockit/sys/unique_fd.hpp>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 #include <sstream>
 
 namespace prockit::test {
@@ -141,6 +143,26 @@ TEST(PrunPool, PipeBadInput) {
     // A job that reads nothing does not stall the others.
     auto r = prun({"-j2", "-k", "--pipe", "--block", "3", "sh", "-c", "exit 0"}, "a\nb\nc\nd\n");
     EXPECT_EQ(r.code, 0);
+}
+
+// --pipe with $TMPDIR on a full file system: one message, no more jobs started, exit status 1.
+TEST(PrunPool, PipeBlocksOnAFullDisk) {
+    TempDir d;
+    std::string mnt = d / "small";
+    mkdir(mnt.c_str(), 0700);
+    if (mount("prun-test", mnt.c_str(), "tmpfs", 0, "size=64k") != 0)
+        GTEST_SKIP() << "cannot mount a small tmpfs here: " << std::strerror(errno);
+    struct Unmount {
+        std::string path;
+        ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+    } unmount{mnt};
+    std::string input;
+    for (int i = 0; i < 40000; ++i) input += std::to_string(i) + "\n";  // ~230 KB: blocks of 100 KB
+    auto r = run_program(prun_path(), {"-j1", "--pipe", "--block", "100k", "wc", "-l"}, input, std::chrono::seconds(60),
+                         [&](Command& c) { c.env("TMPDIR", mnt); });
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_EQ(r.err, "prun: cannot write a --pipe block to a temporary file: No space left on device\n");
+    EXPECT_EQ(r.out, "");
 }
 
 TEST(PrunGnuParallel, FilesStdinAndNul) {
