@@ -292,8 +292,9 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->set_help_flag("-h,--help", "Print this help and exit");
     app->set_version_flag("--version", tools::version_line(), "Print the version and exit");
     app->footer(
-        "A pool runs when an input source (:::, ::::, -a) or -j, -0, -k, --shell, -r, --halt, --retries,\n"
-        "--delay, --resume[-failed], --bar or --eta is given; without a source it reads stdin.\n"
+        "A pool runs when an input source (:::, ::::, :::+, ::::+, -a) or -j, -0, -k, --link, --pipe,\n"
+        "--shell, -r, --halt, --retries, --delay, --resume[-failed], --bar or --eta is given; without a\n"
+        "source it reads its inputs from stdin (--pipe: gives each job a block of stdin).\n"
         "Replacement strings: {} input, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
         "without extension, {#} job number, {%} slot, {N} {N.} {N/} {N//} {N/.} for input source N.\n"
         "Commands are exec'd directly, one argument per template word, with no shell (inputs are never\n"
