@@ -6,6 +6,7 @@
 //      spawns) and over 20,000 real jobs.
 //   4. prun's own overhead on one command: `prun -- /bin/true` vs `/bin/true`, with the floor beside
 //      them: min_supervisor (posix_spawn + waitpid, nothing else) running /bin/true.
+//   5. --pipe: 100 MB of lines cut into blocks for wc -l at -j2, vs GNU parallel --pipe.
 // The prun binary is $PROCKIT_BUILD_DIR/tools/prun/prun.
 #include <algorithm>
 #include <chrono>
@@ -186,12 +187,30 @@ int main() {
     std::printf("  prun -- /bin/true      %8.3f ms\n", wrapped * 1e3);
     std::printf("  min_supervisor (floor) %8.3f ms   (posix_spawn + waitpid, no C++ runtime)\n", floor * 1e3);
 
+    std::printf("== 5. --pipe: 100 MB of lines in 1 MiB blocks to wc -l at -j2 (3 interleaved rounds) ==\n");
+    std::string lines_big = dir + "/pipe-input";
+    {
+        FILE* f = std::fopen(lines_big.c_str(), "w");
+        for (long i = 0; i < 12000000; ++i) std::fprintf(f, "%ld\n", i * 7919 % 100000007);
+        std::fclose(f);
+    }
+    Outcome pp, gp;
+    for (int r = 0; r < 3; ++r) {
+        Outcome o = run({prun, "--pipe", "-j2", "wc", "-l"}, lines_big);
+        pp.seconds += o.seconds;
+        pp.status = std::max(pp.status, o.status);
+        if (gnu_present) gp.seconds += run({"parallel", "--pipe", "-j2", "wc", "-l"}, lines_big).seconds;
+    }
+    std::printf("  prun --pipe            %8.3f s   (exit %d)\n", pp.seconds, pp.status);
+    if (gnu_present) std::printf("  parallel --pipe        %8.3f s\n", gp.seconds);
+
     std::printf("== ratios (this run) ==\n");
     std::printf("  prun vs raw posix_spawn loop (speed)   %.2fx   (target >= 0.9)\n", raw / p.seconds);
     std::printf("  xargs vs raw posix_spawn loop (speed)  %.2fx\n", raw / x.seconds);
     std::printf("  prun vs xargs (speed)                  %.2fx   (target > 1)\n", x.seconds / p.seconds);
     if (gnu > 0) std::printf("  prun vs GNU parallel (speed)           %.2fx   (target >= 8)\n", gnu / p.seconds);
     std::printf("  prun --group vs cat (throughput)       %.2fx   (target >= 0.7; TMPDIR on disk)\n", c.seconds / g4.seconds);
+    if (gnu_present) std::printf("  prun --pipe vs parallel --pipe (speed) %.2fx\n", gp.seconds / pp.seconds);
     std::printf("  peak RSS at 1,000,000 lines            %.1f MiB (target < 32; 100,000 lines: %.1f MiB)\n",
                 static_cast<double>(m1m.max_rss_kb) / 1024, static_cast<double>(m100k.max_rss_kb) / 1024);
     std::printf("  prun's own overhead on one command     %.3f ms (target <= 1)\n", (wrapped - bare) * 1e3);
