@@ -407,6 +407,9 @@ private:
     std::string prefix_of(const Job& j) const { return plan_.tag ? (plan_.tagstring ? j.tag : j.name) + "\t" : std::string(); }
     unsigned free_slot();
     int exit_code() const;
+    /// The input descriptor the next job waits for (nothing buffered yet), else -1.
+    int input_wait_fd() const;
+    Status fill_input();
     int status_code() const;  // exit_code() before a failed write of prun's own is counted
 
     Plan& plan_;
@@ -500,6 +503,17 @@ Result<bool> Engine::next_job(Job& out) {
         out.inputs = std::move(**in);
         return true;
     }
+}
+
+int Engine::input_wait_fd() const {
+    if (inputs_done_ || !retry_.empty() || restart_job_ || !plan_.pool) return -1;
+    if (plan_.blocks) return plan_.blocks->waiting_fd();
+    return plan_.inputs ? plan_.inputs->waiting_fd() : -1;
+}
+
+Status Engine::fill_input() {
+    if (plan_.blocks) return plan_.blocks->fill();
+    return plan_.inputs ? plan_.inputs->fill() : Status{};
 }
 
 bool Engine::may_start(Clock::time_point now) const {
@@ -939,7 +953,7 @@ int Engine::run() {
     std::vector<pollfd> fds;
     struct Ref {
         Running* r;
-        int what;  // 0 pidfd, 1 stdout pipe, 2 stderr pipe
+        int what;  // 0 pidfd, 1 stdout pipe, 2 stderr pipe, 3 input
     };
     std::vector<Ref> refs;
     for (;;) {
@@ -954,6 +968,9 @@ int Engine::run() {
                 now = Clock::now();
                 continue;
             }
+            // Input that is not there yet (a slow pipe, a terminal) is waited for in ppoll below,
+            // with the jobs, their deadlines and the signals — never in a blocking read here.
+            if (input_wait_fd() >= 0) break;
             Job j;
             auto got = next_job(j);
             if (!got) {
@@ -998,6 +1015,11 @@ int Engine::run() {
         refs.clear();
         fds.push_back({sigfd_.get(), POLLIN, 0});
         refs.push_back({nullptr, -1});
+        int input_fd = more && may_start(now) ? input_wait_fd() : -1;
+        if (input_fd >= 0) {
+            fds.push_back({input_fd, POLLIN, 0});
+            refs.push_back({nullptr, 3});
+        }
         for (auto& r : running_) {
             fds.push_back({r->child.pidfd(), POLLIN, 0});
             refs.push_back({r.get(), 0});
@@ -1032,7 +1054,13 @@ int Engine::run() {
             for (std::size_t i = 1; i < fds.size(); ++i) {
                 if (!fds[i].revents) continue;
                 Running* r = refs[i].r;
-                if (refs[i].what == 0)
+                if (refs[i].what == 3) {
+                    if (auto st = fill_input(); !st) {
+                        tools::print_error(st.error());
+                        stop_all(false);
+                        if (!interrupted_) halt_code_ = tools::exit_failure;
+                    }
+                } else if (refs[i].what == 0)
                     ended.push_back(r);
                 else if (refs[i].what == 1)
                     read_pipe(*r, r->out_pipe, 1, false);

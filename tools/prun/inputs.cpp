@@ -39,19 +39,30 @@ Result<std::optional<std::string>> RecordReader::next() {
             }
             return std::optional<std::string>();
         }
-        buf_.erase(0, pos_);
-        pos_ = 0;
-        std::size_t old = buf_.size();
-        buf_.resize(old + 65536);
-        ssize_t n = retry_eintr([&] { return ::read(fd_.get(), buf_.data() + old, 65536); });
-        if (n < 0) {
-            Error e = last_error("read " + what_);
-            buf_.resize(old);
-            return fail(e);
-        }
-        buf_.resize(old + static_cast<std::size_t>(n));
-        if (n == 0) eof_ = true;
+        if (auto st = fill(); !st) return fail(st.error());
     }
+}
+
+int RecordReader::waiting_fd() const {
+    if (eof_ || buf_.find(sep_, pos_) != std::string::npos) return -1;
+    return fd_.get();
+}
+
+Status RecordReader::fill() {
+    if (eof_) return {};
+    buf_.erase(0, pos_);
+    pos_ = 0;
+    std::size_t old = buf_.size();
+    buf_.resize(old + 65536);
+    ssize_t n = retry_eintr([&] { return ::read(fd_.get(), buf_.data() + old, 65536); });
+    if (n < 0) {
+        Error e = last_error("read " + what_);
+        buf_.resize(old);
+        return fail(e);
+    }
+    buf_.resize(old + static_cast<std::size_t>(n));
+    if (n == 0) eof_ = true;
+    return {};
 }
 
 BlockReader::BlockReader(unique_fd fd, char sep, std::size_t size)
@@ -81,18 +92,29 @@ Result<std::optional<std::string>> BlockReader::next() {
             }
             scanned = buf_.size();
         }
-        std::size_t old = buf_.size();
-        std::size_t want = std::max<std::size_t>(65536, size_ > old ? size_ - old : 0);
-        buf_.resize(old + want);
-        ssize_t n = retry_eintr([&] { return ::read(fd_.get(), buf_.data() + old, want); });
-        if (n < 0) {
-            Error e = last_error("read standard input");
-            buf_.resize(old);
-            return fail(e);
-        }
-        buf_.resize(old + static_cast<std::size_t>(n));
-        if (n == 0) eof_ = true;
+        if (auto st = fill(); !st) return fail(st.error());
     }
+}
+
+int BlockReader::waiting_fd() const {
+    if (eof_ || (buf_.size() >= size_ && buf_.find(sep_) != std::string::npos)) return -1;
+    return fd_.get();
+}
+
+Status BlockReader::fill() {
+    if (eof_) return {};
+    std::size_t old = buf_.size();
+    std::size_t want = std::max<std::size_t>(65536, size_ > old ? size_ - old : 0);
+    buf_.resize(old + want);
+    ssize_t n = retry_eintr([&] { return ::read(fd_.get(), buf_.data() + old, want); });
+    if (n < 0) {
+        Error e = last_error("read standard input");
+        buf_.resize(old);
+        return fail(e);
+    }
+    buf_.resize(old + static_cast<std::size_t>(n));
+    if (n == 0) eof_ = true;
+    return {};
 }
 
 namespace {
@@ -181,6 +203,13 @@ std::optional<std::string> Inputs::empty_source() const {
     }
     return std::nullopt;
 }
+
+int Inputs::waiting_fd() const {
+    if (done_ || !first_reader_ || current_first_) return -1;
+    return first_reader_->waiting_fd();
+}
+
+Status Inputs::fill() { return first_reader_ ? first_reader_->fill() : Status{}; }
 
 Result<std::optional<std::vector<std::string>>> Inputs::next() {
     using Out = std::optional<std::vector<std::string>>;

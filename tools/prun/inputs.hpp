@@ -28,8 +28,14 @@ struct SourceSpec {
 class RecordReader {
 public:
     RecordReader(unique_fd fd, char sep, std::string what);
-    /// The next record without its separator; nullopt at the end.
+    /// The next record without its separator; nullopt at the end. Reads (and may block) until a
+    /// whole record is there.
     Result<std::optional<std::string>> next();
+    /// The descriptor next() would block on (no whole record buffered yet), else -1: an event
+    /// loop polls it and calls fill() when it is readable, so it never blocks in next().
+    int waiting_fd() const;
+    /// One read() into the buffer.
+    Status fill();
 
 private:
     unique_fd fd_;
@@ -46,8 +52,12 @@ private:
 class BlockReader {
 public:
     BlockReader(unique_fd fd, char sep, std::size_t size);
-    /// The next block; nullopt at the end of the input.
+    /// The next block; nullopt at the end of the input. Reads (and may block) until it is there.
     Result<std::optional<std::string>> next();
+    /// As RecordReader's: the descriptor next() would block on, else -1.
+    int waiting_fd() const;
+    /// One read() into the buffer.
+    Status fill();
 
 private:
     unique_fd fd_;
@@ -69,6 +79,10 @@ public:
     std::size_t n_sources() const { return specs_.size(); }
     /// The next combination (one value per source); nullopt when all are done.
     Result<std::optional<std::vector<std::string>>> next();
+    /// The streamed first source's descriptor when next() would block on it, else -1; fill()
+    /// reads from it once (see RecordReader).
+    int waiting_fd() const;
+    Status fill();
     /// Reads a streamed first source whole so total() is known (for --bar, --eta). Call it before
     /// the first next().
     Status materialize();

@@ -542,6 +542,35 @@ TEST(PrunSignals, TermStopsAndEndsEveryTree) {
     for (pid_t g : grandchildren) EXPECT_TRUE(eventually([&] { return !alive(g); })) << g;
 }
 
+// Inputs that have not arrived yet (a slow pipe) are waited for with everything else: running
+// jobs still time out, finish and print, and a signal still ends the run. Both for lines and for
+// --pipe blocks.
+TEST(PrunSignals, SlowInputBlocksNothing) {
+    for (bool blocks : {false, true}) {
+        SCOPED_TRACE(blocks ? "--pipe" : "lines");
+        TempDir d;
+        int p[2];
+        ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+        unique_fd rd(p[0]), wr(p[1]);
+        std::vector<std::string> args{"-j2", "--timeout", "300ms", "--joblog", d / "log"};
+        if (blocks) args.insert(args.end(), {"--pipe", "--block", "2"});
+        args.insert(args.end(), {"sh", "-c", "sleep 600"});
+        auto c = Command(prun_path()).args(args).in(Stdio::fd(rd.get())).out(Stdio::null()).err(Stdio::null())
+                     .on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0)).spawn();
+        ASSERT_TRUE(c) << c.error().message();
+        rd.reset();
+        ASSERT_EQ(write(wr.get(), "a\n", 2), 2);
+        // The input stays open and empty: job 1 must still time out and be logged.
+        EXPECT_TRUE(eventually([&] { return lines(slurp(d / "log")).size() >= 2; }, std::chrono::seconds(30)))
+            << "prun did not end job 1 while waiting for more input";
+        EXPECT_FALSE(c->try_wait().value_or(std::nullopt)) << "prun ended early";
+        ASSERT_TRUE(c->terminate());
+        auto st = c->wait_for(std::chrono::seconds(30));
+        ASSERT_TRUE(st && *st) << "prun did not end on SIGTERM while waiting for input";
+        EXPECT_EQ((*st)->shell_code(), 128 + SIGTERM);
+    }
+}
+
 TEST(PrunSignals, SecondInterruptKillsAtOnce) {
     LivePrun p({"-j2", "--line-buffer", "--kill-after", "600s", helper(), "ignore", "TERM", "ids", "pause", ":::", "1", "2"});
     auto pids = p.wait_for("pid", 2);
