@@ -94,7 +94,11 @@ int finish_output(int code) {
     bool failed = std::fflush(stdout) != 0;
     failed = std::ferror(stdout) != 0 || failed;
     if (!failed) return code;
-    print_error(Error::from_errno(errno != 0 ? errno : EIO, "write output"));
+    if (errno != 0)
+        print_error(Error::from_errno(errno, "write output"));
+    else
+        print_error("cannot write output");  // an earlier write failed; its reason is gone
+    std::clearerr(stdout);                   // said once
     return code == 0 ? exit_failure : code;
 }
 

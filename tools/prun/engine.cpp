@@ -474,25 +474,21 @@ Result<bool> Engine::next_job(Job& out) {
         out.tag = plan_.fixed_tag;
         return true;
     }
-    while (plan_.blocks) {
-        auto block = plan_.blocks->next();
-        if (!block) return fail(block.error());
-        if (!*block) {
-            inputs_done_ = true;
-            return false;
-        }
-        std::uint64_t seq = ++seq_;
-        if (skip_.count(seq)) continue;
-        out = Job{};
-        out.seq = seq;
-        out.block = std::move(**block);
-        out.piped = true;
-        return true;
-    }
+    // The next input — a block with --pipe, else one value per source — skipping what --resume
+    // says already ran.
     for (;;) {
-        auto in = plan_.inputs->next();
-        if (!in) return fail(in.error());
-        if (!*in) {
+        std::optional<std::string> block;
+        std::optional<std::vector<std::string>> values;
+        if (plan_.blocks) {
+            auto b = plan_.blocks->next();
+            if (!b) return fail(b.error());
+            block = std::move(*b);
+        } else {
+            auto in = plan_.inputs->next();
+            if (!in) return fail(in.error());
+            values = std::move(*in);
+        }
+        if (!block && !values) {
             inputs_done_ = true;
             return false;
         }
@@ -500,7 +496,13 @@ Result<bool> Engine::next_job(Job& out) {
         if (skip_.count(seq)) continue;
         out = Job{};
         out.seq = seq;
-        out.inputs = std::move(**in);
+        if (block) {
+            out.block = std::move(*block);
+            out.piped = true;
+            out.name = "block " + std::to_string(seq);
+        } else {
+            out.inputs = std::move(*values);
+        }
         return true;
     }
 }
@@ -540,7 +542,7 @@ void Engine::start(Job job) {
         if (plan_.tag_tmpl) job.tag = plan_.tag_tmpl->expand_text(v);
         if (plan_.name_tmpl)
             job.name = plan_.name_tmpl->expand_text(v);
-        else {
+        else if (!job.piped) {  // a --pipe job keeps "block N"
             job.name.clear();
             for (std::size_t i = 0; i < job.inputs.size(); ++i) job.name += (i ? " " : "") + job.inputs[i];
         }
@@ -889,7 +891,14 @@ void Engine::progress(bool final) {
     double frac = total ? static_cast<double>(done_) / static_cast<double>(total) : 0;
     double eta = done_ ? elapsed / static_cast<double>(done_) * static_cast<double>(total - std::min<std::size_t>(total, done_)) : 0;
     char line[256];
-    if (plan_.bar && tty_err_) {
+    if (!total_) {  // --pipe: the number of blocks is not known ahead, so no share and no ETA
+        if (plan_.bar && tty_err_)
+            std::snprintf(line, sizeof line, "\r%llu done, %zu running, %llu failed%s", static_cast<unsigned long long>(done_),
+                          running_.size(), static_cast<unsigned long long>(failed_), final ? "\n" : "");
+        else
+            std::snprintf(line, sizeof line, "%s: %llu done, %zu running, %llu failed\n", tools::tool_name().c_str(),
+                          static_cast<unsigned long long>(done_), running_.size(), static_cast<unsigned long long>(failed_));
+    } else if (plan_.bar && tty_err_) {
         int width = 30, fill = static_cast<int>(frac * width);
         std::string bar(static_cast<std::size_t>(fill), '#');
         bar.resize(static_cast<std::size_t>(width), '.');
@@ -1079,7 +1088,7 @@ int Engine::run() {
     flush_order();
     progress(true);
     pipes_.restore();
-    if (plan_.pool && seq_ == 0 && !plan_.no_run_if_empty && !interrupted_) {
+    if (plan_.pool && seq_ == 0 && !plan_.no_run_if_empty && !interrupted_ && !halt_code_) {
         tools::print_error("cannot run jobs: the input is empty (-r allows that)");
         return tools::exit_failure;
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <utility>
 
 #include <fcntl.h>
@@ -68,52 +69,67 @@ Status RecordReader::fill() {
 BlockReader::BlockReader(unique_fd fd, char sep, std::size_t size)
     : fd_(std::move(fd)), sep_(sep), size_(std::max<std::size_t>(1, size)) {}
 
-Result<std::optional<std::string>> BlockReader::next() {
-    using Out = std::optional<std::string>;
-    std::size_t scanned = 0;  // bytes of buf_ known to hold no separator (past the block size)
-    for (;;) {
-        if (eof_ && buf_.size() <= size_) {  // the rest fits: one last block, maybe without a separator
-            if (buf_.empty()) return Out();
-            return Out(std::exchange(buf_, std::string()));
-        }
-        if (buf_.size() >= size_ || eof_) {
-            // The last separator within the block size, else the first one after it.
-            std::size_t window = std::min(buf_.size(), size_);
-            std::size_t cut = window == 0 ? std::string::npos : buf_.rfind(sep_, window - 1);
-            if (cut == std::string::npos && buf_.size() > window) cut = buf_.find(sep_, std::max(window, scanned));
-            if (cut != std::string::npos) {
-                std::string block = buf_.substr(0, cut + 1);
-                buf_.erase(0, cut + 1);
-                return Out(std::move(block));
+void BlockReader::find_cut() {
+    if (cut_ != npos || len_ < size_) return;  // known already, or the block size not reached yet
+    const char* b = buf_.data();
+    if (!window_done_) {  // the last separator within the block size: once per block
+        window_done_ = true;
+        for (std::size_t i = size_; i-- > 0;)
+            if (b[i] == sep_) {
+                cut_ = i;
+                return;
             }
-            if (eof_) {
-                if (buf_.empty()) return Out();
-                return Out(std::exchange(buf_, std::string()));
-            }
-            scanned = buf_.size();
-        }
-        if (auto st = fill(); !st) return fail(st.error());
+        scanned_ = size_;
     }
+    // None: the record is longer than the block, which then ends at its separator. Each byte is
+    // looked at once, however many reads the record takes.
+    if (const void* p = std::memchr(b + scanned_, sep_, len_ - scanned_)) {
+        cut_ = static_cast<std::size_t>(static_cast<const char*>(p) - b);
+        return;
+    }
+    scanned_ = len_;
 }
 
-int BlockReader::waiting_fd() const {
-    if (eof_ || (buf_.size() >= size_ && buf_.find(sep_) != std::string::npos)) return -1;
-    return fd_.get();
+Result<std::optional<std::string>> BlockReader::next() {
+    using Out = std::optional<std::string>;
+    while (cut_ == npos && !eof_)
+        if (auto st = fill(); !st) return fail(st.error());
+    if (cut_ == npos) {  // the end of the input: what is left is the last block, separator or not
+        if (len_ == 0) return Out();
+        std::string last(buf_.data(), len_);
+        len_ = 0;
+        buf_ = {};
+        return Out(std::move(last));
+    }
+    std::size_t n = cut_ + 1;
+    std::string block(buf_.data(), n);
+    std::memmove(buf_.data(), buf_.data() + n, len_ - n);
+    len_ -= n;
+    cut_ = npos;
+    window_done_ = false;
+    scanned_ = 0;
+    if (buf_.size() > 4 * std::max<std::size_t>(size_, 1 << 20) && len_ < size_)  // after one huge record
+        buf_ = std::vector<char>(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(len_));
+    find_cut();
+    return Out(std::move(block));
 }
+
+int BlockReader::waiting_fd() const { return eof_ || cut_ != npos ? -1 : fd_.get(); }
 
 Status BlockReader::fill() {
     if (eof_) return {};
-    std::size_t old = buf_.size();
-    std::size_t want = std::max<std::size_t>(65536, size_ > old ? size_ - old : 0);
-    buf_.resize(old + want);
-    ssize_t n = retry_eintr([&] { return ::read(fd_.get(), buf_.data() + old, want); });
-    if (n < 0) {
-        Error e = last_error("read standard input");
-        buf_.resize(old);
-        return fail(e);
+    // Chunks of 64 KiB to 4 MiB, into a buffer that doubles as needed: no byte is zeroed or
+    // copied more than a constant number of times, whatever --block is.
+    std::size_t chunk = std::clamp<std::size_t>(len_, 65536, 4 << 20);
+    if (buf_.size() - len_ < chunk) buf_.resize(std::max(buf_.size() * 2, len_ + chunk));
+    ssize_t n = retry_eintr([&] { return ::read(fd_.get(), buf_.data() + len_, buf_.size() - len_); });
+    if (n < 0) return fail(last_error("read standard input"));
+    if (n == 0) {
+        eof_ = true;
+        return {};
     }
-    buf_.resize(old + static_cast<std::size_t>(n));
-    if (n == 0) eof_ = true;
+    len_ += static_cast<std::size_t>(n);
+    find_cut();
     return {};
 }
 

@@ -60,10 +60,17 @@ public:
     Status fill();
 
 private:
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+    void find_cut();  // after more input: where the next block ends, if that is known yet
+
     unique_fd fd_;
     char sep_;
     std::size_t size_;
-    std::string buf_;  // read but not handed out yet
+    std::vector<char> buf_;  // [0, len_) read but not handed out yet
+    std::size_t len_ = 0;
+    std::size_t cut_ = npos;    // the next block's last byte (its separator), once known
+    bool window_done_ = false;  // the first size_ bytes were searched (no separator there)
+    std::size_t scanned_ = 0;   // [size_, scanned_) holds no separator either
     bool eof_ = false;
 };
 

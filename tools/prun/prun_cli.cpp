@@ -218,27 +218,31 @@ HaltPolicy parse_halt(const std::string& text) {
     return h;
 }
 
-/// --block: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), as GNU parallel.
+/// --block: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), decimals allowed
+/// (1.5M), at most 2 GiB - 1, as GNU parallel reads it.
 std::size_t parse_size(const std::string& text) {
-    auto bad = [&] { usage("--block " + text + ": expected a size such as 65536, 64K, 1M or 10m"); };
-    std::size_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end == text.data()) bad();
-    std::string_view suffix(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    std::size_t scale = 1;
+    constexpr double most = 2147483647.0;
+    auto bad = [&](const std::string& why) { usage("--block " + text + ": " + why); };
+    char* end = nullptr;
+    double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == text.c_str() || !(value > 0)) bad("expected a size such as 65536, 64K, 1.5M or 10m");
+    std::string_view suffix(end);
+    double scale = 1;
     if (suffix.size() == 1) {
         const std::string_view units = "KMGT", decimal = "kmgt";
         if (auto k = units.find(suffix[0]); k != std::string_view::npos)
-            scale = std::size_t{1} << (10 * (k + 1));
+            for (std::size_t i = 0; i <= k; ++i) scale *= 1024;
         else if (auto d = decimal.find(suffix[0]); d != std::string_view::npos)
             for (std::size_t i = 0; i <= d; ++i) scale *= 1000;
         else
-            bad();
+            bad("unknown unit (K M G T: powers of 1024; k m g t: powers of 1000)");
     } else if (!suffix.empty()) {
-        bad();
+        bad("expected a size such as 65536, 64K, 1.5M or 10m");
     }
-    if (value == 0 || value > (std::size_t{1} << 40) / scale) bad();
-    return value * scale;
+    double bytes = value * scale;
+    if (bytes < 1) bad("a block holds at least 1 byte");
+    if (bytes > most) bad("a block holds at most 2 GiB - 1 (2147483647 bytes)");
+    return static_cast<std::size_t>(bytes);
 }
 
 unsigned parse_jobs(const std::string& text, unsigned ncpu) {
@@ -351,7 +355,7 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->group(g);
     app->add_flag("--pipe,--spreadstdin", o.pipe, "Cut standard input into blocks of whole lines, one block per job's stdin")
         ->group(g);
-    app->add_option("--block,--block-size", o.block, "--pipe: block size in bytes, with k m g (1000s) or K M G (1024s); default 1M")
+    app->add_option("--block,--block-size", o.block, "--pipe: block size in bytes, with k m g t (1000s) or K M G T (1024s); default 1M")
         ->group(g);
     app->add_flag("--link,--xapply", o.link, "Pair all input sources value by value (shorter ones wrap) instead of crossing them")
         ->group(g);
@@ -413,7 +417,7 @@ int main_entry(int argc, char** argv) {
         }
     }
     for (; i < argc; ++i) opts.words.emplace_back(argv[i]);
-    if (auto code = tools::parse(*app, static_cast<int>(head.size()), head.data())) return *code;
+    if (auto code = tools::parse(*app, static_cast<int>(head.size()), head.data())) return tools::finish_output(*code);
     return tools::guarded([&] { return run(opts); });
 }
 
@@ -575,7 +579,7 @@ int run(const Options& o) {
         if (!o.pipe && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
         plan.have_template = !tmpl_words.empty();
         // With --pipe there is no input value; parse as for one source, then refuse any use of it.
-        std::size_t n_sources = o.pipe ? 1 : sources.size();
+        std::size_t n_sources = o.pipe ? 999999 : sources.size();  // any {N} parses, then is refused
         auto t = Template::parse(tmpl_words, n_sources);
         if (!t) usage("cannot parse the command template: " + t.error().context());
         plan.tmpl = std::move(*t);

@@ -140,6 +140,22 @@ TEST(PrunPool, PipeBadInput) {
     // Empty input: an error unless -r, as for any pool.
     EXPECT_EQ(prun({"--pipe", "wc"}, "").code, 1);
     EXPECT_EQ(prun({"-r", "--pipe", "wc"}, "").code, 0);
+    usage({"--pipe", "--block", "3G", "wc"}, "x\n", "at most 2 GiB - 1");
+    usage({"--pipe", "echo", "{2}"}, "x\n", "replacement strings have no input value");
+    EXPECT_EQ(prun({"--pipe", "--block", "1.5K", "wc", "-c"}, std::string(2000, 'x') + "\n").out, "2001\n");
+    // A read error is one message (not also "the input is empty").
+    auto rd = run_program(prun_path(), {"--pipe", "cat"}, {}, std::chrono::seconds(60),
+                          [](Command& c) { c.in(Stdio::file("/tmp", O_RDONLY)); });
+    EXPECT_EQ(rd.code, 1);
+    EXPECT_EQ(rd.err, "prun: cannot read standard input: Is a directory\n");
+    // --eta with --pipe: counts only, the number of blocks is not known ahead.
+    auto eta = prun({"-j2", "--pipe", "--block", "2", "--eta", "cat"}, "a\nb\nc\n");
+    EXPECT_EQ(eta.code, 0);
+    EXPECT_NE(eta.err.find("prun: 3 done, 0 running, 0 failed"), std::string::npos) << eta.err;
+    EXPECT_EQ(eta.err.find('%'), std::string::npos) << eta.err;
+    // A job's name is "block N" (in warnings, --tag).
+    auto tagged = prun({"-k", "--tag", "--pipe", "--block", "2", "cat"}, "a\nb\n");
+    EXPECT_EQ(tagged.out, "block 1\ta\nblock 2\tb\n");
     // A job that reads nothing does not stall the others.
     auto r = prun({"-j2", "-k", "--pipe", "--block", "3", "sh", "-c", "exit 0"}, "a\nb\nc\nd\n");
     EXPECT_EQ(r.code, 0);
@@ -319,6 +335,9 @@ TEST(PrunPool, AFullDiskFailsTheRun) {
         EXPECT_EQ(r.code, 1) << ::testing::PrintToString(args) << r.err;
         EXPECT_EQ(r.err, "prun: cannot write output: No space left on device\n") << ::testing::PrintToString(args);
     }
+    auto h = run_program(prun_path(), {"--help"}, {}, std::chrono::seconds(60), to_full);
+    EXPECT_EQ(h.code, 1);
+    EXPECT_NE(h.err.find("prun: cannot write output"), std::string::npos) << h.err;
     auto r = prun({"--joblog", "/dev/full", "true", ":::", "a"});
     EXPECT_EQ(r.code, 1);
     EXPECT_EQ(r.err, "prun: cannot write the joblog: No space left on device\n");

@@ -188,6 +188,10 @@ TEST(PrunInputs, PipeBlocksHoldWholeRecords) {
     // NUL-separated records (-0).
     EXPECT_EQ(blocks_of(std::string("a\0b\0c\0", 6), '\0', 4), (V{std::string("a\0b\0", 4), std::string("c\0", 2)}));
     EXPECT_TRUE(blocks_of("", '\n', 10).empty());
+    // A record far longer than the block, over many reads, then short ones.
+    std::string huge(300000, 'h');
+    EXPECT_EQ(blocks_of(huge + "\nab\ncd\n", '\n', 4), (V{huge + "\n", "ab\n", "cd\n"}));
+    EXPECT_EQ(blocks_of("ab\n" + huge, '\n', 4), (V{"ab\n", huge}));
     // Any size: the blocks put back together are the input, each ending at a record.
     std::string big;
     for (int i = 0; i < 20000; ++i) big += std::to_string(i * 7919 % 100003) + "\n";
