@@ -26,12 +26,13 @@ RecordReader::RecordReader(unique_fd fd, char sep, std::string what)
 
 Result<std::optional<std::string>> RecordReader::next() {
     for (;;) {
-        auto at = buf_.find(sep_, pos_);
+        auto at = buf_.find(sep_, std::max(pos_, scanned_));
         if (at != std::string::npos) {
             std::string rec = buf_.substr(pos_, at - pos_);
             pos_ = at + 1;
             return std::optional<std::string>(std::move(rec));
         }
+        scanned_ = buf_.size();  // a long record is searched once, not once per read
         if (eof_) {
             if (pos_ < buf_.size()) {
                 std::string rec = buf_.substr(pos_);
@@ -45,13 +46,16 @@ Result<std::optional<std::string>> RecordReader::next() {
 }
 
 int RecordReader::waiting_fd() const {
-    if (eof_ || buf_.find(sep_, pos_) != std::string::npos) return -1;
+    if (eof_) return -1;
+    if (buf_.find(sep_, std::max(pos_, scanned_)) != std::string::npos) return -1;
+    scanned_ = buf_.size();
     return fd_.get();
 }
 
 Status RecordReader::fill() {
     if (eof_) return {};
     buf_.erase(0, pos_);
+    scanned_ = scanned_ > pos_ ? scanned_ - pos_ : 0;
     pos_ = 0;
     std::size_t old = buf_.size();
     buf_.resize(old + 65536);

@@ -43,6 +43,7 @@ private:
     std::string what_;
     std::string buf_;
     std::size_t pos_ = 0;
+    mutable std::size_t scanned_ = 0;  // buf_ before this holds no separator past pos_
     bool eof_ = false;
 };
 
