@@ -292,7 +292,8 @@ public:
         if (!f.spawned) exitval = f.status.shell_code(), sig = 0;
         std::string line;
         if (!jsonl_) {
-            line = std::to_string(f.job.seq) + "\t:\t" + fmt3(f.start) + "\t" + fmt3(f.runtime, 10) + "\t" + std::to_string(f.sent) + "\t" +
+            line = std::to_string(f.job.seq) + "\t:\t" + fmt3(f.start) + "\t" + fmt3(f.runtime, 10) + "\t" +
+                   std::to_string(f.sent) + "\t" +
                    std::to_string(f.received) + "\t" + std::to_string(exitval) + "\t" + std::to_string(sig) + "\t";
             for (char c : f.job.display) line += (c == '\n' || c == '\t') ? ' ' : c;
             line += '\n';
@@ -301,7 +302,8 @@ public:
             j.begin_object().key("seq").value(static_cast<unsigned long long>(f.job.seq));
             j.key("name").value(f.job.name).key("host").value(":");
             j.key("start").value(f.start).key("runtime").value(f.runtime);
-            j.key("send").value(static_cast<unsigned long long>(f.sent)).key("receive").value(static_cast<unsigned long long>(f.received));
+            j.key("send").value(static_cast<unsigned long long>(f.sent));
+            j.key("receive").value(static_cast<unsigned long long>(f.received));
             j.key("exitval").value(exitval).key("signal").value(sig);
             j.key("signal_name").value(sig ? signal_name(sig) : "");
             j.key("timed_out").value(f.timed_out).key("attempts").value(f.job.attempts);
@@ -407,10 +409,10 @@ private:
     std::string prefix_of(const Job& j) const { return plan_.tag ? (plan_.tagstring ? j.tag : j.name) + "\t" : std::string(); }
     unsigned free_slot();
     int exit_code() const;
+    int status_code() const;  // exit_code() before a failed write of prun's own is counted
     /// The input descriptor the next job waits for (nothing buffered yet), else -1.
     int input_wait_fd() const;
     Status fill_input();
-    int status_code() const;  // exit_code() before a failed write of prun's own is counted
 
     Plan& plan_;
     std::vector<std::unique_ptr<Running>> running_;
