@@ -57,9 +57,6 @@ Result<Topology> Topology::read_cpu_lists(const FsRoot& fs) {
     t.online = *online;
     t.possible = read_list_or_empty(fs, "devices/system/cpu/possible");
     if (t.possible.empty()) t.possible = t.online;
-    t.present = read_list_or_empty(fs, "devices/system/cpu/present");
-    if (t.present.empty()) t.present = t.possible;
-    t.offline = read_list_or_empty(fs, "devices/system/cpu/offline");
     return t;
 }
 
@@ -67,6 +64,9 @@ Result<Topology> Topology::read(const FsRoot& fs) {
     auto lists = read_cpu_lists(fs);
     if (!lists) return fail(lists.error());
     Topology t = std::move(*lists);
+    t.present = read_list_or_empty(fs, "devices/system/cpu/present");
+    if (t.present.empty()) t.present = t.possible;
+    t.offline = read_list_or_empty(fs, "devices/system/cpu/offline");
     t.isolated = read_list_or_empty(fs, "devices/system/cpu/isolated");
     t.nohz_full = read_list_or_empty(fs, "devices/system/cpu/nohz_full");
 

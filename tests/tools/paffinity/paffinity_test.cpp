@@ -1,12 +1,15 @@
 // paffinity end to end: the built binary against helper processes on this machine, and against
 // the sysfs/procfs fixture trees through PROCKIT_FSROOT.
+#include <prockit/proc/cgroup.hpp>
 #include <prockit/sched/affinity.hpp>
 #include <prockit/sched/cpuset.hpp>
+#include <prockit/sys/syscall.hpp>
 
 #include "run_tool.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sys/stat.h>
@@ -155,7 +158,8 @@ TEST(PaffinityCli, NoPermissionIsReportedPerProcess) {
                   s(allowed().first()), "-a", s(h.pid())});
     EXPECT_EQ(r.status, 1) << r.out << r.err;
     EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("paffinity: cannot set affinity of thread"), std::string::npos) << r.err;
+    // The main thread is set first, so one refusal is one line for the process, not one per thread.
+    EXPECT_EQ(r.err, "paffinity: cannot set affinity of pid " + s(h.pid()) + " (paffinity-test-): Operation not permitted\n");
     EXPECT_TRUE(all_threads_on(h.pid(), allowed()));  // nothing changed
 }
 
@@ -448,6 +452,122 @@ TEST(PaffinityFixture, TopologyOfATwoSocketSmtMachine) {
     ASSERT_EQ(text.status, 0);
     EXPECT_NE(text.out.find("Cores:            64 (2 threads per core)"), std::string::npos) << text.out;
     EXPECT_NE(text.out.find("    core 5: 5,69"), std::string::npos);
+}
+
+// --- a real cgroup cpuset ------------------------------------------------------------------------
+
+namespace {
+
+// A cpuset cgroup that holds one CPU, made for one test and removed at its end: in the v1 cpuset
+// hierarchy, or in cgroup v2 when the root already hands the cpuset controller to its children
+// (the test never changes that). make() says why it cannot, for the skip.
+class CpusetGroup {
+public:
+    CpusetGroup() = default;
+    CpusetGroup(const CpusetGroup&) = delete;
+    CpusetGroup& operator=(const CpusetGroup&) = delete;
+    ~CpusetGroup() {
+        if (dir_.empty()) return;
+        // Its processes are gone once the test's Helper is reaped; the kernel may take a moment more.
+        wait_until([&] { return ::rmdir(dir_.c_str()) == 0 || errno == ENOENT; }, std::chrono::seconds(10));
+    }
+
+    std::string make(unsigned cpu) {
+        if (geteuid() != 0) return "needs root to create a cpuset cgroup";
+        auto mounts = proc::read_cgroup_mounts();
+        if (!mounts) return "cannot read the cgroup mounts: " + mounts.error().message();
+        std::string name = "/prockit-paffinity-test-" + std::to_string(getpid());
+        for (const proc::CgroupMount& m : *mounts) {
+            if (m.root != "/") continue;
+            if (m.version == 1 && m.has("cpuset")) {
+                if (!create(m.mountpoint, name)) return "cannot create " + m.mountpoint + name + ": " + std::strerror(errno);
+                auto mems = read_file(m.mountpoint + "/cpuset.mems");  // v1 needs memory nodes too
+                if (!mems || !write_file(dir_ + "/cpuset.mems", *mems)) return "cannot set cpuset.mems in " + dir_;
+                version_ = 1;
+            } else if (m.version == 2) {
+                auto sub = read_file(m.mountpoint + "/cgroup.subtree_control");
+                if (!sub || sub->find("cpuset") == std::string::npos) continue;
+                if (!create(m.mountpoint, name)) return "cannot create " + m.mountpoint + name + ": " + std::strerror(errno);
+                version_ = 2;
+            } else {
+                continue;
+            }
+            if (!write_file(dir_ + "/cpuset.cpus", std::to_string(cpu))) return "cannot set cpuset.cpus in " + dir_;
+            path_ = name;
+            return "";
+        }
+        return "no cgroup v1 cpuset hierarchy, nor a cgroup v2 root that delegates cpuset";
+    }
+    bool add(pid_t pid) { return bool(write_file(dir_ + "/cgroup.procs", std::to_string(pid))); }
+    const std::string& dir() const { return dir_; }
+    /// "v1 /prockit-paffinity-test-N", as paffinity names it.
+    std::string name() const { return "v" + std::to_string(version_) + " " + path_; }
+
+private:
+    bool create(const std::string& mountpoint, const std::string& name) {
+        if (::mkdir((mountpoint + name).c_str(), 0755) != 0) return false;
+        dir_ = mountpoint + name;
+        return true;
+    }
+    std::string dir_, path_;
+    int version_ = 0;
+};
+
+}  // namespace
+
+TEST(PaffinityCpuset, WhatTheKernelDropsIsReportedAndNoUsableCpuIsOneError) {
+    REQUIRE_TWO_CPUS();
+    CpuSet all = allowed();
+    unsigned keep = all.cpus().back();
+    CpuSet outside = all - CpuSet{keep};
+    CpusetGroup group;  // declared before the helper: removed after the helper is gone
+    if (std::string why = group.make(keep); !why.empty()) GTEST_SKIP() << why;
+    Helper h("threads", 3);
+    ASSERT_TRUE(group.add(h.pid()));
+    std::string who = "pid " + s(h.pid()) + " (paffinity-test-)";
+    std::string cpuset = "cgroup cpuset (" + group.name() + ": " + std::to_string(keep) + ")";
+    std::string dropped = "paffinity: warning: CPUs " + outside.to_list() + " dropped for " + who + ": " +
+                          outside.to_list() + " outside the " + cpuset + "\n";
+
+    // The kernel keeps only the cpuset's CPU; the change succeeds and says what was dropped.
+    auto r = paffinity({"-a", "--set", all.to_list(), s(h.pid())});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, dropped);
+    EXPECT_EQ(r.out, who + ": 4 threads set to " + std::to_string(keep) + "\n");
+    EXPECT_TRUE(all_threads_on(h.pid(), CpuSet{keep}));
+    // --dry-run reads the cpuset first and predicts the same, in the same words.
+    auto d = paffinity({"--dry-run", "-a", "--set", all.to_list(), s(h.pid())});
+    EXPECT_EQ(d.status, 0) << d.err;
+    EXPECT_EQ(d.err, dropped);
+    EXPECT_EQ(d.out, who + ": would set to " + std::to_string(keep) + "\n");
+    // --strict refuses before changing anything.
+    auto strict = paffinity({"--strict", "-a", "--set", all.to_list(), s(h.pid())});
+    EXPECT_EQ(strict.status, 1);
+    EXPECT_NE(strict.err.find("(--strict): " + outside.to_list() + " outside the " + cpuset), std::string::npos)
+        << strict.err;
+
+    // None of the requested CPUs in the cpuset: one error for the process, nothing changed.
+    std::string none = "none of CPUs " + outside.to_list() + " is usable (online ";
+    auto bad = paffinity({"-a", "--set", outside.to_list(), s(h.pid())});
+    EXPECT_EQ(bad.status, 1);
+    EXPECT_EQ(lines(bad.err), 1u) << bad.err;
+    EXPECT_NE(bad.err.find(none), std::string::npos) << bad.err;
+    EXPECT_NE(bad.err.find("; " + cpuset + ")"), std::string::npos) << bad.err;
+    EXPECT_TRUE(all_threads_on(h.pid(), CpuSet{keep}));
+
+    // Launch mode, from inside the cpuset: the command runs on what the kernel allows.
+    std::string script = "echo $$ > " + group.dir() + "/cgroup.procs && exec " + paffinity_path() + " --cpus " +
+                         all.to_list() + " -- grep ^Cpus_allowed_list: /proc/self/status";
+    auto launch = run({"/bin/sh", "-c", script});
+    EXPECT_EQ(launch.status, 0) << launch.err;
+    EXPECT_EQ(launch.out, "Cpus_allowed_list:\t" + std::to_string(keep) + "\n");
+    EXPECT_EQ(launch.err, "paffinity: warning: CPUs " + outside.to_list() + " dropped: " + outside.to_list() +
+                              " outside the " + cpuset + "\n");
+    auto launch_none = run({"/bin/sh", "-c",
+                            "echo $$ > " + group.dir() + "/cgroup.procs && exec " + paffinity_path() + " --cpus " +
+                                outside.to_list() + " -- true"});
+    EXPECT_EQ(launch_none.status, 1);
+    EXPECT_NE(launch_none.err.find(none), std::string::npos) << launch_none.err;
 }
 
 TEST(PaffinityFixture, IsolatedCpusAndRestrictedCpuset) {
