@@ -557,10 +557,13 @@ int run_set(const Options& o, const FsRoot& fs) {
                 bool main_first = !cpuset_first(o, fs);
                 if (main_first) {
                     if (auto st = set_affinity(p.pid, t.plan.mask); !st) {
-                        error = st.error().errno_value() == ESRCH
-                                    ? Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)").message()
-                                    : refused(Error(st.error().code(), "set affinity of " + name), o, req, *topo,
-                                              p.pid, name, p.kernel_thread, fs);
+                        // ESRCH with -a: the main thread may have ended before the others; the
+                        // walk over all threads below tells.
+                        if (st.error().errno_value() != ESRCH)
+                            error = refused(Error(st.error().code(), "set affinity of " + name), o, req, *topo,
+                                            p.pid, name, p.kernel_thread, fs);
+                        else if (!all_tasks)
+                            error = Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)").message();
                     } else {
                         ReadBack rb = read_back(p.pid, p.pid, t.plan.mask, fs);
                         if (!rb.dropped.empty()) {
