@@ -260,28 +260,35 @@ Result<Plan> make_plan(const Options& o, const Request& r, const Topology& topo,
     return p;
 }
 
-// What the kernel made of a mask set without reading the cpuset first (see cpuset_first()).
+// "a, b", or whichever of the two is not empty.
+std::string join_reasons(const std::string& a, const std::string& b) {
+    return a.empty() ? b : b.empty() ? a : a + ", " + b;
+}
+
+// What the kernel made of a mask it accepted (see cpuset_first()).
 struct ReadBack {
     CpuSet applied;      ///< the mask the thread has now
-    CpuSet dropped;      ///< requested CPUs it did not get: outside its cgroup cpuset
-    std::string why;     ///< "<dropped> outside the cgroup cpuset (...)"
+    CpuSet dropped;      ///< requested CPUs it did not keep
+    std::string why;     ///< "<dropped> outside the cgroup cpuset (...)", or why else
 };
 
-// Reads back the mask of thread `tid` (0 = this thread) after it was set to `mask`, for process
-// `pid` (0 = paffinity). The cgroup files are read only when the kernel dropped something.
+// Reads back the mask of thread `tid` (0 = this thread) of process `pid` (0 = paffinity) after it
+// was set to `mask`. The cgroup files are read only when the kernel dropped something, to name the
+// cpuset; CPUs the cpuset does hold were dropped for another reason (a CPU going offline, a
+// concurrent change), which is said as such.
 ReadBack read_back(pid_t pid, pid_t tid, const CpuSet& mask, const FsRoot& fs) {
     ReadBack rb;
+    rb.applied = mask;
     auto now = get_affinity(tid);
-    if (!now) {  // it exited just now; the change itself succeeded
-        rb.applied = mask;
-        return rb;
-    }
+    if (!now || (*now & mask).empty()) return rb;  // it exited, or was changed meanwhile: nothing to say
     rb.applied = *now & mask;
     rb.dropped = mask - rb.applied;
-    if (!rb.dropped.empty()) {
-        auto cg = cgroup_cpuset(pid, fs);
-        rb.why = rb.dropped.to_list() + " outside the " + describe(cg ? *cg : CgroupCpuset{});
-    }
+    if (rb.dropped.empty()) return rb;
+    auto cg = cgroup_cpuset(pid, fs);
+    if (cg && cg->restricted() && (rb.dropped & cg->effective).empty())
+        rb.why = rb.dropped.to_list() + " outside the " + describe(*cg);
+    else
+        rb.why = rb.dropped.to_list() + " not kept by the kernel (the mask is now " + list_or_none(*now) + ")";
     return rb;
 }
 
@@ -292,14 +299,16 @@ std::string decorate(const Error& e, bool kernel_thread) {
     return m;
 }
 
-// The message for a mask the kernel refused for `pid`'s main thread. EINVAL for a user process
-// planned without its cpuset (cpuset_first()) means the cpuset holds none of the CPUs: the plan,
-// made now with the cgroup files, says so in the same words as --dry-run would.
-std::string refused(const Error& e, const Options& o, const Request& r, const Topology& topo, pid_t pid,
-                    const std::string& name, bool kernel_thread, const FsRoot& fs) {
-    if (e.errno_value() == EINVAL && !kernel_thread && !cpuset_first(o, fs)) {
+// The message for `mask`, refused for the main thread of `pid` (0 = paffinity). EINVAL for a user
+// process means the kernel allows it none of the CPUs: the plan, made now with the cgroup files,
+// names the cpuset in the same words as --dry-run would; when the files do not explain it, the
+// message says what the kernel refused.
+std::string refused(const Error& e, const CpuSet& mask, const Options& o, const Request& r, const Topology& topo,
+                    pid_t pid, const std::string& name, bool kernel_thread, const FsRoot& fs) {
+    if (e.errno_value() == EINVAL && !kernel_thread) {
         auto plan = make_plan(o, r, topo, pid, name, fs, true);
         if (!plan) return plan.error().message();
+        return Error(e.code(), e.context() + ": the kernel allows none of CPUs " + mask.to_list()).message();
     }
     return decorate(e, kernel_thread);
 }
@@ -418,7 +427,7 @@ unique_fd stop_signals() {
 
 // The whole topology only when a shorthand needs cores or nodes.
 Result<Topology> topology_for(const Options& o, const FsRoot& fs) {
-    return (o.cores || o.no_smt || o.nodes) ? Topology::read(fs) : Topology::read_cpu_lists(fs);
+    return (o.cores || o.no_smt || o.nodes) ? Topology::read(fs) : Topology::read_online(fs);
 }
 
 int run_set(const Options& o, const FsRoot& fs) {
@@ -445,7 +454,9 @@ int run_set(const Options& o, const FsRoot& fs) {
         } else {
             t.plan = std::move(*plan);
             t.ok = true;
-            if (!t.plan.dropped.empty()) {
+            // Without the cpuset read first, what is dropped is reported after the change, offline
+            // CPUs and what the kernel left out in one warning, as --dry-run words it.
+            if (!t.plan.dropped.empty() && cpuset_first(o, fs)) {
                 std::string msg = "CPUs " + t.plan.dropped.to_list() + " dropped for " + who(p.pid, p.comm) + ": " +
                                   t.plan.dropped_why;
                 if (o.strict) {
@@ -551,26 +562,30 @@ int run_set(const Options& o, const FsRoot& fs) {
                         before[p.pid] = *b1;
                     }
                 }
-                // Unless the cpuset was read first, the main thread goes first and its mask is read
-                // back: what the kernel dropped is reported, and a cpuset that holds none of the
-                // CPUs is one error here rather than one per thread.
-                bool main_first = !cpuset_first(o, fs);
+                // The main thread goes first and its mask is read back: a process that refuses
+                // (no permission, a cpuset without any of the CPUs) is one error rather than one
+                // per thread, and what the kernel dropped is known. --spread gives every thread
+                // its own mask, so there the walk alone sets them.
+                bool main_first = !o.spread;
                 if (main_first) {
                     if (auto st = set_affinity(p.pid, t.plan.mask); !st) {
-                        // ESRCH with -a: the main thread may have ended before the others; the
-                        // walk over all threads below tells.
-                        if (st.error().errno_value() != ESRCH)
-                            error = refused(Error(st.error().code(), "set affinity of " + name), o, req, *topo,
-                                            p.pid, name, p.kernel_thread, fs);
-                        else if (!all_tasks)
-                            error = Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)").message();
+                        error = st.error().errno_value() == ESRCH
+                                    ? Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)").message()
+                                    : refused(Error(st.error().code(), "set affinity of " + name), t.plan.mask, o,
+                                              req, *topo, p.pid, name, p.kernel_thread, fs);
                     } else {
                         ReadBack rb = read_back(p.pid, p.pid, t.plan.mask, fs);
-                        if (!rb.dropped.empty()) {
-                            tools::print_warning("CPUs " + rb.dropped.to_list() + " dropped for " + name + ": " + rb.why);
-                            t.plan.mask = rb.applied;
-                            t.plan.dropped |= rb.dropped;
-                        }
+                        t.plan.mask = rb.applied;  // the other threads, the output and --follow use it
+                        masks[p.pid] = rb.applied;
+                        // One warning for what is not reported yet: the kernel's drops, and the
+                        // plan's unless the cpuset was read first (then they were reported above).
+                        bool planned = cpuset_first(o, fs);
+                        CpuSet report = planned ? rb.dropped : t.plan.dropped | rb.dropped;
+                        std::string why = planned ? rb.why : join_reasons(t.plan.dropped_why, rb.why);
+                        t.plan.dropped |= rb.dropped;
+                        t.plan.dropped_why = join_reasons(t.plan.dropped_why, rb.why);
+                        if (!report.empty())
+                            tools::print_warning("CPUs " + report.to_list() + " dropped for " + name + ": " + why);
                         if (!all_tasks) {
                             changed = 1;
                             handled.push_back(p.pid);
@@ -592,7 +607,7 @@ int run_set(const Options& o, const FsRoot& fs) {
                         failures = r->failed;
                         for (const TaskFailure& f : failures) handled.push_back(f.tid);
                     }
-                } else if (error.empty() && !main_first) {
+                } else if (error.empty() && !main_first) {  // --spread without -a: one thread
                     auto st = set_affinity(p.pid, mask_for(p.pid, p.pid));
                     if (!st) {
                         error = decorate(st.error().errno_value() == ESRCH
@@ -688,7 +703,7 @@ int run_set(const Options& o, const FsRoot& fs) {
 int run_check(const Options& o, const FsRoot& fs) {
     std::optional<CpuSet> expected;
     if (o.check != "@") {
-        auto topo = Topology::read_cpu_lists(fs);
+        auto topo = Topology::read_online(fs);
         if (!topo) throw SystemError(topo.error());
         expected = parse_cpus_option(o.check, "--check", *topo);
     }
@@ -835,13 +850,13 @@ int run_launch(const Options& o, const FsRoot& fs) {
         tools::print_error(plan.error());
         return tools::exit_failure;
     }
-    if (!plan->dropped.empty()) {
-        std::string msg = "CPUs " + plan->dropped.to_list() + " dropped: " + plan->dropped_why;
+    bool planned = cpuset_first(o, fs);  // else what is dropped is reported after the change
+    if (!plan->dropped.empty() && planned) {
         if (o.strict) {
-            tools::print_error("cannot use all requested CPUs (--strict): " + msg);
+            tools::print_error("cannot use all requested CPUs for " + name + " (--strict): " + plan->dropped_why);
             return tools::exit_failure;
         }
-        tools::print_warning(msg);
+        tools::print_warning("CPUs " + plan->dropped.to_list() + " dropped: " + plan->dropped_why);
     }
     if (o.dry_run) {
         std::string cmd;
@@ -861,13 +876,14 @@ int run_launch(const Options& o, const FsRoot& fs) {
     }
     if (auto st = set_affinity(0, plan->mask); !st) {
         tools::print_error(refused(Error(st.error().code(), "set affinity of paffinity itself to " + plan->mask.to_list()),
-                                   o, req, *topo, 0, name, false, fs));
+                                   plan->mask, o, req, *topo, 0, name, false, fs));
         return tools::exit_failure;
     }
-    if (!cpuset_first(o, fs)) {
-        ReadBack rb = read_back(0, 0, plan->mask, fs);
-        if (!rb.dropped.empty()) tools::print_warning("CPUs " + rb.dropped.to_list() + " dropped: " + rb.why);
-    }
+    ReadBack rb = read_back(0, 0, plan->mask, fs);
+    CpuSet report = planned ? rb.dropped : plan->dropped | rb.dropped;
+    if (!report.empty())
+        tools::print_warning("CPUs " + report.to_list() + " dropped: " +
+                             (planned ? rb.why : join_reasons(plan->dropped_why, rb.why)));
     std::vector<char*> argv;
     for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

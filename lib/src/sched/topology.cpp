@@ -50,7 +50,7 @@ std::vector<int> numbered_entries(const std::string& dir, const char* prefix) {
 
 }  // namespace
 
-Result<Topology> Topology::read_cpu_lists(const FsRoot& fs) {
+Result<Topology> Topology::read_online(const FsRoot& fs) {
     Topology t;
     auto online = read_list(fs, "devices/system/cpu/online");
     if (!online) return fail(online.error());
@@ -60,13 +60,20 @@ Result<Topology> Topology::read_cpu_lists(const FsRoot& fs) {
     return t;
 }
 
+Result<Topology> Topology::read_cpu_lists(const FsRoot& fs) {
+    auto online = read_online(fs);
+    if (!online) return fail(online.error());
+    Topology t = std::move(*online);
+    t.present = read_list_or_empty(fs, "devices/system/cpu/present");
+    if (t.present.empty()) t.present = t.possible;
+    t.offline = read_list_or_empty(fs, "devices/system/cpu/offline");
+    return t;
+}
+
 Result<Topology> Topology::read(const FsRoot& fs) {
     auto lists = read_cpu_lists(fs);
     if (!lists) return fail(lists.error());
     Topology t = std::move(*lists);
-    t.present = read_list_or_empty(fs, "devices/system/cpu/present");
-    if (t.present.empty()) t.present = t.possible;
-    t.offline = read_list_or_empty(fs, "devices/system/cpu/offline");
     t.isolated = read_list_or_empty(fs, "devices/system/cpu/isolated");
     t.nohz_full = read_list_or_empty(fs, "devices/system/cpu/nohz_full");
 

@@ -10,8 +10,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <sys/stat.h>
 
 using namespace prockit;
@@ -463,20 +465,35 @@ namespace {
 // (the test never changes that). make() says why it cannot, for the skip.
 class CpusetGroup {
 public:
+    static constexpr const char* prefix = "prockit-paffinity-test-";
+
     CpusetGroup() = default;
     CpusetGroup(const CpusetGroup&) = delete;
     CpusetGroup& operator=(const CpusetGroup&) = delete;
     ~CpusetGroup() {
         if (dir_.empty()) return;
-        // Its processes are gone once the test's Helper is reaped; the kernel may take a moment more.
-        wait_until([&] { return ::rmdir(dir_.c_str()) == 0 || errno == ENOENT; }, std::chrono::seconds(10));
+        // Anything the test left inside goes back to the parent; the kernel may take a moment to
+        // let go of processes that were just reaped.
+        if (auto procs = read_file(dir_ + "/cgroup.procs")) {
+            std::istringstream in(*procs);
+            for (std::string pid; std::getline(in, pid);) (void)write_file(parent_ + "/cgroup.procs", pid);
+        }
+        int err = 0;
+        bool removed = wait_until(
+            [&] {
+                if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) return true;
+                err = errno;
+                return false;
+            },
+            std::chrono::seconds(10));
+        if (!removed) ADD_FAILURE() << "cannot remove " << dir_ << ": " << std::strerror(err);
     }
 
     std::string make(unsigned cpu) {
         if (geteuid() != 0) return "needs root to create a cpuset cgroup";
         auto mounts = proc::read_cgroup_mounts();
         if (!mounts) return "cannot read the cgroup mounts: " + mounts.error().message();
-        std::string name = "/prockit-paffinity-test-" + std::to_string(getpid());
+        std::string name = "/" + std::string(prefix) + std::to_string(getpid());
         for (const proc::CgroupMount& m : *mounts) {
             if (m.root != "/") continue;
             if (m.version == 1 && m.has("cpuset")) {
@@ -505,11 +522,21 @@ public:
 
 private:
     bool create(const std::string& mountpoint, const std::string& name) {
+        remove_stale(mountpoint);
         if (::mkdir((mountpoint + name).c_str(), 0755) != 0) return false;
+        parent_ = mountpoint;
         dir_ = mountpoint + name;
         return true;
     }
-    std::string dir_, path_;
+    // Groups left by earlier runs that were killed (empty ones only: rmdir refuses the others).
+    static void remove_stale(const std::string& mountpoint) {
+        DIR* d = ::opendir(mountpoint.c_str());
+        if (!d) return;
+        while (dirent* e = ::readdir(d))
+            if (std::strncmp(e->d_name, prefix, std::strlen(prefix)) == 0) ::rmdir((mountpoint + "/" + e->d_name).c_str());
+        ::closedir(d);
+    }
+    std::string parent_, dir_, path_;
     int version_ = 0;
 };
 
@@ -546,6 +573,33 @@ TEST(PaffinityCpuset, WhatTheKernelDropsIsReportedAndNoUsableCpuIsOneError) {
     EXPECT_NE(strict.err.find("(--strict): " + outside.to_list() + " outside the " + cpuset), std::string::npos)
         << strict.err;
 
+    // --json says what was set and what was dropped.
+    auto j = paffinity({"--json", "-a", "--set", all.to_list(), s(h.pid())});
+    EXPECT_EQ(j.status, 0) << j.err;
+    EXPECT_NE(j.out.find("\"cpus\":\"" + std::to_string(keep) + "\""), std::string::npos) << j.out;
+    EXPECT_NE(j.out.find("\"dropped\":\"" + outside.to_list() + "\""), std::string::npos) << j.out;
+    EXPECT_NE(j.out.find("\"threads_changed\":4"), std::string::npos) << j.out;
+
+    // --follow gives new threads what the kernel kept, and says so.
+    {
+        Child follower({paffinity_path(), "--follow", "--poll", "--poll-interval", "20", "--set", all.to_list(),
+                        "--pid", s(h.pid())});
+        std::optional<std::string> line;
+        while ((line = follower.read_err_line()) && line->find("following") == std::string::npos) {
+        }
+        ASSERT_TRUE(line) << follower.all_stderr_so_far();
+        h.child.write_line("spawn");
+        auto tid_text = h.child.read_until("tid=");
+        ASSERT_TRUE(tid_text);
+        std::string report = "pid " + s(h.pid()) + " thread " + *tid_text + ": set to " + std::to_string(keep);
+        std::optional<std::string> out;
+        while ((out = follower.read_line()) && *out != report) {
+        }
+        EXPECT_TRUE(out) << "no line '" << report << "'";
+        int st = follower.stop(SIGTERM);
+        EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st;
+    }
+
     // None of the requested CPUs in the cpuset: one error for the process, nothing changed.
     std::string none = "none of CPUs " + outside.to_list() + " is usable (online ";
     auto bad = paffinity({"-a", "--set", outside.to_list(), s(h.pid())});
@@ -554,6 +608,12 @@ TEST(PaffinityCpuset, WhatTheKernelDropsIsReportedAndNoUsableCpuIsOneError) {
     EXPECT_NE(bad.err.find(none), std::string::npos) << bad.err;
     EXPECT_NE(bad.err.find("; " + cpuset + ")"), std::string::npos) << bad.err;
     EXPECT_TRUE(all_threads_on(h.pid(), CpuSet{keep}));
+    auto bad_json = paffinity({"--json", "-a", "--set", outside.to_list(), s(h.pid())});
+    EXPECT_EQ(bad_json.status, 1);
+    EXPECT_NE(bad_json.out.find("\"threads_changed\":0"), std::string::npos) << bad_json.out;
+    EXPECT_NE(bad_json.out.find("\"error\":\"cannot set affinity of " + who + ": " + none), std::string::npos)
+        << bad_json.out;
+    EXPECT_NE(bad_json.out.find("\"ok\":false"), std::string::npos) << bad_json.out;
 
     // Launch mode, from inside the cpuset: the command runs on what the kernel allows.
     std::string script = "echo $$ > " + group.dir() + "/cgroup.procs && exec " + paffinity_path() + " --cpus " +

@@ -44,9 +44,12 @@ struct Topology {
     /// Reads the topology. Only "online" is required; everything else degrades gracefully
     /// (a CPU without topology files is its own core in package 0).
     static Result<Topology> read(const FsRoot& fs = FsRoot::system());
-    /// Only `online` and `possible`: two reads instead of several per CPU, for callers that check
-    /// and clip CPU lists (paffinity --set reads nothing more). Every other member stays empty.
+    /// Only the CPU lists (possible, present, online, offline): a few reads instead of several per
+    /// CPU, for callers that need no cores or nodes. `cores` and `nodes` stay empty.
     static Result<Topology> read_cpu_lists(const FsRoot& fs = FsRoot::system());
+    /// Only `online` and `possible`: two reads, for callers that check CPU lists against the
+    /// machine and clip them to the online CPUs (paffinity --set). Every other member stays empty.
+    static Result<Topology> read_online(const FsRoot& fs = FsRoot::system());
 
     /// The core holding `cpu`, or nullptr.
     const CpuCore* core_of(unsigned cpu) const;
