@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -208,11 +209,11 @@ struct Plan {
 
 // Whether a target's cgroup cpuset must be read before anything changes: --strict refuses before
 // changing anything, --dry-run shows the mask, --spread, --cores and --no-smt choose CPUs among
-// those allowed, and a fixture tree (PROCKIT_FS_ROOT) has no kernel to ask. Otherwise the kernel
+// those allowed, and a fixture tree (PROCKIT_FSROOT) has no kernel to ask. Otherwise the kernel
 // is asked afterwards: it clips a new mask to the target's cpuset itself, and the mask read back
-// after the change shows what it dropped (read_back()). That skips mountinfo and the cgroup files
-// on the common path (~0.1 ms of a ~2.5 ms run) and is exact even where those files cannot be read
-// (a container without the cgroup filesystem).
+// after the change shows what it kept (read_back()). That skips mountinfo and the cgroup files on
+// the common path (~0.1 ms of a ~2.5 ms run), and sees what those files cannot show (a container
+// without the cgroup filesystem).
 bool cpuset_first(const Options& o, const FsRoot& fs) {
     return !fs.is_real() || o.strict || o.dry_run || o.spread || o.cores || o.no_smt;
 }
@@ -246,11 +247,12 @@ Result<Plan> make_plan(const Options& o, const Request& r, const Topology& topo,
             p.dropped_why = why;
         }
     }
-    if (p.mask.empty())
+    if (p.mask.empty()) {
+        if (!with_cgroup) return make_plan(o, r, topo, pid, name, fs, true);  // the error names the cpuset too
         return fail(failure(Errc::out_of_range, "set affinity of " + name + ": none of CPUs " +
                                                     r.requested.to_list() + " is usable (online " +
-                                                    list_or_none(topo.online) +
-                                                    (with_cgroup ? "; " + describe(p.cgroup) : std::string()) + ")"));
+                                                    list_or_none(topo.online) + "; " + describe(p.cgroup) + ")"));
+    }
     if (o.no_smt) p.mask = topo.one_thread_per_core(p.mask);
     if (o.cores) {
         auto c = topo.first_cores(*o.cores, p.mask);
@@ -265,24 +267,24 @@ std::string join_reasons(const std::string& a, const std::string& b) {
     return a.empty() ? b : b.empty() ? a : a + ", " + b;
 }
 
-// What the kernel made of a mask it accepted (see cpuset_first()).
+// What the kernel made of a mask it accepted for a main thread.
 struct ReadBack {
-    CpuSet applied;      ///< the mask the thread has now
-    CpuSet dropped;      ///< requested CPUs it did not keep
+    CpuSet kept;         ///< the requested CPUs it kept
+    CpuSet dropped;      ///< the requested CPUs it did not keep
     std::string why;     ///< "<dropped> outside the cgroup cpuset (...)", or why else
 };
 
-// Reads back the mask of thread `tid` (0 = this thread) of process `pid` (0 = paffinity) after it
-// was set to `mask`. The cgroup files are read only when the kernel dropped something, to name the
-// cpuset; CPUs the cpuset does hold were dropped for another reason (a CPU going offline, a
-// concurrent change), which is said as such.
-ReadBack read_back(pid_t pid, pid_t tid, const CpuSet& mask, const FsRoot& fs) {
+// Reads back the mask of the main thread of `pid` (0 = paffinity itself) after it was set to
+// `mask`. The cgroup files are read only when the kernel dropped something, to name the cpuset;
+// CPUs the cpuset does hold were dropped for another reason (a CPU going offline, a concurrent
+// change), which is said as such.
+ReadBack read_back(pid_t pid, const CpuSet& mask, const FsRoot& fs) {
     ReadBack rb;
-    rb.applied = mask;
-    auto now = get_affinity(tid);
+    rb.kept = mask;
+    auto now = get_affinity(pid);
     if (!now || (*now & mask).empty()) return rb;  // it exited, or was changed meanwhile: nothing to say
-    rb.applied = *now & mask;
-    rb.dropped = mask - rb.applied;
+    rb.kept = *now & mask;
+    rb.dropped = mask - rb.kept;
     if (rb.dropped.empty()) return rb;
     auto cg = cgroup_cpuset(pid, fs);
     if (cg && cg->restricted() && (rb.dropped & cg->effective).empty())
@@ -292,6 +294,17 @@ ReadBack read_back(pid_t pid, pid_t tid, const CpuSet& mask, const FsRoot& fs) {
     return rb;
 }
 
+// After a change: records in `plan` what the kernel kept and dropped, and returns the one warning
+// still due ("" when none): the kernel's drops, plus the plan's own unless the cpuset was read
+// first (`planned`: then they were reported before the change). `whom` is " for pid 42 (x)" or "".
+std::string settle(Plan& plan, const ReadBack& rb, bool planned, const std::string& whom) {
+    CpuSet report = planned ? rb.dropped : plan.dropped | rb.dropped;
+    std::string why = planned ? rb.why : join_reasons(plan.dropped_why, rb.why);
+    plan.mask = rb.kept;
+    plan.dropped |= rb.dropped;
+    return report.empty() ? std::string() : "CPUs " + report.to_list() + " dropped" + whom + ": " + why;
+}
+
 // The one-line message, explaining EINVAL from kernel threads that refuse affinity changes.
 std::string decorate(const Error& e, bool kernel_thread) {
     std::string m = e.message();
@@ -299,14 +312,14 @@ std::string decorate(const Error& e, bool kernel_thread) {
     return m;
 }
 
-// The message for `mask`, refused for the main thread of `pid` (0 = paffinity). EINVAL for a user
-// process means the kernel allows it none of the CPUs: the plan, made now with the cgroup files,
-// names the cpuset in the same words as --dry-run would; when the files do not explain it, the
-// message says what the kernel refused.
-std::string refused(const Error& e, const CpuSet& mask, const Options& o, const Request& r, const Topology& topo,
-                    pid_t pid, const std::string& name, bool kernel_thread, const FsRoot& fs) {
+// The message for `mask`, refused for a main thread. EINVAL for a user process means the kernel
+// allows it none of the CPUs: the plan remade with the cgroup files (`plan_with_cgroup`) names the
+// cpuset in the same words as --dry-run would; when the files do not explain it, the message says
+// what the kernel refused.
+std::string refused(const Error& e, const CpuSet& mask, bool kernel_thread,
+                    const std::function<Result<Plan>()>& plan_with_cgroup) {
     if (e.errno_value() == EINVAL && !kernel_thread) {
-        auto plan = make_plan(o, r, topo, pid, name, fs, true);
+        auto plan = plan_with_cgroup();
         if (!plan) return plan.error().message();
         return Error(e.code(), e.context() + ": the kernel allows none of CPUs " + mask.to_list()).message();
     }
@@ -439,32 +452,32 @@ int run_set(const Options& o, const FsRoot& fs) {
     bool all_tasks = o.all_tasks || o.follow;
 
     // Plan every target first, so --strict can refuse before anything changes.
+    const bool planned = cpuset_first(o, fs);
     struct Target {
         proc::ProcessRef ref;
         Plan plan;
-        bool ok = false;
+        std::string error;  // why it has no plan (already reported)
     };
     std::vector<Target> targets;
     for (const proc::ProcessRef& p : procs) {
-        Target t{p, {}, false};
-        auto plan = make_plan(o, req, *topo, p.pid, who(p.pid, p.comm), fs, cpuset_first(o, fs));
+        Target t{p, {}, {}};
+        auto plan = make_plan(o, req, *topo, p.pid, who(p.pid, p.comm), fs, planned);
         if (!plan) {
-            tools::print_error(plan.error());
+            t.error = plan.error().message();
+            tools::print_error(t.error);
             failed = true;
         } else {
             t.plan = std::move(*plan);
-            t.ok = true;
-            // Without the cpuset read first, what is dropped is reported after the change, offline
-            // CPUs and what the kernel left out in one warning, as --dry-run words it.
-            if (!t.plan.dropped.empty() && cpuset_first(o, fs)) {
-                std::string msg = "CPUs " + t.plan.dropped.to_list() + " dropped for " + who(p.pid, p.comm) + ": " +
-                                  t.plan.dropped_why;
+            // Unless the cpuset was read first, what is dropped is reported after the change: offline
+            // CPUs and what the kernel left out in one warning, in --dry-run's words.
+            if (!t.plan.dropped.empty() && planned) {
                 if (o.strict) {
                     tools::print_error("cannot use all requested CPUs for " + who(p.pid, p.comm) +
                                        " (--strict): " + t.plan.dropped_why);
                     failed = true;
-                } else {
-                    tools::print_warning(msg);  // on stderr, with --json too (plus "dropped" in it)
+                } else {  // on stderr, with --json too (plus "dropped" in it)
+                    tools::print_warning("CPUs " + t.plan.dropped.to_list() + " dropped for " + who(p.pid, p.comm) +
+                                         ": " + t.plan.dropped_why);
                 }
             }
         }
@@ -538,90 +551,67 @@ int run_set(const Options& o, const FsRoot& fs) {
                  (list_style ? s.to_list() : s.to_mask()));
     };
     for (Target& t : targets) {
-        if (!t.ok) continue;
         const proc::ProcessRef& p = t.ref;
         std::string name = who(p.pid, p.comm);
-        masks[p.pid] = t.plan.mask;
+        const CpuSet asked = t.plan.mask;  // t.plan.mask becomes what the main thread kept
+        masks[p.pid] = asked;
         std::vector<pid_t> handled;
         std::vector<TaskFailure> failures;
         std::size_t changed = 0, exited = 0;
         std::string error;
         std::map<pid_t, CpuSet> before;
-        if (o.dry_run) {
-            changed = 0;
-        } else {
-            auto pinned = proc::PinnedProcess::pin(p, fs);
-            if (!pinned) {
-                error = Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)").message();
-            } else {
-                if (!o.taskset_format.empty()) {
-                    if (all_tasks) {
-                        if (auto b = get_affinity_all_threads(p.pid, fs))
-                            for (auto& ta : *b) before[ta.tid] = ta.cpus;
-                    } else if (auto b1 = get_affinity(p.pid)) {
-                        before[p.pid] = *b1;
-                    }
-                }
-                // The main thread goes first and its mask is read back: a process that refuses
-                // (no permission, a cpuset without any of the CPUs) is one error rather than one
-                // per thread, and what the kernel dropped is known. --spread gives every thread
-                // its own mask, so there the walk alone sets them.
-                bool main_first = !o.spread;
-                if (main_first) {
-                    if (auto st = set_affinity(p.pid, t.plan.mask); !st) {
-                        error = st.error().errno_value() == ESRCH
-                                    ? Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)").message()
-                                    : refused(Error(st.error().code(), "set affinity of " + name), t.plan.mask, o,
-                                              req, *topo, p.pid, name, p.kernel_thread, fs);
-                    } else {
-                        ReadBack rb = read_back(p.pid, p.pid, t.plan.mask, fs);
-                        t.plan.mask = rb.applied;  // the other threads, the output and --follow use it
-                        masks[p.pid] = rb.applied;
-                        // One warning for what is not reported yet: the kernel's drops, and the
-                        // plan's unless the cpuset was read first (then they were reported above).
-                        bool planned = cpuset_first(o, fs);
-                        CpuSet report = planned ? rb.dropped : t.plan.dropped | rb.dropped;
-                        std::string why = planned ? rb.why : join_reasons(t.plan.dropped_why, rb.why);
-                        t.plan.dropped |= rb.dropped;
-                        t.plan.dropped_why = join_reasons(t.plan.dropped_why, rb.why);
-                        if (!report.empty())
-                            tools::print_warning("CPUs " + report.to_list() + " dropped for " + name + ": " + why);
-                        if (!all_tasks) {
-                            changed = 1;
-                            handled.push_back(p.pid);
-                        }
-                    }
-                }
-                if (error.empty() && all_tasks) {
-                    auto r = o.spread ? set_affinity_all_threads(p.pid, [&](pid_t tid) { return mask_for(p.pid, tid); }, fs)
-                                      : set_affinity_all_threads(p.pid, masks[p.pid], fs);
-                    if (!r) {
-                        error = (r.error().errno_value() == ESRCH
-                                     ? Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)")
-                                     : Error(r.error().code(), "set affinity of " + name))
-                                    .message();
-                    } else {
-                        handled = r->changed;
-                        changed = r->changed.size();
-                        exited = r->exited;
-                        failures = r->failed;
-                        for (const TaskFailure& f : failures) handled.push_back(f.tid);
-                    }
-                } else if (error.empty() && !main_first) {  // --spread without -a: one thread
-                    auto st = set_affinity(p.pid, mask_for(p.pid, p.pid));
-                    if (!st) {
-                        error = decorate(st.error().errno_value() == ESRCH
-                                             ? Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)")
-                                             : Error(st.error().code(), "set affinity of " + name),
-                                         p.kernel_thread);
-                    } else {
-                        changed = 1;
-                        handled.push_back(p.pid);
-                    }
-                }
-                if (error.empty() && !pinned->alive())
-                    error = Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)").message();
+        auto gone = [&] { return Error::from_errno(ESRCH, "set affinity of " + name + " (it exited)").message(); };
+        auto walk = [&](const Result<ThreadsResult>& r) {
+            if (!r) {
+                error = r.error().errno_value() == ESRCH ? gone()
+                                                         : Error(r.error().code(), "set affinity of " + name).message();
+                return;
             }
+            handled = r->changed;
+            changed = r->changed.size();
+            exited = r->exited;
+            failures = r->failed;
+            for (const TaskFailure& f : failures) handled.push_back(f.tid);
+        };
+        if (!t.error.empty() || o.dry_run) {
+            // nothing to change
+        } else if (auto pinned = proc::PinnedProcess::pin(p, fs); !pinned) {
+            error = gone();
+        } else {
+            if (!o.taskset_format.empty()) {
+                if (all_tasks) {
+                    if (auto b = get_affinity_all_threads(p.pid, fs))
+                        for (auto& ta : *b) before[ta.tid] = ta.cpus;
+                } else if (auto b1 = get_affinity(p.pid)) {
+                    before[p.pid] = *b1;
+                }
+            }
+            if (o.spread) {
+                // Every thread its own CPU: the walk sets them all (--spread implies -a).
+                walk(set_affinity_all_threads(p.pid, [&](pid_t tid) { return mask_for(p.pid, tid); }, fs));
+            } else if (auto st = set_affinity(p.pid, asked); !st) {
+                // The main thread goes first, so a process that refuses (no permission, a cpuset
+                // without any of the CPUs) is one error, not one per thread. ESRCH means the process
+                // is gone: a main thread that ended before the others still accepts the change.
+                error = st.error().errno_value() == ESRCH
+                            ? gone()
+                            : refused(Error(st.error().code(), "set affinity of " + name), asked,
+                                      p.kernel_thread,
+                                      [&] { return make_plan(o, req, *topo, p.pid, name, fs, true); });
+            } else {
+                // Its mask read back says what the kernel kept, for the output. The other threads
+                // and --follow are given the mask asked for: the kernel clips each to its own
+                // cpuset and remembers the request (and widens the mask again when the cpuset grows).
+                std::string warning = settle(t.plan, read_back(p.pid, asked, fs), planned, " for " + name);
+                if (!warning.empty()) tools::print_warning(warning);
+                if (all_tasks) {
+                    walk(set_affinity_all_threads(p.pid, asked, fs));
+                } else {
+                    changed = 1;
+                    handled.push_back(p.pid);
+                }
+            }
+            if (error.empty() && !pinned->alive()) error = gone();
         }
         for (const TaskFailure& f : failures) {
             tools::print_error(decorate(Error(f.error.code(), "set affinity of thread " + std::to_string(f.tid) +
@@ -633,6 +623,7 @@ int run_set(const Options& o, const FsRoot& fs) {
             tools::print_error(error);
             failed = true;
         }
+        if (!t.error.empty()) error = t.error;  // no plan (reported above): --json lists it too
         if (o.json) {
             j.begin_object().key("pid").value(p.pid).key("comm").value(p.comm).key("start_time").value(p.start_time);
             json_cpus(j, "cpus", t.plan.mask);
@@ -661,7 +652,7 @@ int run_set(const Options& o, const FsRoot& fs) {
                 taskset(tid, "current", b != before.end() ? b->second : *now);
                 taskset(tid, "new", *now);
             }
-        } else if (!o.quiet && error.empty()) {
+        } else if (!o.quiet && error.empty() && (changed > 0 || failures.empty())) {
             std::string what = o.dry_run ? "would set" : "set";
             std::string line = name + ": ";
             if (all_tasks && !o.dry_run)
@@ -845,12 +836,12 @@ int run_launch(const Options& o, const FsRoot& fs) {
     if (!topo) throw SystemError(topo.error());
     Request req = make_request(o, *topo);
     std::string name = "'" + o.command[0] + "'";
-    auto plan = make_plan(o, req, *topo, 0, name, fs, cpuset_first(o, fs));
+    const bool planned = cpuset_first(o, fs);  // else what is dropped is reported after the change
+    auto plan = make_plan(o, req, *topo, 0, name, fs, planned);
     if (!plan) {
         tools::print_error(plan.error());
         return tools::exit_failure;
     }
-    bool planned = cpuset_first(o, fs);  // else what is dropped is reported after the change
     if (!plan->dropped.empty() && planned) {
         if (o.strict) {
             tools::print_error("cannot use all requested CPUs for " + name + " (--strict): " + plan->dropped_why);
@@ -874,16 +865,14 @@ int run_launch(const Options& o, const FsRoot& fs) {
         }
         return tools::exit_ok;
     }
-    if (auto st = set_affinity(0, plan->mask); !st) {
-        tools::print_error(refused(Error(st.error().code(), "set affinity of paffinity itself to " + plan->mask.to_list()),
-                                   plan->mask, o, req, *topo, 0, name, false, fs));
+    CpuSet mask = plan->mask;
+    if (auto st = set_affinity(0, mask); !st) {
+        tools::print_error(refused(Error(st.error().code(), "set affinity of paffinity itself"), mask, false,
+                                   [&] { return make_plan(o, req, *topo, 0, name, fs, true); }));
         return tools::exit_failure;
     }
-    ReadBack rb = read_back(0, 0, plan->mask, fs);
-    CpuSet report = planned ? rb.dropped : plan->dropped | rb.dropped;
-    if (!report.empty())
-        tools::print_warning("CPUs " + report.to_list() + " dropped: " +
-                             (planned ? rb.why : join_reasons(plan->dropped_why, rb.why)));
+    if (std::string warning = settle(*plan, read_back(0, mask, fs), planned, ""); !warning.empty())
+        tools::print_warning(warning);
     std::vector<char*> argv;
     for (const std::string& a : o.command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -973,6 +962,8 @@ int run(const Options& o) {
     if (!o.taskset_format.empty() && o.taskset_format != "mask" && o.taskset_format != "list")
         throw UsageError("--taskset-format takes 'mask' or 'list'");
     if (!o.taskset_format.empty() && o.json) throw UsageError("--taskset-format and --json exclude each other");
+    if (!o.taskset_format.empty() && o.dry_run)
+        throw UsageError("--taskset-format and --dry-run exclude each other (taskset changes at once)");
     switch (m) {
         case Mode::topology: return run_topology(o, fs);
         case Mode::show: return run_show(o, fs);

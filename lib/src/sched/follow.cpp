@@ -45,6 +45,7 @@ struct AffinityFollower::Impl {
         CpuSet mask = mask_for(t.root, tid);
         auto st = set_affinity(tid, mask);
         if (st) {
+            if (auto now = get_affinity(tid)) mask = *now;  // what the kernel kept (its cpuset)
             report({kind, pid, tid, mask, {}});
         } else if (st.error().errno_value() != ESRCH) {
             report({FollowEvent::Kind::failed, pid, tid, {},
@@ -74,6 +75,7 @@ struct AffinityFollower::Impl {
         for (const TaskFailure& f : r->failed) report({FollowEvent::Kind::failed, child, f.tid, {}, f.error});
         t.seen = r->changed;
         for (const TaskFailure& f : r->failed) insert(t.seen, f.tid);
+        if (auto now = get_affinity(child)) last = *now;  // what the kernel kept (its cpuset)
         report({FollowEvent::Kind::child, child, child, last, {}});
         tracked.emplace(child, std::move(t));
     }

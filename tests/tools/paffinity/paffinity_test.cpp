@@ -90,6 +90,8 @@ TEST(PaffinityCli, UsageErrorsExitTwoWithOneLine) {
         {"notapid"},
         {"--check", "--set", "0", s(h.pid())},
         {"--taskset-format=hex", s(h.pid())},
+        {"--taskset-format", "--json", s(h.pid())},
+        {"--taskset-format", "--dry-run", "--set", "0", s(h.pid())},
         {"--user", "no-such-user-prockit", "--set", "0"},
         {"--cpus", "0", "--pid", "1", "--", "true"},
         {"--poll", s(h.pid())},
@@ -528,12 +530,17 @@ private:
         dir_ = mountpoint + name;
         return true;
     }
-    // Groups left by earlier runs that were killed (empty ones only: rmdir refuses the others).
+    // Groups left by test processes that were killed: named after a PID that no longer exists (a
+    // test running at the same time keeps its own), and empty (rmdir refuses the others).
     static void remove_stale(const std::string& mountpoint) {
         DIR* d = ::opendir(mountpoint.c_str());
         if (!d) return;
-        while (dirent* e = ::readdir(d))
-            if (std::strncmp(e->d_name, prefix, std::strlen(prefix)) == 0) ::rmdir((mountpoint + "/" + e->d_name).c_str());
+        std::size_t n = std::strlen(prefix);
+        while (dirent* e = ::readdir(d)) {
+            if (std::strncmp(e->d_name, prefix, n) != 0) continue;
+            pid_t owner = static_cast<pid_t>(std::atol(e->d_name + n));
+            if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) ::rmdir((mountpoint + "/" + e->d_name).c_str());
+        }
         ::closedir(d);
     }
     std::string parent_, dir_, path_;
@@ -614,6 +621,13 @@ TEST(PaffinityCpuset, WhatTheKernelDropsIsReportedAndNoUsableCpuIsOneError) {
     EXPECT_NE(bad_json.out.find("\"error\":\"cannot set affinity of " + who + ": " + none), std::string::npos)
         << bad_json.out;
     EXPECT_NE(bad_json.out.find("\"ok\":false"), std::string::npos) << bad_json.out;
+    // The same when the cpuset is read first (--no-smt picks among the allowed CPUs): the process
+    // is listed with the error and no CPUs.
+    auto planned_json = paffinity({"--json", "--no-smt", "-a", "--set", outside.to_list(), s(h.pid())});
+    EXPECT_EQ(planned_json.status, 1);
+    EXPECT_NE(planned_json.out.find("\"cpus\":\"\""), std::string::npos) << planned_json.out;
+    EXPECT_NE(planned_json.out.find("\"error\":\"cannot set affinity of " + who + ": " + none), std::string::npos)
+        << planned_json.out;
 
     // Launch mode, from inside the cpuset: the command runs on what the kernel allows.
     std::string script = "echo $$ > " + group.dir() + "/cgroup.procs && exec " + paffinity_path() + " --cpus " +
@@ -628,6 +642,32 @@ TEST(PaffinityCpuset, WhatTheKernelDropsIsReportedAndNoUsableCpuIsOneError) {
                                 outside.to_list() + " -- true"});
     EXPECT_EQ(launch_none.status, 1);
     EXPECT_NE(launch_none.err.find(none), std::string::npos) << launch_none.err;
+}
+
+TEST(PaffinityCpuset, EveryThreadIsAskedForTheWholeRequest) {
+    REQUIRE_TWO_CPUS();
+    CpuSet all = allowed();
+    unsigned keep = all.cpus().back();
+    CpusetGroup group;
+    if (std::string why = group.make(keep); !why.empty()) GTEST_SKIP() << why;
+    Helper h("threads", 3);
+    Helper control("threads", 3);
+    ASSERT_TRUE(group.add(h.pid()));
+    ASSERT_TRUE(group.add(control.pid()));
+
+    auto r = paffinity({"-q", "-a", "--set", all.to_list(), s(h.pid())});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(all_threads_on(h.pid(), CpuSet{keep}));
+    // The same request made directly, as taskset would.
+    auto direct = set_affinity_all_threads(control.pid(), all);
+    ASSERT_TRUE(direct && direct->ok());
+
+    // Kernels that remember a thread's requested mask (Linux 6.2 and later) give it back when the
+    // cpuset grows; paffinity's threads must then widen exactly like the directly set ones.
+    ASSERT_TRUE(write_file(group.dir() + "/cpuset.cpus", all.to_list()));
+    if (!wait_until([&] { return all_threads_on(control.pid(), all); }, std::chrono::seconds(5)))
+        GTEST_SKIP() << "this kernel does not restore requested masks when a cpuset grows";
+    EXPECT_TRUE(wait_until([&] { return all_threads_on(h.pid(), all); })) << "paffinity's threads stayed narrowed";
 }
 
 TEST(PaffinityFixture, IsolatedCpusAndRestrictedCpuset) {

@@ -35,7 +35,8 @@ struct FollowEvent {
     Kind kind = Kind::thread;
     pid_t pid = 0;   ///< the process
     pid_t tid = 0;   ///< the thread (thread, failed)
-    CpuSet cpus;     ///< the mask applied (thread, child)
+    CpuSet cpus;     ///< the mask the thread has after the change (thread, child): the kernel
+                     ///< keeps only the CPUs of the requested mask that its cgroup cpuset allows
     Error error;     ///< failed
 };
 
