@@ -3,8 +3,9 @@
 //   2. selecting by command line among 2,000 extra processes and setting the match:
 //      paffinity --match RE --set  vs  pgrep -f RE + taskset -p
 // Both sides are whole commands started with posix_spawn, so each pays one process start (two for
-// the pgrep pipeline, as a script would). The library call alone is shown too, for reference.
-// Benchmarks never assert timing.
+// the pgrep pipeline, as a script would), and they run in pairs (see paired()). The library call
+// alone is shown too, and the floor for the first case: a raw C loop doing only the kernel work, as
+// its own process (bench/raw_setaffinity.cpp). Benchmarks never assert timing.
 #include "ratio.hpp"
 
 #include <prockit/proc/select.hpp>
@@ -13,6 +14,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -128,41 +130,104 @@ pid_t thousand_thread_process() {
     return pid;
 }
 
+// --- paired measurement ----------------------------------------------------------------------------
+// Each iteration runs the case and its peer back to back, in alternating order, so that the
+// machine's drift from moment to moment (a shared VM moves by 10-20 % within a minute) hits both
+// alike; timing them in separate blocks let that drift decide ratios near a target. The case's time
+// is the reported (manual) time; the peer's mean is the counter peer_ms, and `ratio` is the peer's
+// total over the case's for the repetition (bench/ratio.cpp prints its median over repetitions).
+//
+// `mine(to_b)` and `peer(to_b)` change the target to mask b (to_b) or back to mask a. Even
+// iterations run mine→b then peer→a, odd ones peer→b then mine→a: every run really changes the
+// mask, and each side makes both changes equally often.
+
+using Clock = std::chrono::steady_clock;
+
+template <typename F>
+double timed(F&& f) {
+    auto t0 = Clock::now();
+    bool ok = f();
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return ok ? s : -1;
+}
+
+template <typename Mine, typename Peer>
+void paired(benchmark::State& state, const std::string& peer_name, Mine&& mine, Peer&& peer) {
+    double mine_total = 0, peer_total = 0;
+    long i = 0;
+    for (auto _ : state) {
+        double m, p;
+        if (i++ % 2 == 0) {
+            m = timed([&] { return mine(true); });
+            p = timed([&] { return peer(false); });
+        } else {
+            p = timed([&] { return peer(true); });
+            m = timed([&] { return mine(false); });
+        }
+        if (m < 0 || p < 0) {
+            state.SkipWithError(m < 0 ? "the case's command failed" : "the peer's command failed");
+            break;
+        }
+        mine_total += m;
+        peer_total += p;
+        state.SetIterationTime(m);
+    }
+    if (i == 0 || mine_total <= 0) return;
+    state.counters["peer_ms"] = peer_total * 1e3 / static_cast<double>(i);
+    state.counters["ratio"] = peer_total / mine_total;
+    state.SetLabel("paired:" + peer_name);
+}
+
 // --- 1. all threads of a 1,000-thread process ---------------------------------------------------------
 
-void BM_taskset_all_threads(benchmark::State& state) {
-    pid_t pid = thousand_thread_process();
-    auto [a, b] = two_masks();
-    bool flip = false;
-    for (auto _ : state) {
-        const prockit::CpuSet& m = (flip = !flip) ? b : a;
-        if (run({"taskset", "-a", "-p", m.to_mask(), std::to_string(pid)}) != 0) state.SkipWithError("taskset failed");
-    }
+// The peer: taskset -a -p MASK PID.
+auto taskset_all(pid_t pid, const prockit::CpuSet& a, const prockit::CpuSet& b) {
+    return [=](bool to_b) {
+        return run({"taskset", "-a", "-p", (to_b ? b : a).to_mask(), std::to_string(pid)}) == 0;
+    };
+}
+
+// Every case starts from mask a (see paired()).
+void reset_all_threads(pid_t pid, const prockit::CpuSet& a) {
+    if (!prockit::set_affinity_all_threads(pid, a)) std::abort();
 }
 
 void BM_paffinity_all_threads(benchmark::State& state) {
     pid_t pid = thousand_thread_process();
     auto [a, b] = two_masks();
+    reset_all_threads(pid, a);
     std::string path = paffinity_path();
-    bool flip = false;
-    for (auto _ : state) {
-        const prockit::CpuSet& m = (flip = !flip) ? b : a;
-        if (run({path, "-q", "-a", "--set", m.to_list(), "--pid", std::to_string(pid)}) != 0)
-            state.SkipWithError("paffinity failed");
-    }
-    state.SetLabel("vs:BM_taskset_all_threads/iterations:100/real_time");
+    paired(
+        state, "taskset -a -p",
+        [&](bool to_b) {
+            return run({path, "-q", "-a", "--set", (to_b ? b : a).to_list(), "--pid", std::to_string(pid)}) == 0;
+        },
+        taskset_all(pid, a, b));
+}
+
+// The floor: a C loop doing only the kernel work (bench/raw_setaffinity.cpp), as its own process.
+void BM_raw_loop_all_threads(benchmark::State& state) {
+    pid_t pid = thousand_thread_process();
+    auto [a, b] = two_masks();
+    reset_all_threads(pid, a);
+    std::string raw = g_self.substr(0, g_self.rfind('/')) + "/raw_setaffinity";
+    paired(
+        state, "taskset -a -p",
+        [&](bool to_b) { return run({raw, std::to_string(pid), (to_b ? b : a).to_mask()}) == 0; },
+        taskset_all(pid, a, b));
 }
 
 void BM_library_all_threads(benchmark::State& state) {
     pid_t pid = thousand_thread_process();
     auto [a, b] = two_masks();
-    bool flip = false;
-    for (auto _ : state) {
-        const prockit::CpuSet& m = (flip = !flip) ? b : a;
-        auto r = prockit::set_affinity_all_threads(pid, m);
-        if (!r || !r->ok()) state.SkipWithError("set_affinity_all_threads failed");
-    }
-    state.SetLabel("vs:BM_taskset_all_threads/iterations:100/real_time");
+    reset_all_threads(pid, a);
+    paired(
+        state, "taskset -a -p",
+        [&](bool to_b) {
+            auto r = prockit::set_affinity_all_threads(pid, to_b ? b : a);
+            return r && r->ok();
+        },
+        taskset_all(pid, a, b));
 }
 
 // --- 2. selection by command line among 2,000 extra processes --------------------------------------------
@@ -205,55 +270,51 @@ pid_t populated_target() {
     return target;
 }
 
-void BM_pgrep_taskset(benchmark::State& state) {
-    pid_t target = populated_target();
-    auto [a, b] = two_masks();
-    bool flip = false;
-    for (auto _ : state) {
-        const prockit::CpuSet& m = (flip = !flip) ? b : a;
+// The peer: pgrep -f RE, then taskset -p MASK on the PID it printed (as a script would).
+auto pgrep_taskset(pid_t target, const prockit::CpuSet& a, const prockit::CpuSet& b) {
+    return [=](bool to_b) {
         std::string out;
         run({"pgrep", "-f", g_marker}, &out);
         pid_t pid = std::atoi(out.c_str());
-        if (pid != target) {
-            state.SkipWithError("pgrep did not find the target");
-            break;
-        }
-        if (run({"taskset", "-p", m.to_mask(), std::to_string(pid)}) != 0) state.SkipWithError("taskset failed");
-    }
+        if (pid != target) return false;
+        return run({"taskset", "-p", (to_b ? b : a).to_mask(), std::to_string(pid)}) == 0;
+    };
 }
 
 void BM_paffinity_match(benchmark::State& state) {
-    populated_target();
+    pid_t target = populated_target();
     auto [a, b] = two_masks();
+    if (!prockit::set_affinity(target, a)) std::abort();
     std::string path = paffinity_path();
-    bool flip = false;
-    for (auto _ : state) {
-        const prockit::CpuSet& m = (flip = !flip) ? b : a;
-        if (run({path, "-q", "--match", g_marker, "--set", m.to_list()}) != 0) state.SkipWithError("paffinity failed");
-    }
-    state.SetLabel("vs:BM_pgrep_taskset/iterations:20/real_time");
+    paired(
+        state, "pgrep -f + taskset -p",
+        [&](bool to_b) { return run({path, "-q", "--match", g_marker, "--set", (to_b ? b : a).to_list()}) == 0; },
+        pgrep_taskset(target, a, b));
 }
 
 void BM_library_select(benchmark::State& state) {
     pid_t target = populated_target();
+    auto [a, b] = two_masks();
+    if (!prockit::set_affinity(target, a)) std::abort();
     prockit::proc::Selector sel;
     sel.patterns = {g_marker};
     auto matcher = prockit::proc::Matcher::compile(sel).value();
-    for (auto _ : state) {
-        auto r = matcher.select();
-        if (!r || r->processes.size() != 1 || r->processes[0].pid != target) state.SkipWithError("select failed");
-    }
-    state.SetLabel("vs:BM_pgrep_taskset/iterations:20/real_time");
+    paired(
+        state, "pgrep -f + taskset -p",
+        [&](bool) {
+            auto r = matcher.select();
+            return r && r->processes.size() == 1 && r->processes[0].pid == target;
+        },
+        pgrep_taskset(target, a, b));
 }
 
 }  // namespace
 
-BENCHMARK(BM_taskset_all_threads)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(100);
-BENCHMARK(BM_paffinity_all_threads)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(100);
-BENCHMARK(BM_library_all_threads)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(100);
-BENCHMARK(BM_pgrep_taskset)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(20);
-BENCHMARK(BM_paffinity_match)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(20);
-BENCHMARK(BM_library_select)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(20);
+BENCHMARK(BM_paffinity_all_threads)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(100);
+BENCHMARK(BM_raw_loop_all_threads)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(100);
+BENCHMARK(BM_library_all_threads)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(100);
+BENCHMARK(BM_paffinity_match)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(20);
+BENCHMARK(BM_library_select)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(20);
 
 int main(int argc, char** argv) {
     if (argc >= 2 && std::strcmp(argv[1], "--sleeper") == 0) {

@@ -15,6 +15,9 @@ struct Row {
     std::string peer;
     double ns_per_iter = 0;
     bool median = false;
+    bool paired = false;     // label "paired:<peer>": the case ran in pairs with its peer
+    double ratio = 0;        // paired: the counter "ratio" (peer time / case time)
+    double peer_ms = 0;      // paired: the counter "peer_ms"
 };
 
 // Collects every run (forwarding to the console reporter) so ratios can be printed at the end.
@@ -30,6 +33,15 @@ public:
             row.name = median ? r.run_name.str() : r.benchmark_name();
             row.median = median;
             if (r.report_label.rfind("vs:", 0) == 0) row.peer = r.report_label.substr(3);
+            if (r.report_label.rfind("paired:", 0) == 0) {
+                auto ratio = r.counters.find("ratio");
+                auto peer_ms = r.counters.find("peer_ms");
+                if (ratio == r.counters.end() || peer_ms == r.counters.end()) continue;
+                row.paired = true;
+                row.peer = r.report_label.substr(7);
+                row.ratio = ratio->second.value;
+                row.peer_ms = peer_ms->second.value;
+            }
             row.ns_per_iter = r.GetAdjustedRealTime() * to_ns(r.time_unit);
             rows.push_back(row);
         }
@@ -67,13 +79,22 @@ int run_with_ratios(int argc, char** argv) {
     bool header = false;
     for (const Row& r : rows) {
         if (r.peer.empty()) continue;
-        auto peer = by_name.find(r.peer);
-        if (peer == by_name.end()) continue;
+        double ratio = r.ratio;
+        std::string peer = r.peer;
+        if (r.paired) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, " (in pairs: %.3f ms vs %.3f ms)", r.ns_per_iter / 1e6, r.peer_ms);
+            peer += buf;
+        } else {
+            auto p = by_name.find(r.peer);
+            if (p == by_name.end()) continue;
+            ratio = p->second / r.ns_per_iter;
+        }
         if (!header) {
             std::printf("\n%-60s %12s  %s\n", "case", "ratio", "(peer time / case time; >1 = faster than peer)");
             header = true;
         }
-        std::printf("%-60s %11.2fx  vs %s\n", r.name.c_str(), peer->second / r.ns_per_iter, r.peer.c_str());
+        std::printf("%-60s %11.2fx  vs %s\n", r.name.c_str(), ratio, peer.c_str());
     }
     std::fflush(stdout);
     return 0;

@@ -4,6 +4,10 @@
 // A case declares its peer with state.SetLabel("vs:<peer case name>"); the ratio printed is
 // peer_time / case_time (above 1 means faster than the peer). With --benchmark_repetitions the
 // medians are compared (bench/run.sh asks for 3 repetitions, randomly interleaved, by default).
+//
+// A case that runs in pairs with its peer (each iteration runs both) instead labels itself
+// "paired:<peer description>" and sets the counters "ratio" (peer time / case time) and "peer_ms";
+// the ratio printed is then its own (the median over repetitions).
 #pragma once
 
 namespace prockit::bench {

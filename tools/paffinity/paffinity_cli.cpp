@@ -136,9 +136,11 @@ std::vector<proc::ProcessRef> select(const Options& o, const FsRoot& fs, bool& f
         throw SystemError(matcher.error());
     }
     // A /proc scan is split over up to 4 threads (one per CPU we may use): most of its time is
-    // the kernel reading other processes' command lines, which parallelises well.
+    // the kernel reading other processes' command lines, which parallelises well. PIDs alone
+    // need no scan.
     unsigned threads = 1;
-    if (auto mine = get_affinity(0)) threads = static_cast<unsigned>(std::clamp<std::size_t>(mine->count(), 1, 4));
+    if (o.pids.empty() && o.positional.empty())
+        if (auto mine = get_affinity(0)) threads = static_cast<unsigned>(std::clamp<std::size_t>(mine->count(), 1, 4));
     auto sel = matcher->select(threads);
     if (!sel) throw SystemError(sel.error());
     if (!o.allow_none) {

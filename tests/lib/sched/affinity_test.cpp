@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <map>
 #include <thread>
 
 using namespace prockit;
@@ -84,6 +87,7 @@ TEST(Affinity, AllThreadsOfAProcessThatKeepsCreatingThreads) {
         EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
         EXPECT_GE(r->changed.size(), 21u);
         EXPECT_GE(r->passes, 2u);
+        EXPECT_FALSE(r->overlapped) << "too few threads to pay for a helper thread";
         // Threads created from now on inherit the mask from a creator that was set.
         EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
     }
@@ -106,9 +110,106 @@ TEST(Affinity, MaskPerThreadCallback) {
     });
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ(r->changed.size(), 6u);
+    EXPECT_FALSE(r->overlapped) << "a mask per thread is set in one thread, in TID order";
     for (const auto& [tid, cpu] : given) {
         auto now = get_affinity(tid);
         ASSERT_TRUE(now);
         EXPECT_EQ(*now, cpu) << tid;
     }
+}
+
+namespace {
+
+std::size_t task_count(pid_t pid) {
+    auto tasks = proc::list_tasks(pid);
+    return tasks ? tasks->size() : 0;
+}
+
+// Waits (up to 20 s) until `pred()` holds.
+template <class Pred>
+bool eventually(Pred pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+}
+
+}  // namespace
+
+// 300 threads: past the point where listing and setting overlap (a helper thread sets the threads
+// already listed while the caller lists the rest; see affinity.cpp).
+TEST(Affinity, AllThreadsOfAManyThreadedProcess) {
+    auto allowed = get_affinity(0);
+    ASSERT_TRUE(allowed);
+    Child helper({PAFF_THREADS_HELPER, "threads", "300"});
+    ASSERT_EQ(helper.read_line(), "ready");
+    std::vector<unsigned> cpus = allowed->cpus();
+    for (int round = 0; round < 4; ++round) {
+        CpuSet target = round % 2 == 1 ? *allowed : CpuSet{cpus[static_cast<std::size_t>(round / 2) % cpus.size()]};
+        auto r = set_affinity_all_threads(helper.pid(), target);
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
+        EXPECT_EQ(r->changed.size(), 301u);
+        EXPECT_EQ(r->exited, 0u);
+        EXPECT_EQ(r->overlapped, allowed->count() >= 2) << "a helper thread works alongside when there are two CPUs";
+        EXPECT_TRUE(std::is_sorted(r->changed.begin(), r->changed.end()));
+        EXPECT_EQ(std::adjacent_find(r->changed.begin(), r->changed.end()), r->changed.end()) << "a thread twice";
+        EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
+    }
+}
+
+// The same while threads keep appearing (and short-lived ones ending) during the listing.
+TEST(Affinity, AllThreadsOfAManyThreadedProcessThatKeepsCreatingThreads) {
+    auto allowed = get_affinity(0);
+    ASSERT_TRUE(allowed);
+    Child helper({PAFF_THREADS_HELPER, "churn", "100"});  // grows to 400 sleepers, plus brief ones
+    ASSERT_EQ(helper.read_line(), "ready");
+    ASSERT_TRUE(eventually([&] { return task_count(helper.pid()) >= 300; }));
+    std::vector<unsigned> cpus = allowed->cpus();
+    for (int round = 0; round < 6; ++round) {
+        CpuSet target{cpus[static_cast<std::size_t>(round) % cpus.size()]};
+        auto r = set_affinity_all_threads(helper.pid(), target);
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
+        EXPECT_GE(r->changed.size(), 300u);
+        EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
+    }
+}
+
+// With only one CPU to run on there is no second CPU for the helper: the caller lists, then sets
+// every thread itself.
+TEST(Affinity, AllThreadsOfAManyThreadedProcessFromOneCpu) {
+    auto allowed = get_affinity(0);
+    ASSERT_TRUE(allowed);
+    Child helper({PAFF_THREADS_HELPER, "threads", "300"});
+    ASSERT_EQ(helper.read_line(), "ready");
+    CpuSet target{allowed->cpus().back()};
+    std::string outcome = on_thread([&] {
+        if (auto st = set_affinity(0, CpuSet{allowed->first()}); !st) return st.error().message();
+        auto r = set_affinity_all_threads(helper.pid(), target);
+        if (!r) return r.error().message();
+        if (!r->ok()) return r->failed.front().error.message();
+        return std::to_string(r->changed.size()) + " changed" + (r->overlapped ? ", overlapped" : "");
+    });
+    EXPECT_EQ(outcome, "301 changed");
+    EXPECT_EQ(threads_not_on(helper.pid(), target), "");
+}
+
+// The helper thread does not outlive the call by more than its own exit, and the call never
+// leaves this process with more threads than it started with.
+TEST(Affinity, NoHelperThreadOutlivesTheCall) {
+    auto allowed = get_affinity(0);
+    ASSERT_TRUE(allowed);
+    Child helper({PAFF_THREADS_HELPER, "threads", "300"});
+    ASSERT_EQ(helper.read_line(), "ready");
+    std::size_t before = task_count(getpid());
+    for (int round = 0; round < 5; ++round) {
+        auto r = set_affinity_all_threads(helper.pid(), *allowed);
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_EQ(r->changed.size(), 301u);
+    }
+    EXPECT_TRUE(eventually([&] { return task_count(getpid()) <= before; }))
+        << task_count(getpid()) << " threads, " << before << " before";
 }

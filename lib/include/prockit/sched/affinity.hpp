@@ -31,6 +31,7 @@ struct ThreadsResult {
     std::vector<TaskFailure> failed;   ///< threads that refused (never silently dropped)
     std::size_t exited = 0;            ///< threads that exited before they could be set
     unsigned passes = 0;               ///< listings of /proc/PID/task it took
+    bool overlapped = false;           ///< a helper thread set threads while the first listing ran
     bool ok() const { return failed.empty(); }
 };
 
@@ -46,6 +47,12 @@ using MaskForThread = std::function<CpuSet(pid_t tid)>;
 /// walk, a thread still inside clone() for longer than a whole pass could be missed; --follow
 /// closes that gap.) ESRCH when the process is gone (before or during the change); per-thread
 /// failures are in the result.
+///
+/// Listing costs the kernel about as much per thread as setting does, so for 256 threads or more
+/// and when this process may run on a second CPU, a short-lived helper thread (detached, every
+/// signal blocked, on another CPU) sets the threads already listed while the calling thread lists
+/// the rest (`overlapped`); both set what is left, and the call returns once every thread is
+/// handled. Not when `pid` is this process (the helper would be one of its threads).
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs = FsRoot::system());
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& mask_for,
                                                const FsRoot& fs = FsRoot::system());
