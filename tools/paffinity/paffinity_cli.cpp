@@ -607,7 +607,7 @@ int run_set(const Options& o, const FsRoot& fs) {
                 std::string warning = settle(t.plan, read_back(p.pid, asked, fs), planned, " for " + name);
                 if (!warning.empty()) tools::print_warning(warning);
                 if (all_tasks) {
-                    walk(set_affinity_all_threads(p.pid, asked, fs));
+                    walk(set_affinity_all_threads(p.pid, asked, fs, {.helper_thread = true}));
                 } else {
                     changed = 1;
                     handled.push_back(p.pid);

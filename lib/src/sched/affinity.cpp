@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <memory>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -72,7 +71,8 @@ long last_pid(const FsRoot& fs) {
 //
 // Listing /proc/PID/task costs the kernel about as much per thread as sched_setaffinity does
 // (~0.45 us each per thread on a 2-vCPU VM, 1,000 threads: the listing looks up a dentry per
-// thread). With one mask for every thread, a helper thread on another CPU sets the threads already
+// thread). With one mask for every thread, and when the caller allows it
+// (AllThreadsOptions::helper_thread), a helper thread on another CPU sets the threads already
 // listed while the calling thread lists the rest (in 4 KiB getdents64 chunks, ~128 TIDs each), then
 // both set what is left. Without a second CPU, without enough threads to pay for the helper's start
 // (~0.1 ms), or if no thread can be made, the calling thread sets them all itself after listing.
@@ -82,21 +82,24 @@ constexpr std::size_t listing_chunk = 4096;  // bytes of dirents per getdents64 
 
 // One listing and the outcome of setting each thread it found. The lister appends TIDs (the room
 // is reserved up front, so the storage never moves) and publishes how many are ready; a setter
-// claims the next index, records sched_setaffinity's errno (0 when set) and counts it completed.
-// Shared with the helper through a shared_ptr: a helper that gets a CPU only after the caller has
-// set everything itself finds nothing left to claim, and the state it looks at is still there.
+// claims the next index and records sched_setaffinity's errno (0 when set). It lives on the
+// caller's stack: the caller returns only after the helper has said it is done with it. Nothing
+// on the helper's side allocates: a thread's first malloc or free makes glibc set up an arena for
+// it (a 128 MiB reservation and an munmap, whose TLB shoot-down interrupts the listing thread).
 struct OverlapState {
     std::vector<pid_t> tids;
     std::vector<int> errors;
-    CpuSet mask;
+    const CpuSet* mask = nullptr;
     std::atomic<std::size_t> published{0};
     std::atomic<std::size_t> next{0};
-    std::atomic<std::size_t> completed{0};
     std::atomic<bool> listed{false};
+    std::atomic<bool> helper_done{false};  // the helper's last touch of this state
 
     void set_claimed() {
-        const auto* bits = reinterpret_cast<const cpu_set_t*>(mask.words().data());
-        const std::size_t bytes = mask.byte_size();
+        const auto* bits = reinterpret_cast<const cpu_set_t*>(mask->words().data());
+        const std::size_t bytes = mask->byte_size();
+        const pid_t* tid = tids.data();
+        int* error = errors.data();
         for (;;) {
             std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
             for (unsigned spins = 0;; ++spins) {
@@ -109,26 +112,23 @@ struct OverlapState {
                 // CPU after all, yield to it rather than spin through its time slice.
                 if (spins > 2000) ::sched_yield();
             }
-            errors[i] = ::sched_setaffinity(tids[i], bytes, bits) == 0 ? 0 : errno;
-            completed.fetch_add(1, std::memory_order_release);
+            error[i] = ::sched_setaffinity(tid[i], bytes, bits) == 0 ? 0 : errno;
         }
     }
 };
 
 void* overlap_helper(void* arg) {
-    auto* owner = static_cast<std::shared_ptr<OverlapState>*>(arg);
-    std::shared_ptr<OverlapState> state = std::move(*owner);
-    delete owner;
+    auto* state = static_cast<OverlapState*>(arg);
     state->set_claimed();
+    state->helper_done.store(true, std::memory_order_release);  // `state` may be gone after this
     return nullptr;
 }
 
 // Starts the helper, detached, on the CPUs this process may use other than the one the caller runs
-// on, with every signal blocked (signals for the process stay with the caller's threads). Nobody
-// joins it: the caller waits for the settings to complete, not for the thread to exit (waking a
-// joiner after the exit costs this VM ~60 us). False when there is no other CPU or no thread could
-// be made.
-bool start_helper(const std::shared_ptr<OverlapState>& state) {
+// on, with every signal blocked (signals for the process stay with the caller's threads). The
+// caller waits for `helper_done`, not for the thread's exit (waking a joiner after the exit costs
+// this VM ~60 us). False when there is no other CPU or no thread could be made.
+bool start_helper(OverlapState& state) {
     cpu_set_t cpus;
     CPU_ZERO(&cpus);
     if (::sched_getaffinity(0, sizeof cpus, &cpus) != 0) return false;
@@ -143,10 +143,8 @@ bool start_helper(const std::shared_ptr<OverlapState>& state) {
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    auto* owner = new std::shared_ptr<OverlapState>(state);
     pthread_t thread;
-    bool started = ::pthread_create(&thread, &attr, overlap_helper, owner) == 0;
-    if (!started) delete owner;
+    bool started = ::pthread_create(&thread, &attr, overlap_helper, &state) == 0;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     ::pthread_attr_destroy(&attr);
     return started;
@@ -165,13 +163,12 @@ struct OverlapResult {
 // else listing first and then setting.
 OverlapResult list_and_set(int dir, std::size_t expected, bool want_helper, const CpuSet& mask) {
     OverlapResult r;
-    auto state = std::make_shared<OverlapState>();
+    OverlapState state;
     const std::size_t room = expected + expected / 4 + 64;
-    state->tids.reserve(room);
-    state->errors.assign(room, 0);
-    state->mask = mask;
-    bool helped = want_helper && start_helper(state);
-    r.helped = helped;
+    state.tids.reserve(room);
+    state.errors.assign(room, 0);
+    state.mask = &mask;
+    r.helped = want_helper && start_helper(state);
     alignas(dirent64) char buf[listing_chunk];
     for (;;) {
         ssize_t n = retry_eintr([&] { return ::getdents64(dir, buf, sizeof buf); });
@@ -187,30 +184,32 @@ OverlapResult list_and_set(int dir, std::size_t expected, bool want_helper, cons
             pid_t tid = 0;
             auto [end, ec] = std::from_chars(name, name + std::char_traits<char>::length(name), tid);
             if (ec != std::errc() || *end != '\0') continue;
-            if (state->tids.size() < room)
-                state->tids.push_back(tid);
+            if (state.tids.size() < room)
+                state.tids.push_back(tid);
             else
                 r.extra.push_back(tid);
         }
-        state->published.store(state->tids.size(), std::memory_order_release);
+        state.published.store(state.tids.size(), std::memory_order_release);
     }
-    state->listed.store(true, std::memory_order_release);
-    state->set_claimed();
-    const std::size_t total = state->tids.size();
-    for (unsigned spins = 0; helped && state->completed.load(std::memory_order_acquire) < total; ++spins)
-        if (spins > 2000) ::sched_yield();  // the helper is finishing its last thread
-    // Every index is claimed and completed: the helper can no longer touch the vectors.
-    r.tids = std::move(state->tids);
-    r.errors = std::move(state->errors);
-    r.errors.resize(total);
+    state.listed.store(true, std::memory_order_release);
+    state.set_claimed();
+    // Wait for the helper to let go of `state`: it is finishing its last thread, or, had it not
+    // been given a CPU until now, finds nothing left to claim as soon as it runs.
+    for (unsigned spins = 0; r.helped && !state.helper_done.load(std::memory_order_acquire); ++spins)
+        if (spins > 2000) ::sched_yield();
+    r.tids = std::move(state.tids);
+    r.errors = std::move(state.errors);
+    r.errors.resize(r.tids.size());
     return r;
 }
 
 /// The work of both set_affinity_all_threads() overloads. `mask_of(tid)` returns the thread's mask
 /// by reference: one mask for every thread costs no copy per thread. `uniform` is that one mask
-/// when every thread gets the same; it lets the first pass overlap listing and setting.
+/// when every thread gets the same; with `helper_thread` it lets the first pass overlap listing
+/// and setting.
 template <typename MaskOf>
-Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot& fs, const CpuSet* uniform) {
+Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot& fs, const CpuSet* uniform,
+                                      bool helper_thread) {
     ThreadsResult out;
     std::vector<pid_t> seen;  // every TID handled so far (set, failed or exited), sorted
     std::string task_dir = fs.proc_pid(pid, "task");
@@ -235,22 +234,36 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
     // a few numbers since the previous listing began, probing those few TIDs in /proc/PID/task
     // answers "did a new thread appear?" without listing every thread again.
     constexpr long probe_limit = 64;
-    // Overlapping needs one mask, the kernel's /proc, and another process: a helper thread in the
+    // The first pass with one mask lists in small chunks (list_and_set()), with a helper thread
+    // when allowed; that needs the kernel's /proc, and another process: a helper thread in the
     // target itself would be listed and set as one of its threads.
-    const bool overlap = uniform && fs.is_real() && pid != ::getpid();
+    const bool chunked = uniform && fs.is_real() && pid != ::getpid();
     long cursor = last_pid(fs);
     bool full_listing = true;
+    bool whole = true;          // the last full listing is known to have missed no thread
+    long probe_from_now = -1;   // ns_last_pid as read right after that listing, when known
     for (;;) {
         bool any_new = false;
-        if (full_listing && out.passes == 0 && overlap) {
-            // The first pass with one mask: listing and setting overlap (list_and_set()).
+        if (full_listing && out.passes == 0 && chunked) {
+            // The first pass with one mask: listing and setting overlap if allowed (list_and_set()).
             ++out.passes;
             int dir = retry_eintr([&] { return ::open(task_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
             if (dir < 0) return errno == ENOENT || errno == ESRCH ? gone() : fail(last_error("open " + task_dir));
             struct stat st {};
             // The kernel counts a process's threads in the link count of /proc/PID/task (2 + threads).
             std::size_t expected = ::fstat(dir, &st) == 0 && st.st_nlink > 2 ? st.st_nlink - 2 : 0;
-            OverlapResult r = list_and_set(dir, expected, expected >= overlap_min_threads, *uniform);
+            OverlapResult r = list_and_set(dir, expected, helper_thread && expected >= overlap_min_threads, *uniform);
+            // A listing read in chunks is only known whole if no thread exited meanwhile: when the
+            // thread a chunk would resume at has exited, the kernel resumes by position instead,
+            // and threads that exited before it shift the rest, so some are skipped. Proof of no
+            // exit: the thread count grew by exactly the number of PIDs handed out meanwhile (less
+            // the helper's own). Without that proof the next pass lists again in one read.
+            std::size_t after = ::fstat(dir, &st) == 0 && st.st_nlink > 2 ? st.st_nlink - 2 : 0;
+            long now = last_pid(fs);
+            long handed_out = now - cursor - (r.helped ? 1 : 0);
+            whole = cursor >= 0 && now >= cursor &&
+                    static_cast<long>(after) - static_cast<long>(expected) == handed_out;
+            probe_from_now = whole ? now : -1;
             ::close(dir);
             if (r.list_errno != 0) {
                 if (r.list_errno == ENOENT || r.list_errno == ESRCH) return gone();
@@ -296,7 +309,8 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
             std::set_union(seen.begin(), seen.end(), tids->begin(), tids->end(), std::back_inserter(merged));
             seen.swap(merged);
         } else {
-            long now = last_pid(fs);
+            long now = probe_from_now >= 0 ? probe_from_now : last_pid(fs);
+            probe_from_now = -1;
             ++out.passes;
             if (now < 0 || now < cursor || now - cursor > probe_limit) {
                 full_listing = true;  // wrapped, unknown or too many: list everything
@@ -319,8 +333,10 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
             cursor = now;
         }
         if (!any_new) break;
-        // Confirm with the cheap probe when the cursor is known, else with another full listing.
-        full_listing = cursor < 0;
+        // Confirm with the cheap probe when the cursor is known and the listing whole, else with
+        // another full listing.
+        full_listing = cursor < 0 || !whole;
+        whole = true;
     }
     if (!std::is_sorted(out.changed.begin(), out.changed.end())) std::sort(out.changed.begin(), out.changed.end());
     return out;
@@ -328,8 +344,9 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
 
 }  // namespace
 
-Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs) {
-    return set_all_threads(pid, [&](pid_t) -> const CpuSet& { return cpus; }, fs, &cpus);
+Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs,
+                                               const AllThreadsOptions& opts) {
+    return set_all_threads(pid, [&](pid_t) -> const CpuSet& { return cpus; }, fs, &cpus, opts.helper_thread);
 }
 
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& mask_for, const FsRoot& fs) {
@@ -340,7 +357,7 @@ Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& m
             current = mask_for(tid);
             return current;
         },
-        fs, nullptr);
+        fs, nullptr, false);
 }
 
 Result<std::vector<TaskAffinity>> get_affinity_all_threads(pid_t pid, const FsRoot& fs) {

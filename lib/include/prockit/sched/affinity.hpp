@@ -35,6 +35,13 @@ struct ThreadsResult {
     bool ok() const { return failed.empty(); }
 };
 
+/// How set_affinity_all_threads() may go about it.
+struct AllThreadsOptions {
+    /// Allow one short-lived helper thread (see set_affinity_all_threads()). Off by default: the
+    /// library starts no thread its caller did not ask for.
+    bool helper_thread = false;
+};
+
 /// The mask to give one thread: called once per thread, in ascending TID order within a pass.
 using MaskForThread = std::function<CpuSet(pid_t tid)>;
 
@@ -48,12 +55,14 @@ using MaskForThread = std::function<CpuSet(pid_t tid)>;
 /// closes that gap.) ESRCH when the process is gone (before or during the change); per-thread
 /// failures are in the result.
 ///
-/// Listing costs the kernel about as much per thread as setting does, so for 256 threads or more
-/// and when this process may run on a second CPU, a short-lived helper thread (detached, every
-/// signal blocked, on another CPU) sets the threads already listed while the calling thread lists
-/// the rest (`overlapped`); both set what is left, and the call returns once every thread is
-/// handled. Not when `pid` is this process (the helper would be one of its threads).
-Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs = FsRoot::system());
+/// With `opts.helper_thread`, the first pass may overlap listing and setting: listing costs the
+/// kernel about as much per thread as setting does, so for 256 threads or more, when this process
+/// may run on a second CPU, a short-lived helper thread (detached, every signal blocked, on
+/// another CPU) sets the threads already listed while the calling thread lists the rest
+/// (`overlapped`); both set what is left, and the call returns once every thread is handled. Never
+/// when `pid` is this process (the helper would be one of its threads).
+Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs = FsRoot::system(),
+                                               const AllThreadsOptions& opts = {});
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& mask_for,
                                                const FsRoot& fs = FsRoot::system());
 
