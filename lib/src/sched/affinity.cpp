@@ -80,6 +80,19 @@ long last_pid(const FsRoot& fs) {
 constexpr std::size_t overlap_min_threads = 256;
 constexpr std::size_t listing_chunk = 4096;  // bytes of dirents per getdents64 call
 
+// Appends the numeric names in a getdents64 buffer to `out`.
+void append_tids(const char* buf, ssize_t n, std::vector<pid_t>& out) {
+    for (ssize_t off = 0; off < n;) {
+        const auto* e = reinterpret_cast<const dirent64*>(buf + off);
+        off += e->d_reclen;
+        const char* name = e->d_name;
+        if (*name < '0' || *name > '9') continue;
+        pid_t tid = 0;
+        auto [end, ec] = std::from_chars(name, name + std::char_traits<char>::length(name), tid);
+        if (ec == std::errc() && *end == '\0') out.push_back(tid);
+    }
+}
+
 // One listing and the outcome of setting each thread it found. The lister appends TIDs (the room
 // is reserved up front, so the storage never moves) and publishes how many are ready; a setter
 // claims the next index and records sched_setaffinity's errno (0 when set). It lives on the
@@ -170,25 +183,17 @@ OverlapResult list_and_set(int dir, std::size_t expected, bool want_helper, cons
     state.mask = &mask;
     r.helped = want_helper && start_helper(state);
     alignas(dirent64) char buf[listing_chunk];
+    std::vector<pid_t> chunk;
+    chunk.reserve(listing_chunk / 24);
     for (;;) {
         ssize_t n = retry_eintr([&] { return ::getdents64(dir, buf, sizeof buf); });
         if (n <= 0) {
             if (n < 0) r.list_errno = errno;
             break;
         }
-        for (ssize_t off = 0; off < n;) {
-            const auto* e = reinterpret_cast<const dirent64*>(buf + off);
-            off += e->d_reclen;
-            const char* name = e->d_name;
-            if (*name < '0' || *name > '9') continue;
-            pid_t tid = 0;
-            auto [end, ec] = std::from_chars(name, name + std::char_traits<char>::length(name), tid);
-            if (ec != std::errc() || *end != '\0') continue;
-            if (state.tids.size() < room)
-                state.tids.push_back(tid);
-            else
-                r.extra.push_back(tid);
-        }
+        chunk.clear();
+        append_tids(buf, n, chunk);
+        for (pid_t tid : chunk) (state.tids.size() < room ? state.tids : r.extra).push_back(tid);
         state.published.store(state.tids.size(), std::memory_order_release);
     }
     state.listed.store(true, std::memory_order_release);
@@ -201,6 +206,57 @@ OverlapResult list_and_set(int dir, std::size_t expected, bool want_helper, cons
     r.errors = std::move(state.errors);
     r.errors.resize(r.tids.size());
     return r;
+}
+
+// The process's thread count as the kernel keeps it in the link count of /proc/PID/task
+// (2 + threads), or 0.
+std::size_t thread_count(int task_dir_fd) {
+    struct stat st {};
+    return ::fstat(task_dir_fd, &st) == 0 && st.st_nlink > 2 ? st.st_nlink - 2 : 0;
+}
+
+// Whether no thread exited between two readings of the thread count and of ns_last_pid (taken
+// in the order pid, count ... count, pid): the count grew by exactly the PIDs handed out
+// meanwhile, less `own` PIDs this process took itself.
+bool no_thread_exited(long pid_before, std::size_t count_before, std::size_t count_after, long pid_after, long own) {
+    return pid_before >= 0 && pid_after >= pid_before &&
+           static_cast<long>(count_after) - static_cast<long>(count_before) == pid_after - pid_before - own;
+}
+
+// Lists /proc/PID/task (sorted) in one getdents64 call: the buffer has room for the threads the
+// link count reports and a quarter more (an entry for a TID takes at most 32 bytes). Read in
+// chunks, a listing can skip threads while others exit (see list_and_set()). Should the threads
+// outgrow the room, it is read again with more, twice at most, then the rest is taken as it comes.
+// `count_before` and `count_after` are the thread counts around the last reading.
+Result<std::vector<pid_t>> list_tasks_at_once(const std::string& task_dir, std::size_t& count_before,
+                                              std::size_t& count_after) {
+    int fd = retry_eintr([&] { return ::open(task_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+    if (fd < 0) return fail(last_error("open " + task_dir));
+    unique_fd owner(fd);
+    std::vector<pid_t> out;
+    std::vector<char> buf;
+    for (int attempt = 0;; ++attempt) {
+        count_before = thread_count(fd);
+        std::size_t room = std::max<std::size_t>((count_before + count_before / 4 + 64) * 32, listing_chunk)
+                           << attempt;
+        buf.resize(room);
+        out.clear();
+        if (::lseek(fd, 0, SEEK_SET) < 0) return fail(last_error("read directory " + task_dir));
+        bool whole = false;
+        for (int call = 0;; ++call) {
+            ssize_t n = retry_eintr([&] { return ::getdents64(fd, buf.data(), buf.size()); });
+            if (n < 0) return fail(last_error("read directory " + task_dir));
+            if (n == 0) {
+                whole = call <= 1;  // everything came in the first call
+                break;
+            }
+            append_tids(buf.data(), n, out);
+        }
+        if (whole || attempt == 2) break;
+    }
+    count_after = thread_count(fd);
+    if (!std::is_sorted(out.begin(), out.end())) std::sort(out.begin(), out.end());
+    return out;
 }
 
 /// The work of both set_affinity_all_threads() overloads. `mask_of(tid)` returns the thread's mask
@@ -241,6 +297,8 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
     long cursor = last_pid(fs);
     bool full_listing = true;
     bool whole = true;          // the last full listing is known to have missed no thread
+    constexpr int max_relists = 3;
+    int relists = 0;            // full listings made because the previous one was not whole
     long probe_from_now = -1;   // ns_last_pid as read right after that listing, when known
     for (;;) {
         bool any_new = false;
@@ -249,20 +307,16 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
             ++out.passes;
             int dir = retry_eintr([&] { return ::open(task_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
             if (dir < 0) return errno == ENOENT || errno == ESRCH ? gone() : fail(last_error("open " + task_dir));
-            struct stat st {};
-            // The kernel counts a process's threads in the link count of /proc/PID/task (2 + threads).
-            std::size_t expected = ::fstat(dir, &st) == 0 && st.st_nlink > 2 ? st.st_nlink - 2 : 0;
+            std::size_t expected = thread_count(dir);
             OverlapResult r = list_and_set(dir, expected, helper_thread && expected >= overlap_min_threads, *uniform);
             // A listing read in chunks is only known whole if no thread exited meanwhile: when the
             // thread a chunk would resume at has exited, the kernel resumes by position instead,
             // and threads that exited before it shift the rest, so some are skipped. Proof of no
             // exit: the thread count grew by exactly the number of PIDs handed out meanwhile (less
             // the helper's own). Without that proof the next pass lists again in one read.
-            std::size_t after = ::fstat(dir, &st) == 0 && st.st_nlink > 2 ? st.st_nlink - 2 : 0;
+            std::size_t after = thread_count(dir);
             long now = last_pid(fs);
-            long handed_out = now - cursor - (r.helped ? 1 : 0);
-            whole = cursor >= 0 && now >= cursor &&
-                    static_cast<long>(after) - static_cast<long>(expected) == handed_out;
+            whole = no_thread_exited(cursor, expected, after, now, r.helped ? 1 : 0);
             probe_from_now = whole ? now : -1;
             ::close(dir);
             if (r.list_errno != 0) {
@@ -291,7 +345,21 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
             if (!std::is_sorted(seen.begin(), seen.end())) std::sort(seen.begin(), seen.end());  // usually is
             seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
         } else if (full_listing) {
-            auto tids = proc::list_numeric_dir(task_dir);
+            // Listed in one read, and again (a few times at most) if threads exited meanwhile.
+            Result<std::vector<pid_t>> tids = std::vector<pid_t>{};
+            if (fs.is_real()) {
+                long pid_before = last_pid(fs);
+                std::size_t count_before = 0, count_after = 0;
+                tids = list_tasks_at_once(task_dir, count_before, count_after);
+                long pid_after = last_pid(fs);
+                whole = no_thread_exited(pid_before, count_before, count_after, pid_after, 0);
+                if (whole) {
+                    cursor = pid_before;  // every thread older than this listing is in it
+                    probe_from_now = pid_after;
+                }
+            } else {
+                tids = proc::list_numeric_dir(task_dir);
+            }
             ++out.passes;
             if (!tids) {
                 int e = tids.error().errno_value();
@@ -332,10 +400,15 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
             if (::access(task_dir.c_str(), F_OK) != 0) return gone();
             cursor = now;
         }
-        if (!any_new) break;
-        // Confirm with the cheap probe when the cursor is known and the listing whole, else with
-        // another full listing.
-        full_listing = cursor < 0 || !whole;
+        // A listing that threads may have escaped (threads exited meanwhile) is followed by a
+        // full listing even when it found nothing new, a few times at most (a process whose
+        // threads never stop coming and going would otherwise keep the walk listing); after that,
+        // and after a whole listing or a probe, the cheap probe confirms when the cursor is known,
+        // and a pass that finds nothing new ends the walk.
+        bool relist = !whole && relists < max_relists;
+        if (!any_new && !relist) break;
+        if (relist) ++relists;
+        full_listing = cursor < 0 || relist;
         whole = true;
     }
     if (!std::is_sorted(out.changed.begin(), out.changed.end())) std::sort(out.changed.begin(), out.changed.end());

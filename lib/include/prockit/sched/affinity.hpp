@@ -55,6 +55,13 @@ using MaskForThread = std::function<CpuSet(pid_t tid)>;
 /// closes that gap.) ESRCH when the process is gone (before or during the change); per-thread
 /// failures are in the result.
 ///
+/// The kernel's listing of /proc/PID/task is not reliable while threads exit: a listing read in
+/// several chunks resumes by position when the thread it stopped at has exited, and a thread that
+/// exits as it is listed ends the listing early, so other threads can be missed. So each listing
+/// is checked: it is whole if the thread count grew by exactly the number of PIDs handed out
+/// meanwhile (then no thread exited). One that is not is followed by another listing, read at
+/// once (up to three more), before the probing of new TIDs confirms.
+///
 /// With `opts.helper_thread`, the first pass may overlap listing and setting: listing costs the
 /// kernel about as much per thread as setting does, so for 256 threads or more, when this process
 /// may run on a second CPU, a short-lived helper thread (detached, every signal blocked, on
