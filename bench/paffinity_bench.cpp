@@ -139,7 +139,8 @@ pid_t thousand_thread_process() {
 //
 // `mine(to_b)` and `peer(to_b)` change the target to mask b (to_b) or back to mask a. Even
 // iterations run mine→b then peer→a, odd ones peer→b then mine→a: every run really changes the
-// mask, and each side makes both changes equally often.
+// mask, and each side makes both changes equally often (BM_library_select's own side only
+// selects, so there the peer alone changes the mask, in both directions).
 
 using Clock = std::chrono::steady_clock;
 

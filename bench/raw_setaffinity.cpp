@@ -5,6 +5,7 @@
 // `paffinity -a --set` and `taskset -a -p`, so paffinity's own cost can be read against the kernel
 // work any tool pays on the same machine.
 //   raw_setaffinity PID HEXMASK     (at most 64 CPUs; exit 0 if at least one thread was set)
+#include <cerrno>
 #include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
@@ -12,7 +13,10 @@
 
 int main(int argc, char** argv) {
     if (argc != 3) return 2;
-    unsigned long long bits = strtoull(argv[2], nullptr, 16);
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long bits = strtoull(argv[2], &end, 16);
+    if (errno != 0 || end == argv[2] || *end != '\0' || bits == 0) return 2;  // 64 CPUs at most
     cpu_set_t set;
     CPU_ZERO(&set);
     for (int cpu = 0; cpu < 64; ++cpu)

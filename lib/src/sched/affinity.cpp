@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <chrono>
+#include <memory>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace prockit {
@@ -71,13 +74,13 @@ long last_pid(const FsRoot& fs) {
 //
 // Listing /proc/PID/task costs the kernel about as much per thread as sched_setaffinity does
 // (~0.45 us each per thread on a 2-vCPU VM, 1,000 threads: the listing looks up a dentry per
-// thread). With one mask for every thread, and when the caller allows it
-// (AllThreadsOptions::helper_thread), a helper thread on another CPU sets the threads already
-// listed while the calling thread lists the rest (in 4 KiB getdents64 chunks, ~128 TIDs each), then
-// both set what is left. Without a second CPU, without enough threads to pay for the helper's start
-// (~0.1 ms), or if no thread can be made, the calling thread sets them all itself after listing.
+// thread). With one mask for every thread, the first pass reads the listing in 4 KiB getdents64
+// chunks (~128 TIDs each) and sets each chunk as it comes; when the caller allows it
+// (AllThreadsOptions::helper_thread), a helper thread on another CPU reads the listing on while the
+// calling thread sets. Without a second CPU, without enough threads to pay for the helper's start
+// (~0.1 ms), or if no thread can be made, the calling thread alternates listing and setting.
 
-constexpr std::size_t overlap_min_threads = 256;
+constexpr std::size_t overlap_min_threads = 512;
 constexpr std::size_t listing_chunk = 4096;  // bytes of dirents per getdents64 call
 
 // Appends the numeric names in a getdents64 buffer to `out`.
@@ -91,121 +94,6 @@ void append_tids(const char* buf, ssize_t n, std::vector<pid_t>& out) {
         auto [end, ec] = std::from_chars(name, name + std::char_traits<char>::length(name), tid);
         if (ec == std::errc() && *end == '\0') out.push_back(tid);
     }
-}
-
-// One listing and the outcome of setting each thread it found. The lister appends TIDs (the room
-// is reserved up front, so the storage never moves) and publishes how many are ready; a setter
-// claims the next index and records sched_setaffinity's errno (0 when set). It lives on the
-// caller's stack: the caller returns only after the helper has said it is done with it. Nothing
-// on the helper's side allocates: a thread's first malloc or free makes glibc set up an arena for
-// it (a 128 MiB reservation and an munmap, whose TLB shoot-down interrupts the listing thread).
-struct OverlapState {
-    std::vector<pid_t> tids;
-    std::vector<int> errors;
-    const CpuSet* mask = nullptr;
-    std::atomic<std::size_t> published{0};
-    std::atomic<std::size_t> next{0};
-    std::atomic<bool> listed{false};
-    std::atomic<bool> helper_done{false};  // the helper's last touch of this state
-
-    void set_claimed() {
-        const auto* bits = reinterpret_cast<const cpu_set_t*>(mask->words().data());
-        const std::size_t bytes = mask->byte_size();
-        const pid_t* tid = tids.data();
-        int* error = errors.data();
-        for (;;) {
-            std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
-            for (unsigned spins = 0;; ++spins) {
-                if (i < published.load(std::memory_order_acquire)) break;
-                if (listed.load(std::memory_order_acquire)) {
-                    if (i < published.load(std::memory_order_acquire)) break;
-                    return;  // everything listed is claimed
-                }
-                // The next chunk comes within tens of microseconds; should the lister share this
-                // CPU after all, yield to it rather than spin through its time slice.
-                if (spins > 2000) ::sched_yield();
-            }
-            error[i] = ::sched_setaffinity(tid[i], bytes, bits) == 0 ? 0 : errno;
-        }
-    }
-};
-
-void* overlap_helper(void* arg) {
-    auto* state = static_cast<OverlapState*>(arg);
-    state->set_claimed();
-    state->helper_done.store(true, std::memory_order_release);  // `state` may be gone after this
-    return nullptr;
-}
-
-// Starts the helper, detached, on the CPUs this process may use other than the one the caller runs
-// on, with every signal blocked (signals for the process stay with the caller's threads). The
-// caller waits for `helper_done`, not for the thread's exit (waking a joiner after the exit costs
-// this VM ~60 us). False when there is no other CPU or no thread could be made.
-bool start_helper(OverlapState& state) {
-    cpu_set_t cpus;
-    CPU_ZERO(&cpus);
-    if (::sched_getaffinity(0, sizeof cpus, &cpus) != 0) return false;
-    int here = ::sched_getcpu();
-    if (here >= 0 && here < CPU_SETSIZE) CPU_CLR(here, &cpus);
-    if (CPU_COUNT(&cpus) == 0) return false;
-    pthread_attr_t attr;
-    if (::pthread_attr_init(&attr) != 0) return false;
-    ::pthread_attr_setstacksize(&attr, 256 * 1024);
-    ::pthread_attr_setaffinity_np(&attr, sizeof cpus, &cpus);
-    ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    ::pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t thread;
-    bool started = ::pthread_create(&thread, &attr, overlap_helper, &state) == 0;
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    ::pthread_attr_destroy(&attr);
-    return started;
-}
-
-struct OverlapResult {
-    bool helped = false;       // a helper thread took part
-    std::vector<pid_t> tids;   // in listing order
-    std::vector<int> errors;   // per TID in `tids`: 0 (set) or sched_setaffinity's errno
-    std::vector<pid_t> extra;  // listed beyond the reserved room (threads made meanwhile): not set
-    int list_errno = 0;        // why the listing stopped early, 0 if it completed
-};
-
-// Lists the open /proc/PID/task `dir` (about `expected` threads) and sets each thread to `mask`:
-// with a helper (`want_helper`, if one can be started) overlapping the two as described above,
-// else listing first and then setting.
-OverlapResult list_and_set(int dir, std::size_t expected, bool want_helper, const CpuSet& mask) {
-    OverlapResult r;
-    OverlapState state;
-    const std::size_t room = expected + expected / 4 + 64;
-    state.tids.reserve(room);
-    state.errors.assign(room, 0);
-    state.mask = &mask;
-    r.helped = want_helper && start_helper(state);
-    alignas(dirent64) char buf[listing_chunk];
-    std::vector<pid_t> chunk;
-    chunk.reserve(listing_chunk / 24);
-    for (;;) {
-        ssize_t n = retry_eintr([&] { return ::getdents64(dir, buf, sizeof buf); });
-        if (n <= 0) {
-            if (n < 0) r.list_errno = errno;
-            break;
-        }
-        chunk.clear();
-        append_tids(buf, n, chunk);
-        for (pid_t tid : chunk) (state.tids.size() < room ? state.tids : r.extra).push_back(tid);
-        state.published.store(state.tids.size(), std::memory_order_release);
-    }
-    state.listed.store(true, std::memory_order_release);
-    state.set_claimed();
-    // Wait for the helper to let go of `state`: it is finishing its last thread, or, had it not
-    // been given a CPU until now, finds nothing left to claim as soon as it runs.
-    for (unsigned spins = 0; r.helped && !state.helper_done.load(std::memory_order_acquire); ++spins)
-        if (spins > 2000) ::sched_yield();
-    r.tids = std::move(state.tids);
-    r.errors = std::move(state.errors);
-    r.errors.resize(r.tids.size());
-    return r;
 }
 
 // The process's thread count as the kernel keeps it in the link count of /proc/PID/task
@@ -259,6 +147,171 @@ Result<std::vector<pid_t>> list_tasks_at_once(const std::string& task_dir, std::
     return out;
 }
 
+// The listing a helper thread reads on while the caller sets what is listed. Only the helper
+// lists after the first chunk, and only the caller sets: the helper's work has no effect outside
+// this state, so the caller never has to wait for it. Should the helper stall (the scheduler
+// stopped it on a busy CPU), the caller lists the rest itself, sets that, and returns; the state
+// stays alive for the helper until it lets go (`owners`, the last one out deletes it). Nothing on
+// the helper's side allocates, and it frees only in that case: a thread's first malloc or free
+// makes glibc set up an arena for it (a 128 MiB reservation and an munmap, whose TLB shoot-down
+// interrupts the other thread).
+struct SharedListing {
+    SharedListing(std::size_t room_, int fd_) : room(room_), tids(new pid_t[room_]), fd(fd_) {}
+    ~SharedListing() { ::close(fd); }
+
+    const std::size_t room;
+    const std::unique_ptr<pid_t[]> tids;
+    const int fd;                               // the caller's listing, continued by the helper
+    std::atomic<std::size_t> published{0};      // tids[0, published) are listed
+    std::atomic<bool> first_chunk_read{false};  // the caller has read its chunk: the helper may go on
+    std::atomic<bool> done{false};              // the helper has stopped listing
+    std::atomic<int> list_errno{0};             // why it stopped early (or EOVERFLOW: out of room)
+    std::atomic<int> owners{2};                 // the caller and the helper
+
+    // Reads one chunk into `tids`; false at the end (or on an error, stored in list_errno).
+    bool read_chunk(std::size_t& count) {
+        alignas(dirent64) char buf[listing_chunk];
+        ssize_t n = retry_eintr([&] { return ::getdents64(fd, buf, sizeof buf); });
+        if (n <= 0) {
+            if (n < 0) list_errno.store(errno, std::memory_order_relaxed);
+            return false;
+        }
+        for (ssize_t off = 0; off < n;) {
+            const auto* e = reinterpret_cast<const dirent64*>(buf + off);
+            off += e->d_reclen;
+            const char* name = e->d_name;
+            if (*name < '0' || *name > '9') continue;
+            pid_t tid = 0;
+            auto [end, ec] = std::from_chars(name, name + std::char_traits<char>::length(name), tid);
+            if (ec != std::errc() || *end != '\0') continue;
+            if (count == room) {
+                list_errno.store(EOVERFLOW, std::memory_order_relaxed);
+                return false;
+            }
+            tids[count++] = tid;
+        }
+        published.store(count, std::memory_order_release);
+        return true;
+    }
+
+    void release() {
+        if (owners.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+};
+
+void* listing_helper(void* arg) {
+    auto* state = static_cast<SharedListing*>(arg);
+    for (unsigned spins = 0; !state->first_chunk_read.load(std::memory_order_acquire); ++spins)
+        if (spins > 2000) ::sched_yield();
+    std::size_t count = state->published.load(std::memory_order_relaxed);
+    while (state->read_chunk(count)) {
+    }
+    state->done.store(true, std::memory_order_release);
+    state->release();
+    return nullptr;
+}
+
+// Starts the helper, detached, on the CPUs this process may use other than the one the caller runs
+// on, with every signal blocked (signals for the process stay with the caller's threads). False
+// when there is no other CPU or no thread could be made.
+bool start_helper(SharedListing& state) {
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    if (::sched_getaffinity(0, sizeof cpus, &cpus) != 0) return false;
+    int here = ::sched_getcpu();
+    if (here >= 0 && here < CPU_SETSIZE) CPU_CLR(here, &cpus);
+    if (CPU_COUNT(&cpus) == 0) return false;
+    pthread_attr_t attr;
+    if (::pthread_attr_init(&attr) != 0) return false;
+    ::pthread_attr_setstacksize(&attr, 256 * 1024);
+    ::pthread_attr_setaffinity_np(&attr, sizeof cpus, &cpus);
+    ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t thread;
+    bool started = ::pthread_create(&thread, &attr, listing_helper, &state) == 0;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ::pthread_attr_destroy(&attr);
+    return started;
+}
+
+struct OverlapResult {
+    bool helped = false;       // a helper thread took part
+    std::vector<pid_t> tids;   // listed, in listing order
+    std::vector<int> errors;   // per TID in `tids`: 0 (set) or sched_setaffinity's errno
+    int list_errno = 0;        // why the listing stopped early, 0 if it completed
+};
+
+// Lists the open /proc/PID/task `dir` (about `expected` threads) and sets each thread to `mask`.
+// With a helper (`want_helper`, if one can be started) the caller reads the first chunk, the helper
+// reads on, and the caller sets each chunk as it comes. A helper that makes no progress for
+// `stall` is left behind: the caller lists everything in one read and sets what it had not set.
+// Without a helper, the caller lists in chunks and sets after each.
+OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t expected, bool want_helper,
+                           const CpuSet& mask) {
+    constexpr auto stall = std::chrono::microseconds(300);
+    OverlapResult r;
+    const auto* bits = reinterpret_cast<const cpu_set_t*>(mask.words().data());
+    auto set = [&](pid_t tid) {
+        r.tids.push_back(tid);
+        r.errors.push_back(::sched_setaffinity(tid, mask.byte_size(), bits) == 0 ? 0 : errno);
+    };
+    std::size_t room = expected + expected / 4 + 64;
+    int fd = want_helper ? ::fcntl(dir, F_DUPFD_CLOEXEC, 0) : -1;
+    auto* state = new SharedListing(room, fd >= 0 ? fd : ::dup(dir));
+    r.helped = want_helper && fd >= 0 && start_helper(*state);
+    if (!r.helped) state->owners.store(1, std::memory_order_relaxed);
+    r.tids.reserve(room);
+    r.errors.reserve(room);
+    std::size_t count = 0, handled = 0;
+    bool more = state->read_chunk(count);
+    if (!more) state->done.store(true, std::memory_order_relaxed);
+    state->first_chunk_read.store(true, std::memory_order_release);
+    bool left_behind = false;
+    auto progress_at = std::chrono::steady_clock::now();
+    for (unsigned spins = 0;;) {
+        std::size_t ready = state->published.load(std::memory_order_acquire);
+        if (handled < ready) {
+            for (; handled < ready; ++handled) set(state->tids[handled]);
+            progress_at = std::chrono::steady_clock::now();
+            spins = 0;
+            continue;
+        }
+        if (!r.helped) {  // list on here
+            if (!more || !(more = state->read_chunk(count))) break;
+            continue;
+        }
+        if (state->done.load(std::memory_order_acquire)) {
+            if (handled < state->published.load(std::memory_order_acquire)) continue;
+            break;
+        }
+        if (++spins % 64 == 0 && std::chrono::steady_clock::now() - progress_at > stall) {
+            left_behind = true;
+            break;
+        }
+        if (spins > 2000) ::sched_yield();
+    }
+    if (left_behind || state->list_errno.load(std::memory_order_acquire) == EOVERFLOW) {
+        // The helper stalled, or the threads outgrew the room: list everything at once and set
+        // what was not set yet.
+        std::size_t before = 0, after = 0;
+        auto all = list_tasks_at_once(task_dir, before, after);
+        if (!all) {
+            r.list_errno = all.error().errno_value();
+        } else {
+            std::vector<pid_t> done_tids = r.tids;
+            std::sort(done_tids.begin(), done_tids.end());
+            for (pid_t tid : *all)
+                if (!std::binary_search(done_tids.begin(), done_tids.end(), tid)) set(tid);
+        }
+    } else {
+        r.list_errno = state->list_errno.load(std::memory_order_acquire);
+    }
+    state->release();
+    return r;
+}
+
 /// The work of both set_affinity_all_threads() overloads. `mask_of(tid)` returns the thread's mask
 /// by reference: one mask for every thread costs no copy per thread. `uniform` is that one mask
 /// when every thread gets the same; with `helper_thread` it lets the first pass overlap listing
@@ -291,9 +344,10 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
     // answers "did a new thread appear?" without listing every thread again.
     constexpr long probe_limit = 64;
     // The first pass with one mask lists in small chunks (list_and_set()), with a helper thread
-    // when allowed; that needs the kernel's /proc, and another process: a helper thread in the
-    // target itself would be listed and set as one of its threads.
-    const bool chunked = uniform && fs.is_real() && pid != ::getpid();
+    // when allowed and the target is another process (a helper in the target itself would be
+    // listed and set as one of its threads; tgkill with signal 0 finds any thread of ours).
+    const bool chunked = uniform && fs.is_real();
+    helper_thread = helper_thread && chunked && ::syscall(SYS_tgkill, ::getpid(), pid, 0) != 0;
     long cursor = last_pid(fs);
     bool full_listing = true;
     bool whole = true;          // the last full listing is known to have missed no thread
@@ -308,7 +362,8 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
             int dir = retry_eintr([&] { return ::open(task_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
             if (dir < 0) return errno == ENOENT || errno == ESRCH ? gone() : fail(last_error("open " + task_dir));
             std::size_t expected = thread_count(dir);
-            OverlapResult r = list_and_set(dir, expected, helper_thread && expected >= overlap_min_threads, *uniform);
+            OverlapResult r =
+                list_and_set(dir, task_dir, expected, helper_thread && expected >= overlap_min_threads, *uniform);
             // A listing read in chunks is only known whole if no thread exited meanwhile: when the
             // thread a chunk would resume at has exited, the kernel resumes by position instead,
             // and threads that exited before it shift the rest, so some are skipped. Proof of no
@@ -323,7 +378,7 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
                 if (r.list_errno == ENOENT || r.list_errno == ESRCH) return gone();
                 return fail(Error::from_errno(r.list_errno, "read directory " + task_dir));
             }
-            if (r.tids.empty() && r.extra.empty()) return gone();
+            if (r.tids.empty()) return gone();
             out.overlapped = r.helped;
             any_new = true;
             out.changed.reserve(r.tids.size());
@@ -339,9 +394,7 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
                                                                                         std::to_string(pid))});
                 }
             }
-            for (pid_t tid : r.extra) set_one(tid);
             seen = std::move(r.tids);
-            seen.insert(seen.end(), r.extra.begin(), r.extra.end());
             if (!std::is_sorted(seen.begin(), seen.end())) std::sort(seen.begin(), seen.end());  // usually is
             seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
         } else if (full_listing) {
@@ -412,6 +465,7 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
         whole = true;
     }
     if (!std::is_sorted(out.changed.begin(), out.changed.end())) std::sort(out.changed.begin(), out.changed.end());
+    std::sort(out.failed.begin(), out.failed.end(), [](const TaskFailure& a, const TaskFailure& b) { return a.tid < b.tid; });
     return out;
 }
 

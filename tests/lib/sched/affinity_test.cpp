@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -33,6 +34,26 @@ std::string threads_not_on(pid_t pid, const CpuSet& cpus) {
     for (const TaskAffinity& t : *tasks)
         if (t.cpus != cpus) bad += std::to_string(t.tid) + "=" + t.cpus.to_list() + " ";
     return bad;
+}
+
+}  // namespace
+
+namespace {
+
+std::size_t task_count(pid_t pid) {
+    auto tasks = proc::list_tasks(pid);
+    return tasks ? tasks->size() : 0;
+}
+
+// Waits (up to 20 s) until `pred()` holds.
+template <class Pred>
+bool eventually(Pred pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
 }
 
 }  // namespace
@@ -109,7 +130,7 @@ TEST(Affinity, MaskPerThreadCallback) {
         return one;
     });
     ASSERT_TRUE(r) << r.error().message();
-    EXPECT_EQ(r->changed.size(), 6u);
+    EXPECT_EQ(r->changed.size(), task_count(helper.pid()));  // 6, or more under a sanitizer
     EXPECT_FALSE(r->overlapped) << "a mask per thread is set in one thread, in TID order";
     for (const auto& [tid, cpu] : given) {
         auto now = get_affinity(tid);
@@ -118,41 +139,25 @@ TEST(Affinity, MaskPerThreadCallback) {
     }
 }
 
-namespace {
 
-std::size_t task_count(pid_t pid) {
-    auto tasks = proc::list_tasks(pid);
-    return tasks ? tasks->size() : 0;
-}
-
-// Waits (up to 20 s) until `pred()` holds.
-template <class Pred>
-bool eventually(Pred pred) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
-}
-
-}  // namespace
-
-// 300 threads: past the point where listing and setting overlap when allowed (a helper thread sets
-// the threads already listed while the caller lists the rest; see affinity.cpp).
+// 600 threads: past the point where listing and setting overlap when allowed (a helper thread
+// sets the threads already listed while the caller lists the rest; see affinity.cpp).
 const AllThreadsOptions with_helper{.helper_thread = true};
+
 TEST(Affinity, AllThreadsOfAManyThreadedProcess) {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
-    Child helper({PAFF_THREADS_HELPER, "threads", "300"});
+    Child helper({PAFF_THREADS_HELPER, "threads", "600"});
     ASSERT_EQ(helper.read_line(), "ready");
+    const std::size_t tasks = task_count(helper.pid());  // 601, or more under a sanitizer
+    ASSERT_GE(tasks, 601u);
     std::vector<unsigned> cpus = allowed->cpus();
     for (int round = 0; round < 4; ++round) {
         CpuSet target = round % 2 == 1 ? *allowed : CpuSet{cpus[static_cast<std::size_t>(round / 2) % cpus.size()]};
         auto r = set_affinity_all_threads(helper.pid(), target, FsRoot::system(), with_helper);
         ASSERT_TRUE(r) << r.error().message();
         EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
-        EXPECT_EQ(r->changed.size(), 301u);
+        EXPECT_EQ(r->changed.size(), tasks);
         EXPECT_EQ(r->exited, 0u);
         EXPECT_EQ(r->overlapped, allowed->count() >= 2) << "a helper thread works alongside when there are two CPUs";
         EXPECT_TRUE(std::is_sorted(r->changed.begin(), r->changed.end()));
@@ -161,22 +166,43 @@ TEST(Affinity, AllThreadsOfAManyThreadedProcess) {
     }
 }
 
-// The same while threads keep appearing (and short-lived ones ending) during the listing.
+// The same while threads keep appearing and short-lived ones end during the listing.
 TEST(Affinity, AllThreadsOfAManyThreadedProcessThatKeepsCreatingThreads) {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
-    Child helper({PAFF_THREADS_HELPER, "churn", "100"});  // grows to 400 sleepers, plus brief ones
+    Child helper({PAFF_THREADS_HELPER, "churn", "150"});  // grows to 600 sleepers, plus brief ones
     ASSERT_EQ(helper.read_line(), "ready");
-    // 330 tasks hold 300 sleepers or more (a few brief threads come and go at any time).
-    ASSERT_TRUE(eventually([&] { return task_count(helper.pid()) >= 330; }));
+    ASSERT_TRUE(eventually([&] { return task_count(helper.pid()) >= 550; }));
     std::vector<unsigned> cpus = allowed->cpus();
     for (int round = 0; round < 6; ++round) {
         CpuSet target{cpus[static_cast<std::size_t>(round) % cpus.size()]};
         auto r = set_affinity_all_threads(helper.pid(), target, FsRoot::system(), with_helper);
         ASSERT_TRUE(r) << r.error().message();
         EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
-        EXPECT_GE(r->changed.size(), 300u);
+        EXPECT_GE(r->changed.size(), 500u);
         EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
+    }
+}
+
+// Threads that end while the listing runs, every other one in listing order: the kernel resumes a
+// chunked listing by position when the thread it stopped at has ended, which skips live threads.
+// Every thread that is left must have the mask all the same.
+TEST(Affinity, AllThreadsWhileEveryOtherThreadEnds) {
+    auto allowed = get_affinity(0);
+    ASSERT_TRUE(allowed);
+    std::vector<unsigned> cpus = allowed->cpus();
+    for (int round = 0; round < 5; ++round) {
+        for (bool helped : {true, false}) {
+            Child helper({PAFF_THREADS_HELPER, "interleave", "600"});
+            ASSERT_EQ(helper.read_line(), "ready");
+            CpuSet target{cpus[static_cast<std::size_t>(round) % cpus.size()]};
+            helper.write_line("release");  // the waiting threads end from now on, during the call
+            auto r = set_affinity_all_threads(helper.pid(), target, FsRoot::system(), {.helper_thread = helped});
+            ASSERT_TRUE(r) << r.error().message();
+            EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
+            EXPECT_EQ(helper.read_line(), "released");
+            EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round << (helped ? ", helped" : "");
+        }
     }
 }
 
@@ -185,8 +211,9 @@ TEST(Affinity, AllThreadsOfAManyThreadedProcessThatKeepsCreatingThreads) {
 TEST(Affinity, AllThreadsOfAManyThreadedProcessFromOneCpu) {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
-    Child helper({PAFF_THREADS_HELPER, "threads", "300"});
+    Child helper({PAFF_THREADS_HELPER, "threads", "600"});
     ASSERT_EQ(helper.read_line(), "ready");
+    const std::size_t tasks = task_count(helper.pid());
     CpuSet target{allowed->cpus().back()};
     std::string outcome = on_thread([&] {
         if (auto st = set_affinity(0, CpuSet{allowed->first()}); !st) return st.error().message();
@@ -195,7 +222,7 @@ TEST(Affinity, AllThreadsOfAManyThreadedProcessFromOneCpu) {
         if (!r->ok()) return r->failed.front().error.message();
         return std::to_string(r->changed.size()) + " changed" + (r->overlapped ? ", overlapped" : "");
     });
-    EXPECT_EQ(outcome, "301 changed");
+    EXPECT_EQ(outcome, std::to_string(tasks) + " changed");
     EXPECT_EQ(threads_not_on(helper.pid(), target), "");
 }
 
@@ -204,30 +231,56 @@ TEST(Affinity, AllThreadsOfAManyThreadedProcessFromOneCpu) {
 TEST(Affinity, NoHelperThreadOutlivesTheCall) {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
-    Child helper({PAFF_THREADS_HELPER, "threads", "300"});
+    Child helper({PAFF_THREADS_HELPER, "threads", "600"});
     ASSERT_EQ(helper.read_line(), "ready");
+    const std::size_t tasks = task_count(helper.pid());
     std::size_t before = task_count(getpid());
     for (int round = 0; round < 5; ++round) {
         auto r = set_affinity_all_threads(helper.pid(), *allowed, FsRoot::system(), with_helper);
         ASSERT_TRUE(r) << r.error().message();
-        EXPECT_EQ(r->changed.size(), 301u);
+        EXPECT_EQ(r->changed.size(), tasks);
     }
     EXPECT_TRUE(eventually([&] { return task_count(getpid()) <= before; }))
         << task_count(getpid()) << " threads, " << before << " before";
 }
 
-// Without being asked, the library starts no thread: the same 300 threads are set by the caller.
+// Without being asked, the library starts no thread: the same threads are set by the caller.
 TEST(Affinity, NoHelperThreadUnlessAsked) {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
-    Child helper({PAFF_THREADS_HELPER, "threads", "300"});
+    Child helper({PAFF_THREADS_HELPER, "threads", "600"});
     ASSERT_EQ(helper.read_line(), "ready");
+    const std::size_t tasks = task_count(helper.pid());
     CpuSet target{allowed->cpus().back()};
     auto r = set_affinity_all_threads(helper.pid(), target);
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_TRUE(r->ok());
     EXPECT_FALSE(r->overlapped);
-    EXPECT_EQ(r->changed.size(), 301u);
+    EXPECT_EQ(r->changed.size(), tasks);
     EXPECT_EQ(threads_not_on(helper.pid(), target), "");
     ASSERT_TRUE(set_affinity_all_threads(helper.pid(), *allowed));
+}
+
+// A thread of this very process (not its main thread) names this process too: no helper thread,
+// which would be one of the threads listed.
+TEST(Affinity, NoHelperThreadForThisProcess) {
+    auto allowed = get_affinity(0);
+    ASSERT_TRUE(allowed);
+    std::atomic<bool> stop{false};
+    std::atomic<pid_t> tid{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 600; ++i)
+        threads.emplace_back([&, i] {
+            if (i == 0) tid = static_cast<pid_t>(::gettid());
+            while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        });
+    ASSERT_TRUE(eventually([&] { return tid.load() != 0; }));
+    std::string outcome = on_thread([&] {
+        auto r = set_affinity_all_threads(tid.load(), *allowed, FsRoot::system(), with_helper);
+        if (!r) return r.error().message();
+        return std::string(r->overlapped ? "overlapped" : "not overlapped") + (r->ok() ? "" : ", failures");
+    });
+    stop = true;
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(outcome, "not overlapped");
 }

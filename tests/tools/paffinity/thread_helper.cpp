@@ -5,12 +5,16 @@
 //                                        short-lived threads (and new sleepers up to 4*N) forever
 //   paffinity-test-threads many N        N sleeping threads and print "ready", nothing else
 //                                        (for the benchmark; exits when stdin closes)
+//   paffinity-test-threads interleave N  N sleeping threads, each followed (in creation order, so
+//                                        in /proc/PID/task order) by one that waits for "release"
+//                                        and then exits
 //
 // Commands on stdin, one per line (answers on stdout, flushed at once):
 //   spawn     a thread made by a creator that first resets its own affinity to the CPUs this
 //             process was started with, so the new thread does NOT inherit a later change;
 //             prints "tid=N"
 //   fork      the same creator forks a child that sleeps; prints "child=N"
+//   release   (interleave) the waiting threads exit; prints "released" once they are gone
 //   quit      exit (stdin closing also exits)
 #include <atomic>
 #include <cerrno>
@@ -64,6 +68,19 @@ pthread_t start_thread(void* (*fn)(void*), bool detach = true) {
 
 long g_churn_cap = 0;
 
+// interleave: the threads that exit on "release" block reading this pipe; closing its write end
+// wakes them all at once.
+int g_release_pipe[2] = {-1, -1};
+std::atomic<long> g_waiting{0};
+
+void* exit_on_release(void*) {
+    char c;
+    while (read(g_release_pipe[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    --g_waiting;
+    return nullptr;
+}
+
 void* churner(void*) {
     for (;;) {
         if (g_sleepers.load() < g_churn_cap) {
@@ -113,16 +130,21 @@ void* creator(void* arg) {
 
 int main(int argc, char** argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: paffinity-test-threads threads|churn|many N\n");
+        std::fprintf(stderr, "usage: paffinity-test-threads threads|churn|many|interleave N\n");
         return 2;
     }
     signal(SIGCHLD, SIG_IGN);  // children are reaped automatically
     sched_getaffinity(0, sizeof g_start_mask, &g_start_mask);
     std::string mode = argv[1];
     long n = std::atol(argv[2]);
+    if (mode == "interleave" && pipe(g_release_pipe) != 0) return 99;
     for (long i = 0; i < n; ++i) {
         start_thread(sleeper);
         ++g_sleepers;
+        if (mode == "interleave") {
+            ++g_waiting;
+            start_thread(exit_on_release);
+        }
     }
     if (mode == "churn") {
         g_churn_cap = 4 * n;
@@ -141,6 +163,12 @@ int main(int argc, char** argv) {
             buf.erase(0, nl + 1);
             if (cmd == "quit") return 0;
             if (mode == "many") continue;
+            if (cmd == "release") {
+                close(g_release_pipe[1]);
+                while (g_waiting.load() > 0) usleep(100);
+                say("released");
+                continue;
+            }
             if (cmd == "spawn" || cmd == "fork") {
                 Request r;
                 r.fork_child = cmd == "fork";

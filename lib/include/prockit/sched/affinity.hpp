@@ -28,7 +28,7 @@ struct TaskFailure {
 /// The outcome of changing every thread of a process.
 struct ThreadsResult {
     std::vector<pid_t> changed;        ///< threads set, ascending
-    std::vector<TaskFailure> failed;   ///< threads that refused (never silently dropped)
+    std::vector<TaskFailure> failed;   ///< threads that refused (never silently dropped), ascending
     std::size_t exited = 0;            ///< threads that exited before they could be set
     unsigned passes = 0;               ///< listings of /proc/PID/task it took
     bool overlapped = false;           ///< a helper thread set threads while the first listing ran
@@ -63,11 +63,12 @@ using MaskForThread = std::function<CpuSet(pid_t tid)>;
 /// once (up to three more), before the probing of new TIDs confirms.
 ///
 /// With `opts.helper_thread`, the first pass may overlap listing and setting: listing costs the
-/// kernel about as much per thread as setting does, so for 256 threads or more, when this process
+/// kernel about as much per thread as setting does, so for 512 threads or more, when this process
 /// may run on a second CPU, a short-lived helper thread (detached, every signal blocked, on
-/// another CPU) sets the threads already listed while the calling thread lists the rest
-/// (`overlapped`); both set what is left, and the call returns once every thread is handled. Never
-/// when `pid` is this process (the helper would be one of its threads).
+/// another CPU) reads the listing on while the calling thread sets what is listed (`overlapped`).
+/// Only the caller sets, so it never waits for the helper: should the helper stall, the caller
+/// lists the rest itself. Never when `pid` is a thread of this process (the helper would be one of
+/// the threads listed).
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs = FsRoot::system(),
                                                const AllThreadsOptions& opts = {});
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& mask_for,
