@@ -60,11 +60,16 @@ public:
 
 }  // namespace
 
-int run_with_ratios(int argc, char** argv) {
+int run_with_ratios(int argc, char** argv, const std::vector<std::string>& phases) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
     RatioReporter reporter;
-    benchmark::RunSpecifiedBenchmarks(&reporter);
+    std::string filter = benchmark::GetBenchmarkFilter();
+    if (phases.empty() || !(filter.empty() || filter == "." || filter == "all")) {
+        benchmark::RunSpecifiedBenchmarks(&reporter);
+    } else {
+        for (const std::string& phase : phases) benchmark::RunSpecifiedBenchmarks(&reporter, phase);
+    }
     benchmark::Shutdown();
 
     // A median row replaces the single runs of its case.

@@ -10,7 +10,12 @@
 // the ratio printed is then its own (the median over repetitions).
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace prockit::bench {
 /// Use as main(): runs the benchmarks, then prints the ratio table. Returns the exit status.
-int run_with_ratios(int argc, char** argv);
+/// `phases` (filter regexes), when given and no --benchmark_filter was, run the cases in that order,
+/// one group after the other: for cases whose set-up changes the machine for the cases after them.
+int run_with_ratios(int argc, char** argv, const std::vector<std::string>& phases = {});
 }  // namespace prockit::bench
