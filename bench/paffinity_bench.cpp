@@ -195,7 +195,9 @@ void reset_all_threads(pid_t pid, const prockit::CpuSet& a) {
 
 void BM_paffinity_all_threads(benchmark::State& state) {
     pid_t pid = thousand_thread_process();
-    auto [a, b] = two_masks();
+    const auto masks = two_masks();  // (clang 14 cannot capture structured bindings)
+    const prockit::CpuSet& a = masks.first;
+    const prockit::CpuSet& b = masks.second;
     reset_all_threads(pid, a);
     std::string path = paffinity_path();
     paired(
@@ -209,7 +211,9 @@ void BM_paffinity_all_threads(benchmark::State& state) {
 // The floor: a C loop doing only the kernel work (bench/raw_setaffinity.cpp), as its own process.
 void BM_raw_loop_all_threads(benchmark::State& state) {
     pid_t pid = thousand_thread_process();
-    auto [a, b] = two_masks();
+    const auto masks = two_masks();  // (clang 14 cannot capture structured bindings)
+    const prockit::CpuSet& a = masks.first;
+    const prockit::CpuSet& b = masks.second;
     reset_all_threads(pid, a);
     std::string raw = g_self.substr(0, g_self.rfind('/')) + "/raw_setaffinity";
     paired(
@@ -220,7 +224,9 @@ void BM_raw_loop_all_threads(benchmark::State& state) {
 
 void BM_library_all_threads(benchmark::State& state) {
     pid_t pid = thousand_thread_process();
-    auto [a, b] = two_masks();
+    const auto masks = two_masks();  // (clang 14 cannot capture structured bindings)
+    const prockit::CpuSet& a = masks.first;
+    const prockit::CpuSet& b = masks.second;
     reset_all_threads(pid, a);
     paired(
         state, "taskset -a -p",
@@ -285,7 +291,9 @@ auto pgrep_taskset(pid_t target, const prockit::CpuSet& a, const prockit::CpuSet
 
 void BM_paffinity_match(benchmark::State& state) {
     pid_t target = populated_target();
-    auto [a, b] = two_masks();
+    const auto masks = two_masks();  // (clang 14 cannot capture structured bindings)
+    const prockit::CpuSet& a = masks.first;
+    const prockit::CpuSet& b = masks.second;
     if (!prockit::set_affinity(target, a)) std::abort();
     std::string path = paffinity_path();
     paired(
@@ -296,7 +304,9 @@ void BM_paffinity_match(benchmark::State& state) {
 
 void BM_library_select(benchmark::State& state) {
     pid_t target = populated_target();
-    auto [a, b] = two_masks();
+    const auto masks = two_masks();  // (clang 14 cannot capture structured bindings)
+    const prockit::CpuSet& a = masks.first;
+    const prockit::CpuSet& b = masks.second;
     if (!prockit::set_affinity(target, a)) std::abort();
     prockit::proc::Selector sel;
     sel.patterns = {g_marker};

@@ -147,28 +147,32 @@ Result<std::vector<pid_t>> list_tasks_at_once(const std::string& task_dir, std::
     return out;
 }
 
-// The listing a helper thread reads on while the caller sets what is listed. Only the helper
-// lists after the first chunk, and only the caller sets: the helper's work has no effect outside
-// this state, so the caller never has to wait for it. Should the helper stall (the scheduler
-// stopped it on a busy CPU), the caller lists the rest itself, sets that, and returns; the state
-// stays alive for the helper until it lets go (`owners`, the last one out deletes it). Nothing on
-// the helper's side allocates, and it frees only in that case: a thread's first malloc or free
-// makes glibc set up an arena for it (a 128 MiB reservation and an munmap, whose TLB shoot-down
-// interrupts the other thread).
+// The listing a helper thread reads on while the caller sets what is listed. The caller lists
+// (and sets each chunk) until the helper runs, then hands the listing over at a chunk boundary
+// and only sets; only the caller ever sets, so the helper's work has no effect outside this state
+// and the caller never has to wait for it. Should the helper stall after the handover (the
+// scheduler stopped it on a busy CPU), the caller lists everything itself, sets what it had not,
+// and returns; the state stays alive for the helper until it lets go (`owners`, the last one out
+// deletes it and closes its descriptor). Nothing on the helper's side allocates, and it frees only
+// in that case: a thread's first malloc or free makes glibc set up an arena for it (a 128 MiB
+// reservation and an munmap, whose TLB shoot-down interrupts the other thread).
 struct SharedListing {
+    enum Phase : int { caller_lists = 0, helper_lists = 1, caller_listed_all = 2 };
+
     SharedListing(std::size_t room_, int fd_) : room(room_), tids(new pid_t[room_]), fd(fd_) {}
     ~SharedListing() { ::close(fd); }
 
     const std::size_t room;
     const std::unique_ptr<pid_t[]> tids;
-    const int fd;                               // the caller's listing, continued by the helper
+    const int fd;                               // a duplicate of the caller's: one file position
     std::atomic<std::size_t> published{0};      // tids[0, published) are listed
-    std::atomic<bool> first_chunk_read{false};  // the caller has read its chunk: the helper may go on
+    std::atomic<bool> helper_running{false};
+    std::atomic<int> phase{caller_lists};
     std::atomic<bool> done{false};              // the helper has stopped listing
-    std::atomic<int> list_errno{0};             // why it stopped early (or EOVERFLOW: out of room)
-    std::atomic<int> owners{2};                 // the caller and the helper
+    std::atomic<int> list_errno{0};             // why listing stopped early (EOVERFLOW: out of room)
+    std::atomic<int> owners{1};                 // the caller, and the helper once started
 
-    // Reads one chunk into `tids`; false at the end (or on an error, stored in list_errno).
+    // Reads one chunk into `tids`; false at the end (or on an error, kept in list_errno).
     bool read_chunk(std::size_t& count) {
         alignas(dirent64) char buf[listing_chunk];
         ssize_t n = retry_eintr([&] { return ::getdents64(fd, buf, sizeof buf); });
@@ -201,12 +205,17 @@ struct SharedListing {
 
 void* listing_helper(void* arg) {
     auto* state = static_cast<SharedListing*>(arg);
-    for (unsigned spins = 0; !state->first_chunk_read.load(std::memory_order_acquire); ++spins)
-        if (spins > 2000) ::sched_yield();
-    std::size_t count = state->published.load(std::memory_order_relaxed);
-    while (state->read_chunk(count)) {
+    state->helper_running.store(true, std::memory_order_release);
+    int phase;
+    for (unsigned spins = 0; (phase = state->phase.load(std::memory_order_acquire)) == SharedListing::caller_lists;
+         ++spins)
+        if (spins > 2000) ::sched_yield();  // the caller hands over at its next chunk
+    if (phase == SharedListing::helper_lists) {
+        std::size_t count = state->published.load(std::memory_order_relaxed);
+        while (state->read_chunk(count)) {
+        }
+        state->done.store(true, std::memory_order_release);
     }
-    state->done.store(true, std::memory_order_release);
     state->release();
     return nullptr;
 }
@@ -229,25 +238,26 @@ bool start_helper(SharedListing& state) {
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    state.owners.store(2, std::memory_order_relaxed);
     pthread_t thread;
     bool started = ::pthread_create(&thread, &attr, listing_helper, &state) == 0;
+    if (!started) state.owners.store(1, std::memory_order_relaxed);
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     ::pthread_attr_destroy(&attr);
     return started;
 }
 
 struct OverlapResult {
-    bool helped = false;       // a helper thread took part
+    bool helped = false;       // a helper thread listed part of it
     std::vector<pid_t> tids;   // listed, in listing order
     std::vector<int> errors;   // per TID in `tids`: 0 (set) or sched_setaffinity's errno
     int list_errno = 0;        // why the listing stopped early, 0 if it completed
 };
 
-// Lists the open /proc/PID/task `dir` (about `expected` threads) and sets each thread to `mask`.
-// With a helper (`want_helper`, if one can be started) the caller reads the first chunk, the helper
-// reads on, and the caller sets each chunk as it comes. A helper that makes no progress for
-// `stall` is left behind: the caller lists everything in one read and sets what it had not set.
-// Without a helper, the caller lists in chunks and sets after each.
+// Lists the open /proc/PID/task `dir` (about `expected` threads) and sets each thread to `mask`,
+// chunk by chunk. With a helper (`want_helper`, if one can be started) the helper takes the
+// listing over once it runs, and the caller only sets; a helper that then makes no progress for
+// `stall` is left behind, and the caller lists everything in one read and sets what it had not.
 OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t expected, bool want_helper,
                            const CpuSet& mask) {
     constexpr auto stall = std::chrono::microseconds(300);
@@ -257,33 +267,44 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
         r.tids.push_back(tid);
         r.errors.push_back(::sched_setaffinity(tid, mask.byte_size(), bits) == 0 ? 0 : errno);
     };
-    std::size_t room = expected + expected / 4 + 64;
-    int fd = want_helper ? ::fcntl(dir, F_DUPFD_CLOEXEC, 0) : -1;
-    auto* state = new SharedListing(room, fd >= 0 ? fd : ::dup(dir));
-    r.helped = want_helper && fd >= 0 && start_helper(*state);
-    if (!r.helped) state->owners.store(1, std::memory_order_relaxed);
-    r.tids.reserve(room);
-    r.errors.reserve(room);
+    int fd = ::fcntl(dir, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        r.list_errno = errno;
+        return r;
+    }
+    struct Release {
+        SharedListing* state;
+        ~Release() { state->release(); }
+    } owner{new SharedListing(expected + expected / 4 + 64, fd)};
+    SharedListing& state = *owner.state;
+    r.helped = want_helper && start_helper(state);
+    r.tids.reserve(state.room);
+    r.errors.reserve(state.room);
     std::size_t count = 0, handled = 0;
-    bool more = state->read_chunk(count);
-    if (!more) state->done.store(true, std::memory_order_relaxed);
-    state->first_chunk_read.store(true, std::memory_order_release);
+    bool listing = true;       // this thread still lists
     bool left_behind = false;
     auto progress_at = std::chrono::steady_clock::now();
     for (unsigned spins = 0;;) {
-        std::size_t ready = state->published.load(std::memory_order_acquire);
+        std::size_t ready = state.published.load(std::memory_order_acquire);
         if (handled < ready) {
-            for (; handled < ready; ++handled) set(state->tids[handled]);
+            for (; handled < ready; ++handled) set(state.tids[handled]);
             progress_at = std::chrono::steady_clock::now();
             spins = 0;
             continue;
         }
-        if (!r.helped) {  // list on here
-            if (!more || !(more = state->read_chunk(count))) break;
-            continue;
+        if (listing) {
+            if (r.helped && state.helper_running.load(std::memory_order_acquire)) {
+                state.phase.store(SharedListing::helper_lists, std::memory_order_release);  // hand over
+                listing = false;
+                progress_at = std::chrono::steady_clock::now();
+                continue;
+            }
+            if (state.read_chunk(count)) continue;
+            state.phase.store(SharedListing::caller_listed_all, std::memory_order_release);
+            break;
         }
-        if (state->done.load(std::memory_order_acquire)) {
-            if (handled < state->published.load(std::memory_order_acquire)) continue;
+        if (state.done.load(std::memory_order_acquire)) {
+            if (handled < state.published.load(std::memory_order_acquire)) continue;
             break;
         }
         if (++spins % 64 == 0 && std::chrono::steady_clock::now() - progress_at > stall) {
@@ -292,7 +313,7 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
         }
         if (spins > 2000) ::sched_yield();
     }
-    if (left_behind || state->list_errno.load(std::memory_order_acquire) == EOVERFLOW) {
+    if (left_behind || state.list_errno.load(std::memory_order_acquire) == EOVERFLOW) {
         // The helper stalled, or the threads outgrew the room: list everything at once and set
         // what was not set yet.
         std::size_t before = 0, after = 0;
@@ -306,9 +327,8 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
                 if (!std::binary_search(done_tids.begin(), done_tids.end(), tid)) set(tid);
         }
     } else {
-        r.list_errno = state->list_errno.load(std::memory_order_acquire);
+        r.list_errno = state.list_errno.load(std::memory_order_acquire);
     }
-    state->release();
     return r;
 }
 
@@ -406,10 +426,9 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
                 tids = list_tasks_at_once(task_dir, count_before, count_after);
                 long pid_after = last_pid(fs);
                 whole = no_thread_exited(pid_before, count_before, count_after, pid_after, 0);
-                if (whole) {
-                    cursor = pid_before;  // every thread older than this listing is in it
-                    probe_from_now = pid_after;
-                }
+                // Every thread older than this listing is in it: the probe starts from there (and
+                // reads ns_last_pid afresh, after the settings below, whose creators may be new).
+                if (whole) cursor = pid_before;
             } else {
                 tids = proc::list_numeric_dir(task_dir);
             }

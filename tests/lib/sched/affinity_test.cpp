@@ -284,3 +284,28 @@ TEST(Affinity, NoHelperThreadForThisProcess) {
     for (std::thread& t : threads) t.join();
     EXPECT_EQ(outcome, "not overlapped");
 }
+
+// A thread made while the walk is setting threads, by a creator that was not set (it keeps the
+// old mask), has a TID above the listing's: the confirming probe must look past the listing, up
+// to the PIDs handed out by then. The callback makes one as the first thread is set.
+TEST(Affinity, AThreadMadeWhileSettingIsSetToo) {
+    auto allowed = get_affinity(0);
+    ASSERT_TRUE(allowed);
+    CpuSet target{allowed->cpus().back()};
+    for (int round = 0; round < 3; ++round) {
+        Child helper({PAFF_THREADS_HELPER, "threads", "5"});
+        ASSERT_EQ(helper.read_line(), "ready");
+        std::string made;
+        auto r = set_affinity_all_threads(helper.pid(), [&](pid_t) {
+            if (made.empty()) {
+                helper.write_line("spawn");  // a creator with the old mask makes a thread, now
+                made = helper.read_line().value_or("(no answer)");
+            }
+            return target;
+        });
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_TRUE(r->ok());
+        ASSERT_EQ(made.rfind("tid=", 0), 0u) << made;
+        EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round << ", " << made;
+    }
+}

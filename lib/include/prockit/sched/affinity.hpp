@@ -31,7 +31,7 @@ struct ThreadsResult {
     std::vector<TaskFailure> failed;   ///< threads that refused (never silently dropped), ascending
     std::size_t exited = 0;            ///< threads that exited before they could be set
     unsigned passes = 0;               ///< listings of /proc/PID/task it took
-    bool overlapped = false;           ///< a helper thread set threads while the first listing ran
+    bool overlapped = false;           ///< a helper thread read part of the first listing
     bool ok() const { return failed.empty(); }
 };
 
@@ -58,17 +58,20 @@ using MaskForThread = std::function<CpuSet(pid_t tid)>;
 /// The kernel's listing of /proc/PID/task is not reliable while threads exit: a listing read in
 /// several chunks resumes by position when the thread it stopped at has exited, and a thread that
 /// exits as it is listed ends the listing early, so other threads can be missed. So each listing
-/// is checked: it is whole if the thread count grew by exactly the number of PIDs handed out
-/// meanwhile (then no thread exited). One that is not is followed by another listing, read at
-/// once (up to three more), before the probing of new TIDs confirms.
+/// is checked: if the thread count grew by exactly the number of PIDs handed out meanwhile, no
+/// thread exited. A listing that fails the check is followed by another, read at once (up to three
+/// more). The check can be fooled only by a thread inside clone() (its PID taken before the check
+/// began) joining as another exits; and after three failed checks, a listing that finds nothing
+/// new ends the walk. Both are the same gap as above, and --follow closes it.
 ///
 /// With `opts.helper_thread`, the first pass may overlap listing and setting: listing costs the
 /// kernel about as much per thread as setting does, so for 512 threads or more, when this process
 /// may run on a second CPU, a short-lived helper thread (detached, every signal blocked, on
-/// another CPU) reads the listing on while the calling thread sets what is listed (`overlapped`).
-/// Only the caller sets, so it never waits for the helper: should the helper stall, the caller
-/// lists the rest itself. Never when `pid` is a thread of this process (the helper would be one of
-/// the threads listed).
+/// another CPU) takes the listing over once it runs, while the calling thread sets what is listed
+/// (`overlapped`). Only the caller sets, so it never waits for the helper: until the helper runs
+/// the caller lists on, and should the helper stall for 0.3 ms, the caller lists everything
+/// itself. Never when `pid` is a thread of this process (the helper would be one of the threads
+/// listed).
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs = FsRoot::system(),
                                                const AllThreadsOptions& opts = {});
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& mask_for,
