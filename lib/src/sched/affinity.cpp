@@ -147,17 +147,20 @@ Result<std::vector<pid_t>> list_tasks_at_once(const std::string& task_dir, std::
     return out;
 }
 
-// The listing a helper thread reads on while the caller sets what is listed. The caller lists
-// (and sets each chunk) until the helper runs, then hands the listing over at a chunk boundary
-// and only sets; only the caller ever sets, so the helper's work has no effect outside this state
-// and the caller never has to wait for it. Should the helper stall after the handover (the
-// scheduler stopped it on a busy CPU), the caller lists everything itself, sets what it had not,
-// and returns; the state stays alive for the helper until it lets go (`owners`, the last one out
+// The listing a helper thread reads on while the caller sets what is listed. The caller reads the
+// first chunk; then the helper, once it runs, claims the rest of the listing, and the caller only
+// sets. Only the caller ever sets, so the helper's work has no effect outside this state and the
+// caller never has to wait for it: a helper that has not claimed the listing 0.2 ms after it was
+// started loses it to the caller (who lists on by itself), and one that stalls after claiming it
+// (the scheduler stopped it on a busy CPU) is left behind: the caller lists everything itself, sets
+// what it had not, and returns; the state stays alive for the helper until it lets go (`owners`, the last one out
 // deletes it and closes its descriptor). Nothing on the helper's side allocates, and it frees only
 // in that case: a thread's first malloc or free makes glibc set up an arena for it (a 128 MiB
 // reservation and an munmap, whose TLB shoot-down interrupts the other thread).
 struct SharedListing {
-    enum Phase : int { caller_lists = 0, helper_lists = 1, caller_listed_all = 2 };
+    // Who lists after the first chunk. The helper claims with open → helper_lists, the caller
+    // takes it back with open → caller_lists; both by compare-and-swap, so exactly one wins.
+    enum Phase : int { first_chunk = 0, open = 1, helper_lists = 2, caller_lists = 3 };
 
     SharedListing(std::size_t room_, int fd_) : room(room_), tids(new pid_t[room_]), fd(fd_) {}
     ~SharedListing() { ::close(fd); }
@@ -166,8 +169,7 @@ struct SharedListing {
     const std::unique_ptr<pid_t[]> tids;
     const int fd;                               // a duplicate of the caller's: one file position
     std::atomic<std::size_t> published{0};      // tids[0, published) are listed
-    std::atomic<bool> helper_running{false};
-    std::atomic<int> phase{caller_lists};
+    std::atomic<int> phase{first_chunk};
     std::atomic<bool> done{false};              // the helper has stopped listing
     std::atomic<int> list_errno{0};             // why listing stopped early (EOVERFLOW: out of room)
     std::atomic<int> owners{1};                 // the caller, and the helper once started
@@ -205,13 +207,11 @@ struct SharedListing {
 
 void* listing_helper(void* arg) {
     auto* state = static_cast<SharedListing*>(arg);
-    state->helper_running.store(true, std::memory_order_release);
-    int phase;
-    for (unsigned spins = 0; (phase = state->phase.load(std::memory_order_acquire)) == SharedListing::caller_lists;
-         ++spins)
-        if (spins > 2000) ::sched_yield();  // the caller hands over at its next chunk
-    if (phase == SharedListing::helper_lists) {
-        std::size_t count = state->published.load(std::memory_order_relaxed);
+    for (unsigned spins = 0; state->phase.load(std::memory_order_acquire) == SharedListing::first_chunk; ++spins)
+        if (spins > 2000) ::sched_yield();  // the caller is reading the first chunk
+    int open = SharedListing::open;
+    if (state->phase.compare_exchange_strong(open, SharedListing::helper_lists, std::memory_order_acq_rel)) {
+        std::size_t count = state->published.load(std::memory_order_acquire);
         while (state->read_chunk(count)) {
         }
         state->done.store(true, std::memory_order_release);
@@ -255,11 +255,13 @@ struct OverlapResult {
 };
 
 // Lists the open /proc/PID/task `dir` (about `expected` threads) and sets each thread to `mask`,
-// chunk by chunk. With a helper (`want_helper`, if one can be started) the helper takes the
-// listing over once it runs, and the caller only sets; a helper that then makes no progress for
-// `stall` is left behind, and the caller lists everything in one read and sets what it had not.
+// chunk by chunk. With a helper (`want_helper`, if one can be started) the helper claims the
+// listing after the first chunk and the caller only sets; a helper that has not claimed it within
+// `late` loses it, and one that then makes no progress for `stall` is left behind: the caller
+// lists everything in one read and sets what it had not.
 OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t expected, bool want_helper,
                            const CpuSet& mask) {
+    constexpr auto late = std::chrono::microseconds(200);
     constexpr auto stall = std::chrono::microseconds(300);
     OverlapResult r;
     const auto* bits = reinterpret_cast<const cpu_set_t*>(mask.words().data());
@@ -277,13 +279,22 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
         ~Release() { state->release(); }
     } owner{new SharedListing(expected + expected / 4 + 64, fd)};
     SharedListing& state = *owner.state;
+    auto started_at = std::chrono::steady_clock::now();
     r.helped = want_helper && start_helper(state);
     r.tids.reserve(state.room);
     r.errors.reserve(state.room);
     std::size_t count = 0, handled = 0;
-    bool listing = true;       // this thread still lists
+    bool listing = true;  // this thread lists: the first chunk, and all if the helper lost it
+    bool more = state.read_chunk(count);
+    if (r.helped) {
+        // After the first chunk, the listing is open to the helper (or, if that chunk was all
+        // there is, closed to it).
+        state.phase.store(more ? SharedListing::open : SharedListing::caller_lists, std::memory_order_release);
+        listing = !more;
+    }
     bool left_behind = false;
     auto progress_at = std::chrono::steady_clock::now();
+    bool claimed = false;
     for (unsigned spins = 0;;) {
         std::size_t ready = state.published.load(std::memory_order_acquire);
         if (handled < ready) {
@@ -293,23 +304,30 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
             continue;
         }
         if (listing) {
-            if (r.helped && state.helper_running.load(std::memory_order_acquire)) {
-                state.phase.store(SharedListing::helper_lists, std::memory_order_release);  // hand over
-                listing = false;
-                progress_at = std::chrono::steady_clock::now();
-                continue;
-            }
-            if (state.read_chunk(count)) continue;
-            state.phase.store(SharedListing::caller_listed_all, std::memory_order_release);
+            if (more && (more = state.read_chunk(count))) continue;
             break;
         }
         if (state.done.load(std::memory_order_acquire)) {
             if (handled < state.published.load(std::memory_order_acquire)) continue;
             break;
         }
-        if (++spins % 64 == 0 && std::chrono::steady_clock::now() - progress_at > stall) {
-            left_behind = true;
-            break;
+        if (++spins % 64 == 0) {
+            auto now = std::chrono::steady_clock::now();
+            if (!claimed && state.phase.load(std::memory_order_acquire) == SharedListing::helper_lists) {
+                claimed = true;
+                progress_at = now;
+            }
+            if (!claimed && now - started_at > late) {
+                int open = SharedListing::open;
+                if (state.phase.compare_exchange_strong(open, SharedListing::caller_lists,
+                                                        std::memory_order_acq_rel)) {
+                    listing = true;  // the helper never came: list on here
+                    continue;
+                }
+            } else if (claimed && now - progress_at > stall) {
+                left_behind = true;
+                break;
+            }
         }
         if (spins > 2000) ::sched_yield();
     }
