@@ -83,8 +83,10 @@ long last_pid(const FsRoot& fs) {
 constexpr std::size_t overlap_min_threads = 512;
 constexpr std::size_t listing_chunk = 4096;  // bytes of dirents per getdents64 call
 
-// Appends the numeric names in a getdents64 buffer to `out`.
-void append_tids(const char* buf, ssize_t n, std::vector<pid_t>& out) {
+// Calls `fn(tid)` for each numeric name in a getdents64 buffer, in order; stops early when `fn`
+// returns false. Allocates nothing (the helper thread uses it).
+template <typename Fn>
+void for_each_tid(const char* buf, ssize_t n, Fn&& fn) {
     for (ssize_t off = 0; off < n;) {
         const auto* e = reinterpret_cast<const dirent64*>(buf + off);
         off += e->d_reclen;
@@ -92,7 +94,7 @@ void append_tids(const char* buf, ssize_t n, std::vector<pid_t>& out) {
         if (*name < '0' || *name > '9') continue;
         pid_t tid = 0;
         auto [end, ec] = std::from_chars(name, name + std::char_traits<char>::length(name), tid);
-        if (ec == std::errc() && *end == '\0') out.push_back(tid);
+        if (ec == std::errc() && *end == '\0' && !fn(tid)) return;
     }
 }
 
@@ -138,7 +140,10 @@ Result<std::vector<pid_t>> list_tasks_at_once(const std::string& task_dir, std::
                 whole = call <= 1;  // everything came in the first call
                 break;
             }
-            append_tids(buf.data(), n, out);
+            for_each_tid(buf.data(), n, [&](pid_t tid) {
+                out.push_back(tid);
+                return true;
+            });
         }
         if (whole || attempt == 2) break;
     }
@@ -182,22 +187,15 @@ struct SharedListing {
             if (n < 0) list_errno.store(errno, std::memory_order_relaxed);
             return false;
         }
-        for (ssize_t off = 0; off < n;) {
-            const auto* e = reinterpret_cast<const dirent64*>(buf + off);
-            off += e->d_reclen;
-            const char* name = e->d_name;
-            if (*name < '0' || *name > '9') continue;
-            pid_t tid = 0;
-            auto [end, ec] = std::from_chars(name, name + std::char_traits<char>::length(name), tid);
-            if (ec != std::errc() || *end != '\0') continue;
-            if (count == room) {
-                list_errno.store(EOVERFLOW, std::memory_order_relaxed);
-                return false;
-            }
+        bool fits = true;
+        for_each_tid(buf, n, [&](pid_t tid) {
+            if (count == room) return fits = false;
             tids[count++] = tid;
-        }
+            return true;
+        });
         published.store(count, std::memory_order_release);
-        return true;
+        if (!fits) list_errno.store(EOVERFLOW, std::memory_order_relaxed);
+        return fits;
     }
 
     void release() {
