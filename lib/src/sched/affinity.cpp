@@ -157,11 +157,12 @@ Result<std::vector<pid_t>> list_tasks_at_once(const std::string& task_dir, std::
 // sets. Only the caller ever sets, so the helper's work has no effect outside this state and the
 // caller never has to wait for it: a helper that has not claimed the listing 0.2 ms after it was
 // started loses it to the caller (who lists on by itself), and one that stalls after claiming it
-// (the scheduler stopped it on a busy CPU) is left behind: the caller lists everything itself, sets
-// what it had not, and returns; the state stays alive for the helper until it lets go (`owners`, the last one out
-// deletes it and closes its descriptor). Nothing on the helper's side allocates, and it frees only
-// in that case: a thread's first malloc or free makes glibc set up an arena for it (a 128 MiB
-// reservation and an munmap, whose TLB shoot-down interrupts the other thread).
+// (the scheduler stopped it on a busy CPU) is left behind: the caller lists everything itself,
+// sets what it had not, and returns. The state stays alive for a helper left behind until it lets
+// go (`owners`: the last one out deletes it and closes its descriptor). Nothing on the helper's
+// side allocates, and it frees only in that case: a thread's first malloc or free makes glibc set
+// up an arena for it (a 128 MiB reservation and an munmap, whose TLB shoot-down interrupts the
+// other thread).
 struct SharedListing {
     // Who lists after the first chunk. The helper claims with open → helper_lists, the caller
     // takes it back with open → caller_lists; both by compare-and-swap, so exactly one wins.
@@ -246,7 +247,7 @@ bool start_helper(SharedListing& state) {
 }
 
 struct OverlapResult {
-    bool helped = false;       // a helper thread listed part of it
+    bool helped = false;       // a helper thread was started (it may have come too late to list)
     std::vector<pid_t> tids;   // listed, in listing order
     std::vector<int> errors;   // per TID in `tids`: 0 (set) or sched_setaffinity's errno
     int list_errno = 0;        // why the listing stopped early, 0 if it completed

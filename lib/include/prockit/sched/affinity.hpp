@@ -31,7 +31,7 @@ struct ThreadsResult {
     std::vector<TaskFailure> failed;   ///< threads that refused (never silently dropped), ascending
     std::size_t exited = 0;            ///< threads that exited before they could be set
     unsigned passes = 0;               ///< listings of /proc/PID/task it took
-    bool overlapped = false;           ///< a helper thread read part of the first listing
+    bool overlapped = false;           ///< a helper thread was started to read the first listing
     bool ok() const { return failed.empty(); }
 };
 
