@@ -501,7 +501,8 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
         whole = true;
     }
     if (!std::is_sorted(out.changed.begin(), out.changed.end())) std::sort(out.changed.begin(), out.changed.end());
-    std::sort(out.failed.begin(), out.failed.end(), [](const TaskFailure& a, const TaskFailure& b) { return a.tid < b.tid; });
+    std::sort(out.failed.begin(), out.failed.end(),
+              [](const TaskFailure& a, const TaskFailure& b) { return a.tid < b.tid; });
     return out;
 }
 
