@@ -155,8 +155,8 @@ Result<std::vector<pid_t>> list_tasks_at_once(const std::string& task_dir, std::
 // The listing a helper thread reads on while the caller sets what is listed. The caller reads the
 // first chunk; then the helper, once it runs, claims the rest of the listing, and the caller only
 // sets. Only the caller ever sets, so the helper's work has no effect outside this state and the
-// caller never has to wait for it: a helper that has not claimed the listing 0.2 ms after it was
-// started loses it to the caller (who lists on by itself), and one that stalls after claiming it
+// caller never has to wait for it: a helper that has not claimed the listing 0.2 ms after the
+// first chunk loses it to the caller (who lists on by itself), and one that stalls after claiming it
 // (the scheduler stopped it on a busy CPU) is left behind: the caller lists everything itself,
 // sets what it had not, and returns. The state stays alive for a helper left behind until it lets
 // go (`owners`: the last one out deletes it and closes its descriptor). Nothing on the helper's
@@ -256,8 +256,8 @@ struct OverlapResult {
 // Lists the open /proc/PID/task `dir` (about `expected` threads) and sets each thread to `mask`,
 // chunk by chunk. With a helper (`want_helper`, if one can be started) the helper claims the
 // listing after the first chunk and the caller only sets; a helper that has not claimed it within
-// `late` loses it, and one that then makes no progress for `stall` is left behind: the caller
-// lists everything in one read and sets what it had not.
+// `late` of the first chunk loses it, and one that then makes no progress for `stall` is left
+// behind: the caller lists everything in one read and sets what it had not.
 OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t expected, bool want_helper,
                            const CpuSet& mask) {
     constexpr auto late = std::chrono::microseconds(200);
@@ -268,23 +268,30 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
         r.tids.push_back(tid);
         r.errors.push_back(::sched_setaffinity(tid, mask.byte_size(), bits) == 0 ? 0 : errno);
     };
-    int fd = ::fcntl(dir, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) {
+    unique_fd fd(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
+    if (!fd) {
         r.list_errno = errno;
         return r;
     }
+    const std::size_t room = expected + expected / 4 + 64;
+    r.tids.reserve(room);  // before the helper starts: nothing may throw while it waits
+    r.errors.reserve(room);
+    // The caller's share; also never leaves a helper waiting for the first chunk (an exception).
     struct Release {
         SharedListing* state;
-        ~Release() { state->release(); }
-    } owner{new SharedListing(expected + expected / 4 + 64, fd)};
+        ~Release() {
+            int first = SharedListing::first_chunk;
+            state->phase.compare_exchange_strong(first, SharedListing::caller_lists, std::memory_order_acq_rel);
+            state->release();
+        }
+    } owner{new SharedListing(room, fd.get())};
+    fd.release();  // the state owns it now
     SharedListing& state = *owner.state;
-    auto started_at = std::chrono::steady_clock::now();
     r.helped = want_helper && start_helper(state);
-    r.tids.reserve(state.room);
-    r.errors.reserve(state.room);
     std::size_t count = 0, handled = 0;
     bool listing = true;  // this thread lists: the first chunk, and all if the helper lost it
     bool more = state.read_chunk(count);
+    auto started_at = std::chrono::steady_clock::now();  // the helper's `late` counts from here
     if (r.helped) {
         // After the first chunk, the listing is open to the helper (or, if that chunk was all
         // there is, closed to it).
