@@ -67,11 +67,11 @@ using MaskForThread = std::function<CpuSet(pid_t tid)>;
 /// With `opts.helper_thread`, the first pass may overlap listing and setting: listing costs the
 /// kernel about as much per thread as setting does, so for 512 threads or more, when this process
 /// may run on a second CPU, a short-lived helper thread (detached, every signal blocked, on
-/// another CPU) takes the listing over once it runs, while the calling thread sets what is listed
-/// (`overlapped`). Only the caller sets, so it never waits for the helper: until the helper runs
-/// the caller lists on, and should the helper stall for 0.3 ms, the caller lists everything
-/// itself. Never when `pid` is a thread of this process (the helper would be one of the threads
-/// listed).
+/// another CPU) takes the listing over after the caller's first chunk, while the calling thread
+/// sets what is listed (`overlapped`). Only the caller sets, so it never waits long for the
+/// helper: one that has not taken the listing over 0.2 ms after the first chunk loses it to the
+/// caller, and one that stalls for 0.3 ms is left behind while the caller lists everything itself.
+/// Never when `pid` is a thread of this process (the helper would be one of the threads listed).
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs = FsRoot::system(),
                                                const AllThreadsOptions& opts = {});
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& mask_for,
