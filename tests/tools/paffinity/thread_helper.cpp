@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string>
@@ -137,7 +138,7 @@ int main(int argc, char** argv) {
     sched_getaffinity(0, sizeof g_start_mask, &g_start_mask);
     std::string mode = argv[1];
     long n = std::atol(argv[2]);
-    if (mode == "interleave" && pipe(g_release_pipe) != 0) return 99;
+    if (mode == "interleave" && pipe2(g_release_pipe, O_CLOEXEC) != 0) return 99;
     for (long i = 0; i < n; ++i) {
         start_thread(sleeper);
         ++g_sleepers;
