@@ -285,9 +285,9 @@ TEST(Affinity, NoHelperThreadForThisProcess) {
     EXPECT_EQ(outcome, "not overlapped");
 }
 
-// A thread made while the walk is setting threads, by a creator that was not set (it keeps the
-// old mask), has a TID above the listing's: the confirming probe must look past the listing, up
-// to the PIDs handed out by then. The callback makes one as the first thread is set.
+// A thread made while the walk is setting threads, with the old mask (see thread_helper.cpp), has
+// a TID above the listing's: the confirming probe must look past the listing, up to the PIDs
+// handed out by then. The callback makes one as the first thread is set.
 TEST(Affinity, AThreadMadeWhileSettingIsSetToo) {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
@@ -298,7 +298,7 @@ TEST(Affinity, AThreadMadeWhileSettingIsSetToo) {
         std::string made;
         auto r = set_affinity_all_threads(helper.pid(), [&](pid_t) {
             if (made.empty()) {
-                helper.write_line("spawn");  // a creator with the old mask makes a thread, now
+                helper.write_line("spawn");  // a thread with the old mask, made now
                 made = helper.read_line().value_or("(no answer)");
             }
             return target;

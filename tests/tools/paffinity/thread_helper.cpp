@@ -10,10 +10,10 @@
 //                                        and then exits
 //
 // Commands on stdin, one per line (answers on stdout, flushed at once):
-//   spawn     a thread made by a creator that first resets its own affinity to the CPUs this
-//             process was started with, so the new thread does NOT inherit a later change;
-//             prints "tid=N"
-//   fork      the same creator forks a child that sleeps; prints "child=N"
+//   spawn     a thread made while the main thread's affinity is reset to the CPUs this process
+//             was started with (and put back after), so the new thread does NOT inherit a
+//             later change; prints "tid=N"
+//   fork      the same, forking a child that sleeps; prints "child=N"
 //   release   (interleave) the waiting threads exit; prints "released" once they are gone
 //   quit      exit (stdin closing also exits)
 #include <atomic>
@@ -94,21 +94,21 @@ void* churner(void*) {
     return nullptr;
 }
 
-// Runs a request on a fresh creator thread whose affinity is reset first.
-struct Request {
-    bool fork_child = false;
-    long answer = 0;
-};
-
-void* creator(void* arg) {
-    auto* r = static_cast<Request*>(arg);
+// Makes a thread (or forks a child) while the main thread's affinity is reset to the CPUs this
+// process was started with, then puts the main thread's mask back. What is made does NOT inherit
+// a change made before the request, and the main thread keeps it. (A fresh creator thread would
+// not do: a follower may set it before it makes anything, and then everything inherits.)
+long make(bool fork_child) {
+    cpu_set_t saved;
+    sched_getaffinity(0, sizeof saved, &saved);
     sched_setaffinity(0, sizeof g_start_mask, &g_start_mask);
-    if (r->fork_child) {
+    long answer = 0;
+    if (fork_child) {
         pid_t pid = fork();
         if (pid == 0) {
             for (;;) pause();
         }
-        r->answer = pid;
+        answer = pid;
     } else {
         struct Box {
             std::atomic<long> tid{0};
@@ -122,9 +122,10 @@ void* creator(void* arg) {
         pthread_create(&t, nullptr, fn, &box);
         pthread_detach(t);
         while (box.tid.load() == 0) usleep(100);
-        r->answer = box.tid.load();
+        answer = box.tid.load();
     }
-    return nullptr;
+    sched_setaffinity(0, sizeof saved, &saved);
+    return answer;
 }
 
 }  // namespace
@@ -171,12 +172,9 @@ int main(int argc, char** argv) {
                 continue;
             }
             if (cmd == "spawn" || cmd == "fork") {
-                Request r;
-                r.fork_child = cmd == "fork";
-                pthread_t t;
-                pthread_create(&t, nullptr, creator, &r);
-                pthread_join(t, nullptr);
-                say(std::string(r.fork_child ? "child=" : "tid=") + std::to_string(r.answer));
+                bool fork_child = cmd == "fork";
+                long made = make(fork_child);
+                say(std::string(fork_child ? "child=" : "tid=") + std::to_string(made));
             }
         }
     }
