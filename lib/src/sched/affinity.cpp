@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <utility>
 
 namespace prockit {
 
@@ -82,6 +83,19 @@ long last_pid(const FsRoot& fs) {
 
 constexpr std::size_t overlap_min_threads = 512;
 constexpr std::size_t listing_chunk = 4096;  // bytes of dirents per getdents64 call
+
+// Test hooks (detail_affinity_helper_fault() below): a helper made late or stalled on purpose, so
+// the caller's two ways out run on demand; and how often each ran.
+enum HelperFault : int { no_fault = 0, helper_never_claims = 1, helper_stalls = 2 };
+std::atomic<int> g_helper_fault{no_fault};
+std::atomic<unsigned> g_taken_back{0};   // the caller took the listing back from a late helper
+std::atomic<unsigned> g_left_behind{0};  // the caller left a stalled helper behind
+
+// A short sleep that allocates nothing (for the helper thread).
+void nap() {
+    timespec ts{0, 20'000};
+    ::nanosleep(&ts, nullptr);
+}
 
 // Calls `fn(tid)` for each numeric name in a getdents64 buffer, in order; stops early when `fn`
 // returns false. Allocates nothing (the helper thread uses it).
@@ -208,11 +222,17 @@ void* listing_helper(void* arg) {
     auto* state = static_cast<SharedListing*>(arg);
     for (unsigned spins = 0; state->phase.load(std::memory_order_acquire) == SharedListing::first_chunk; ++spins)
         if (spins > 2000) ::sched_yield();  // the caller is reading the first chunk
+    const int fault = g_helper_fault.load(std::memory_order_relaxed);
+    if (fault == helper_never_claims)  // test hook: late until the caller has taken the listing back
+        while (state->phase.load(std::memory_order_acquire) == SharedListing::open &&
+               state->owners.load(std::memory_order_acquire) > 1)
+            nap();
     int open = SharedListing::open;
     if (state->phase.compare_exchange_strong(open, SharedListing::helper_lists, std::memory_order_acq_rel)) {
         std::size_t count = state->published.load(std::memory_order_acquire);
-        while (state->read_chunk(count)) {
-        }
+        for (bool first = true; state->read_chunk(count); first = false)
+            if (first && fault == helper_stalls)  // test hook: stalled until the caller has returned
+                while (state->owners.load(std::memory_order_acquire) > 1) nap();
         state->done.store(true, std::memory_order_release);
     }
     state->release();
@@ -299,6 +319,9 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
         listing = !more;
     }
     bool left_behind = false;
+    // Test hook: a helper made to stall is waited for until it claims (it would lose the listing
+    // if it started late, and then it could not stall).
+    const bool wait_for_claim = g_helper_fault.load(std::memory_order_relaxed) == helper_stalls;
     auto progress_at = std::chrono::steady_clock::now();
     bool claimed = false;
     for (unsigned spins = 0;;) {
@@ -323,15 +346,17 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
                 claimed = true;
                 progress_at = now;
             }
-            if (!claimed && now - started_at > late) {
+            if (!claimed && now - started_at > late && !wait_for_claim) {
                 int open = SharedListing::open;
                 if (state.phase.compare_exchange_strong(open, SharedListing::caller_lists,
                                                         std::memory_order_acq_rel)) {
                     listing = true;  // the helper never came: list on here
+                    g_taken_back.fetch_add(1, std::memory_order_relaxed);
                     continue;
                 }
             } else if (claimed && now - progress_at > stall) {
                 left_behind = true;
+                g_left_behind.fetch_add(1, std::memory_order_relaxed);
                 break;
             }
         }
@@ -514,6 +539,15 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
 }
 
 }  // namespace
+
+/// Test hook: 1 makes the listing helper wait until the caller has taken the listing back; 2 makes
+/// the caller wait for the helper's claim, and the helper stall after its first chunk until the
+/// caller has returned; 0 restores the normal helper.
+/// Returns how often the caller has taken the listing back and left a helper behind, so far.
+std::pair<unsigned, unsigned> detail_affinity_helper_fault(int fault) {
+    g_helper_fault.store(fault, std::memory_order_relaxed);
+    return {g_taken_back.load(std::memory_order_relaxed), g_left_behind.load(std::memory_order_relaxed)};
+}
 
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs,
                                                const AllThreadsOptions& opts) {

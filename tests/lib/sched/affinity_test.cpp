@@ -244,6 +244,75 @@ TEST(Affinity, NoHelperThreadOutlivesTheCall) {
         << task_count(getpid()) << " threads, " << before << " before";
 }
 
+namespace prockit {
+std::pair<unsigned, unsigned> detail_affinity_helper_fault(int fault);  // lib/src/sched/affinity.cpp's test hook
+}
+
+namespace {
+
+// Makes the listing helper late (1) or stalled (2) for one scope, and counts how often the caller
+// took the listing back and left a helper behind meanwhile.
+class HelperFault {
+public:
+    explicit HelperFault(int fault) : fault_(fault), start_(detail_affinity_helper_fault(fault)) {}
+    ~HelperFault() { detail_affinity_helper_fault(0); }
+    HelperFault(const HelperFault&) = delete;
+    HelperFault& operator=(const HelperFault&) = delete;
+    unsigned taken_back() const { return detail_affinity_helper_fault(fault_).first - start_.first; }
+    unsigned left_behind() const { return detail_affinity_helper_fault(fault_).second - start_.second; }
+
+private:
+    int fault_;
+    std::pair<unsigned, unsigned> start_;
+};
+
+// Sets every thread of a 600-thread process four times with a helper, under the fault in force;
+// every thread must be set exactly once each time, and the helper must be gone soon after.
+void set_with_a_faulty_helper() {
+    auto allowed = get_affinity(0);
+    ASSERT_TRUE(allowed);
+    Child helper({PAFF_THREADS_HELPER, "threads", "600"});
+    ASSERT_EQ(helper.read_line(), "ready");
+    const std::size_t tasks = task_count(helper.pid());
+    const std::size_t before = task_count(getpid());
+    std::vector<unsigned> cpus = allowed->cpus();
+    for (int round = 0; round < 4; ++round) {
+        CpuSet target = round % 2 == 1 ? *allowed : CpuSet{cpus[static_cast<std::size_t>(round / 2) % cpus.size()]};
+        auto r = set_affinity_all_threads(helper.pid(), target, FsRoot::system(), with_helper);
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
+        EXPECT_TRUE(r->overlapped);
+        EXPECT_EQ(r->changed.size(), tasks);
+        EXPECT_EQ(std::adjacent_find(r->changed.begin(), r->changed.end()), r->changed.end()) << "a thread twice";
+        EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
+    }
+    EXPECT_TRUE(eventually([&] { return task_count(getpid()) <= before; }))
+        << task_count(getpid()) << " threads, " << before << " before";
+}
+
+}  // namespace
+
+// A helper that has not claimed the listing 0.2 ms after the first chunk loses it: the caller
+// lists on by itself.
+TEST(Affinity, AHelperThatComesLateLosesTheListing) {
+    if (get_affinity(0)->count() < 2) GTEST_SKIP() << "needs a second CPU for the helper thread";
+    HelperFault late(1);
+    set_with_a_faulty_helper();
+    EXPECT_EQ(late.taken_back(), 4u);
+    EXPECT_EQ(late.left_behind(), 0u);
+}
+
+// A helper that stops listing after its first chunk is left behind 0.3 ms later: the caller lists
+// everything in one read, sets what it had not, and returns while the helper still holds the
+// shared state (freed by whichever lets go last).
+TEST(Affinity, AHelperThatStallsIsLeftBehind) {
+    if (get_affinity(0)->count() < 2) GTEST_SKIP() << "needs a second CPU for the helper thread";
+    HelperFault stalled(2);
+    set_with_a_faulty_helper();
+    EXPECT_EQ(stalled.left_behind(), 4u);
+    EXPECT_EQ(stalled.taken_back(), 0u);
+}
+
 // Without being asked, the library starts no thread: the same threads are set by the caller.
 TEST(Affinity, NoHelperThreadUnlessAsked) {
     auto allowed = get_affinity(0);
