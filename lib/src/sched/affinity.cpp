@@ -3,6 +3,8 @@
 #include <prockit/proc/procfs.hpp>
 #include <prockit/sys/syscall.hpp>
 
+#include "affinity_test_hook.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -18,7 +20,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <utility>
 
 namespace prockit {
 
@@ -84,17 +85,22 @@ long last_pid(const FsRoot& fs) {
 constexpr std::size_t overlap_min_threads = 512;
 constexpr std::size_t listing_chunk = 4096;  // bytes of dirents per getdents64 call
 
-// Test hooks (detail_affinity_helper_fault() below): a helper made late or stalled on purpose, so
-// the caller's two ways out run on demand; and how often each ran.
-enum HelperFault : int { no_fault = 0, helper_never_claims = 1, helper_stalls = 2 };
-std::atomic<int> g_helper_fault{no_fault};
+// Test hooks (affinity_test_hook.hpp): a helper made late or stalled on purpose, and how often the
+// caller's ways out ran.
+std::atomic<int> g_helper_fault{0};
 std::atomic<unsigned> g_taken_back{0};   // the caller took the listing back from a late helper
 std::atomic<unsigned> g_left_behind{0};  // the caller left a stalled helper behind
+constexpr auto hook_patience = std::chrono::seconds(2);
 
-// A short sleep that allocates nothing (for the helper thread).
-void nap() {
-    timespec ts{0, 20'000};
-    ::nanosleep(&ts, nullptr);
+// Test hook: naps while `waiting()` holds, for `hook_patience` at most. Allocates nothing (the
+// helper thread uses it).
+template <class Pred>
+void nap_while(Pred waiting) {
+    const auto give_up = std::chrono::steady_clock::now() + hook_patience;
+    while (waiting() && std::chrono::steady_clock::now() < give_up) {
+        timespec ts{0, 20'000};
+        ::nanosleep(&ts, nullptr);
+    }
 }
 
 // Calls `fn(tid)` for each numeric name in a getdents64 buffer, in order; stops early when `fn`
@@ -182,12 +188,14 @@ struct SharedListing {
     // takes it back with open → caller_lists; both by compare-and-swap, so exactly one wins.
     enum Phase : int { first_chunk = 0, open = 1, helper_lists = 2, caller_lists = 3 };
 
-    SharedListing(std::size_t room_, int fd_) : room(room_), tids(new pid_t[room_]), fd(fd_) {}
+    SharedListing(std::size_t room_, int fd_, detail::ListingHelperFault fault_)
+        : room(room_), tids(new pid_t[room_]), fd(fd_), fault(fault_) {}
     ~SharedListing() { ::close(fd); }
 
     const std::size_t room;
     const std::unique_ptr<pid_t[]> tids;
     const int fd;                               // a duplicate of the caller's: one file position
+    const detail::ListingHelperFault fault;     // test hook: read once, for both threads
     std::atomic<std::size_t> published{0};      // tids[0, published) are listed
     std::atomic<int> phase{first_chunk};
     std::atomic<bool> done{false};              // the helper has stopped listing
@@ -222,17 +230,18 @@ void* listing_helper(void* arg) {
     auto* state = static_cast<SharedListing*>(arg);
     for (unsigned spins = 0; state->phase.load(std::memory_order_acquire) == SharedListing::first_chunk; ++spins)
         if (spins > 2000) ::sched_yield();  // the caller is reading the first chunk
-    const int fault = g_helper_fault.load(std::memory_order_relaxed);
-    if (fault == helper_never_claims)  // test hook: late until the caller has taken the listing back
-        while (state->phase.load(std::memory_order_acquire) == SharedListing::open &&
-               state->owners.load(std::memory_order_acquire) > 1)
-            nap();
+    using detail::ListingHelperFault;
+    if (state->fault == ListingHelperFault::never_claims)  // test hook: late until the caller takes over
+        nap_while([&] {
+            return state->phase.load(std::memory_order_acquire) == SharedListing::open &&
+                   state->owners.load(std::memory_order_acquire) > 1;
+        });
     int open = SharedListing::open;
     if (state->phase.compare_exchange_strong(open, SharedListing::helper_lists, std::memory_order_acq_rel)) {
         std::size_t count = state->published.load(std::memory_order_acquire);
         for (bool first = true; state->read_chunk(count); first = false)
-            if (first && fault == helper_stalls)  // test hook: stalled until the caller has returned
-                while (state->owners.load(std::memory_order_acquire) > 1) nap();
+            if (first && state->fault == ListingHelperFault::stalls)  // test hook: until the caller returns
+                nap_while([&] { return state->owners.load(std::memory_order_acquire) > 1; });
         state->done.store(true, std::memory_order_release);
     }
     state->release();
@@ -304,7 +313,8 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
             state->phase.compare_exchange_strong(first, SharedListing::caller_lists, std::memory_order_acq_rel);
             state->release();
         }
-    } owner{new SharedListing(room, fd.get())};
+    } owner{new SharedListing(room, fd.get(),
+                              static_cast<detail::ListingHelperFault>(g_helper_fault.load(std::memory_order_relaxed)))};
     fd.release();  // the state owns it now
     SharedListing& state = *owner.state;
     r.helped = want_helper && start_helper(state);
@@ -319,9 +329,11 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
         listing = !more;
     }
     bool left_behind = false;
-    // Test hook: a helper made to stall is waited for until it claims (it would lose the listing
-    // if it started late, and then it could not stall).
-    const bool wait_for_claim = g_helper_fault.load(std::memory_order_relaxed) == helper_stalls;
+    // Test hook: a helper made to stall is given longer to claim (it would lose the listing if it
+    // started late, and then it could not stall).
+    using Duration = std::chrono::steady_clock::duration;
+    const Duration claim_within =
+        state.fault == detail::ListingHelperFault::stalls ? Duration(hook_patience) : Duration(late);
     auto progress_at = std::chrono::steady_clock::now();
     bool claimed = false;
     for (unsigned spins = 0;;) {
@@ -346,7 +358,7 @@ OverlapResult list_and_set(int dir, const std::string& task_dir, std::size_t exp
                 claimed = true;
                 progress_at = now;
             }
-            if (!claimed && now - started_at > late && !wait_for_claim) {
+            if (!claimed && now - started_at > claim_within) {
                 int open = SharedListing::open;
                 if (state.phase.compare_exchange_strong(open, SharedListing::caller_lists,
                                                         std::memory_order_acq_rel)) {
@@ -540,12 +552,11 @@ Result<ThreadsResult> set_all_threads(pid_t pid, MaskOf&& mask_of, const FsRoot&
 
 }  // namespace
 
-/// Test hook: 1 makes the listing helper wait until the caller has taken the listing back; 2 makes
-/// the caller wait for the helper's claim, and the helper stall after its first chunk until the
-/// caller has returned; 0 restores the normal helper.
-/// Returns how often the caller has taken the listing back and left a helper behind, so far.
-std::pair<unsigned, unsigned> detail_affinity_helper_fault(int fault) {
-    g_helper_fault.store(fault, std::memory_order_relaxed);
+void detail::set_listing_helper_fault(ListingHelperFault fault) {
+    g_helper_fault.store(static_cast<int>(fault), std::memory_order_relaxed);
+}
+
+detail::ListingHelperFallbacks detail::listing_helper_fallbacks() {
     return {g_taken_back.load(std::memory_order_relaxed), g_left_behind.load(std::memory_order_relaxed)};
 }
 

@@ -1,6 +1,7 @@
 #include <prockit/proc/procfs.hpp>
 #include <prockit/sched/affinity.hpp>
 
+#include "sched/affinity_test_hook.hpp"  // lib/src
 #include "tools/paffinity/run_tool.hpp"
 
 #include <gtest/gtest.h>
@@ -244,26 +245,23 @@ TEST(Affinity, NoHelperThreadOutlivesTheCall) {
         << task_count(getpid()) << " threads, " << before << " before";
 }
 
-namespace prockit {
-std::pair<unsigned, unsigned> detail_affinity_helper_fault(int fault);  // lib/src/sched/affinity.cpp's test hook
-}
-
 namespace {
 
-// Makes the listing helper late (1) or stalled (2) for one scope, and counts how often the caller
-// took the listing back and left a helper behind meanwhile.
+// Makes the listing helper late or stalled for one scope, and counts how often the caller took
+// the listing back and left a helper behind meanwhile.
 class HelperFault {
 public:
-    explicit HelperFault(int fault) : fault_(fault), start_(detail_affinity_helper_fault(fault)) {}
-    ~HelperFault() { detail_affinity_helper_fault(0); }
+    explicit HelperFault(detail::ListingHelperFault fault) : start_(detail::listing_helper_fallbacks()) {
+        detail::set_listing_helper_fault(fault);
+    }
+    ~HelperFault() { detail::set_listing_helper_fault(detail::ListingHelperFault::none); }
     HelperFault(const HelperFault&) = delete;
     HelperFault& operator=(const HelperFault&) = delete;
-    unsigned taken_back() const { return detail_affinity_helper_fault(fault_).first - start_.first; }
-    unsigned left_behind() const { return detail_affinity_helper_fault(fault_).second - start_.second; }
+    unsigned taken_back() const { return detail::listing_helper_fallbacks().taken_back - start_.taken_back; }
+    unsigned left_behind() const { return detail::listing_helper_fallbacks().left_behind - start_.left_behind; }
 
 private:
-    int fault_;
-    std::pair<unsigned, unsigned> start_;
+    detail::ListingHelperFallbacks start_;
 };
 
 // Sets every thread of a 600-thread process four times with a helper, under the fault in force;
@@ -296,7 +294,7 @@ void set_with_a_faulty_helper() {
 // lists on by itself.
 TEST(Affinity, AHelperThatComesLateLosesTheListing) {
     if (get_affinity(0)->count() < 2) GTEST_SKIP() << "needs a second CPU for the helper thread";
-    HelperFault late(1);
+    HelperFault late(detail::ListingHelperFault::never_claims);
     set_with_a_faulty_helper();
     EXPECT_EQ(late.taken_back(), 4u);
     EXPECT_EQ(late.left_behind(), 0u);
@@ -307,7 +305,7 @@ TEST(Affinity, AHelperThatComesLateLosesTheListing) {
 // shared state (freed by whichever lets go last).
 TEST(Affinity, AHelperThatStallsIsLeftBehind) {
     if (get_affinity(0)->count() < 2) GTEST_SKIP() << "needs a second CPU for the helper thread";
-    HelperFault stalled(2);
+    HelperFault stalled(detail::ListingHelperFault::stalls);
     set_with_a_faulty_helper();
     EXPECT_EQ(stalled.left_behind(), 4u);
     EXPECT_EQ(stalled.taken_back(), 0u);

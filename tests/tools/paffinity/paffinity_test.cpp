@@ -379,9 +379,9 @@ void follow_catches_threads_and_children(const std::vector<std::string>& extra, 
 
     // Both are reported too. Wait for the lines before stopping the follower: events still queued
     // when it is stopped are never reported.
-    std::string out;
-    auto reported = [&](const std::string& what) {
-        while (out.find(what) == std::string::npos) {
+    std::string out = "\n";  // every line read so far, each with a newline before and after
+    auto reported = [&](const std::string& expected) {
+        while (out.find("\n" + expected + "\n") == std::string::npos) {
             auto l = follower.read_line();
             if (!l) return false;
             out += *l + "\n";

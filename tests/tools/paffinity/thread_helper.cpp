@@ -97,11 +97,16 @@ void* churner(void*) {
 // Makes a thread (or forks a child) while the main thread's affinity is reset to the CPUs this
 // process was started with, then puts the main thread's mask back. What is made does NOT inherit
 // a change made before the request, and the main thread keeps it. (A fresh creator thread would
-// not do: a follower may set it before it makes anything, and then everything inherits.)
+// not do: a follower may set it before it makes anything, and then everything inherits.) What is
+// put back is the mask the kernel kept: inside a cpuset, the main thread then no longer remembers
+// a wider request (kernels 6.2 and later widen a thread to its request when the cpuset grows).
 long make(bool fork_child) {
     cpu_set_t saved;
-    sched_getaffinity(0, sizeof saved, &saved);
-    sched_setaffinity(0, sizeof g_start_mask, &g_start_mask);
+    if (sched_getaffinity(0, sizeof saved, &saved) != 0 ||
+        sched_setaffinity(0, sizeof g_start_mask, &g_start_mask) != 0) {
+        std::fprintf(stderr, "paffinity-test-threads: reset the affinity: %s\n", std::strerror(errno));
+        _exit(99);
+    }
     long answer = 0;
     if (fork_child) {
         pid_t pid = fork();
@@ -124,7 +129,10 @@ long make(bool fork_child) {
         while (box.tid.load() == 0) usleep(100);
         answer = box.tid.load();
     }
-    sched_setaffinity(0, sizeof saved, &saved);
+    if (sched_setaffinity(0, sizeof saved, &saved) != 0) {
+        std::fprintf(stderr, "paffinity-test-threads: restore the affinity: %s\n", std::strerror(errno));
+        _exit(99);
+    }
     return answer;
 }
 
