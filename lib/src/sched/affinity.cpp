@@ -3,6 +3,7 @@
 #include <prockit/proc/procfs.hpp>
 #include <prockit/sys/syscall.hpp>
 
+#include "../proc/dirents.hpp"
 #include "affinity_test_hook.hpp"
 
 #include <algorithm>
@@ -103,21 +104,6 @@ void nap_while(Pred waiting) {
     }
 }
 
-// Calls `fn(tid)` for each numeric name in a getdents64 buffer, in order; stops early when `fn`
-// returns false. Allocates nothing (the helper thread uses it).
-template <typename Fn>
-void for_each_tid(const char* buf, ssize_t n, Fn&& fn) {
-    for (ssize_t off = 0; off < n;) {
-        const auto* e = reinterpret_cast<const dirent64*>(buf + off);
-        off += e->d_reclen;
-        const char* name = e->d_name;
-        if (*name < '0' || *name > '9') continue;
-        pid_t tid = 0;
-        auto [end, ec] = std::from_chars(name, name + std::char_traits<char>::length(name), tid);
-        if (ec == std::errc() && *end == '\0' && !fn(tid)) return;
-    }
-}
-
 // The process's thread count as the kernel keeps it in the link count of /proc/PID/task
 // (2 + threads), or 0.
 std::size_t thread_count(int task_dir_fd) {
@@ -160,7 +146,7 @@ Result<std::vector<pid_t>> list_tasks_at_once(const std::string& task_dir, std::
                 whole = call <= 1;  // everything came in the first call
                 break;
             }
-            for_each_tid(buf.data(), n, [&](pid_t tid) {
+            detail::for_each_numeric_dirent(buf.data(), n, [&](pid_t tid) {
                 out.push_back(tid);
                 return true;
             });
@@ -211,7 +197,7 @@ struct SharedListing {
             return false;
         }
         bool fits = true;
-        for_each_tid(buf, n, [&](pid_t tid) {
+        detail::for_each_numeric_dirent(buf, n, [&](pid_t tid) {
             if (count == room) return fits = false;
             tids[count++] = tid;
             return true;

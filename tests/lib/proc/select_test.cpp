@@ -1,10 +1,17 @@
 #include <prockit/proc/select.hpp>
 
 #include "lib/sched/golden.hpp"
+#include "proc/select_test_hook.hpp"  // lib/src
 #include "tools/paffinity/run_tool.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace prockit;
@@ -138,4 +145,68 @@ TEST(Select, ThreadedScanGivesTheSameResult) {
     std::vector<pid_t> common;
     std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(common));
     EXPECT_GE(common.size() + 10, a.size());
+}
+
+// Enough processes for the scan to use more than one thread: each thread takes blocks of PIDs,
+// while the caller is still listing /proc. Every process is found once, in PID order, whatever the
+// number of threads.
+TEST(Select, ThreadedScanAmongManyProcessesFindsEachOnce) {
+    const std::string marker = "prockit-select-test-" + std::to_string(getpid());
+    // 600 helpers that wait on one pipe: closing its write end (or this process dying) ends them.
+    int gate[2];
+    ASSERT_EQ(pipe2(gate, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, gate[0], 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    std::vector<std::string> args{PAFF_THREADS_HELPER, "threads", "0", marker};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<pid_t> helpers;
+    for (int i = 0; i < 600; ++i) {
+        pid_t pid;
+        if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) break;
+        helpers.push_back(pid);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    close(gate[0]);
+    struct Reap {
+        int gate;
+        const std::vector<pid_t>& pids;
+        ~Reap() {
+            close(gate);
+            for (pid_t p : pids) waitpid(p, nullptr, 0);
+        }
+    } reap{gate[1], helpers};
+    ASSERT_EQ(helpers.size(), 600u);
+    std::sort(helpers.begin(), helpers.end());
+
+    Selector s;
+    s.patterns = {marker};
+    auto m = Matcher::compile(s);
+    ASSERT_TRUE(m);
+    // Each shows the marker once it has exec'd.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (pids_of(m->select(1)).size() < helpers.size() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (unsigned threads : {1u, 2u, 4u}) {
+        auto r = m->select(threads);
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_EQ(pids_of(r), helpers) << threads << " threads";
+        EXPECT_TRUE(r->missing.empty());
+    }
+    // Again with the lister held back after each chunk until another thread waits for PIDs it
+    // has not listed yet (a test hook): blocks listed in part must be waited for, not cut short.
+    const unsigned waits = detail::scan_waits_for_listing();
+    detail::set_scan_lister_waits(true);
+    struct Restore {
+        ~Restore() { detail::set_scan_lister_waits(false); }
+    } restore;
+    for (unsigned threads : {2u, 4u}) {
+        auto r = m->select(threads);
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_EQ(pids_of(r), helpers) << threads << " threads, the lister held back";
+    }
+    EXPECT_GE(detail::scan_waits_for_listing() - waits, 2u);
 }
