@@ -231,6 +231,8 @@ bool elsewhere(cpu_set_t& cpus) {
 // Test hooks (select_test_hook.hpp).
 std::atomic<bool> g_lister_waits{false};
 std::atomic<unsigned> g_waits_for_listing{0};
+std::atomic<std::size_t> g_min_per_thread{0};  // 0: the default
+std::atomic<std::size_t> g_room{0};            // 0: from /proc's link count
 
 // The PIDs a scan examines, handed out in blocks to the threads that examine them, possibly
 // while the caller is still listing /proc: listing costs the kernel ~0.7 us per process (a dentry
@@ -316,12 +318,15 @@ Result<Selection> Matcher::select(unsigned threads) const {
     } else {
         proc_dir.reset(retry_eintr([] { return ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }));
         if (!proc_dir) return fail(last_error("open /proc"));
-        // /proc's link count is a few more than the number of processes.
+        // /proc's link count is a few more than the number of processes: of the whole machine,
+        // even in a PID namespace, where a scan may then start more threads than it needs.
         struct stat st {};
         expected = ::fstat(proc_dir.get(), &st) == 0 ? static_cast<std::size_t>(st.st_nlink) : 0;
-        feed.emplace(expected + expected / 4 + 256);
+        std::size_t room = g_room.load(std::memory_order_relaxed);  // test hook
+        feed.emplace(room ? room : expected + expected / 4 + 256);
     }
-    constexpr std::size_t min_per_thread = 256;
+    std::size_t min_per_thread = g_min_per_thread.load(std::memory_order_relaxed);  // test hook
+    if (min_per_thread == 0) min_per_thread = 256;
     std::size_t n = std::max<std::size_t>(1, std::min<std::size_t>(threads, expected / min_per_thread));
     // Each thread has its own reader and its own compiled regexes (glibc serialises regexec calls
     // on one regex_t).
@@ -373,13 +378,15 @@ Result<Selection> Matcher::select(unsigned threads) const {
             if (pin) ::sched_setaffinity(0, sizeof others, &others);
             work(own[k]);
         });
+    // The kernel lists /proc in PID order (it resumes a listing by PID), so the feed, and the
+    // PIDs listed past its room after it, are in PID order as they come.
     std::vector<pid_t> overflow;  // listed when the feed was full: examined last, by this thread
     if (proc_dir) {
         alignas(dirent64) char buf[4096];
         for (;;) {
             ssize_t got = retry_eintr([&] { return ::getdents64(proc_dir.get(), buf, sizeof buf); });
-            if (got < 0) return fail(last_error("read directory /proc"));
-            if (got == 0) break;
+            if (got < 0 && errno != ENOENT) return fail(last_error("read directory /proc"));
+            if (got <= 0) break;
             detail::for_each_numeric_dirent(buf, got, [&](pid_t pid) {
                 if (!feed->push(pid)) overflow.push_back(pid);
                 return true;
@@ -463,5 +470,10 @@ namespace prockit::detail {
 void set_scan_lister_waits(bool on) { proc::g_lister_waits.store(on, std::memory_order_relaxed); }
 
 unsigned scan_waits_for_listing() { return proc::g_waits_for_listing.load(std::memory_order_relaxed); }
+
+void set_scan_limits(std::size_t min_per_thread, std::size_t room) {
+    proc::g_min_per_thread.store(min_per_thread, std::memory_order_relaxed);
+    proc::g_room.store(room, std::memory_order_relaxed);
+}
 
 }  // namespace prockit::detail
