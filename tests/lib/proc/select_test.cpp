@@ -154,12 +154,12 @@ TEST(Select, ThreadedScanGivesTheSameResult) {
     EXPECT_EQ(missed, "");
 }
 
-// Enough processes for the scan to use more than one thread: each thread takes blocks of PIDs,
-// while the caller is still listing /proc. Every process is found once, in PID order, whatever the
-// number of threads.
+// A scan over several threads: each takes blocks of PIDs while the caller is still listing /proc.
+// Every process is found once, in PID order, whatever the number of threads. 300 helpers, with a
+// test hook making the scan take a thread per 64 processes (256 by default), so up to four run.
 TEST(Select, ThreadedScanAmongManyProcessesFindsEachOnce) {
     const std::string marker = "prockit-select-test-" + std::to_string(getpid());
-    // 600 helpers that wait on one pipe: closing its write end (or this process dying) ends them.
+    // Helpers that wait on one pipe: closing its write end (or this process dying) ends them.
     int gate[2];
     ASSERT_EQ(pipe2(gate, O_CLOEXEC), 0);
     posix_spawn_file_actions_t fa;
@@ -171,7 +171,7 @@ TEST(Select, ThreadedScanAmongManyProcessesFindsEachOnce) {
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     std::vector<pid_t> helpers;
-    for (int i = 0; i < 600; ++i) {
+    for (int i = 0; i < 300; ++i) {
         pid_t pid;
         if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) break;
         helpers.push_back(pid);
@@ -186,7 +186,7 @@ TEST(Select, ThreadedScanAmongManyProcessesFindsEachOnce) {
             for (pid_t p : pids) waitpid(p, nullptr, 0);
         }
     } reap{gate[1], helpers};
-    ASSERT_EQ(helpers.size(), 600u);
+    ASSERT_EQ(helpers.size(), 300u);
     std::sort(helpers.begin(), helpers.end());
 
     Selector s;
@@ -197,36 +197,34 @@ TEST(Select, ThreadedScanAmongManyProcessesFindsEachOnce) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (pids_of(m->select(1)).size() < helpers.size() && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    for (unsigned threads : {1u, 2u, 4u}) {
-        auto r = m->select(threads);
-        ASSERT_TRUE(r) << r.error().message();
-        EXPECT_EQ(pids_of(r), helpers) << threads << " threads";
-        EXPECT_TRUE(r->missing.empty());
-    }
-    // Again with the lister held back after each chunk until another thread waits for PIDs it
-    // has not listed yet (a test hook): blocks listed in part must be waited for, not cut short.
+    auto expect_all = [&](const char* how) {
+        for (unsigned threads : {1u, 2u, 4u}) {
+            auto r = m->select(threads);
+            ASSERT_TRUE(r) << r.error().message();
+            EXPECT_EQ(pids_of(r), helpers) << threads << " threads, " << how;
+            EXPECT_TRUE(r->missing.empty());
+        }
+    };
+    struct RestoreHooks {
+        ~RestoreHooks() {
+            detail::set_scan_lister_waits(false);
+            detail::set_scan_limits(0, 0);
+        }
+    } restore;
+    expect_all("default limits");
+    detail::set_scan_limits(64, 0);
+    expect_all("a thread per 64 processes");
+
+    // The lister held back after each chunk until another thread waits for PIDs it has not
+    // listed yet: blocks listed in part must be waited for, not cut short.
     const unsigned waits = detail::scan_waits_for_listing();
     detail::set_scan_lister_waits(true);
-    struct Restore {
-        ~Restore() { detail::set_scan_lister_waits(false); }
-    } restore;
-    for (unsigned threads : {2u, 4u}) {
-        auto r = m->select(threads);
-        ASSERT_TRUE(r) << r.error().message();
-        EXPECT_EQ(pids_of(r), helpers) << threads << " threads, the lister held back";
-    }
+    expect_all("the lister held back");
     EXPECT_GE(detail::scan_waits_for_listing() - waits, 2u);
     detail::set_scan_lister_waits(false);
 
-    // With a thread for every 150 processes (four here) and room for only 100 PIDs in the
-    // listing: the PIDs listed past the room are examined last, and still in order.
-    detail::set_scan_limits(150, 100);
-    struct RestoreLimits {
-        ~RestoreLimits() { detail::set_scan_limits(0, 0); }
-    } restore_limits;
-    for (unsigned threads : {2u, 4u}) {
-        auto r = m->select(threads);
-        ASSERT_TRUE(r) << r.error().message();
-        EXPECT_EQ(pids_of(r), helpers) << threads << " threads, little room";
-    }
+    // Room for only 100 PIDs in the listing: the PIDs listed past it are examined last, by the
+    // caller, and the result is still in order.
+    detail::set_scan_limits(64, 100);
+    expect_all("little room");
 }
