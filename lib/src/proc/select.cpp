@@ -6,6 +6,7 @@
 
 #include "dirents.hpp"
 #include "select_test_hook.hpp"
+#include "../sys/other_cpus.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -218,16 +219,6 @@ bool Matcher::match_with(ProcReader& r, const Regexes& regexes, pid_t pid, Proce
 
 namespace {
 
-// The CPUs this thread may use other than the one it is running on; false if there are none (or
-// more CPUs than a cpu_set_t holds).
-bool elsewhere(cpu_set_t& cpus) {
-    CPU_ZERO(&cpus);
-    if (::sched_getaffinity(0, sizeof cpus, &cpus) != 0) return false;
-    int here = ::sched_getcpu();
-    if (here >= 0 && here < CPU_SETSIZE) CPU_CLR(here, &cpus);
-    return CPU_COUNT(&cpus) > 0;
-}
-
 // Test hooks (select_test_hook.hpp).
 std::atomic<bool> g_lister_waits{false};
 std::atomic<unsigned> g_waits_for_listing{0};
@@ -363,7 +354,7 @@ Result<Selection> Matcher::select(unsigned threads) const {
     // starts on its creator's CPU and stays there for much of a scan this short, and the two then
     // share one CPU while another idles (measured: the scan took 6 or 11 ms by turns).
     cpu_set_t others;
-    bool pin = n > 1 && elsewhere(others);
+    bool pin = n > 1 && detail::other_cpus(others);
     std::vector<std::thread> workers;
     struct Join {
         PidFeed& feed;

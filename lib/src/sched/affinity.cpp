@@ -4,6 +4,7 @@
 #include <prockit/sys/syscall.hpp>
 
 #include "../proc/dirents.hpp"
+#include "../sys/other_cpus.hpp"
 #include "affinity_test_hook.hpp"
 
 #include <algorithm>
@@ -239,11 +240,7 @@ void* listing_helper(void* arg) {
 // when there is no other CPU or no thread could be made.
 bool start_helper(SharedListing& state) {
     cpu_set_t cpus;
-    CPU_ZERO(&cpus);
-    if (::sched_getaffinity(0, sizeof cpus, &cpus) != 0) return false;
-    int here = ::sched_getcpu();
-    if (here >= 0 && here < CPU_SETSIZE) CPU_CLR(here, &cpus);
-    if (CPU_COUNT(&cpus) == 0) return false;
+    if (!detail::other_cpus(cpus)) return false;
     pthread_attr_t attr;
     if (::pthread_attr_init(&attr) != 0) return false;
     ::pthread_attr_setstacksize(&attr, 256 * 1024);

@@ -145,13 +145,18 @@ TEST(Affinity, MaskPerThreadCallback) {
 // sets the threads already listed while the caller lists the rest; see affinity.cpp).
 const AllThreadsOptions with_helper{.helper_thread = true};
 
-TEST(Affinity, AllThreadsOfAManyThreadedProcess) {
+namespace {
+
+// Sets every thread of a 600-thread process four times, as paffinity does (a helper thread when
+// there is a second CPU): every thread exactly once each time, and no helper left after.
+void set_600_threads_four_times() {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
     Child helper({PAFF_THREADS_HELPER, "threads", "600"});
     ASSERT_EQ(helper.read_line(), "ready");
     const std::size_t tasks = task_count(helper.pid());  // 601, or more under a sanitizer
     ASSERT_GE(tasks, 601u);
+    const std::size_t before = task_count(getpid());
     std::vector<unsigned> cpus = allowed->cpus();
     for (int round = 0; round < 4; ++round) {
         CpuSet target = round % 2 == 1 ? *allowed : CpuSet{cpus[static_cast<std::size_t>(round / 2) % cpus.size()]};
@@ -165,7 +170,13 @@ TEST(Affinity, AllThreadsOfAManyThreadedProcess) {
         EXPECT_EQ(std::adjacent_find(r->changed.begin(), r->changed.end()), r->changed.end()) << "a thread twice";
         EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
     }
+    EXPECT_TRUE(eventually([&] { return task_count(getpid()) <= before; }))
+        << task_count(getpid()) << " threads, " << before << " before";
 }
+
+}  // namespace
+
+TEST(Affinity, AllThreadsOfAManyThreadedProcess) { set_600_threads_four_times(); }
 
 // The same while threads keep appearing and short-lived ones end during the listing.
 TEST(Affinity, AllThreadsOfAManyThreadedProcessThatKeepsCreatingThreads) {
@@ -247,45 +258,18 @@ TEST(Affinity, NoHelperThreadOutlivesTheCall) {
 
 namespace {
 
-// Makes the listing helper late or stalled for one scope, and counts how often the caller took
-// the listing back and left a helper behind meanwhile.
-class HelperFault {
-public:
-    explicit HelperFault(detail::ListingHelperFault fault) : start_(detail::listing_helper_fallbacks()) {
-        detail::set_listing_helper_fault(fault);
-    }
-    ~HelperFault() { detail::set_listing_helper_fault(detail::ListingHelperFault::none); }
-    HelperFault(const HelperFault&) = delete;
-    HelperFault& operator=(const HelperFault&) = delete;
-    unsigned taken_back() const { return detail::listing_helper_fallbacks().taken_back - start_.taken_back; }
-    unsigned left_behind() const { return detail::listing_helper_fallbacks().left_behind - start_.left_behind; }
-
-private:
-    detail::ListingHelperFallbacks start_;
-};
-
-// Sets every thread of a 600-thread process four times with a helper, under the fault in force;
-// every thread must be set exactly once each time, and the helper must be gone soon after.
-void set_with_a_faulty_helper() {
-    auto allowed = get_affinity(0);
-    ASSERT_TRUE(allowed);
-    Child helper({PAFF_THREADS_HELPER, "threads", "600"});
-    ASSERT_EQ(helper.read_line(), "ready");
-    const std::size_t tasks = task_count(helper.pid());
-    const std::size_t before = task_count(getpid());
-    std::vector<unsigned> cpus = allowed->cpus();
-    for (int round = 0; round < 4; ++round) {
-        CpuSet target = round % 2 == 1 ? *allowed : CpuSet{cpus[static_cast<std::size_t>(round / 2) % cpus.size()]};
-        auto r = set_affinity_all_threads(helper.pid(), target, FsRoot::system(), with_helper);
-        ASSERT_TRUE(r) << r.error().message();
-        EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
-        EXPECT_TRUE(r->overlapped);
-        EXPECT_EQ(r->changed.size(), tasks);
-        EXPECT_EQ(std::adjacent_find(r->changed.begin(), r->changed.end()), r->changed.end()) << "a thread twice";
-        EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
-    }
-    EXPECT_TRUE(eventually([&] { return task_count(getpid()) <= before; }))
-        << task_count(getpid()) << " threads, " << before << " before";
+// set_600_threads_four_times() with the listing helper made late or stalled (a test hook), and
+// how often the caller then took the listing back and left a helper behind.
+void with_helper_fault(detail::ListingHelperFault fault, unsigned taken_back, unsigned left_behind) {
+    const detail::ListingHelperFallbacks start = detail::listing_helper_fallbacks();
+    detail::set_listing_helper_fault(fault);
+    struct Restore {
+        ~Restore() { detail::set_listing_helper_fault(detail::ListingHelperFault::none); }
+    } restore;
+    set_600_threads_four_times();
+    const detail::ListingHelperFallbacks now = detail::listing_helper_fallbacks();
+    EXPECT_EQ(now.taken_back - start.taken_back, taken_back);
+    EXPECT_EQ(now.left_behind - start.left_behind, left_behind);
 }
 
 }  // namespace
@@ -294,10 +278,7 @@ void set_with_a_faulty_helper() {
 // lists on by itself.
 TEST(Affinity, AHelperThatComesLateLosesTheListing) {
     if (get_affinity(0)->count() < 2) GTEST_SKIP() << "needs a second CPU for the helper thread";
-    HelperFault late(detail::ListingHelperFault::never_claims);
-    set_with_a_faulty_helper();
-    EXPECT_EQ(late.taken_back(), 4u);
-    EXPECT_EQ(late.left_behind(), 0u);
+    with_helper_fault(detail::ListingHelperFault::never_claims, 4, 0);
 }
 
 // A helper that stops listing after its first chunk is left behind 0.3 ms later: the caller lists
@@ -305,10 +286,7 @@ TEST(Affinity, AHelperThatComesLateLosesTheListing) {
 // shared state (freed by whichever lets go last).
 TEST(Affinity, AHelperThatStallsIsLeftBehind) {
     if (get_affinity(0)->count() < 2) GTEST_SKIP() << "needs a second CPU for the helper thread";
-    HelperFault stalled(detail::ListingHelperFault::stalls);
-    set_with_a_faulty_helper();
-    EXPECT_EQ(stalled.left_behind(), 4u);
-    EXPECT_EQ(stalled.taken_back(), 0u);
+    with_helper_fault(detail::ListingHelperFault::stalls, 0, 4);
 }
 
 // Without being asked, the library starts no thread: the same threads are set by the caller.
