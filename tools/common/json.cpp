@@ -167,9 +167,10 @@ JsonWriter& JsonWriter::value(double v) {
         out_ += "null";
         return *this;
     }
+    // Shortest text that reads back as the same double (0.1 is "0.1", not "0.10000000000000001").
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    out_ += buf;
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, r.ptr);
     return *this;
 }
 

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -109,11 +110,16 @@ void Child::detach() noexcept {
 Result<std::optional<ExitStatus>> Child::reap(int options) {
     if (!pidfd_) return fail(Error::from_errno(EBADF, "wait for a process (empty handle)"));
     siginfo_t info{};
-    int r = retry_eintr([&] { return waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, options); });
+    struct rusage ru {};
+    // The system call, not glibc's waitid(): only the former takes a struct rusage*.
+    long r = retry_eintr([&] { return syscall(SYS_waitid, P_PIDFD, pidfd_.get(), &info, options, &ru); });
     if (r < 0) return fail(last_error("wait for process " + std::to_string(pid_)));
     if (info.si_pid == 0) return std::optional<ExitStatus>();  // WNOHANG: nothing yet
     ExitStatus st = ExitStatus::from_siginfo(info);
-    if (st.ended()) status_ = st;
+    if (st.ended()) {
+        st = st.with_usage(ResourceUsage::from_rusage(ru));
+        status_ = st;
+    }
     return std::optional<ExitStatus>(st);
 }
 

@@ -2,9 +2,17 @@
 
 #include <prockit/sys/signals.hpp>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 namespace prockit {
+
+ResourceUsage ResourceUsage::from_rusage(const struct rusage& ru) {
+    auto us = [](const timeval& tv) {
+        return std::chrono::microseconds(static_cast<long long>(tv.tv_sec) * 1000000 + tv.tv_usec);
+    };
+    return ResourceUsage{us(ru.ru_utime), us(ru.ru_stime), ru.ru_maxrss};
+}
 
 ExitStatus ExitStatus::from_siginfo(const siginfo_t& info) {
     switch (info.si_code) {

@@ -208,3 +208,33 @@ TEST_F(ChildHandle, DescendantsOf) {
     EXPECT_NE(std::find(d.begin(), d.end(), gc), d.end());
     (void)c.terminate_tree(50ms);
 }
+
+TEST_F(ChildHandle, ReportsCpuTimeAndPeakRssOfAReapedChild) {
+    // A shell that counts in a loop (user CPU) and holds a 16 MiB string (resident memory).
+    Command cmd("/bin/sh");
+    cmd.args({"-c", "x=$(head -c 16777216 /dev/zero | tr '\\0' a); i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; "
+                    "echo ${#x}"});
+    cmd.out(Stdio::pipe());
+    auto c = cmd.spawn().value();
+    EXPECT_FALSE(c.usage()) << "no usage before the child is reaped";
+    EXPECT_EQ(read_all(c.stdout_pipe().get()), "16777216\n");
+    auto st = c.wait().value();
+    EXPECT_TRUE(st.success());
+    ASSERT_TRUE(st.usage());
+    ASSERT_TRUE(c.usage());
+    EXPECT_EQ(*c.usage(), *st.usage());
+    EXPECT_GT(st.usage()->user_cpu.count(), 0);
+    EXPECT_GE(st.usage()->system_cpu.count(), 0);
+    EXPECT_GT(st.usage()->max_rss_kb, 16 * 1024) << "the shell held the 16 MiB string";
+    EXPECT_EQ(st, ExitStatus::exited(0)) << "usage is not part of the comparison";
+}
+
+TEST_F(ChildHandle, UsageComesWithTryWaitAndWaitForToo) {
+    auto c = helper_cmd({"exit", "3"}).spawn().value();
+    auto st = c.wait_for(30s).value();
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->code(), 3);
+    ASSERT_TRUE(st->usage());
+    EXPECT_GT(st->usage()->max_rss_kb, 0);
+    EXPECT_FALSE(ExitStatus::exited(0).usage());
+}

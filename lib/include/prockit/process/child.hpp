@@ -2,7 +2,7 @@
 //
 // Every operation goes through the pidfd, so a PID the kernel recycled after the child was reaped
 // is never signalled. Waiting polls the pidfd (ppoll with the remaining time) and reaps with
-// waitid(P_PIDFD): no waitpid(-1), no SIGCHLD handler, no sleeps, no threads, no change to
+// waitid(P_PIDFD) — the raw system call, which also returns the resource usage: no waitpid(-1), no SIGCHLD handler, no sleeps, no threads, no change to
 // process-wide signal state. A Child is not thread-safe (like std::thread): use it from one thread
 // at a time.
 //
@@ -53,8 +53,12 @@ public:
     pid_t pid() const noexcept { return pid_; }
     int pidfd() const noexcept { return pidfd_.get(); }
     bool valid() const noexcept { return static_cast<bool>(pidfd_); }
-    /// The status once reaped.
+    /// The status once reaped (with its resource usage: ExitStatus::usage()).
     const std::optional<ExitStatus>& status() const noexcept { return status_; }
+    /// The CPU time and peak RSS of the process (and of the descendants it reaped), once reaped.
+    std::optional<ResourceUsage> usage() const {
+        return status_ ? status_->usage() : std::nullopt;
+    }
 
     /// Waits for the process to end and reaps it. Idempotent: later calls return the same status.
     Result<ExitStatus> wait();
