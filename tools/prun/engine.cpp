@@ -1,15 +1,17 @@
 #include "engine.hpp"
+#include "joblog.hpp"
 
 #include "common/cli.hpp"
 #include "common/exit_codes.hpp"
-#include "common/json.hpp"
 
+#include <prockit/supervise/event_loop.hpp>
+#include <prockit/supervise/restart_policy.hpp>
+#include <prockit/supervise/supervisor.hpp>
 #include <prockit/sys/signals.hpp>
 #include <prockit/sys/syscall.hpp>
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -17,19 +19,10 @@
 #include <map>
 #include <memory>
 #include <poll.h>
-#include <set>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/sendfile.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 
 namespace prockit::prun {
 namespace {
@@ -201,9 +194,12 @@ private:
     std::vector<unique_fd> free_;
 };
 
+/// A job's output pipe: line-buffered (--line-buffer), or relayed as it comes (ungrouped output
+/// with a joblog, so that its bytes are counted).
 struct LinePipe {
     unique_fd fd;
     std::string partial;
+    EventLoop::Id watch = 0;
 };
 
 // ---------------------------------------------------------------- jobs
@@ -222,35 +218,28 @@ struct Job {
 
 struct Running {
     Job job;
-    Child child;
+    Supervisor::JobId id = 0;
     unsigned slot = 0;
     Clock::time_point start;
     Wall::time_point wall_start;
-    std::optional<Clock::time_point> deadline;
-    bool terminating = false;
-    bool timed_out = false;
-    std::size_t step = 0;
-    Clock::time_point next_step;
     unique_fd in_file;             // --pipe: the block, in a temporary file
     unique_fd out_file, err_file;  // group
-    LinePipe out_pipe, err_pipe;    // line buffer
-    std::uint64_t received = 0;
+    LinePipe out_pipe, err_pipe;   // line buffer; out_pipe alone when relayed
+    bool relay = false;            // out_pipe is copied through unbuffered
+    std::uint64_t received = 0;    // bytes of stdout
     std::optional<CpuSet> cpus;
-    std::string tree_cgroup;  // single mode: the guard's group is this job's tree
-    bool direct = false;      // group mode: this job writes straight to prun's stdout/stderr
+    bool direct = false;  // group mode: this job writes straight to prun's stdout/stderr
 };
 
 struct Finished {
     Job job;
-    ExitStatus status = ExitStatus::exited(0);
+    ExitStatus status = ExitStatus::exited(0);  // with its resource usage when spawned
     bool spawned = true;
     bool timed_out = false;
     double start = 0, runtime = 0;
     unsigned slot = 0;
     std::uint64_t received = 0;
     std::uint64_t sent = 0;  // --pipe: the block's size
-    struct rusage ru {};
-    bool have_ru = false;
     std::optional<CpuSet> cpus;
 };
 
@@ -261,149 +250,68 @@ struct OrderEntry {
     std::string prefix;
 };
 
-std::string fmt3(double v, int width = 0) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%*.3f", width, v);
-    return buf;
+JobLogEntry log_entry(const Finished& f) {
+    JobLogEntry e;
+    e.seq = f.job.seq;
+    e.name = f.job.name;
+    e.start = f.start;
+    e.runtime = f.runtime;
+    e.sent = f.sent;
+    e.received = f.received;
+    e.exitval = f.status.is_exited() && !f.timed_out ? *f.status.code() : -1;
+    e.signal = f.status.is_killed() ? *f.status.signal() : 0;
+    if (!f.spawned) e.exitval = f.status.shell_code(), e.signal = 0;
+    e.timed_out = f.timed_out;
+    e.attempts = f.job.attempts;
+    e.slot = f.slot;
+    e.cpus = f.cpus ? f.cpus->to_list() : "";
+    e.usage = f.spawned ? f.status.usage() : std::nullopt;
+    e.command = f.job.display;
+    e.argv = f.job.argv;
+    return e;
 }
 
-// ---------------------------------------------------------------- joblog
-
-class JobLog {
-public:
-    Status open(const std::string& path, bool append, bool jsonl) {
-        jsonl_ = jsonl;
-        int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
-        auto fd = open_fd(path, flags, 0644);
-        if (!fd) return fail(Error(fd.error().code(), "open joblog " + path));
-        fd_ = std::move(*fd);
-        struct stat st {};
-        fstat(fd_.get(), &st);
-        if (!jsonl_ && st.st_size == 0)
-            return write_all(fd_.get(), "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-                             "write the joblog");
-        return {};
-    }
-    bool active() const { return static_cast<bool>(fd_); }
-    void record(const Finished& f) {
-        if (!fd_) return;
-        int exitval = f.status.is_exited() && !f.timed_out ? *f.status.code() : -1;
-        int sig = f.status.is_killed() ? *f.status.signal() : 0;
-        if (!f.spawned) exitval = f.status.shell_code(), sig = 0;
-        std::string line;
-        if (!jsonl_) {
-            line = std::to_string(f.job.seq) + "\t:\t" + fmt3(f.start) + "\t" + fmt3(f.runtime, 10) + "\t" +
-                   std::to_string(f.sent) + "\t" +
-                   std::to_string(f.received) + "\t" + std::to_string(exitval) + "\t" + std::to_string(sig) + "\t";
-            for (char c : f.job.display) line += (c == '\n' || c == '\t') ? ' ' : c;
-            line += '\n';
-        } else {
-            tools::JsonWriter j;
-            j.begin_object().key("seq").value(static_cast<unsigned long long>(f.job.seq));
-            j.key("name").value(f.job.name).key("host").value(":");
-            j.key("start").value(f.start).key("runtime").value(f.runtime);
-            j.key("send").value(static_cast<unsigned long long>(f.sent));
-            j.key("receive").value(static_cast<unsigned long long>(f.received));
-            j.key("exitval").value(exitval).key("signal").value(sig);
-            j.key("signal_name").value(sig ? signal_name(sig) : "");
-            j.key("timed_out").value(f.timed_out).key("attempts").value(f.job.attempts);
-            j.key("slot").value(f.slot);
-            j.key("cpus").value(f.cpus ? f.cpus->to_list() : "");
-            auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-            if (f.have_ru) {
-                j.key("user_cpu").value(secs(f.ru.ru_utime)).key("sys_cpu").value(secs(f.ru.ru_stime));
-                j.key("max_rss_kb").value(static_cast<long long>(f.ru.ru_maxrss));
-            } else {
-                j.key("user_cpu").null().key("sys_cpu").null().key("max_rss_kb").null();
-            }
-            j.key("command").value(f.job.display);
-            j.key("argv").begin_array();
-            for (const auto& a : f.job.argv) j.value(a);
-            j.end_array().end_object();
-            line = j.str() + "\n";
-        }
-        if (auto r = write_all(fd_.get(), line, "write the joblog"); !r) write_failed(r.error());
-    }
-
-private:
-    unique_fd fd_;
-    bool jsonl_ = false;
-};
-
-/// Seqs recorded in an existing joblog: all of them, and those that succeeded.
-void read_joblog(const std::string& path, bool jsonl, std::set<std::uint64_t>& all, std::set<std::uint64_t>& ok) {
-    auto text = read_file(path);
-    if (!text) return;
-    std::size_t pos = 0;
-    while (pos < text->size()) {
-        auto nl = text->find('\n', pos);
-        std::string line = text->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-        pos = nl == std::string::npos ? text->size() : nl + 1;
-        long long seq = -1, exitval = -1, sig = -1;
-        if (!jsonl) {
-            std::vector<std::string> cols;
-            std::size_t p = 0;
-            for (int i = 0; i < 8; ++i) {
-                auto t = line.find('\t', p);
-                if (t == std::string::npos) break;
-                cols.push_back(line.substr(p, t - p));
-                p = t + 1;
-            }
-            if (cols.size() < 8) continue;
-            try {
-                seq = std::stoll(cols[0]);
-                exitval = std::stoll(cols[6]);
-                sig = std::stoll(cols[7]);
-            } catch (...) {
-                continue;
-            }
-        } else {
-            auto num = [&](const char* key) -> long long {
-                auto k = line.find(std::string("\"") + key + "\":");
-                if (k == std::string::npos) return -1;
-                return std::atoll(line.c_str() + k + std::strlen(key) + 3);
-            };
-            seq = num("seq");
-            exitval = num("exitval");
-            sig = num("signal");
-        }
-        if (seq <= 0) continue;
-        all.insert(static_cast<std::uint64_t>(seq));
-        if (exitval == 0 && sig == 0) ok.insert(static_cast<std::uint64_t>(seq));
-    }
+unique_fd open_null() {
+    auto fd = open_fd("/dev/null", O_RDONLY);
+    return fd ? std::move(*fd) : unique_fd();
 }
 
-// ---------------------------------------------------------------- tree signalling
-
-// A job's tree is its Child's (process group in a pool), or the whole guard cgroup when prun
-// runs one command (the group then holds that command's tree and nothing else).
-void signal_tree(Child& c, int sig, const std::string& group = {}) {
-    if (c.status() && group.empty()) return;
-    if (!group.empty()) {
-        (void)signal_cgroup(group, sig);
-        return;
-    }
-    (void)c.signal_tree(sig);
+RestartPolicy restart_policy(const Plan& p) {
+    RestartPolicy r;
+    r.mode = p.restart == Restart::always       ? RestartPolicy::Mode::always
+             : p.restart == Restart::on_failure ? RestartPolicy::Mode::on_failure
+                                                : RestartPolicy::Mode::no;
+    r.delay = p.restart_delay;
+    r.limit = p.restart_limit;
+    r.window = p.restart_window;
+    return r;
 }
 
 // ---------------------------------------------------------------- the engine
 
 class Engine {
 public:
-    explicit Engine(Plan& p) : plan_(p) {}
+    explicit Engine(Plan& p)
+        : plan_(p),
+          sup_(loop_, p.term_seq,
+               {[this](Supervisor::Exit& e) { on_exit(e); }, [this](Supervisor::JobId id) { on_timeout(id); }}),
+          halt_(p.halt),
+          restart_(restart_policy(p)),
+          retry_{p.retries} {}
     int run();
 
 private:
     Result<bool> next_job(Job& out);
     bool may_start(Clock::time_point now) const;
     void start(Job job);
-    void finish(std::size_t i);
+    void on_exit(Supervisor::Exit& e);
+    void on_timeout(Supervisor::JobId id);
     void final_result(Finished f, unique_fd out, unique_fd err);
-    void begin_termination(Running& r, Clock::time_point now);
-    void advance_termination(Running& r, Clock::time_point now);
     void stop_all(bool kill_now);
     void on_signal(int sig);
+    void watch_pipe(Running& r, LinePipe& lp, int dst);
     void read_pipe(Running& r, LinePipe& lp, int dst, bool final);
+    void watch_input(int fd);
     void flush_order();
     void progress(bool final);
     std::string prefix_of(const Job& j) const { return plan_.tag ? (plan_.tagstring ? j.tag : j.name) + "\t" : std::string(); }
@@ -415,8 +323,13 @@ private:
     Status fill_input();
 
     Plan& plan_;
-    std::vector<std::unique_ptr<Running>> running_;
-    std::deque<Job> retry_;
+    EventLoop loop_;
+    Supervisor sup_;
+    HaltTracker halt_;
+    RestartTracker restart_;
+    RetryPolicy retry_;
+    std::map<Supervisor::JobId, std::unique_ptr<Running>> running_;
+    std::deque<Job> retry_queue_;
     std::deque<OrderEntry> order_;
     std::deque<OrderEntry> pending_;  // finished outputs held while a direct job runs
     bool fg_active_ = false;
@@ -433,8 +346,6 @@ private:
     std::uint64_t done_ = 0, failed_ = 0, succeeded_ = 0;
     std::optional<Clock::time_point> last_start_;
     std::optional<Clock::time_point> restart_at_;
-    std::deque<Clock::time_point> restarts_;
-    Duration backoff_{0};
     std::optional<Job> restart_job_;
     std::optional<ExitStatus> last_status_;
     bool single_timed_out_ = false;
@@ -444,8 +355,9 @@ private:
     Clock::time_point last_progress_{};
     std::optional<std::size_t> total_;
     bool tty_err_ = isatty(2) != 0;
-    unique_fd sigfd_;
-    unique_fd null_ = unique_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // the pool's stdin
+    int input_fd_ = -1;  // the input descriptor being watched
+    EventLoop::Id input_watch_ = 0;
+    unique_fd null_ = open_null();  // the pool's stdin
 };
 
 unsigned Engine::free_slot() {
@@ -453,16 +365,16 @@ unsigned Engine::free_slot() {
     unsigned s = 1;
     for (;;) {
         bool used = false;
-        for (const auto& r : running_) used = used || r->slot == s;
+        for (const auto& [id, r] : running_) used = used || r->slot == s;
         if (!used) return s;
         ++s;
     }
 }
 
 Result<bool> Engine::next_job(Job& out) {
-    if (!retry_.empty()) {
-        out = std::move(retry_.front());
-        retry_.pop_front();
+    if (!retry_queue_.empty()) {
+        out = std::move(retry_queue_.front());
+        retry_queue_.pop_front();
         return true;
     }
     if (restart_job_) return false;
@@ -510,7 +422,7 @@ Result<bool> Engine::next_job(Job& out) {
 }
 
 int Engine::input_wait_fd() const {
-    if (inputs_done_ || !retry_.empty() || restart_job_ || !plan_.pool) return -1;
+    if (inputs_done_ || !retry_queue_.empty() || restart_job_ || !plan_.pool) return -1;
     if (plan_.blocks) return plan_.blocks->waiting_fd();
     return plan_.inputs ? plan_.inputs->waiting_fd() : -1;
 }
@@ -518,6 +430,21 @@ int Engine::input_wait_fd() const {
 Status Engine::fill_input() {
     if (plan_.blocks) return plan_.blocks->fill();
     return plan_.inputs ? plan_.inputs->fill() : Status{};
+}
+
+void Engine::watch_input(int fd) {
+    if (fd == input_fd_) return;
+    if (input_watch_) loop_.unwatch(input_watch_);
+    input_watch_ = 0;
+    input_fd_ = fd;
+    if (fd < 0) return;
+    input_watch_ = loop_.watch(fd, POLLIN, [this](short) {
+        if (auto st = fill_input(); !st) {
+            tools::print_error(st.error());
+            stop_all(false);
+            if (!interrupted_) halt_code_ = tools::exit_failure;
+        }
+    });
 }
 
 bool Engine::may_start(Clock::time_point now) const {
@@ -562,7 +489,6 @@ void Engine::start(Job job) {
     r->slot = slot;
     r->start = Clock::now();
     r->wall_start = Wall::now();
-    if (plan_.timeout) r->deadline = r->start + *plan_.timeout;
 
     Finished fail_rec;
     fail_rec.slot = slot;
@@ -610,12 +536,14 @@ void Engine::start(Job job) {
     } else if (plan_.pool) {
         c.in(null_ ? Stdio::fd(null_.get()) : Stdio::null());
     }
+    Supervisor::JobOptions opts;
+    opts.timeout = plan_.timeout;
     if (plan_.pool) {
         c.new_process_group();
         if (!plan_.guard_cgroup.empty()) c.cgroup(plan_.guard_cgroup, plan_.guard_cgroup_fd);
     } else if (!plan_.guard_cgroup.empty()) {
         c.cgroup(plan_.guard_cgroup, plan_.guard_cgroup_fd);  // the group holds this one job's tree and nothing else
-        r->tree_cgroup = plan_.guard_cgroup;
+        opts.tree_cgroup = plan_.guard_cgroup;
     }
     if (!plan_.slot_cpus.empty()) {
         r->cpus = plan_.slot_cpus[(slot - 1) % plan_.slot_cpus.size()];
@@ -624,11 +552,19 @@ void Engine::start(Job job) {
         r->cpus = plan_.cpus;
     }
     switch (plan_.output) {
-        case OutputMode::ungroup: break;
+        case OutputMode::ungroup:
+            // With a joblog the job's stdout passes through prun, unbuffered, so that its bytes
+            // are counted (Receive); stderr still goes straight through.
+            if (log_.active()) {
+                c.out(Stdio::pipe());
+                r->relay = true;
+            }
+            break;
         case OutputMode::group: {
             // One job at a time may write straight through (no copy) while nothing else is
-            // printed; the others are buffered and printed whole after it.
-            bool can_direct = !fg_active_ && !plan_.tag && plan_.retries == 1 &&
+            // printed; the others are buffered and printed whole after it. With a joblog every
+            // job is buffered: the buffer's size is the job's Receive.
+            bool can_direct = !fg_active_ && !plan_.tag && plan_.retries == 1 && !log_.active() &&
                               (plan_.keep_order ? order_.empty() : pending_.empty());
             if (can_direct) {
                 r->direct = true;
@@ -653,10 +589,10 @@ void Engine::start(Job job) {
         case OutputMode::line_buffer: c.out(Stdio::pipe()).err(Stdio::pipe()); break;
     }
 
-    auto child = c.spawn();
-    if (!child && r->direct) fg_active_ = false;
-    if (!child) {
-        const SpawnFailure& f = child.error();
+    auto id = sup_.start(c, opts);
+    if (!id && r->direct) fg_active_ = false;
+    if (!id) {
+        const SpawnFailure& f = id.error();
         int code = f.not_found() ? tools::exit_not_found : f.not_executable() ? tools::exit_cannot_execute : tools::exit_failure;
         tmp_.release(std::move(r->out_file));
         tmp_.release(std::move(r->err_file));
@@ -665,17 +601,26 @@ void Engine::start(Job job) {
     }
     if (!first_spawn_reported_ && plan_.on_first_spawn) plan_.on_first_spawn(0, "");
     first_spawn_reported_ = true;
-    r->child = std::move(*child);
-    r->child.set_destroy_policy(DestroyPolicy::kill_tree, Duration::zero());
-    if (plan_.output == OutputMode::line_buffer) {
-        r->out_pipe.fd = std::move(r->child.stdout_pipe());
-        r->err_pipe.fd = std::move(r->child.stderr_pipe());
-        for (int fd : {r->out_pipe.fd.get(), r->err_pipe.fd.get()}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    r->id = *id;
+    Child& child = *sup_.child(*id);
+    if (child.stdout_pipe()) {
+        r->out_pipe.fd = std::move(child.stdout_pipe());
+        watch_pipe(*r, r->out_pipe, 1);
+    }
+    if (child.stderr_pipe()) {
+        r->err_pipe.fd = std::move(child.stderr_pipe());
+        watch_pipe(*r, r->err_pipe, 2);
     }
     r->job = std::move(job);
     if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}});
-    if (stopping_) begin_termination(*r, Clock::now());
-    running_.push_back(std::move(r));
+    if (stopping_) sup_.stop(*id);
+    running_.emplace(*id, std::move(r));
+}
+
+void Engine::watch_pipe(Running& r, LinePipe& lp, int dst) {
+    int fd = lp.fd.get();
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    lp.watch = loop_.watch(fd, POLLIN, [this, &r, &lp, dst](short) { read_pipe(r, lp, dst, false); });
 }
 
 void Engine::read_pipe(Running& r, LinePipe& lp, int dst, bool final) {
@@ -684,8 +629,12 @@ void Engine::read_pipe(Running& r, LinePipe& lp, int dst, bool final) {
     for (;;) {
         ssize_t n = ::read(lp.fd.get(), buf, sizeof buf);
         if (n > 0) {
-            r.received += static_cast<std::uint64_t>(n);
-            emit_lines(dst, lp.partial, std::string_view(buf, static_cast<std::size_t>(n)), prefix_of(r.job), plan_.tag, false);
+            std::string_view chunk(buf, static_cast<std::size_t>(n));
+            if (dst == 1) r.received += static_cast<std::uint64_t>(n);
+            if (r.relay)
+                write_out(dst, chunk);
+            else
+                emit_lines(dst, lp.partial, chunk, prefix_of(r.job), plan_.tag, false);
             if (!final) return;  // one chunk per wakeup keeps jobs fair
             continue;
         }
@@ -693,39 +642,18 @@ void Engine::read_pipe(Running& r, LinePipe& lp, int dst, bool final) {
         if (n < 0 && errno == EAGAIN && !final) return;
         break;  // EOF, error, or drained at the end
     }
-    emit_lines(dst, lp.partial, {}, prefix_of(r.job), plan_.tag, true);
+    if (!r.relay) emit_lines(dst, lp.partial, {}, prefix_of(r.job), plan_.tag, true);
+    loop_.unwatch(lp.watch);
+    lp.watch = 0;
     lp.fd.reset();
-}
-
-void Engine::begin_termination(Running& r, Clock::time_point now) {
-    if (r.terminating) return;
-    r.terminating = true;
-    r.step = 0;
-    advance_termination(r, now);
-}
-
-void Engine::advance_termination(Running& r, Clock::time_point now) {
-    if (r.step >= plan_.term_seq.size()) return;
-    const TermStep& s = plan_.term_seq[r.step++];
-    signal_tree(r.child, s.sig, r.tree_cgroup);
-    r.next_step = now + s.wait;
 }
 
 void Engine::stop_all(bool kill_now) {
     stopping_ = true;
     restart_at_.reset();
     restart_job_.reset();
-    retry_.clear();
-    auto now = Clock::now();
-    for (auto& r : running_) {
-        if (kill_now) {
-            r->terminating = true;
-            r->step = plan_.term_seq.size();
-            signal_tree(r->child, SIGKILL, r->tree_cgroup);
-        } else {
-            begin_termination(*r, now);
-        }
-    }
+    retry_queue_.clear();
+    sup_.stop_all(kill_now);
 }
 
 void Engine::on_signal(int sig) {
@@ -738,31 +666,29 @@ void Engine::on_signal(int sig) {
     stop_all(signals_seen_ > 1);
 }
 
-void Engine::finish(std::size_t i) {
-    std::unique_ptr<Running> r = std::move(running_[i]);
-    running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
+void Engine::on_timeout(Supervisor::JobId id) {
+    auto it = running_.find(id);
+    if (plan_.pool && it != running_.end())
+        tools::print_warning("job " + std::to_string(it->second->job.seq) + " (" + it->second->job.name + ") timed out");
+}
+
+void Engine::on_exit(Supervisor::Exit& e) {
+    auto it = running_.find(e.id);
+    if (it == running_.end()) return;
+    std::unique_ptr<Running> r = std::move(it->second);
+    running_.erase(it);
     Finished f;
     f.slot = r->slot;
-    f.timed_out = r->timed_out;
+    f.timed_out = e.timed_out;
     f.cpus = r->cpus;
     f.sent = r->job.block.size();
     r->in_file.reset();  // closed, not reused (see TmpFiles::fresh)
-    if (plan_.joblog_jsonl) {
-        siginfo_t info{};
-        if (syscall(SYS_waitid, P_PIDFD, r->child.pidfd(), &info, WEXITED | WNOHANG | WNOWAIT, &f.ru) == 0) f.have_ru = true;
-    }
-    // A job that was being ended loses whatever is left of its tree too.
-    if (r->terminating) signal_tree(r->child, SIGKILL, r->tree_cgroup);
-    auto st = r->child.try_wait();
-    f.status = st && *st ? **st : ExitStatus::killed(SIGKILL);
-    auto end = Clock::now();
+    f.status = e.status;
     f.start = std::chrono::duration<double>(r->wall_start.time_since_epoch()).count();
-    f.runtime = std::chrono::duration<double>(end - r->start).count();
-    if (plan_.output == OutputMode::line_buffer) {
-        read_pipe(*r, r->out_pipe, 1, true);
-        read_pipe(*r, r->err_pipe, 2, true);
-    }
-    if (plan_.output == OutputMode::group) {
+    f.runtime = std::chrono::duration<double>(e.ended - r->start).count();
+    read_pipe(*r, r->out_pipe, 1, true);
+    read_pipe(*r, r->err_pipe, 2, true);
+    if (plan_.output == OutputMode::group && r->out_file) {
         struct stat stt {};
         if (fstat(r->out_file.get(), &stt) == 0) r->received = static_cast<std::uint64_t>(stt.st_size);
     }
@@ -773,12 +699,12 @@ void Engine::finish(std::size_t i) {
     if (direct) {
         fg_active_ = false;
         while (!pending_.empty()) {
-            OrderEntry e = std::move(pending_.front());
+            OrderEntry o = std::move(pending_.front());
             pending_.pop_front();
-            emit_file(e.out.get(), 1, e.prefix, plan_.tag, pipes_);
-            emit_file(e.err.get(), 2, e.prefix, plan_.tag, pipes_);
-            tmp_.release(std::move(e.out));
-            tmp_.release(std::move(e.err));
+            emit_file(o.out.get(), 1, o.prefix, plan_.tag, pipes_);
+            emit_file(o.err.get(), 2, o.prefix, plan_.tag, pipes_);
+            tmp_.release(std::move(o.out));
+            tmp_.release(std::move(o.err));
         }
     }
 }
@@ -790,13 +716,13 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
         single_timed_out_ = f.timed_out;
     }
     // Retries: a failed attempt is run again (its output dropped) while attempts remain.
-    if (!ok && f.spawned && !stopping_ && (plan_.retries == 0 || f.job.attempts < plan_.retries)) {
+    if (f.spawned && !stopping_ && retry_.should_retry(ok, f.job.attempts)) {
         tmp_.release(std::move(out));
         tmp_.release(std::move(err));
-        retry_.push_back(std::move(f.job));
+        retry_queue_.push_back(std::move(f.job));
         return;
     }
-    log_.record(f);
+    if (auto r = log_.record(log_entry(f)); !r) write_failed(r.error());
     ++done_;
     if (ok) ++succeeded_; else ++failed_;
 
@@ -826,21 +752,17 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
     }
 
     // Restart policy (single command).
-    if (!plan_.pool && plan_.restart != Restart::no && !stopping_ && f.spawned &&
-        (plan_.restart == Restart::always || !ok)) {
+    if (!plan_.pool && !stopping_ && f.spawned) {
         auto now = Clock::now();
-        while (!restarts_.empty() && now - restarts_.front() > plan_.restart_window) restarts_.pop_front();
-        if (restarts_.size() >= plan_.restart_limit) {
+        auto runtime = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(f.runtime));
+        auto d = restart_.on_end(ok, runtime, now);
+        if (d.verdict == RestartTracker::Verdict::limit_reached) {
             tools::print_error("cannot restart " + f.job.name + ": restart limit reached (" +
                                std::to_string(plan_.restart_limit) + " in " +
                                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(plan_.restart_window).count()) +
                                "s)");
-        } else {
-            bool long_run = f.runtime >= 10.0;
-            backoff_ = (long_run || backoff_.count() == 0) ? plan_.restart_delay
-                                                          : std::min<Duration>(backoff_ * 2, std::chrono::seconds(60));
-            restarts_.push_back(now);
-            restart_at_ = now + backoff_;
+        } else if (d.verdict == RestartTracker::Verdict::restart) {
+            restart_at_ = now + d.delay;
             f.job.attempts = 0;
             restart_job_ = std::move(f.job);
             return;
@@ -848,22 +770,11 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
     }
 
     // Halt policy.
-    const auto& h = plan_.halt;
-    if (h.when != HaltPolicy::When::never && !halt_code_) {
-        double count = h.why == HaltPolicy::Why::fail ? static_cast<double>(failed_)
-                       : h.why == HaltPolicy::Why::success ? static_cast<double>(succeeded_)
-                                                           : static_cast<double>(done_);
-        bool relevant = h.why == HaltPolicy::Why::done || (h.why == HaltPolicy::Why::fail ? !ok : ok);
-        double base = total_ ? static_cast<double>(*total_) : static_cast<double>(done_);
-        bool hit = relevant && (h.percent ? count * 100.0 >= h.value * base : count >= h.value);
-        if (hit) {
-            if (h.why == HaltPolicy::Why::success)
-                halt_code_ = 0;
-            else if (h.when == HaltPolicy::When::now && h.why == HaltPolicy::Why::fail)
-                halt_code_ = f.status.shell_code() == 0 ? 1 : f.status.shell_code();
-            else
-                halt_code_ = static_cast<int>(std::min<std::uint64_t>(failed_, 101));
-            if (h.when == HaltPolicy::When::now)
+    if (plan_.halt.when != HaltPolicy::When::never) {
+        auto d = halt_.record(ok, f.status.shell_code());
+        if (d && !halt_code_) {
+            halt_code_ = d->exit_code;
+            if (d->now)
                 stop_all(false);
             else
                 stopping_ = true;
@@ -935,23 +846,23 @@ int Engine::status_code() const {
 }
 
 int Engine::run() {
-    // Signals arrive through a signalfd; the children reset their mask (Command's default).
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sfd < 0) {
-        tools::print_error(last_error("create a signalfd"));
+    // Signals arrive through the loop's signalfd; the children reset their mask (Command's default).
+    if (auto st = loop_.watch_signals({SIGINT, SIGTERM, SIGHUP, SIGQUIT},
+                                      [this](const signalfd_siginfo& si) { on_signal(static_cast<int>(si.ssi_signo)); });
+        !st) {
+        tools::print_error(st.error());
         return tools::exit_failure;
     }
-    sigfd_ = unique_fd(sfd);
 
     if (!plan_.joblog.empty()) {
         if (plan_.resume || plan_.resume_failed) {
-            std::set<std::uint64_t> all, ok;
-            read_joblog(plan_.joblog, plan_.joblog_jsonl, all, ok);
-            skip_ = plan_.resume_failed ? ok : all;
+            auto logged = read_joblog(plan_.joblog, plan_.joblog_jsonl);
+            if (!logged) {
+                // The context names the line and what is wrong with it.
+                tools::print_error("cannot " + logged.error().context());
+                return tools::exit_failure;
+            }
+            skip_ = plan_.resume_failed ? logged->succeeded : logged->all;
         }
         if (auto r = log_.open(plan_.joblog, plan_.resume || plan_.resume_failed, plan_.joblog_jsonl); !r) {
             tools::print_error(r.error());
@@ -960,13 +871,8 @@ int Engine::run() {
     }
     if (plan_.inputs) total_ = plan_.inputs->total();
     if (total_ && !skip_.empty()) total_ = *total_ - std::min(*total_, skip_.size());
+    if (total_) halt_.set_total(*total_);
 
-    std::vector<pollfd> fds;
-    struct Ref {
-        Running* r;
-        int what;  // 0 pidfd, 1 stdout pipe, 2 stderr pipe, 3 input
-    };
-    std::vector<Ref> refs;
     for (;;) {
         auto now = Clock::now();
         // Start what may start.
@@ -979,7 +885,7 @@ int Engine::run() {
                 now = Clock::now();
                 continue;
             }
-            // Input that is not there yet (a slow pipe, a terminal) is waited for in ppoll below,
+            // Input that is not there yet (a slow pipe, a terminal) is waited for by the loop,
             // with the jobs, their deadlines and the signals — never in a blocking read here.
             if (input_wait_fd() >= 0) break;
             Job j;
@@ -994,99 +900,26 @@ int Engine::run() {
             start(std::move(j));
             now = Clock::now();
         }
-        bool more = !stopping_ && (!inputs_done_ || !retry_.empty() || restart_job_);
+        bool more = !stopping_ && (!inputs_done_ || !retry_queue_.empty() || restart_job_);
         if (running_.empty() && !more) break;
 
-        // Deadlines.
+        // Wake-ups of the engine's own (the jobs' deadlines are the supervisor's timers).
         std::optional<Clock::time_point> wake;
         auto soonest = [&](Clock::time_point t) {
             if (!wake || t < *wake) wake = t;
         };
-        for (auto& r : running_) {
-            if (r->deadline && !r->terminating) {
-                if (now >= *r->deadline) {
-                    r->timed_out = true;
-                    if (plan_.pool)
-                        tools::print_warning("job " + std::to_string(r->job.seq) + " (" + r->job.name + ") timed out");
-                    begin_termination(*r, now);
-                } else {
-                    soonest(*r->deadline);
-                }
-            }
-            if (r->terminating && r->step < plan_.term_seq.size()) {
-                if (now >= r->next_step) advance_termination(*r, now);
-                if (r->step < plan_.term_seq.size()) soonest(r->next_step);
-            }
-        }
         if (restart_at_) soonest(*restart_at_);
         if (more && last_start_ && plan_.delay.count() > 0 && running_.size() < plan_.jobs) soonest(*last_start_ + plan_.delay);
         if ((plan_.bar || plan_.eta)) soonest(now + (tty_err_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000)));
+        watch_input(more && may_start(now) ? input_wait_fd() : -1);
 
-        fds.clear();
-        refs.clear();
-        fds.push_back({sigfd_.get(), POLLIN, 0});
-        refs.push_back({nullptr, -1});
-        int input_fd = more && may_start(now) ? input_wait_fd() : -1;
-        if (input_fd >= 0) {
-            fds.push_back({input_fd, POLLIN, 0});
-            refs.push_back({nullptr, 3});
-        }
-        for (auto& r : running_) {
-            fds.push_back({r->child.pidfd(), POLLIN, 0});
-            refs.push_back({r.get(), 0});
-            if (r->out_pipe.fd) {
-                fds.push_back({r->out_pipe.fd.get(), POLLIN, 0});
-                refs.push_back({r.get(), 1});
-            }
-            if (r->err_pipe.fd) {
-                fds.push_back({r->err_pipe.fd.get(), POLLIN, 0});
-                refs.push_back({r.get(), 2});
-            }
-        }
-        timespec ts{}, *tsp = nullptr;
-        if (wake) {
-            auto left = std::max<Duration>(Duration::zero(), std::chrono::duration_cast<Duration>(*wake - Clock::now()));
-            ts.tv_sec = static_cast<time_t>(left.count() / 1000000000);
-            ts.tv_nsec = static_cast<long>(left.count() % 1000000000);
-            tsp = &ts;
-        }
-        int n = ppoll(fds.data(), fds.size(), tsp, nullptr);
-        if (n < 0 && errno != EINTR) {
-            tools::print_error(last_error("wait for jobs"));
+        if (auto st = loop_.run_once(wake); !st) {
+            tools::print_error(st.error());
             stop_all(true);
-        }
-        if (n > 0) {
-            if (fds[0].revents & POLLIN) {
-                signalfd_siginfo si{};
-                while (::read(sigfd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si))
-                    on_signal(static_cast<int>(si.ssi_signo));
-            }
-            std::vector<Running*> ended;
-            for (std::size_t i = 1; i < fds.size(); ++i) {
-                if (!fds[i].revents) continue;
-                Running* r = refs[i].r;
-                if (refs[i].what == 3) {
-                    if (auto st = fill_input(); !st) {
-                        tools::print_error(st.error());
-                        stop_all(false);
-                        if (!interrupted_) halt_code_ = tools::exit_failure;
-                    }
-                } else if (refs[i].what == 0)
-                    ended.push_back(r);
-                else if (refs[i].what == 1)
-                    read_pipe(*r, r->out_pipe, 1, false);
-                else
-                    read_pipe(*r, r->err_pipe, 2, false);
-            }
-            for (Running* r : ended)
-                for (std::size_t i = 0; i < running_.size(); ++i)
-                    if (running_[i].get() == r) {
-                        finish(i);
-                        break;
-                    }
         }
         progress(false);
     }
+    watch_input(-1);
     flush_order();
     progress(true);
     pipes_.restore();

@@ -1,5 +1,6 @@
-// tools/prun/engine.hpp — the job runner behind prun: one event loop (ppoll over a signalfd, the
-// jobs' pidfds and, with --line-buffer, their output pipes) for a single command and for pools.
+// tools/prun/engine.hpp — the job runner behind prun, for a single command and for pools: what to
+// run (templates, inputs), its output (grouping, ordering, tags), the joblog and progress, over
+// the library's supervisor (prockit/supervise/: event loop, deadlines, term sequences, policies).
 #pragma once
 
 #include "inputs.hpp"
@@ -7,6 +8,8 @@
 
 #include <prockit/process/command.hpp>
 #include <prockit/sched/cpuset.hpp>
+#include <prockit/supervise/halt_policy.hpp>
+#include <prockit/supervise/term_sequence.hpp>
 
 #include <chrono>
 #include <functional>
@@ -18,19 +21,8 @@ namespace prockit::prun {
 
 using Duration = std::chrono::nanoseconds;
 
-struct TermStep {
-    int sig;
-    Duration wait;  // before the next step
-};
-
+// TermStep and HaltPolicy are the library's (prockit/supervise/).
 enum class OutputMode { ungroup, group, line_buffer };
-
-struct HaltPolicy {
-    enum class When { never, soon, now } when = When::never;
-    enum class Why { fail, success, done } why = Why::fail;
-    double value = 0;
-    bool percent = false;
-};
 
 enum class Restart { no, on_failure, always };
 

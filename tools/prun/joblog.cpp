@@ -1,0 +1,156 @@
+#include "joblog.hpp"
+
+#include "common/json.hpp"
+
+#include <prockit/sys/signals.hpp>
+#include <prockit/sys/syscall.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+namespace prockit::prun {
+namespace {
+
+std::string fmt3(double v, int width = 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%*.3f", width, v);
+    return buf;
+}
+
+double seconds(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1e6; }
+
+Error bad_line(std::size_t lineno, const std::string& why) {
+    return Error(Errc::parse_error, "line " + std::to_string(lineno) + ": " + why);
+}
+
+/// A whole decimal integer, with an optional leading '-'.
+std::optional<long long> integer(std::string_view s) {
+    long long v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+Status JobLog::open(const std::string& path, bool append, bool jsonl) {
+    jsonl_ = jsonl;
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+    auto fd = open_fd(path, flags, 0644);
+    if (!fd) return fail(Error(fd.error().code(), "open joblog " + path));
+    fd_ = std::move(*fd);
+    struct stat st {};
+    if (fstat(fd_.get(), &st) != 0) return fail(last_error("open joblog " + path));
+    if (!jsonl_ && st.st_size == 0)
+        return write_all(fd_.get(), "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
+                         "write the joblog");
+    return {};
+}
+
+std::string JobLog::tsv_line(const JobLogEntry& e) {
+    std::string line = std::to_string(e.seq) + "\t:\t" + fmt3(e.start) + "\t" + fmt3(e.runtime, 10) + "\t" +
+                       std::to_string(e.sent) + "\t" + std::to_string(e.received) + "\t" + std::to_string(e.exitval) +
+                       "\t" + std::to_string(e.signal) + "\t";
+    for (char c : e.command) line += (c == '\n' || c == '\t') ? ' ' : c;
+    line += '\n';
+    return line;
+}
+
+std::string JobLog::jsonl_line(const JobLogEntry& e) {
+    tools::JsonWriter j;
+    j.begin_object().key("seq").value(static_cast<unsigned long long>(e.seq));
+    j.key("name").value(e.name).key("host").value(":");
+    j.key("start").value(e.start).key("runtime").value(e.runtime);
+    j.key("send").value(static_cast<unsigned long long>(e.sent));
+    j.key("receive").value(static_cast<unsigned long long>(e.received));
+    j.key("exitval").value(e.exitval).key("signal").value(e.signal);
+    j.key("signal_name").value(e.signal ? signal_name(e.signal) : "");
+    j.key("timed_out").value(e.timed_out).key("attempts").value(e.attempts);
+    j.key("slot").value(e.slot);
+    j.key("cpus").value(e.cpus);
+    if (e.usage) {
+        j.key("user_cpu").value(seconds(e.usage->user_cpu)).key("sys_cpu").value(seconds(e.usage->system_cpu));
+        j.key("max_rss_kb").value(static_cast<long long>(e.usage->max_rss_kb));
+    } else {
+        j.key("user_cpu").null().key("sys_cpu").null().key("max_rss_kb").null();
+    }
+    j.key("command").value(e.command);
+    j.key("argv").begin_array();
+    for (const auto& a : e.argv) j.value(a);
+    j.end_array().end_object();
+    return j.str() + "\n";
+}
+
+Status JobLog::record(const JobLogEntry& e) {
+    if (!fd_) return {};
+    return write_all(fd_.get(), jsonl_ ? jsonl_line(e) : tsv_line(e), "write the joblog");
+}
+
+Result<LoggedJobs> parse_joblog(const std::string& text, bool jsonl) {
+    LoggedJobs out;
+    std::size_t pos = 0, lineno = 0;
+    while (pos < text.size()) {
+        auto nl = text.find('\n', pos);
+        std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        ++lineno;
+        if (line.empty()) continue;
+        long long seq = 0, exitval = 0, sig = 0;
+        if (!jsonl) {
+            if (lineno == 1 && line.substr(0, 4) == "Seq\t") continue;  // the header
+            std::vector<std::string_view> cols;
+            std::size_t p = 0;
+            while (cols.size() < 8) {
+                auto t = line.find('\t', p);
+                if (t == std::string_view::npos) break;
+                cols.push_back(line.substr(p, t - p));
+                p = t + 1;
+            }
+            if (cols.size() < 8) return fail(bad_line(lineno, "expected 9 tab-separated columns"));
+            auto s = integer(cols[0]), x = integer(cols[6]), g = integer(cols[7]);
+            if (!s || !x || !g) return fail(bad_line(lineno, "Seq, Exitval and Signal must be integers"));
+            seq = *s, exitval = *x, sig = *g;
+        } else {
+            nlohmann::json j;
+            try {
+                j = nlohmann::json::parse(line);
+            } catch (const nlohmann::json::parse_error& e) {
+                std::string what = e.what();
+                // "[json.exception.parse_error.101] parse error at line 1, column 5: ..." -> the column part
+                auto at = what.find("column ");
+                return fail(bad_line(lineno, "invalid JSON" + (at == std::string::npos ? "" : " at " + what.substr(at))));
+            }
+            auto field = [&](const char* key) -> std::optional<long long> {
+                if (!j.is_object()) return std::nullopt;
+                auto it = j.find(key);
+                if (it == j.end() || !it->is_number_integer()) return std::nullopt;
+                return it->get<long long>();
+            };
+            auto s = field("seq"), x = field("exitval"), g = field("signal");
+            if (!s || !x || !g) return fail(bad_line(lineno, "expected an object with integer seq, exitval and signal"));
+            seq = *s, exitval = *x, sig = *g;
+        }
+        if (seq <= 0) return fail(bad_line(lineno, "Seq must be positive"));
+        out.all.insert(static_cast<std::uint64_t>(seq));
+        if (exitval == 0 && sig == 0) out.succeeded.insert(static_cast<std::uint64_t>(seq));
+    }
+    return out;
+}
+
+Result<LoggedJobs> read_joblog(const std::string& path, bool jsonl) {
+    auto text = read_file(path);
+    if (!text) {
+        if (text.error().code() == std::errc::no_such_file_or_directory) return LoggedJobs{};
+        return fail(Error(text.error().code(), "read joblog " + path));
+    }
+    auto r = parse_joblog(*text, jsonl);
+    if (!r) return fail(Error(r.error().code(), "read joblog " + path + ": " + r.error().context()));
+    return r;
+}
+
+}  // namespace prockit::prun
