@@ -177,8 +177,8 @@ public:
     Result<unique_fd> fresh() {
         const char* dir = std::getenv("TMPDIR");
         std::string d = dir && *dir ? dir : "/tmp";
-        int fd = ::open(d.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0) fd = memfd_create("prun-output", MFD_CLOEXEC);
+        if (auto f = open_fd(d, O_TMPFILE | O_RDWR, 0600)) return f;
+        int fd = memfd_create("prun-output", MFD_CLOEXEC);
         if (fd < 0) return fail(last_error("create a temporary file in " + d));
         return unique_fd(fd);
     }
