@@ -847,8 +847,11 @@ int Engine::status_code() const {
 
 int Engine::run() {
     // Signals arrive through the loop's signalfd; the children reset their mask (Command's default).
-    if (auto st = loop_.watch_signals({SIGINT, SIGTERM, SIGHUP, SIGQUIT},
-                                      [this](const signalfd_siginfo& si) { on_signal(static_cast<int>(si.ssi_signo)); });
+    // They stay blocked after the run: a late one must not kill prun on its way out (after the
+    // exit status was decided, and before the guard was released).
+    if (auto st = loop_.watch_signals(
+            {SIGINT, SIGTERM, SIGHUP, SIGQUIT},
+            [this](const signalfd_siginfo& si) { on_signal(static_cast<int>(si.ssi_signo)); }, EventLoop::MaskOnExit::keep);
         !st) {
         tools::print_error(st.error());
         return tools::exit_failure;

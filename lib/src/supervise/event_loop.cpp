@@ -10,10 +10,10 @@
 namespace prockit {
 
 EventLoop::~EventLoop() {
-    if (mask_changed_) (void)sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+    if (mask_changed_ && mask_on_exit_ == MaskOnExit::restore) (void)sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 
-Status EventLoop::watch_signals(const std::vector<int>& signals, SignalCallback cb) {
+Status EventLoop::watch_signals(const std::vector<int>& signals, SignalCallback cb, MaskOnExit on_exit) {
     sigset_t set;
     sigemptyset(&set);
     for (int s : signals)
@@ -28,6 +28,7 @@ Status EventLoop::watch_signals(const std::vector<int>& signals, SignalCallback 
     if (fd < 0) return fail(last_error("create a signalfd"));
     if (!sigfd_) sigfd_ = unique_fd(fd);
     on_signal_ = std::move(cb);
+    mask_on_exit_ = on_exit;
     return {};
 }
 

@@ -119,3 +119,17 @@ TEST_F(EventLoopTest, SignalsArriveWithTheirSenderAndTheMaskIsRestored) {
     EXPECT_FALSE(sigismember(&after, SIGUSR1)) << "the loop's destructor restores the mask";
     EXPECT_FALSE(sigismember(&after, SIGUSR2));
 }
+
+TEST_F(EventLoopTest, TheMaskCanBeKeptForAProgramOnItsWayOut) {
+    sigset_t before;
+    ASSERT_EQ(sigprocmask(SIG_BLOCK, nullptr, &before), 0);
+    ASSERT_FALSE(sigismember(&before, SIGUSR2));
+    {
+        EventLoop loop;
+        ASSERT_TRUE(loop.watch_signals({SIGUSR2}, [](const signalfd_siginfo&) {}, EventLoop::MaskOnExit::keep));
+    }
+    sigset_t after;
+    ASSERT_EQ(sigprocmask(SIG_BLOCK, nullptr, &after), 0);
+    EXPECT_TRUE(sigismember(&after, SIGUSR2)) << "still blocked";
+    ASSERT_EQ(sigprocmask(SIG_SETMASK, &before, nullptr), 0);
+}

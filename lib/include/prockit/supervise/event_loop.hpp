@@ -32,13 +32,19 @@ public:
     EventLoop() = default;
     EventLoop(const EventLoop&) = delete;
     EventLoop& operator=(const EventLoop&) = delete;
-    /// Restores the signal mask that was in force before watch_signals().
+    /// Restores the signal mask that was in force before watch_signals(), unless told to keep it.
     ~EventLoop();
+
+    /// What the destructor does with the signals watch_signals() blocked.
+    enum class MaskOnExit {
+        restore,  ///< unblock them again (a pending one is then delivered)
+        keep,     ///< leave them blocked: a program about to exit is not killed by a late signal
+    };
 
     /// Blocks `signals` in the calling thread and delivers them to `cb` through a signalfd
     /// (created here, O_CLOEXEC). Children spawned by Command reset their mask, so they still see
-    /// them. Called again, it replaces the set and the callback.
-    Status watch_signals(const std::vector<int>& signals, SignalCallback cb);
+    /// them. Called again, it adds to the set and replaces the callback.
+    Status watch_signals(const std::vector<int>& signals, SignalCallback cb, MaskOnExit on_exit = MaskOnExit::restore);
     /// The signalfd, or -1 before watch_signals().
     int signal_fd() const noexcept { return sigfd_.get(); }
 
@@ -78,6 +84,7 @@ private:
     SignalCallback on_signal_;
     sigset_t old_mask_{};
     bool mask_changed_ = false;
+    MaskOnExit mask_on_exit_ = MaskOnExit::restore;
 };
 
 }  // namespace prockit
