@@ -602,7 +602,7 @@ void Engine::start(Job job) {
             // The next blocks would fail alike (a full disk): start no more, let the running
             // jobs finish, end with exit status 1 — one message, not one per block.
             stopping_ = true;
-            if (!halt_code_) halt_code_ = tools::exit_failure;
+            if (!halt_code_) halt_code_ = plan_.own_failure;
             return;
         }
         r->in_file = std::move(*in);
@@ -917,7 +917,7 @@ void Engine::progress(bool final) {
 
 int Engine::exit_code() const {
     int code = status_code();
-    return g_write_failed && code == 0 ? tools::exit_failure : code;
+    return g_write_failed && code == 0 ? plan_.own_failure : code;
 }
 
 int Engine::status_code() const {
@@ -943,7 +943,7 @@ int Engine::run() {
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {
         tools::print_error(last_error("create a signalfd"));
-        return tools::exit_failure;
+        return plan_.own_failure;
     }
     sigfd_ = unique_fd(sfd);
 
@@ -955,7 +955,7 @@ int Engine::run() {
         }
         if (auto r = log_.open(plan_.joblog, plan_.resume || plan_.resume_failed, plan_.joblog_jsonl); !r) {
             tools::print_error(r.error());
-            return tools::exit_failure;
+            return plan_.own_failure;
         }
     }
     if (plan_.inputs) total_ = plan_.inputs->total();
@@ -987,7 +987,7 @@ int Engine::run() {
             if (!got) {
                 tools::print_error(got.error());
                 stop_all(false);
-                if (!interrupted_) halt_code_ = tools::exit_failure;
+                if (!interrupted_) halt_code_ = plan_.own_failure;
                 break;
             }
             if (!*got) break;
@@ -1069,7 +1069,7 @@ int Engine::run() {
                     if (auto st = fill_input(); !st) {
                         tools::print_error(st.error());
                         stop_all(false);
-                        if (!interrupted_) halt_code_ = tools::exit_failure;
+                        if (!interrupted_) halt_code_ = plan_.own_failure;
                     }
                 } else if (refs[i].what == 0)
                     ended.push_back(r);
@@ -1092,7 +1092,7 @@ int Engine::run() {
     pipes_.restore();
     if (plan_.pool && seq_ == 0 && !plan_.no_run_if_empty && !interrupted_ && !halt_code_) {
         tools::print_error("cannot run jobs: the input is empty (-r allows that)");
-        return tools::exit_failure;
+        return plan_.own_failure;
     }
     return exit_code();
 }
