@@ -490,7 +490,7 @@ int run(const Options& o) {
         if (!f) {
             // A rules file that cannot be read is a failure; anything malformed is a usage error.
             if (f.error().errno_value() != 0) throw SystemError(f.error());
-            usage(f.error().message());
+            usage(tools::error_text(f.error()));
         }
         auto prog = f->compile();
         if (!prog) throw SystemError(prog.error());
