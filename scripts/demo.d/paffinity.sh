@@ -1,6 +1,7 @@
-# paffinity demo (sourced by scripts/demo.sh after the build; DEMO_BUILD is the build tree, DEMO_PIDS lists what demo.sh ends
-# on exit): the machine's topology, then a process shown, pinned (all threads, selected by its
-# command line), checked, and shown again; then a command launched on one CPU.
+# paffinity demo (sourced by scripts/demo.sh after the build; DEMO_BUILD is the build tree, and
+# DEMO_PIDS lists what demo.sh ends on exit): the machine's topology, then a process shown, pinned
+# (all threads, selected by its command line), checked, and shown again; then a command launched
+# on one CPU.
 paff="$DEMO_BUILD/tools/paffinity/paffinity"
 
 say "paffinity: this machine's CPUs (paffinity topology)"

@@ -1,6 +1,6 @@
-# prun demo (sourced by scripts/demo.sh after the build; DEMO_BUILD is the build tree, DEMO_TMP a scratch directory): one
-# supervised command, a small pool with --tag and a joblog, linked input sources, then a timeout
-# whose exit status is shown, not fatal.
+# prun demo (sourced by scripts/demo.sh after the build; DEMO_BUILD is the build tree, DEMO_TMP a
+# scratch directory): one supervised command, a small pool with --tag and a joblog, linked input
+# sources, a pool's failed-job count, then a timeout; statuses other than 0 are shown, not fatal.
 prun_bin="$DEMO_BUILD/tools/prun/prun"
 
 say "prun: one supervised command at nice 5 (nice prints its niceness; exit status passed on)"

@@ -65,10 +65,6 @@ std::string error_reason(const Error& e) {
         r[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(r[0])));
     return r;
 }
-
-std::string count_of(unsigned long long n, std::string_view singular, std::string_view plural) {
-    return std::to_string(n) + " " + std::string(n == 1 ? singular : plural);
-}
 void print_error(std::string_view message) { emit(tool_name() + ": " + one_line(std::string(message)) + "\n"); }
 void print_warning(std::string_view message) {
     emit(tool_name() + ": warning: " + one_line(std::string(message)) + "\n");

@@ -43,9 +43,6 @@ std::string error_text(const Error& e);
 /// + error_reason(e)): the detail after the context's `": ` (`unknown unit ...`), or the error's
 /// own reason (strerror, "malformed input") when the context has none.
 std::string error_reason(const Error& e);
-
-/// "1 job", "2 jobs": `n` and the singular or plural word.
-std::string count_of(unsigned long long n, std::string_view singular, std::string_view plural);
 /// "<tool>: <message>" on stderr.
 void print_error(std::string_view message);
 /// "<tool>: warning: <message>" on stderr.
