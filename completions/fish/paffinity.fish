@@ -25,9 +25,11 @@ function __prockit_paffinity_complete_command
     set -l at (__prockit_paffinity_command_at)
     set -l words (commandline -opc)
     set -l cmd
-    if test $at -le (count $words)
-        set cmd $words[$at..-1]
+    if test $at -gt (count $words)
+        __fish_complete_command
+        return
     end
+    set cmd $words[$at..-1]
     __fish_complete_subcommand --commandline $cmd (commandline -ct)
 end
 

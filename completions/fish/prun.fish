@@ -21,6 +21,11 @@ function __prockit_prun_command_at
         end
         set i (math $i + 1)
     end
+    # The word being typed, when it is no option and no option's value.
+    if test $i -eq (math (count $words) + 1); and not string match -q -- '-*' (commandline -ct)
+        echo $i
+        return 0
+    end
     return 1
 end
 
@@ -29,9 +34,11 @@ function __prockit_prun_complete_command
     set -l at (__prockit_prun_command_at)
     set -l words (commandline -opc)
     set -l cmd
-    if test $at -le (count $words)
-        set cmd $words[$at..-1]
+    if test $at -gt (count $words)
+        __fish_complete_command
+        return
     end
+    set cmd $words[$at..-1]
     __fish_complete_subcommand --commandline $cmd (commandline -ct)
 end
 

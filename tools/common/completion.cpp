@@ -354,12 +354,19 @@ std::string fish_completion(const CompletionSource& src) {
         }
         s << "            case '-*'\n";
         if (command_at_first_word) s << "            case '*'\n                echo $i\n                return 0\n";
-        s << "        end\n        set i (math $i + 1)\n    end\n    return 1\nend\n\n";
+        s << "        end\n        set i (math $i + 1)\n    end\n";
+        if (command_at_first_word) {
+            s << "    # The word being typed, when it is no option and no option's value.\n";
+            s << "    if test $i -eq (math (count $words) + 1); and not string match -q -- '-*' (commandline -ct)\n";
+            s << "        echo $i\n        return 0\n    end\n";
+        }
+        s << "    return 1\nend\n\n";
         const std::string complete_command = "__prockit_" + t + "_complete_command";
         s << "# The command's own completion, from the word where it starts.\n";
         s << "function " << complete_command << "\n";
         s << "    set -l at (" << at << ")\n    set -l words (commandline -opc)\n    set -l cmd\n";
-        s << "    if test $at -le (count $words)\n        set cmd $words[$at..-1]\n    end\n";
+        s << "    if test $at -gt (count $words)\n        __fish_complete_command\n        return\n    end\n";
+        s << "    set cmd $words[$at..-1]\n";
         s << "    __fish_complete_subcommand --commandline $cmd (commandline -ct)\nend\n\n";
         s << "complete -c " << t << " -n '" << at << " >/dev/null' -x -a '(" << complete_command << ")'\n";
     } else {

@@ -154,3 +154,26 @@ TEST(Completions, ZshAndFishParseThem) {
 }
 
 }  // namespace
+
+namespace {
+/// The candidates fish offers for `line` (first column of `complete -C`).
+std::vector<std::string> fish_complete(const std::string& tool, const std::string& line) {
+    std::string script = "source " + quote(source_dir() + "/completions/fish/" + tool + ".fish") + "; complete -C " + quote(line);
+    ShellRun r = run("fish -c " + quote(script) + " 2>&1");
+    std::vector<std::string> out;
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l);) out.push_back(l.substr(0, l.find('\t')));
+    return out;
+}
+}  // namespace
+
+TEST(Completions, FishCompletesPrunOptionsValuesAndCommands) {
+    if (run("command -v fish >/dev/null 2>&1").status != 0) GTEST_SKIP() << "fish is not installed (Debian package fish)";
+    EXPECT_EQ(fish_complete("prun", "prun --restart "), (std::vector<std::string>{"always", "no", "on-failure"}));
+    EXPECT_EQ(fish_complete("prun", "prun --time"), std::vector<std::string>{"--timeout"});
+    EXPECT_TRUE(has(fish_complete("prun", "prun --nice 5 gre"), "grep"));
+    EXPECT_TRUE(has(fish_complete("prun", "prun -- gre"), "grep"));
+    EXPECT_FALSE(has(fish_complete("prun", "prun -- ls --time"), "--timeout")) << "the command's options, not prun's";
+    EXPECT_EQ(fish_complete("paffinity", "paffinity topo"), std::vector<std::string>{"topology"});
+    EXPECT_EQ(fish_complete("paffinity", "paffinity topology --j"), std::vector<std::string>{"--json"});
+}
