@@ -444,7 +444,7 @@ int run(const Options& o) {
     if (!allowed) throw SystemError(allowed.error());
     if (!o.cpus.empty()) {
         auto set = CpuSet::parse(o.cpus, *allowed);
-        if (!set) usage("cannot parse --cpus \"" + o.cpus + "\": " + set.error().message());
+        if (!set) usage("cannot parse --cpus \"" + o.cpus + "\": " + tools::error_reason(set.error()));
         if (set->empty()) usage("--cpus \"" + o.cpus + "\" names no CPU");
         if (!set->subset_of(*allowed))
         {

@@ -93,6 +93,8 @@ TEST(PrunCli, ErrorsGiveOneReason) {
         {{"--drop-caps", "frob", "--", "true"},
          "prun: cannot parse --drop-caps \"frob\": unknown capability \"frob\" (a name from capabilities(7), such as "
          "net_raw or cap_net_raw, or all); try 'prun --help'\n"},
+        {{"--cpus", "0-x", "--", "true"},
+         "prun: cannot parse --cpus \"0-x\": expected a CPU number at character 3; try 'prun --help'\n"},
         {{"--rlimit", "nofile=20:10", "--", "true"},
          "prun: cannot parse --rlimit \"nofile=20:10\": the soft limit is above the hard limit; try 'prun --help'\n"},
     };
@@ -101,7 +103,12 @@ TEST(PrunCli, ErrorsGiveOneReason) {
         EXPECT_EQ(r.code, 2) << ::testing::PrintToString(c.args);
         EXPECT_EQ(r.err, c.err);
     }
-    auto r = prun({"--seccomp", "no-such-profile", "--", "true"});
+    // Plurals: one CPU "is", several "are".
+    auto r = prun({"--cpus", "4096", "--", "true"});
+    EXPECT_NE(r.err.find("CPU 4096 is outside the allowed set"), std::string::npos) << r.err;
+    r = prun({"--cpus", "4096-4097", "--", "true"});
+    EXPECT_NE(r.err.find("CPUs 4096,4097 are outside the allowed set"), std::string::npos) << r.err;
+    r = prun({"--seccomp", "no-such-profile", "--", "true"});
     EXPECT_EQ(r.err.find("malformed input"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find(": not found"), std::string::npos) << r.err;
 }
