@@ -85,7 +85,7 @@ complete -c prun -n 'not __prockit_prun_command_at' -l tag -f -d 'Prefix each ou
 complete -c prun -n 'not __prockit_prun_command_at' -l tagstring -x -d 'Prefix each output line with this (replacement strings allowed) and a TAB'
 complete -c prun -n 'not __prockit_prun_command_at' -s k -l keep-order -f -d 'Print output in input order'
 complete -c prun -n 'not __prockit_prun_command_at' -l halt -x -d 'Stop early: never, now|soon,fail|success|done=N[%]'
-complete -c prun -n 'not __prockit_prun_command_at' -l retries -x -d 'Run a failing job up to N times in all'
+complete -c prun -n 'not __prockit_prun_command_at' -l retries -x -d 'Run a failing job (or the one command) up to N times in all'
 complete -c prun -n 'not __prockit_prun_command_at' -l delay -x -d 'Wait DUR between job starts'
 complete -c prun -n 'not __prockit_prun_command_at' -l joblog -r -F -d 'Log each job (GNU parallel\'s TSV columns)'
 complete -c prun -n 'not __prockit_prun_command_at' -l joblog-format -x -a 'tsv jsonl' -d 'tsv (default) or jsonl (adds CPU times, peak RSS, CPUs)'

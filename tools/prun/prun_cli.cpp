@@ -296,7 +296,7 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         ->type_name("STRING")->group(g);
     app->add_flag("-k,--keep-order", o.keep_order, "Print output in input order")->group(g);
     app->add_option("--halt", o.halt, "Stop early: never, now|soon,fail|success|done=N[%]")->type_name("POLICY")->group(g);
-    app->add_option("--retries", o.retries, "Run a failing job up to N times in all")->type_name("N")->group(g);
+    app->add_option("--retries", o.retries, "Run a failing job (or the one command) up to N times in all")->type_name("N")->group(g);
     app->add_option("--delay", o.delay, "Wait DUR between job starts")->type_name("DURATION")->group(g);
     app->add_option("--joblog", o.joblog, "Log each job (GNU parallel's TSV columns)")->type_name("FILE")->group(g);
     app->add_option("--joblog-format", o.joblog_format, "tsv (default) or jsonl (adds CPU times, peak RSS, CPUs)")
