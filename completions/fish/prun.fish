@@ -1,53 +1,97 @@
-# fish completion for prun(1)
-complete -c prun -l name -r -d 'Label (pool: a template such as job-{#})'
-complete -c prun -l argv0 -r -d 'argv[0] the program sees'
-complete -c prun -l cpus -r -d 'Run on these CPUs'
-complete -c prun -l nice -r -d 'Nice value'
-complete -c prun -l oom-score-adj -r -d 'oom_score_adj'
-complete -c prun -l rlimit -r -a 'as= core= cpu= data= fsize= locks= memlock= msgqueue= nice= nofile= nproc= rss= rtprio= rttime= sigpending= stack=' -d 'Resource limit RES=SOFT[:HARD]'
-complete -c prun -l timeout -r -d 'End after DUR'
-complete -c prun -l kill-after -r -d 'KILL this long after TERM'
-complete -c prun -l term-seq -l termseq -r -d 'Termination sequence SIG,MS,...'
-complete -c prun -l cwd -r -a '(__fish_complete_directories)' -d 'Working directory'
-complete -c prun -l env -r -d 'Set K=V'
-complete -c prun -l unset-env -r -d 'Remove a variable'
-complete -c prun -l clear-env -d 'Empty environment'
-complete -c prun -l user -r -a '(__fish_complete_users)' -d 'Run as USER[:GROUP]'
-complete -c prun -l new-session -d 'Start a new session'
-complete -c prun -l no-new-privs -d 'Set no_new_privs'
-complete -c prun -l drop-caps -r -a 'all net_raw net_admin sys_admin sys_ptrace chown kill setuid setgid' -d 'Drop capabilities'
-complete -c prun -l keep-caps -r -a 'net_bind_service net_raw chown kill' -d 'Keep only these capabilities'
-complete -c prun -l seccomp -r -a 'no-network no-ptrace no-mount no-modules no-fork' -d 'Seccomp profile or rules file'
-complete -c prun -l daemon -d 'Detach and supervise'
-complete -c prun -l log -r -F -d 'Daemon log file'
-complete -c prun -l pidfile -r -F -d 'Daemon pidfile'
-complete -c prun -l restart -x -a 'no on-failure always' -d 'Restart policy'
-complete -c prun -l restart-delay -r -d 'First restart delay'
-complete -c prun -l restart-limit -r -d 'Restarts per window N/DUR'
-complete -c prun -s j -l jobs -r -d 'Jobs at once (N, N%, +N, -N)'
-complete -c prun -s a -l arg-file -r -F -d 'Read inputs from file'
-complete -c prun -s 0 -l null -d 'NUL-separated inputs'
-complete -c prun -l shell -d 'Run jobs with sh -c'
-complete -c prun -s r -l no-run-if-empty -d 'Empty input is no error'
-complete -c prun -l group -d 'Print each job whole'
-complete -c prun -l line-buffer -l lb -d 'Print whole lines as they come'
-complete -c prun -s u -l ungroup -d 'No output buffering'
-complete -c prun -l tag -d 'Prefix lines with the job name'
-complete -c prun -l tagstring -r -d 'Prefix lines with this text (replacement strings allowed)'
-complete -c prun -l link -l xapply -d 'Pair the input sources instead of crossing them'
-complete -c prun -l pipe -l spreadstdin -d 'Give each job a block of standard input'
-complete -c prun -l block -l block-size -r -d 'Block size for --pipe (1M, 64K, 10m)'
-complete -c prun -s k -l keep-order -d 'Output in input order'
-complete -c prun -l halt -x -a 'never now,fail=1 soon,fail=1 now,success=1 soon,success=1' -d 'Stop early'
-complete -c prun -l retries -r -d 'Attempts per job'
-complete -c prun -l delay -r -d 'Wait between job starts'
-complete -c prun -l joblog -r -F -d 'Job log file'
-complete -c prun -l joblog-format -x -a 'tsv jsonl' -d 'Joblog format'
-complete -c prun -l resume -d 'Skip jobs in the joblog'
-complete -c prun -l resume-failed -d 'Rerun failed jobs of the joblog'
-complete -c prun -l pin-spread -d 'One CPU per slot'
-complete -c prun -l bar -d 'Progress bar'
-complete -c prun -l eta -d 'Progress with ETA'
-complete -c prun -l dry-run -d 'Print commands only'
-complete -c prun -s h -l help -d 'Help'
-complete -c prun -l version -d 'Print the version'
+# fish completion for prun(1).
+# Generated from prun's command line (build_cli) by tools/common/completion.cpp: do not edit;
+# `cmake --build build --target update-completions` writes it again.
+
+# Prints where the command starts (after "--", or at the first word that is neither an option nor
+# its value), as an index into the command line's words.
+function __prockit_prun_command_at
+    set -l words (commandline -opc)
+    set -l i 2
+    while test $i -le (count $words)
+        switch $words[$i]
+            case --
+                echo (math $i + 1)
+                return 0
+            case '--name' '--argv0' '--cpus' '--nice' '--oom-score-adj' '--rlimit' '--timeout' '--kill-after' '--term-seq' '--termseq' '--cwd' '--env' '--unset-env' '--user' '--drop-caps' '--keep-caps' '--seccomp' '--log' '--pidfile' '--restart' '--restart-delay' '--restart-limit' '-j' '--jobs' '-a' '--arg-file' '--block' '--block-size' '--tagstring' '--halt' '--retries' '--delay' '--joblog' '--joblog-format'
+                set i (math $i + 1)
+            case '-*'
+            case '*'
+                echo $i
+                return 0
+        end
+        set i (math $i + 1)
+    end
+    # The word being typed, when it is no option and no option's value.
+    if test $i -eq (math (count $words) + 1); and not string match -q -- '-*' (commandline -ct)
+        echo $i
+        return 0
+    end
+    return 1
+end
+
+# The command's own completion, from the word where it starts.
+function __prockit_prun_complete_command
+    set -l at (__prockit_prun_command_at)
+    set -l words (commandline -opc)
+    set -l cmd
+    if test $at -gt (count $words)
+        __fish_complete_command
+        return
+    end
+    set cmd $words[$at..-1]
+    __fish_complete_subcommand --commandline $cmd (commandline -ct)
+end
+
+complete -c prun -n '__prockit_prun_command_at >/dev/null' -x -a '(__prockit_prun_complete_command)'
+complete -c prun -n 'not __prockit_prun_command_at' -s h -l help -f -d 'Print this help and exit'
+complete -c prun -n 'not __prockit_prun_command_at' -s V -l version -f -d 'Print the version and exit'
+complete -c prun -n 'not __prockit_prun_command_at' -l name -x -d 'Label the process (pool: a template, e.g. \'job-{#}\') in output, logs, joblog'
+complete -c prun -n 'not __prockit_prun_command_at' -l argv0 -x -d 'The argv[0] the program sees (what ps shows)'
+complete -c prun -n 'not __prockit_prun_command_at' -l cpus -x -d 'Run on these CPUs (list such as 0-3,8; must be allowed to prun)'
+complete -c prun -n 'not __prockit_prun_command_at' -l nice -x -d 'Nice value (-20..19)'
+complete -c prun -n 'not __prockit_prun_command_at' -l oom-score-adj -x -d 'oom_score_adj (-1000..1000)'
+complete -c prun -n 'not __prockit_prun_command_at' -l rlimit -x -a 'as= core= cpu= data= fsize= locks= memlock= msgqueue= nice= nofile= nproc= rss= rtprio= rttime= sigpending= stack=' -d 'Resource limit RES=SOFT[:HARD] (nofile, nproc, as, core, cpu, ...); repeatable'
+complete -c prun -n 'not __prockit_prun_command_at' -l timeout -x -d 'End the command (or each job) after DUR (1.5s, 2m, ...)'
+complete -c prun -n 'not __prockit_prun_command_at' -l kill-after -x -d 'After TERM, send KILL when DUR has passed (default 5s)'
+complete -c prun -n 'not __prockit_prun_command_at' -l term-seq -l termseq -x -d 'How to end a job: SIG,MS,SIG,MS,... (e.g. TERM,200,KILL,25)'
+complete -c prun -n 'not __prockit_prun_command_at' -l cwd -x -a '(__fish_complete_directories)' -d 'Working directory of the child'
+complete -c prun -n 'not __prockit_prun_command_at' -l env -x -d 'Set K=V in the child\'s environment; repeatable'
+complete -c prun -n 'not __prockit_prun_command_at' -l unset-env -x -d 'Remove K from the child\'s environment; repeatable'
+complete -c prun -n 'not __prockit_prun_command_at' -l clear-env -f -d 'Start the child with an empty environment (then --env)'
+complete -c prun -n 'not __prockit_prun_command_at' -l user -x -a '(__fish_complete_users)' -d 'Run as USER[:GROUP] (names or numbers)'
+complete -c prun -n 'not __prockit_prun_command_at' -l new-session -f -d 'Start the child in a new session (setsid)'
+complete -c prun -n 'not __prockit_prun_command_at' -l no-new-privs -f -d 'Set no_new_privs in the child'
+complete -c prun -n 'not __prockit_prun_command_at' -l drop-caps -x -a 'all chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap linux_immutable net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner sys_module sys_rawio sys_chroot sys_ptrace sys_pacct sys_admin sys_boot sys_nice sys_resource sys_time sys_tty_config mknod lease audit_write audit_control setfcap mac_override mac_admin syslog wake_alarm block_suspend audit_read perfmon bpf checkpoint_restore' -d 'Drop capabilities: all, or a list (net_raw,sys_admin)'
+complete -c prun -n 'not __prockit_prun_command_at' -l keep-caps -x -a 'all chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap linux_immutable net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner sys_module sys_rawio sys_chroot sys_ptrace sys_pacct sys_admin sys_boot sys_nice sys_resource sys_time sys_tty_config mknod lease audit_write audit_control setfcap mac_override mac_admin syslog wake_alarm block_suspend audit_read perfmon bpf checkpoint_restore' -d 'Keep only these capabilities (ambient too, survives --user)'
+complete -c prun -n 'not __prockit_prun_command_at' -l seccomp -r -F -a 'no-network no-ptrace no-mount no-modules no-fork' -d 'Seccomp profile(s): no-network, no-ptrace, no-mount, no-modules, no-fork, or a rules FILE (a name with \'/\'); repeatable, comma lists'
+complete -c prun -n 'not __prockit_prun_command_at' -l daemon -f -d 'Detach and supervise the command; return 0 once it was exec\'d'
+complete -c prun -n 'not __prockit_prun_command_at' -l log -r -F -d 'Daemon: append the command\'s output here (reopened on SIGHUP)'
+complete -c prun -n 'not __prockit_prun_command_at' -l pidfile -r -F -d 'Daemon: write the PID here, atomically, locked while running'
+complete -c prun -n 'not __prockit_prun_command_at' -l restart -x -a 'no on-failure always' -d 'Restart the command: no, on-failure, always'
+complete -c prun -n 'not __prockit_prun_command_at' -l restart-delay -x -d 'First restart delay, doubling up to 60s (default 1s)'
+complete -c prun -n 'not __prockit_prun_command_at' -l restart-limit -x -d 'At most N restarts per DUR: N[/DUR] (default 5/60s)'
+complete -c prun -n 'not __prockit_prun_command_at' -s j -l jobs -x -d 'Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)'
+complete -c prun -n 'not __prockit_prun_command_at' -s a -l arg-file -r -F -d 'Read inputs from FILE (- for stdin); repeatable'
+complete -c prun -n 'not __prockit_prun_command_at' -l pipe -l spreadstdin -f -d 'Cut standard input into blocks of whole lines, one block per job\'s stdin'
+complete -c prun -n 'not __prockit_prun_command_at' -l block -l block-size -x -d '--pipe: block size in bytes, with k m g t (1000s) or K M G T (1024s); default 1M'
+complete -c prun -n 'not __prockit_prun_command_at' -l link -l xapply -f -d 'Pair all input sources value by value (shorter ones wrap) instead of crossing them'
+complete -c prun -n 'not __prockit_prun_command_at' -s 0 -l null -f -d 'Inputs from files and stdin are NUL-separated'
+complete -c prun -n 'not __prockit_prun_command_at' -l shell -f -d 'Run each job with sh -c (values are single-quoted)'
+complete -c prun -n 'not __prockit_prun_command_at' -s r -l no-run-if-empty -f -d 'Empty input is no error: run nothing, exit 0'
+complete -c prun -n 'not __prockit_prun_command_at' -l group -f -d 'Print each job\'s output whole when it ends (pool default)'
+complete -c prun -n 'not __prockit_prun_command_at' -l line-buffer -l lb -f -d 'Print whole lines as they come, interleaved'
+complete -c prun -n 'not __prockit_prun_command_at' -s u -l ungroup -f -d 'Let jobs write straight to prun\'s stdout and stderr'
+complete -c prun -n 'not __prockit_prun_command_at' -l tag -f -d 'Prefix each output line with the job\'s name and a TAB'
+complete -c prun -n 'not __prockit_prun_command_at' -l tagstring -x -d 'Prefix each output line with this (replacement strings allowed) and a TAB'
+complete -c prun -n 'not __prockit_prun_command_at' -s k -l keep-order -f -d 'Print output in input order'
+complete -c prun -n 'not __prockit_prun_command_at' -l halt -x -d 'Stop early: never, now|soon,fail|success|done=N[%]'
+complete -c prun -n 'not __prockit_prun_command_at' -l retries -x -d 'Run a failing job (or the one command) up to N times in all'
+complete -c prun -n 'not __prockit_prun_command_at' -l delay -x -d 'Wait DUR between job starts'
+complete -c prun -n 'not __prockit_prun_command_at' -l joblog -r -F -d 'Log each job (GNU parallel\'s TSV columns)'
+complete -c prun -n 'not __prockit_prun_command_at' -l joblog-format -x -a 'tsv jsonl' -d 'tsv (default) or jsonl (adds CPU times, peak RSS, CPUs)'
+complete -c prun -n 'not __prockit_prun_command_at' -l resume -f -d 'Skip jobs already in the joblog'
+complete -c prun -n 'not __prockit_prun_command_at' -l resume-failed -f -d 'Skip jobs that succeeded in the joblog; rerun the others'
+complete -c prun -n 'not __prockit_prun_command_at' -l pin-spread -f -d 'Pin slot k to its own CPU, one per physical core first'
+complete -c prun -n 'not __prockit_prun_command_at' -l bar -f -d 'Progress bar with ETA on stderr (a periodic line when not a terminal)'
+complete -c prun -n 'not __prockit_prun_command_at' -l eta -f -d 'Periodic progress line with ETA on stderr'
+complete -c prun -n 'not __prockit_prun_command_at' -l dry-run -f -d 'Print the commands that would run; run nothing'

@@ -4,10 +4,13 @@
 
 #include <prockit/sys/error.hpp>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <algorithm>
 #include <iostream>
+#include <sstream>
 
 namespace prockit::tools {
 
@@ -34,7 +37,34 @@ void emit(const std::string& line) {
 void set_tool_name(std::string name) { name_storage() = std::move(name); }
 const std::string& tool_name() { return name_storage(); }
 
-void print_error(const Error& e) { emit(tool_name() + ": " + one_line(e.message()) + "\n"); }
+void print_error(const Error& e) { emit(tool_name() + ": " + one_line(error_text(e)) + "\n"); }
+
+namespace {
+// Where the detail starts in a context such as `parse duration "1x": unknown unit`: after the
+// first `": ` (a quoted object, then what is wrong with it). npos when there is none.
+std::size_t detail_at(const std::string& ctx) {
+    auto at = ctx.find("\": ");
+    return at == std::string::npos ? at : at + 3;
+}
+bool own_error(const Error& e) { return e.code().category() == prockit_category(); }
+}  // namespace
+
+std::string error_text(const Error& e) {
+    if (own_error(e) && detail_at(e.context()) != std::string::npos) return "cannot " + e.context();
+    return e.message();
+}
+
+std::string error_reason(const Error& e) {
+    if (own_error(e)) {
+        auto at = detail_at(e.context());
+        if (at != std::string::npos && at < e.context().size()) return e.context().substr(at);
+    }
+    std::string r = e.code().message();
+    // strerror's "No such file or directory" reads as the rest of our lowercase sentence.
+    if (r.size() > 1 && std::isupper(static_cast<unsigned char>(r[0])) && std::islower(static_cast<unsigned char>(r[1])))
+        r[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(r[0])));
+    return r;
+}
 void print_error(std::string_view message) { emit(tool_name() + ": " + one_line(std::string(message)) + "\n"); }
 void print_warning(std::string_view message) {
     emit(tool_name() + ": warning: " + one_line(std::string(message)) + "\n");
@@ -60,7 +90,11 @@ std::optional<int> parse(CLI::App& app, int argc, const char* const* argv) {
         std::cout << e.what() << std::endl;
         return exit_ok;
     } catch (const CLI::ParseError& e) {
-        return usage_error(e.what());
+        // CLI11 starts its sentences with a capital ("The following argument was not expected").
+        std::string what = e.what();
+        if (what.size() > 1 && std::isupper(static_cast<unsigned char>(what[0])) && std::islower(static_cast<unsigned char>(what[1])))
+            what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+        return usage_error(what);
     } catch (const UsageError& e) {  // thrown from an option callback
         return usage_error(e.what());
     }
@@ -89,7 +123,7 @@ SplitArgs split_command(int argc, const char* const* argv) {
     return out;
 }
 
-int finish_output(int code) {
+int finish_output(int code, int failure_status) {
     errno = 0;
     bool failed = std::fflush(stdout) != 0;
     failed = std::ferror(stdout) != 0 || failed;
@@ -99,23 +133,26 @@ int finish_output(int code) {
     else
         print_error("cannot write output");  // an earlier write failed; its reason is gone
     std::clearerr(stdout);                   // said once
-    return code == 0 ? exit_failure : code;
+    return code == 0 ? failure_status : code;
 }
 
-int guarded(const std::function<int()>& fn) {
+int guarded(const std::function<int()>& fn) { return guarded(fn, exit_usage, exit_failure); }
+
+int guarded(const std::function<int()>& fn, int usage_status, int failure_status) {
     try {
-        return finish_output(fn());
+        return finish_output(fn(), failure_status);
     } catch (const UsageError& e) {
-        return usage_error(e.what());
+        usage_error(e.what());
+        return usage_status;
     } catch (const SystemError& e) {
         print_error(e.error());
-        return exit_failure;
+        return failure_status;
     } catch (const std::bad_alloc&) {
         print_error("out of memory");
-        return exit_failure;
+        return failure_status;
     } catch (const std::exception& e) {
         print_error(e.what());
-        return exit_failure;
+        return failure_status;
     }
 }
 
@@ -135,6 +172,61 @@ std::string Formatter::make_option_name(const CLI::Option* opt, bool is_position
         out += name[i];
     }
     if (optional_value) out += "[=VALUE]";
+    return out;
+}
+
+std::string Formatter::make_option_opts(const CLI::Option* opt) const {
+    if (!opt->get_option_text().empty()) return " " + opt->get_option_text();
+    std::string name = value_name(opt);
+    if (name.empty()) return {};
+    std::string out = " " + name;
+    if (opt->get_expected_max() == CLI::detail::expected_max_vector_size) out += " ...";
+    if (opt->get_required()) out += " (required)";
+    return out;
+}
+
+namespace {
+// CLI11 appends each validator's description to the type name: "INT:INT in [-20 - 19]",
+// "WHEN:{no,always}". The name without them.
+std::string bare_type_name(const CLI::Option* opt) {
+    std::string t = opt->get_type_name();
+    auto* o = const_cast<CLI::Option*>(opt);  // CLI11 2.1 has no const get_validator(int)
+    std::string tail;
+    for (int i = 0;; ++i) {
+        const CLI::Validator* v = nullptr;
+        try {
+            v = o->get_validator(i);
+        } catch (const CLI::OptionNotFound&) {
+            break;
+        }
+        if (std::string d = v->get_description(); !d.empty()) tail += ":" + d;
+    }
+    if (!tail.empty() && t.size() >= tail.size() && t.compare(t.size() - tail.size(), tail.size(), tail) == 0)
+        t.erase(t.size() - tail.size());
+    return t;
+}
+}  // namespace
+
+bool takes_value(const CLI::Option* opt) { return opt->get_expected_max() > 0 && opt->get_type_size_max() > 0; }
+
+std::string value_name(const CLI::Option* opt) {
+    if (!takes_value(opt)) return {};
+    std::string t = bare_type_name(opt);
+    if (t.empty() || t == "TEXT") return "VALUE";
+    if (t == "INT" || t == "UINT" || t == "FLOAT" || t == "NUMBER") return "N";
+    return t;
+}
+
+std::vector<std::string> value_choices(const CLI::Option* opt) {
+    std::string t = opt->get_type_name();
+    auto open = t.find('{'), close = t.rfind('}');
+    std::vector<std::string> out;
+    if (open == std::string::npos || close == std::string::npos || close < open) return out;
+    std::istringstream list(t.substr(open + 1, close - open - 1));
+    std::string one;
+    out.reserve(static_cast<std::size_t>(std::count(t.begin(), t.end(), ',')) + 1);
+    while (std::getline(list, one, ','))
+        if (!one.empty()) out.insert(out.end(), one);
     return out;
 }
 

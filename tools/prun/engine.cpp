@@ -442,7 +442,7 @@ void Engine::watch_input(int fd) {
         if (auto st = fill_input(); !st) {
             tools::print_error(st.error());
             stop_all(false);
-            if (!interrupted_) halt_code_ = tools::exit_failure;
+            if (!interrupted_) halt_code_ = plan_.own_failure;
         }
     });
 }
@@ -528,7 +528,7 @@ void Engine::start(Job job) {
             // The next blocks would fail alike (a full disk): start no more, let the running
             // jobs finish, end with exit status 1 — one message, not one per block.
             stopping_ = true;
-            if (!halt_code_) halt_code_ = tools::exit_failure;
+            if (!halt_code_) halt_code_ = plan_.own_failure;
             return;
         }
         r->in_file = std::move(*in);
@@ -828,7 +828,7 @@ void Engine::progress(bool final) {
 
 int Engine::exit_code() const {
     int code = status_code();
-    return g_write_failed && code == 0 ? tools::exit_failure : code;
+    return g_write_failed && code == 0 ? plan_.own_failure : code;
 }
 
 int Engine::status_code() const {
@@ -854,7 +854,7 @@ int Engine::run() {
             [this](const signalfd_siginfo& si) { on_signal(static_cast<int>(si.ssi_signo)); }, EventLoop::MaskOnExit::keep);
         !st) {
         tools::print_error(st.error());
-        return tools::exit_failure;
+        return plan_.own_failure;
     }
 
     if (!plan_.joblog.empty()) {
@@ -863,13 +863,13 @@ int Engine::run() {
             if (!logged) {
                 // The context names the line and what is wrong with it.
                 tools::print_error("cannot " + logged.error().context());
-                return tools::exit_failure;
+                return plan_.own_failure;
             }
             skip_ = plan_.resume_failed ? logged->succeeded : logged->all;
         }
         if (auto r = log_.open(plan_.joblog, plan_.resume || plan_.resume_failed, plan_.joblog_jsonl); !r) {
             tools::print_error(r.error());
-            return tools::exit_failure;
+            return plan_.own_failure;
         }
     }
     if (plan_.inputs) total_ = plan_.inputs->total();
@@ -896,7 +896,7 @@ int Engine::run() {
             if (!got) {
                 tools::print_error(got.error());
                 stop_all(false);
-                if (!interrupted_) halt_code_ = tools::exit_failure;
+                if (!interrupted_) halt_code_ = plan_.own_failure;
                 break;
             }
             if (!*got) break;
@@ -928,7 +928,7 @@ int Engine::run() {
     pipes_.restore();
     if (plan_.pool && seq_ == 0 && !plan_.no_run_if_empty && !interrupted_ && !halt_code_) {
         tools::print_error("cannot run jobs: the input is empty (-r allows that)");
-        return tools::exit_failure;
+        return plan_.own_failure;
     }
     return exit_code();
 }

@@ -72,6 +72,8 @@ struct Plan {
     std::string guard_cgroup;  // empty: no guard group
     int guard_cgroup_fd = -1;  // guard_cgroup, open (borrowed from the TreeGuard)
     bool daemon = false;
+    /// The exit status of prun's own failures (1; a pool's is 255, as its 1-101 count failed jobs).
+    int own_failure = 1;
     /// Called once after the first spawn attempt: 0 and "" on success, else the exit status the
     /// command gets and the message.
     std::function<void(int, const std::string&)> on_first_spawn;

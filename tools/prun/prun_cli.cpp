@@ -5,21 +5,21 @@
 #include "engine.hpp"
 #include "common/exit_codes.hpp"
 
+#include <prockit/process/credentials.hpp>
 #include <prockit/process/daemon.hpp>
+#include <prockit/process/program_path.hpp>
+#include <prockit/process/rlimit_spec.hpp>
 #include <prockit/process/tree_guard.hpp>
 #include <prockit/sched/affinity.hpp>
 #include <prockit/sched/topology.hpp>
-#include <prockit/security/capabilities.hpp>
-#include <prockit/security/seccomp.hpp>
+#include <prockit/security/capability_spec.hpp>
+#include <prockit/security/seccomp_spec.hpp>
 #include <prockit/sys/signals.hpp>
 
 #include <cerrno>
 #include <charconv>
 #include <climits>
 #include <cstdlib>
-#include <grp.h>
-#include <pwd.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 namespace prockit::prun {
@@ -31,126 +31,24 @@ using tools::UsageError;
 
 Duration duration_of(const std::string& text, const char* option) {
     auto d = tools::parse_duration(text);
-    if (!d) usage("cannot parse " + std::string(option) + " \"" + text + "\": " + d.error().message());
+    if (!d) usage("cannot parse " + std::string(option) + " \"" + text + "\": " + tools::error_reason(d.error()));
     return *d;
 }
 
-// ---------------------------------------------------------------- rlimits
-
-struct RlimitName {
-    const char* name;
-    int resource;
-};
-constexpr RlimitName kRlimits[] = {
-    {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},
-    {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},
-    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
-    {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},
-    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING},
-    {"stack", RLIMIT_STACK},
-};
-
-std::optional<rlim_t> rlimit_value(std::string_view t) {
-    if (t == "unlimited" || t == "infinity") return RLIM_INFINITY;
-    rlim_t mult = 1;
-    if (!t.empty()) {
-        char last = t.back();
-        if (last == 'k' || last == 'K') mult = 1024;
-        if (last == 'm' || last == 'M') mult = 1024 * 1024;
-        if (last == 'g' || last == 'G') mult = 1024ULL * 1024 * 1024;
-        if (mult != 1) t.remove_suffix(1);
-    }
-    unsigned long long v = 0;
-    auto r = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (t.empty() || r.ec != std::errc() || r.ptr != t.data() + t.size()) return std::nullopt;
-    if (v > ULLONG_MAX / mult) return std::nullopt;
-    return static_cast<rlim_t>(v * mult);
-}
-
 void add_rlimit(Command& c, const std::string& spec) {
-    auto eq = spec.find('=');
-    if (eq == std::string::npos) usage("cannot parse --rlimit \"" + spec + "\": expected RESOURCE=SOFT[:HARD]");
-    std::string name = spec.substr(0, eq);
-    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (name.rfind("rlimit_", 0) == 0) name.erase(0, 7);
-    int res = -1;
-    for (const auto& r : kRlimits)
-        if (name == r.name) res = r.resource;
-    if (res < 0)
-        usage("cannot parse --rlimit \"" + spec + "\": unknown resource \"" + spec.substr(0, eq) +
-              "\" (as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, "
-              "sigpending, stack)");
-    std::string vals = spec.substr(eq + 1);
-    auto colon = vals.find(':');
-    auto soft = rlimit_value(std::string_view(vals).substr(0, colon));
-    std::optional<rlim_t> hard;
-    if (colon != std::string::npos) hard = rlimit_value(std::string_view(vals).substr(colon + 1));
-    if (!soft || (colon != std::string::npos && !hard))
-        usage("cannot parse --rlimit \"" + spec + "\": expected a number, a number with K/M/G, or unlimited");
-    if (!hard) {
-        // The hard limit stays as it is, unless the soft one goes above it.
-        struct rlimit cur {};
-        getrlimit(static_cast<__rlimit_resource>(res), &cur);
-        hard = cur.rlim_max;
-        if (*hard != RLIM_INFINITY && (*soft == RLIM_INFINITY || *soft > *hard)) hard = soft;
-    }
-    if (*hard != RLIM_INFINITY && (*soft == RLIM_INFINITY || *soft > *hard))
-        usage("cannot parse --rlimit \"" + spec + "\": the soft limit is above the hard limit");
-    c.rlimit(res, *soft, *hard);
+    auto r = parse_rlimit_spec(spec);
+    if (!r) usage("cannot parse --rlimit \"" + spec + "\": " + tools::error_reason(r.error()));
+    c.rlimit(r->resource, r->soft, r->hard_or_current());
 }
-
-// ---------------------------------------------------------------- users
 
 void set_user(Command& c, const std::string& spec) {
-    auto colon = spec.find(':');
-    std::string u = spec.substr(0, colon), g = colon == std::string::npos ? "" : spec.substr(colon + 1);
-    uid_t uid = 0;
-    gid_t gid = 0;
-    std::string uname;
-    bool have_pw = false;
-    std::vector<char> buf(16384);
-    passwd pw{}, *pwp = nullptr;
-    if (getpwnam_r(u.c_str(), &pw, buf.data(), buf.size(), &pwp) == 0 && pwp) {
-        uid = pw.pw_uid;
-        gid = pw.pw_gid;
-        uname = pw.pw_name;
-        have_pw = true;
-    } else {
-        unsigned long v = 0;
-        auto r = std::from_chars(u.data(), u.data() + u.size(), v);
-        if (u.empty() || r.ec != std::errc() || r.ptr != u.data() + u.size())
-            usage("cannot find user \"" + u + "\"");
-        uid = static_cast<uid_t>(v);
-        if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &pwp) == 0 && pwp) {
-            gid = pw.pw_gid;
-            uname = pw.pw_name;
-            have_pw = true;
-        } else {
-            gid = static_cast<gid_t>(v);
-        }
+    auto who = lookup_credentials(spec);
+    if (!who) {
+        if (who.error().code() == make_error_code(Errc::not_found) || who.error().code() == make_error_code(Errc::parse_error))
+            usage("cannot use --user \"" + spec + "\": " + tools::error_reason(who.error()));
+        throw SystemError(who.error());
     }
-    if (!g.empty()) {
-        group gr{}, *grp = nullptr;
-        if (getgrnam_r(g.c_str(), &gr, buf.data(), buf.size(), &grp) == 0 && grp) {
-            gid = gr.gr_gid;
-        } else {
-            unsigned long v = 0;
-            auto r = std::from_chars(g.data(), g.data() + g.size(), v);
-            if (r.ec != std::errc() || r.ptr != g.data() + g.size()) usage("cannot find group \"" + g + "\"");
-            gid = static_cast<gid_t>(v);
-        }
-    }
-    std::vector<gid_t> groups{gid};
-    if (have_pw) {
-        int n = 64;
-        groups.resize(static_cast<std::size_t>(n));
-        if (getgrouplist(uname.c_str(), gid, groups.data(), &n) < 0) {
-            groups.resize(static_cast<std::size_t>(n));
-            getgrouplist(uname.c_str(), gid, groups.data(), &n);
-        }
-        groups.resize(static_cast<std::size_t>(n));
-    }
-    c.groups(groups).group(gid).user(uid);
+    c.groups(who->groups).group(who->gid).user(who->uid);
 }
 
 // ---------------------------------------------------------------- small parsers
@@ -222,7 +120,7 @@ HaltPolicy parse_halt(const std::string& text) {
 /// (1.5M), at most 2 GiB - 1, as GNU parallel reads it.
 std::size_t parse_size(const std::string& text) {
     constexpr double most = 2147483647.0;
-    auto bad = [&](const std::string& why) { usage("--block " + text + ": " + why); };
+    auto bad = [&](const std::string& why) { usage("cannot parse --block \"" + text + "\": " + why); };
     char* end = nullptr;
     double value = std::strtod(text.c_str(), &end);
     if (text.empty() || end == text.c_str() || !(value > 0)) bad("expected a size such as 65536, 64K, 1.5M or 10m");
@@ -279,6 +177,29 @@ std::string absolute(const std::string& path) {
     return std::string(buf) + "/" + path;
 }
 
+/// Why `prog` cannot be run, said once before anything starts: the exit status after the
+/// message, or nullopt to go on. A pool refuses (255) when its program is missing or cannot be
+/// executed; one command leaves those to the spawn (126/127 with its message) except for a
+/// script whose #! interpreter is missing, which exec reports as ENOENT like a missing program:
+/// that is told apart here, and is 126 (the program is there; it cannot be executed).
+std::optional<int> unrunnable(const std::string& prog, const Options& o, bool pool) {
+    // The child's PATH may differ from ours: then only a name with a '/' is checked.
+    bool own_path = o.env.empty() && !o.clear_env && o.unset_env.empty() && o.cwd.empty();
+    if (prog.find('/') == std::string::npos && !own_path) return std::nullopt;
+    if (prog.find('/') != std::string::npos && !o.cwd.empty() && prog[0] != '/') return std::nullopt;
+    auto where = find_program(prog);
+    if (!where) {
+        if (!pool) return std::nullopt;
+        tools::print_error(where.error());
+        return exit_pool_error;
+    }
+    if (auto interp = missing_interpreter(*where)) {
+        tools::print_error("cannot execute " + prog + ": its #! interpreter " + *interp + " does not exist");
+        return pool ? exit_pool_error : tools::exit_cannot_execute;
+    }
+    return std::nullopt;
+}
+
 bool is_separator(const std::string& w) { return w == ":::" || w == "::::" || w == ":::+" || w == "::::+"; }
 
 }  // namespace
@@ -294,69 +215,74 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         "  prun --daemon [--pidfile F] [--log F] [--] CMD [ARGS...] detach and supervise",
         "prun");
     app->set_help_flag("-h,--help", "Print this help and exit");
-    app->set_version_flag("--version", tools::version_line(), "Print the version and exit");
+    tools::add_version_flag(*app);
+    app->formatter(std::make_shared<tools::Formatter>());
+    app->get_formatter()->column_width(34);
     app->footer(
-        "A pool runs when an input source (:::, ::::, :::+, ::::+, -a) or -j, -0, -k, --link, --pipe,\n"
-        "--shell, -r, --halt, --retries, --delay, --resume[-failed], --bar or --eta is given; without a\n"
-        "source it reads its inputs from stdin (--pipe: gives each job a block of stdin).\n"
+        "A pool runs only on an explicit pool input: an input source (:::, ::::, :::+, ::::+, -a FILE),\n"
+        "--pipe, or -j N (without a source it reads its inputs from stdin). Everything else runs one\n"
+        "command; --retries then retries it.\n"
         "Replacement strings: {} input, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
         "without extension, {#} job number, {%} slot, {N} {N.} {N/} {N//} {N/.} for input source N.\n"
         "Commands are exec'd directly, one argument per template word, with no shell (inputs are never\n"
         "split or interpreted); --shell runs them with sh -c and single-quotes each value. A template\n"
         "without replacement strings gets the inputs appended. Several sources combine as a cross product.\n"
-        "Exit status: single command: its status (128+N if killed by signal N), 124 on --timeout, 126/127\n"
-        "if it cannot be executed/found; pool: 0 or the number of failed jobs (at most 101); 2 usage error;\n"
-        "1 other failure; 128+N when prun was stopped by signal N. See prun(1).");
+        "Exit status, one command: its status (128+N if killed by signal N); 124 --timeout passed; 126\n"
+        "cannot execute (also: a script whose #! interpreter is missing); 127 not found; 1 prun failed;\n"
+        "2 usage error.\n"
+        "Exit status, pool: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more than 100 failed;\n"
+        "255 prun's own error (usage error included); 128+N prun was stopped by signal N; with\n"
+        "--halt now,fail=N the failing job's status. See prun(1).");
     app->option_defaults()->always_capture_default(false);
 
     auto* g = "Labels";
     app->add_option("--name", o.name, "Label the process (pool: a template, e.g. 'job-{#}') in output, logs, joblog")
-        ->group(g);
-    app->add_option("--argv0", o.argv0, "The argv[0] the program sees (what ps shows)")->group(g);
+        ->type_name("NAME")->group(g);
+    app->add_option("--argv0", o.argv0, "The argv[0] the program sees (what ps shows)")->type_name("NAME")->group(g);
 
     g = "Per-child controls";
-    app->add_option("--cpus", o.cpus, "Run on these CPUs (list such as 0-3,8; must be allowed to prun)")->group(g);
-    app->add_option("--nice", o.nice, "Nice value (-20..19)")->check(CLI::Range(-20, 19))->group(g);
+    app->add_option("--cpus", o.cpus, "Run on these CPUs (list such as 0-3,8; must be allowed to prun)")->type_name("CPUS")->group(g);
+    app->add_option("--nice", o.nice, "Nice value (-20..19)")->check(CLI::Range(-20, 19))->type_name("N")->group(g);
     app->add_option("--oom-score-adj", o.oom_score_adj, "oom_score_adj (-1000..1000)")
         ->check(CLI::Range(-1000, 1000))
-        ->group(g);
+        ->type_name("N")->group(g);
     app->add_option("--rlimit", o.rlimits, "Resource limit RES=SOFT[:HARD] (nofile, nproc, as, core, cpu, ...); repeatable")
-        ->group(g);
-    app->add_option("--timeout", o.timeout, "End the command (or each job) after DUR (1.5s, 2m, ...)")->group(g);
-    app->add_option("--kill-after", o.kill_after, "After TERM, send KILL when DUR has passed (default 5s)")->group(g);
+        ->type_name("RES=SOFT[:HARD]")->group(g);
+    app->add_option("--timeout", o.timeout, "End the command (or each job) after DUR (1.5s, 2m, ...)")->type_name("DURATION")->group(g);
+    app->add_option("--kill-after", o.kill_after, "After TERM, send KILL when DUR has passed (default 5s)")->type_name("DURATION")->group(g);
     app->add_option("--term-seq,--termseq", o.term_seq, "How to end a job: SIG,MS,SIG,MS,... (e.g. TERM,200,KILL,25)")
-        ->group(g);
-    app->add_option("--cwd", o.cwd, "Working directory of the child")->group(g);
-    app->add_option("--env", o.env, "Set K=V in the child's environment; repeatable")->group(g);
-    app->add_option("--unset-env", o.unset_env, "Remove K from the child's environment; repeatable")->group(g);
+        ->type_name("SEQ")->group(g);
+    app->add_option("--cwd", o.cwd, "Working directory of the child")->type_name("DIR")->group(g);
+    app->add_option("--env", o.env, "Set K=V in the child's environment; repeatable")->type_name("K=V")->group(g);
+    app->add_option("--unset-env", o.unset_env, "Remove K from the child's environment; repeatable")->type_name("K")->group(g);
     app->add_flag("--clear-env", o.clear_env, "Start the child with an empty environment (then --env)")->group(g);
-    app->add_option("--user", o.user, "Run as USER[:GROUP] (names or numbers)")->group(g);
+    app->add_option("--user", o.user, "Run as USER[:GROUP] (names or numbers)")->type_name("USER[:GROUP]")->group(g);
     app->add_flag("--new-session", o.new_session, "Start the child in a new session (setsid)")->group(g);
     app->add_flag("--no-new-privs", o.no_new_privs, "Set no_new_privs in the child")->group(g);
-    app->add_option("--drop-caps", o.drop_caps, "Drop capabilities: all, or a list (net_raw,sys_admin)")->group(g);
-    app->add_option("--keep-caps", o.keep_caps, "Keep only these capabilities (ambient too, survives --user)")->group(g);
+    app->add_option("--drop-caps", o.drop_caps, "Drop capabilities: all, or a list (net_raw,sys_admin)")->type_name("CAPS")->group(g);
+    app->add_option("--keep-caps", o.keep_caps, "Keep only these capabilities (ambient too, survives --user)")->type_name("CAPS")->group(g);
     app->add_option("--seccomp", o.seccomp,
                     "Seccomp profile(s): no-network, no-ptrace, no-mount, no-modules, no-fork, or a rules FILE "
                     "(a name with '/'); repeatable, comma lists")
-        ->group(g);
+        ->type_name("PROFILE|FILE")->group(g);
 
     g = "Daemon";
     app->add_flag("--daemon", o.daemon, "Detach and supervise the command; return 0 once it was exec'd")->group(g);
-    app->add_option("--log", o.log, "Daemon: append the command's output here (reopened on SIGHUP)")->group(g);
-    app->add_option("--pidfile", o.pidfile, "Daemon: write the PID here, atomically, locked while running")->group(g);
+    app->add_option("--log", o.log, "Daemon: append the command's output here (reopened on SIGHUP)")->type_name("FILE")->group(g);
+    app->add_option("--pidfile", o.pidfile, "Daemon: write the PID here, atomically, locked while running")->type_name("FILE")->group(g);
     app->add_option("--restart", o.restart, "Restart the command: no, on-failure, always")
         ->check(CLI::IsMember({"no", "on-failure", "always"}))
-        ->group(g);
-    app->add_option("--restart-delay", o.restart_delay, "First restart delay, doubling up to 60s (default 1s)")->group(g);
-    app->add_option("--restart-limit", o.restart_limit, "At most N restarts per DUR: N[/DUR] (default 5/60s)")->group(g);
+        ->type_name("WHEN")->group(g);
+    app->add_option("--restart-delay", o.restart_delay, "First restart delay, doubling up to 60s (default 1s)")->type_name("DURATION")->group(g);
+    app->add_option("--restart-limit", o.restart_limit, "At most N restarts per DUR: N[/DUR] (default 5/60s)")->type_name("N[/DURATION]")->group(g);
 
     g = "Pool";
-    app->add_option("-j,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->group(g);
-    app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->group(g);
+    app->add_option("-j,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->type_name("N")->group(g);
+    app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->type_name("FILE")->group(g);
     app->add_flag("--pipe,--spreadstdin", o.pipe, "Cut standard input into blocks of whole lines, one block per job's stdin")
         ->group(g);
     app->add_option("--block,--block-size", o.block, "--pipe: block size in bytes, with k m g t (1000s) or K M G T (1024s); default 1M")
-        ->group(g);
+        ->type_name("SIZE")->group(g);
     app->add_flag("--link,--xapply", o.link, "Pair all input sources value by value (shorter ones wrap) instead of crossing them")
         ->group(g);
     app->add_flag("-0,--null", o.null_sep, "Inputs from files and stdin are NUL-separated")->group(g);
@@ -367,15 +293,15 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("-u,--ungroup", o.ungroup, "Let jobs write straight to prun's stdout and stderr")->group(g);
     app->add_flag("--tag", o.tag, "Prefix each output line with the job's name and a TAB")->group(g);
     app->add_option("--tagstring", o.tagstring, "Prefix each output line with this (replacement strings allowed) and a TAB")
-        ->group(g);
+        ->type_name("STRING")->group(g);
     app->add_flag("-k,--keep-order", o.keep_order, "Print output in input order")->group(g);
-    app->add_option("--halt", o.halt, "Stop early: never, now|soon,fail|success|done=N[%]")->group(g);
-    app->add_option("--retries", o.retries, "Run a failing job up to N times in all")->group(g);
-    app->add_option("--delay", o.delay, "Wait DUR between job starts")->group(g);
-    app->add_option("--joblog", o.joblog, "Log each job (GNU parallel's TSV columns)")->group(g);
+    app->add_option("--halt", o.halt, "Stop early: never, now|soon,fail|success|done=N[%]")->type_name("POLICY")->group(g);
+    app->add_option("--retries", o.retries, "Run a failing job (or the one command) up to N times in all")->type_name("N")->group(g);
+    app->add_option("--delay", o.delay, "Wait DUR between job starts")->type_name("DURATION")->group(g);
+    app->add_option("--joblog", o.joblog, "Log each job (GNU parallel's TSV columns)")->type_name("FILE")->group(g);
     app->add_option("--joblog-format", o.joblog_format, "tsv (default) or jsonl (adds CPU times, peak RSS, CPUs)")
         ->check(CLI::IsMember({"tsv", "jsonl"}))
-        ->group(g);
+        ->type_name("FORMAT")->group(g);
     app->add_flag("--resume", o.resume, "Skip jobs already in the joblog")->group(g);
     app->add_flag("--resume-failed", o.resume_failed, "Skip jobs that succeeded in the joblog; rerun the others")->group(g);
     app->add_flag("--pin-spread", o.pin_spread, "Pin slot k to its own CPU, one per physical core first")->group(g);
@@ -384,6 +310,33 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--dry-run", o.dry_run, "Print the commands that would run; run nothing")->group(g);
     return app;
 }
+
+bool is_pool(const Options& o) {
+    return !o.arg_files.empty() || o.pipe || !o.jobs.empty() ||
+           std::any_of(o.words.begin(), o.words.end(), [](const std::string& w) { return is_separator(w); });
+}
+
+namespace {
+// is_pool() before parsing: the mode a command line asks for decides the status of a usage
+// error CLI11 finds (2 for one command, 255 for a pool), and CLI11 has not filled Options then.
+bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::string>& words) {
+    for (const auto& w : words)
+        if (is_separator(w)) return true;
+    for (std::size_t i = 1; i < head.size(); ++i) {
+        std::string_view a = head[i];
+        for (std::string_view o : {"--jobs", "--arg-file", "--pipe", "--spreadstdin"})
+            if (a == o || (a.rfind(o, 0) == 0 && a.size() > o.size() && a[o.size()] == '=')) return true;
+        if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
+            // A cluster of short flags (-kj4): -j and -a take a value, so what follows is theirs.
+            for (char ch : a.substr(1)) {
+                if (ch == 'j' || ch == 'a') return true;
+                if (ch != '0' && ch != 'r' && ch != 'u' && ch != 'k') break;
+            }
+        }
+    }
+    return false;
+}
+}  // namespace
 
 int main_entry(int argc, char** argv) {
     tools::set_tool_name("prun");
@@ -417,7 +370,12 @@ int main_entry(int argc, char** argv) {
         }
     }
     for (; i < argc; ++i) opts.words.emplace_back(argv[i]);
-    if (auto code = tools::parse(*app, static_cast<int>(head.size()), head.data())) return tools::finish_output(*code);
+    if (auto code = tools::parse(*app, static_cast<int>(head.size()), head.data())) {
+        if (*code == tools::exit_usage && asks_for_pool(head, opts.words)) return exit_pool_error;
+        return tools::finish_output(*code);
+    }
+    // In a pool, every error of prun's own ends with 255; one command keeps the tools' 2 and 1.
+    if (is_pool(opts)) return tools::guarded([&] { return run(opts); }, exit_pool_error, exit_pool_error);
     return tools::guarded([&] { return run(opts); });
 }
 
@@ -431,11 +389,9 @@ int run(const Options& o) {
     std::vector<SourceSpec> sources;
     for (const auto& f : o.arg_files) sources.push_back({SourceSpec::Kind::file, {}, f});
     std::size_t w = 0;
-    bool any_separator = false;
     for (; w < o.words.size() && !is_separator(o.words[w]); ++w) tmpl_words.push_back(o.words[w]);
     while (w < o.words.size()) {
         const std::string sep = o.words[w++];
-        any_separator = true;
         bool linked = sep.back() == '+';
         if (linked && sources.empty()) usage(sep + " links to the input source before it, and there is none");
         std::vector<std::string> vals;
@@ -450,10 +406,22 @@ int run(const Options& o) {
     }
     if (o.link)
         for (std::size_t i = 1; i < sources.size(); ++i) sources[i].linked = true;
-    // Pool mode: an input source, or any option that only makes sense for a pool.
-    plan.pool = any_separator || !o.arg_files.empty() || !o.jobs.empty() || o.null_sep || o.keep_order || o.link || o.pipe || o.shell ||
-                o.no_run_if_empty || o.halt != "never" || o.retries != 0 || !o.delay.empty() || o.resume ||
-                o.resume_failed || o.bar || o.eta;
+    // Pool mode only on an explicit pool input: a source, --pipe, or -j (which reads stdin).
+    plan.pool = is_pool(o);
+    const int own_failure = plan.pool ? exit_pool_error : tools::exit_failure;
+    plan.own_failure = own_failure;
+    if (!plan.pool) {
+        // What only a pool can use is an error with one command, not a silent switch to reading
+        // stdin for inputs.
+        const std::pair<bool, const char*> pool_only[] = {
+            {o.null_sep, "-0"}, {o.keep_order, "--keep-order"}, {o.link, "--link"}, {o.shell, "--shell"},
+            {o.no_run_if_empty, "--no-run-if-empty"}, {o.halt != "never", "--halt"}, {!o.delay.empty(), "--delay"},
+            {o.resume, "--resume"}, {o.resume_failed, "--resume-failed"}, {o.bar, "--bar"}, {o.eta, "--eta"},
+            {!o.block.empty(), "--block"}};
+        for (const auto& [given, name] : pool_only)
+            if (given)
+                usage(std::string(name) + " is for a pool: give inputs (::: VALUES, :::: FILE, -a FILE), --pipe or -j N");
+    }
 
     // --- mode checks
     int modes = int(o.group) + int(o.line_buffer) + int(o.ungroup);
@@ -476,11 +444,15 @@ int run(const Options& o) {
     if (!allowed) throw SystemError(allowed.error());
     if (!o.cpus.empty()) {
         auto set = CpuSet::parse(o.cpus, *allowed);
-        if (!set) usage("cannot parse --cpus \"" + o.cpus + "\": " + set.error().message());
+        if (!set) usage("cannot parse --cpus \"" + o.cpus + "\": " + tools::error_reason(set.error()));
         if (set->empty()) usage("--cpus \"" + o.cpus + "\" names no CPU");
         if (!set->subset_of(*allowed))
-            usage("cannot use --cpus \"" + o.cpus + "\": CPUs " + (*set - *allowed).to_list() +
-                  " are outside the allowed set " + allowed->to_list());
+        {
+            CpuSet outside = *set - *allowed;
+            usage("cannot use --cpus \"" + o.cpus + "\": " + (outside.count() == 1 ? "CPU " : "CPUs ") +
+                  outside.to_list() + (outside.count() == 1 ? " is" : " are") + " outside the allowed set " +
+                  allowed->to_list());
+        }
         plan.cpus = *set;
         c.affinity(*set);
     }
@@ -503,42 +475,24 @@ int run(const Options& o) {
     if (o.no_new_privs) c.no_new_privs();
     if (!o.argv0.empty()) c.argv0(o.argv0);
     if (!o.drop_caps.empty() || !o.keep_caps.empty()) {
-        const std::string& text = o.drop_caps.empty() ? o.keep_caps : o.drop_caps;
-        const char* opt = o.drop_caps.empty() ? "--keep-caps" : "--drop-caps";
-        auto set = CapabilitySet::parse(text);
-        if (!set) usage("cannot parse " + std::string(opt) + " \"" + text + "\": " + set.error().message());
-        if (!o.drop_caps.empty()) {
-            auto bounding = CapabilitySet::current_bounding();
-            if (!bounding) throw SystemError(bounding.error());
-            c.keep_capabilities(*bounding - *set);
-        } else {
-            c.keep_capabilities(*set);
+        bool drop = !o.drop_caps.empty();
+        const std::string& text = drop ? o.drop_caps : o.keep_caps;
+        auto keep = capabilities_to_keep(drop ? CapabilityChange::drop : CapabilityChange::keep, text);
+        if (!keep) {
+            if (keep.error().errno_value() != 0) throw SystemError(keep.error());
+            usage("cannot parse " + std::string(drop ? "--drop-caps" : "--keep-caps") + " \"" + text + "\": " +
+                  tools::error_reason(keep.error()));
         }
+        c.keep_capabilities(*keep);
     }
     if (!o.seccomp.empty()) {
-        SeccompFilter f;
-        for (const auto& item : o.seccomp) {
-            std::size_t p = 0;
-            for (;;) {
-                auto comma = item.find(',', p);
-                std::string one = item.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
-                if (one.find('/') != std::string::npos) {
-                    if (auto r = f.add_rules_file(one); !r) {
-                        if (r.error().code() == make_error_code(Errc::parse_error) ||
-                            r.error().code() == make_error_code(Errc::not_found))
-                            usage(r.error().message());
-                        throw SystemError(r.error());
-                    }
-                } else if (auto r = f.add_profile(one); !r) {
-                    std::string names;
-                    for (const auto& n : SeccompFilter::profile_names()) names += (names.empty() ? "" : ", ") + n;
-                    usage("unknown seccomp profile \"" + one + "\" (" + names + ", or a rules file path with '/')");
-                }
-                if (comma == std::string::npos) break;
-                p = comma + 1;
-            }
+        auto f = parse_seccomp_spec(o.seccomp);
+        if (!f) {
+            // A rules file that cannot be read is a failure; anything malformed is a usage error.
+            if (f.error().errno_value() != 0) throw SystemError(f.error());
+            usage(tools::error_text(f.error()));
         }
-        auto prog = f.compile();
+        auto prog = f->compile();
         if (!prog) throw SystemError(prog.error());
         c.seccomp(std::move(*prog));
     }
@@ -604,56 +558,30 @@ int run(const Options& o) {
             int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
             if (fd < 0) {
                 tools::print_error(Error::from_errno(errno, "read standard input"));
-                return tools::exit_failure;
+                return own_failure;
             }
             plan.blocks.emplace(unique_fd(fd), o.null_sep ? '\0' : '\n', o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block));
         } else {
             auto in = Inputs::open(std::move(sources), o.null_sep ? '\0' : '\n', o.link);
             if (!in) {
                 tools::print_error(in.error());
-                return tools::exit_failure;
+                return own_failure;
             }
             plan.inputs = std::move(*in);
             if (plan.bar || plan.eta) {
                 if (auto r = plan.inputs->materialize(); !r) {
                     tools::print_error(r.error());
-                    return tools::exit_failure;
+                    return own_failure;
                 }
             }
             if (auto empty = plan.inputs->empty_source(); empty && !o.no_run_if_empty) {
                 tools::print_error("cannot run jobs: " + *empty + " is empty (-r allows that)");
-                return tools::exit_failure;
+                return own_failure;
             }
         }
-        // A fixed program that is nowhere: say so once, start nothing.
-        if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && !o.dry_run) {
-            const std::string& prog = tmpl_words[0];
-            bool found = false;
-            if (prog.find('/') != std::string::npos) {
-                found = access(prog.c_str(), F_OK) == 0;
-                if (found && access(prog.c_str(), X_OK) != 0) {
-                    tools::print_error(Error::from_errno(EACCES, "execute " + prog));
-                    return tools::exit_cannot_execute;
-                }
-            } else {
-                const char* path = std::getenv("PATH");
-                std::string_view rest = path ? path : "/usr/local/bin:/usr/bin:/bin";
-                for (;;) {
-                    auto colon = rest.find(':');
-                    std::string dir(rest.substr(0, colon));
-                    if (access(((dir.empty() ? "." : dir) + "/" + prog).c_str(), X_OK) == 0) found = true;
-                    if (colon == std::string_view::npos || found) break;
-                    rest.remove_prefix(colon + 1);
-                }
-                if (!o.env.empty() || o.clear_env) found = true;  // the child's PATH may differ: let spawn decide
-            }
-            if (!found) {
-                tools::print_error(Error::from_errno(ENOENT, prog.find('/') != std::string::npos
-                                                                 ? "execute " + prog
-                                                                 : "find '" + prog + "' in PATH"));
-                return tools::exit_not_found;
-            }
-        }
+        // A fixed program that cannot be run: say so once, start nothing.
+        if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && !o.dry_run)
+            if (auto code = unrunnable(tmpl_words[0], o, true)) return *code;
         if (o.pin_spread) {
             auto topo = Topology::read();
             CpuSet within = plan.cpus ? *plan.cpus : *allowed;
@@ -669,6 +597,8 @@ int run(const Options& o) {
             for (unsigned k = 0; k < std::min<std::size_t>(plan.jobs, 4096); ++k) plan.slot_cpus.push_back(CpuSet{order[k % order.size()]});
         }
     } else {
+        if (!o.dry_run)
+            if (auto code = unrunnable(tmpl_words[0], o, false)) return *code;
         plan.single_argv = tmpl_words;
         plan.fixed_name = o.name;
         plan.fixed_tag = o.tagstring;

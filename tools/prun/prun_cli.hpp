@@ -74,6 +74,14 @@ struct Options {
     bool dry_run = false;
 };
 
+/// A pool's exit status for prun's own errors, usage errors included (GNU parallel's 255): a
+/// pool's 1-101 count failed jobs, so prun's 1 and 2 would be read as job counts there.
+inline constexpr int exit_pool_error = 255;
+
+/// Whether the command line asks for a pool: an input source (:::, ::::, :::+, ::::+) among the
+/// words, -a/--arg-file, --pipe, or -j. Nothing else does (prun --retries 3 -- CMD runs CMD).
+bool is_pool(const Options& opts);
+
 /// The command line: options only; the command/template words are split off before parsing.
 std::unique_ptr<CLI::App> build_cli(Options& opts);
 /// Runs prun; returns the exit status.

@@ -98,3 +98,70 @@ TEST(ToolCli, FormatterShowsOptionalValues) {
     EXPECT_NE(help.find("--check[=VALUE]"), std::string::npos) << help;
     EXPECT_EQ(help.find("{@}"), std::string::npos);
 }
+
+TEST(ToolCli, ErrorsSayTheirReasonOnce) {
+    using prockit::Errc;
+    using prockit::Error;
+    Error detailed(make_error_code(Errc::parse_error), "parse duration \"1x\": unknown unit");
+    EXPECT_EQ(error_text(detailed), "cannot parse duration \"1x\": unknown unit");
+    EXPECT_EQ(error_reason(detailed), "unknown unit");
+    Error bare(make_error_code(Errc::not_found), "resolve syscall \"frob\"");
+    EXPECT_EQ(error_text(bare), "cannot resolve syscall \"frob\": not found");
+    EXPECT_EQ(error_reason(bare), "not found");
+    Error sys = Error::from_errno(ENOENT, "open \"x\": here");  // a system error keeps its strerror
+    EXPECT_EQ(error_text(sys), "cannot open \"x\": here: No such file or directory");
+    EXPECT_EQ(error_reason(sys), "no such file or directory");
+    set_tool_name("tt");
+    testing::internal::CaptureStderr();
+    print_error(detailed);
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "tt: cannot parse duration \"1x\": unknown unit\n");
+}
+
+TEST(ToolCli, VersionFlagAndStatusesOfGuarded) {
+    set_tool_name("tt");
+    CLI::App app{"x", "tt"};
+    add_version_flag(app);
+    for (const char* flag : {"-V", "--version"}) {
+        testing::internal::CaptureStdout();
+        auto code = parse(app, {flag});
+        EXPECT_EQ(testing::internal::GetCapturedStdout().rfind("tt (prockit) ", 0), 0u);
+        ASSERT_TRUE(code);
+        EXPECT_EQ(*code, exit_ok);
+    }
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(guarded([]() -> int { throw UsageError("bad"); }, 255, 254), 255);
+    EXPECT_EQ(guarded([]() -> int { throw prockit::SystemError(prockit::Error::from_errno(EIO, "read x")); }, 255, 254), 254);
+    EXPECT_EQ(guarded([] { return 7; }, 255, 254), 7);
+    testing::internal::GetCapturedStderr();
+}
+
+TEST(ToolCli, ReadableValueNamesAndChoices) {
+    CLI::App app{"x", "tt"};
+    int n = 0;
+    unsigned u = 0;
+    std::string s, when, file;
+    std::vector<std::string> many;
+    bool flag = false;
+    auto* nice = app.add_option("--nice", n, "nice")->check(CLI::Range(-20, 19));
+    auto* retries = app.add_option("--retries", u, "retries");
+    auto* text = app.add_option("--text", s, "text");
+    auto* restart = app.add_option("--restart", when, "restart")->type_name("WHEN")->check(CLI::IsMember({"no", "always"}));
+    auto* user = app.add_option("--user", file, "user")->type_name("USER[:GROUP]");
+    auto* env = app.add_option("--env", many, "env")->type_name("K=V");
+    auto* f = app.add_flag("--flag", flag, "flag");
+    EXPECT_EQ(value_name(nice), "N");
+    EXPECT_EQ(value_name(retries), "N");
+    EXPECT_EQ(value_name(text), "VALUE");
+    EXPECT_EQ(value_name(restart), "WHEN");
+    EXPECT_EQ(value_name(user), "USER[:GROUP]");
+    EXPECT_EQ(value_name(f), "");
+    EXPECT_FALSE(takes_value(f));
+    EXPECT_TRUE(takes_value(env));
+    EXPECT_EQ(value_choices(restart), (std::vector<std::string>{"no", "always"}));
+    EXPECT_TRUE(value_choices(nice).empty());
+    app.formatter(std::make_shared<Formatter>());
+    std::string help = app.help();
+    for (const char* raw : {"INT", "UINT", "TEXT", " in [", "{no,always}"}) EXPECT_EQ(help.find(raw), std::string::npos) << raw << "\n" << help;
+    for (const char* shown : {"--nice N", "--restart WHEN", "--user USER[:GROUP]", "--env K=V ..."})
+        EXPECT_NE(help.find(shown), std::string::npos) << shown << "\n" << help;
+}

@@ -121,7 +121,7 @@ TEST(PrunDaemon, ExecFailureReportedToCaller) {
     EXPECT_EQ(r.code, 127);
     EXPECT_NE(r.err.find("prun: cannot execute /nonexistent/daemon"), std::string::npos) << r.err;
     EXPECT_TRUE(eventually([&] { return access((d / "pid").c_str(), F_OK) != 0; }));
-    EXPECT_EQ(prun({"--daemon", "-j2", "echo", ":::", "a"}).code, 2);
+    EXPECT_EQ(prun({"--daemon", "-j2", "echo", ":::", "a"}).code, 255);  // a usage error in a pool
 }
 
 }  // namespace

@@ -148,7 +148,7 @@ TEST(PrunSingle, RestartLimit) {
 TEST(PrunSingle, UsageErrors) {
     for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
              {"--frobnicate", "--", "true"}, {"--timeout", "5x", "--", "true"}, {},
-             {"--group", "--ungroup", "-j1", "echo", ":::", "a"}, {"--log", "/tmp/x", "--", "true"},
+             {"--group", "--ungroup", "--", "true"}, {"--log", "/tmp/x", "--", "true"},
              {"--restart", "sometimes", "--", "true"}, {"--drop-caps", "all", "--keep-caps", "chown", "--", "true"}}) {
         auto r = prun(args);
         EXPECT_EQ(r.code, 2) << ::testing::PrintToString(args);
