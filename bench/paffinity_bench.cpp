@@ -231,8 +231,7 @@ void BM_library_all_threads(benchmark::State& state) {
     paired(
         state, "taskset -a -p",
         [&](bool to_b) {
-            auto r = prockit::set_affinity_all_threads(pid, to_b ? b : a, prockit::FsRoot::system(),
-                                                       {.helper_thread = true});  // as paffinity does
+            auto r = prockit::set_affinity_all_threads(pid, to_b ? b : a);
             return r && r->ok();
         },
         taskset_all(pid, a, b));

@@ -1,7 +1,6 @@
 #include <prockit/proc/select.hpp>
 
 #include "lib/sched/golden.hpp"
-#include "proc/select_test_hook.hpp"  // lib/src
 #include "tools/paffinity/run_tool.hpp"
 
 #include <gtest/gtest.h>
@@ -131,33 +130,9 @@ TEST(PinnedProcess, RecycledPidIsRefused) {
     EXPECT_FALSE(PinnedProcess::pin(ref));
 }
 
-TEST(Select, ThreadedScanGivesTheSameResult) {
-    Selector s;
-    s.patterns = {"."};  // everything with a command line (or a comm)
-    auto m = Matcher::compile(s);
-    ASSERT_TRUE(m);
-    auto one = m->select(1);
-    auto four = m->select(4);
-    ASSERT_TRUE(one && four);
-    std::vector<pid_t> b = pids_of(four);
-    EXPECT_TRUE(std::is_sorted(b.begin(), b.end()));
-    // Processes come and go between the scans (other tests run alongside): every process of the
-    // first scan that is still the same one, and alive, after the second must be in both.
-    ProcReader r;
-    std::string missed;
-    for (const ProcessRef& p : one->processes) {
-        if (std::binary_search(b.begin(), b.end(), p.pid)) continue;
-        auto st = r.stat(p.pid);
-        if (st && st->start_time == p.start_time && st->state != 'Z' && st->state != 'X')
-            missed += std::to_string(p.pid) + " (" + p.comm + ") ";
-    }
-    EXPECT_EQ(missed, "");
-}
-
-// A scan over several threads: each takes blocks of PIDs while the caller is still listing /proc.
-// Every process is found once, in PID order, whatever the number of threads. 300 helpers, with a
-// test hook making the scan take a thread per 64 processes (256 by default), so up to four run.
-TEST(Select, ThreadedScanAmongManyProcessesFindsEachOnce) {
+// A scan of /proc among 300 helpers with the same command line: every one is found exactly once,
+// in PID order.
+TEST(Select, ScanAmongManyProcessesFindsEachOnce) {
     const std::string marker = "prockit-select-test-" + std::to_string(getpid());
     // Helpers that wait on one pipe: closing its write end (or this process dying) ends them.
     int gate[2];
@@ -195,36 +170,12 @@ TEST(Select, ThreadedScanAmongManyProcessesFindsEachOnce) {
     ASSERT_TRUE(m);
     // Each shows the marker once it has exec'd.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (pids_of(m->select(1)).size() < helpers.size() && std::chrono::steady_clock::now() < deadline)
+    while (pids_of(m->select()).size() < helpers.size() && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    auto expect_all = [&](const char* how) {
-        for (unsigned threads : {1u, 2u, 4u}) {
-            auto r = m->select(threads);
-            ASSERT_TRUE(r) << r.error().message();
-            EXPECT_EQ(pids_of(r), helpers) << threads << " threads, " << how;
-            EXPECT_TRUE(r->missing.empty());
-        }
-    };
-    struct RestoreHooks {
-        ~RestoreHooks() {
-            detail::set_scan_lister_waits(false);
-            detail::set_scan_limits(0, 0);
-        }
-    } restore;
-    expect_all("default limits");
-    detail::set_scan_limits(64, 0);
-    expect_all("a thread per 64 processes");
-
-    // The lister held back after each chunk until another thread waits for PIDs it has not
-    // listed yet: blocks listed in part must be waited for, not cut short.
-    const unsigned waits = detail::scan_waits_for_listing();
-    detail::set_scan_lister_waits(true);
-    expect_all("the lister held back");
-    EXPECT_GE(detail::scan_waits_for_listing() - waits, 2u);
-    detail::set_scan_lister_waits(false);
-
-    // Room for only 100 PIDs in the listing: the PIDs listed past it are examined last, by the
-    // caller, and the result is still in order.
-    detail::set_scan_limits(64, 100);
-    expect_all("little room");
+    for (int round = 0; round < 3; ++round) {
+        auto r = m->select();
+        ASSERT_TRUE(r) << r.error().message();
+        EXPECT_EQ(pids_of(r), helpers) << "round " << round;
+        EXPECT_TRUE(r->missing.empty());
+    }
 }

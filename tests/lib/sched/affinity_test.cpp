@@ -1,7 +1,6 @@
 #include <prockit/proc/procfs.hpp>
 #include <prockit/sched/affinity.hpp>
 
-#include "sched/affinity_test_hook.hpp"  // lib/src
 #include "tools/paffinity/run_tool.hpp"
 
 #include <gtest/gtest.h>
@@ -109,7 +108,6 @@ TEST(Affinity, AllThreadsOfAProcessThatKeepsCreatingThreads) {
         EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
         EXPECT_GE(r->changed.size(), 21u);
         EXPECT_GE(r->passes, 2u);
-        EXPECT_FALSE(r->overlapped) << "too few threads to pay for a helper thread";
         // Threads created from now on inherit the mask from a creator that was set.
         EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
     }
@@ -132,7 +130,6 @@ TEST(Affinity, MaskPerThreadCallback) {
     });
     ASSERT_TRUE(r) << r.error().message();
     EXPECT_EQ(r->changed.size(), task_count(helper.pid()));  // 6, or more under a sanitizer
-    EXPECT_FALSE(r->overlapped) << "a mask per thread is set in one thread, in TID order";
     for (const auto& [tid, cpu] : given) {
         auto now = get_affinity(tid);
         ASSERT_TRUE(now);
@@ -140,16 +137,9 @@ TEST(Affinity, MaskPerThreadCallback) {
     }
 }
 
-
-// 600 threads: past the point where listing and setting overlap when allowed (a helper thread
-// sets the threads already listed while the caller lists the rest; see affinity.cpp).
-const AllThreadsOptions with_helper{.helper_thread = true};
-
-namespace {
-
-// Sets every thread of a 600-thread process four times, as paffinity does (a helper thread when
-// there is a second CPU): every thread exactly once each time, and no helper left after.
-void set_600_threads_four_times() {
+// 600 threads, listed in several chunks (~128 TIDs each) and set as each chunk comes, four times:
+// every thread exactly once each time, and no thread of this process started for it.
+TEST(Affinity, AllThreadsOfAManyThreadedProcess) {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
     Child helper({PAFF_THREADS_HELPER, "threads", "600"});
@@ -160,23 +150,17 @@ void set_600_threads_four_times() {
     std::vector<unsigned> cpus = allowed->cpus();
     for (int round = 0; round < 4; ++round) {
         CpuSet target = round % 2 == 1 ? *allowed : CpuSet{cpus[static_cast<std::size_t>(round / 2) % cpus.size()]};
-        auto r = set_affinity_all_threads(helper.pid(), target, FsRoot::system(), with_helper);
+        auto r = set_affinity_all_threads(helper.pid(), target);
         ASSERT_TRUE(r) << r.error().message();
         EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
         EXPECT_EQ(r->changed.size(), tasks);
         EXPECT_EQ(r->exited, 0u);
-        EXPECT_EQ(r->overlapped, allowed->count() >= 2) << "a helper thread works alongside when there are two CPUs";
         EXPECT_TRUE(std::is_sorted(r->changed.begin(), r->changed.end()));
         EXPECT_EQ(std::adjacent_find(r->changed.begin(), r->changed.end()), r->changed.end()) << "a thread twice";
         EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
     }
-    EXPECT_TRUE(eventually([&] { return task_count(getpid()) <= before; }))
-        << task_count(getpid()) << " threads, " << before << " before";
+    EXPECT_EQ(task_count(getpid()), before);
 }
-
-}  // namespace
-
-TEST(Affinity, AllThreadsOfAManyThreadedProcess) { set_600_threads_four_times(); }
 
 // The same while threads keep appearing and short-lived ones end during the listing.
 TEST(Affinity, AllThreadsOfAManyThreadedProcessThatKeepsCreatingThreads) {
@@ -188,7 +172,7 @@ TEST(Affinity, AllThreadsOfAManyThreadedProcessThatKeepsCreatingThreads) {
     std::vector<unsigned> cpus = allowed->cpus();
     for (int round = 0; round < 6; ++round) {
         CpuSet target{cpus[static_cast<std::size_t>(round) % cpus.size()]};
-        auto r = set_affinity_all_threads(helper.pid(), target, FsRoot::system(), with_helper);
+        auto r = set_affinity_all_threads(helper.pid(), target);
         ASSERT_TRUE(r) << r.error().message();
         EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
         EXPECT_GE(r->changed.size(), 500u);
@@ -203,112 +187,22 @@ TEST(Affinity, AllThreadsWhileEveryOtherThreadEnds) {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
     std::vector<unsigned> cpus = allowed->cpus();
-    for (int round = 0; round < 5; ++round) {
-        for (bool helped : {true, false}) {
-            Child helper({PAFF_THREADS_HELPER, "interleave", "600"});
-            ASSERT_EQ(helper.read_line(), "ready");
-            CpuSet target{cpus[static_cast<std::size_t>(round) % cpus.size()]};
-            helper.write_line("release");  // the waiting threads end from now on, during the call
-            auto r = set_affinity_all_threads(helper.pid(), target, FsRoot::system(), {.helper_thread = helped});
-            ASSERT_TRUE(r) << r.error().message();
-            EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
-            EXPECT_EQ(helper.read_line(), "released");
-            EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round << (helped ? ", helped" : "");
-        }
-    }
-}
-
-// With only one CPU to run on there is no second CPU for the helper: the caller lists, then sets
-// every thread itself.
-TEST(Affinity, AllThreadsOfAManyThreadedProcessFromOneCpu) {
-    auto allowed = get_affinity(0);
-    ASSERT_TRUE(allowed);
-    Child helper({PAFF_THREADS_HELPER, "threads", "600"});
-    ASSERT_EQ(helper.read_line(), "ready");
-    const std::size_t tasks = task_count(helper.pid());
-    CpuSet target{allowed->cpus().back()};
-    std::string outcome = on_thread([&] {
-        if (auto st = set_affinity(0, CpuSet{allowed->first()}); !st) return st.error().message();
-        auto r = set_affinity_all_threads(helper.pid(), target, FsRoot::system(), with_helper);
-        if (!r) return r.error().message();
-        if (!r->ok()) return r->failed.front().error.message();
-        return std::to_string(r->changed.size()) + " changed" + (r->overlapped ? ", overlapped" : "");
-    });
-    EXPECT_EQ(outcome, std::to_string(tasks) + " changed");
-    EXPECT_EQ(threads_not_on(helper.pid(), target), "");
-}
-
-// The helper thread does not outlive the call by more than its own exit, and the call never
-// leaves this process with more threads than it started with.
-TEST(Affinity, NoHelperThreadOutlivesTheCall) {
-    auto allowed = get_affinity(0);
-    ASSERT_TRUE(allowed);
-    Child helper({PAFF_THREADS_HELPER, "threads", "600"});
-    ASSERT_EQ(helper.read_line(), "ready");
-    const std::size_t tasks = task_count(helper.pid());
-    std::size_t before = task_count(getpid());
-    for (int round = 0; round < 5; ++round) {
-        auto r = set_affinity_all_threads(helper.pid(), *allowed, FsRoot::system(), with_helper);
+    for (int round = 0; round < 8; ++round) {
+        Child helper({PAFF_THREADS_HELPER, "interleave", "600"});
+        ASSERT_EQ(helper.read_line(), "ready");
+        CpuSet target{cpus[static_cast<std::size_t>(round) % cpus.size()]};
+        helper.write_line("release");  // the waiting threads end from now on, during the call
+        auto r = set_affinity_all_threads(helper.pid(), target);
         ASSERT_TRUE(r) << r.error().message();
-        EXPECT_EQ(r->changed.size(), tasks);
+        EXPECT_TRUE(r->ok()) << r->failed.front().error.message();
+        EXPECT_EQ(helper.read_line(), "released");
+        EXPECT_EQ(threads_not_on(helper.pid(), target), "") << "round " << round;
     }
-    EXPECT_TRUE(eventually([&] { return task_count(getpid()) <= before; }))
-        << task_count(getpid()) << " threads, " << before << " before";
 }
 
-namespace {
-
-// set_600_threads_four_times() with the listing helper made late or stalled (a test hook), and
-// how often the caller then took the listing back and left a helper behind.
-void with_helper_fault(detail::ListingHelperFault fault, unsigned taken_back, unsigned left_behind) {
-    const detail::ListingHelperFallbacks start = detail::listing_helper_fallbacks();
-    detail::set_listing_helper_fault(fault);
-    struct Restore {
-        ~Restore() { detail::set_listing_helper_fault(detail::ListingHelperFault::none); }
-    } restore;
-    set_600_threads_four_times();
-    const detail::ListingHelperFallbacks now = detail::listing_helper_fallbacks();
-    EXPECT_EQ(now.taken_back - start.taken_back, taken_back);
-    EXPECT_EQ(now.left_behind - start.left_behind, left_behind);
-}
-
-}  // namespace
-
-// A helper that has not claimed the listing 0.2 ms after the first chunk loses it: the caller
-// lists on by itself.
-TEST(Affinity, AHelperThatComesLateLosesTheListing) {
-    if (get_affinity(0)->count() < 2) GTEST_SKIP() << "needs a second CPU for the helper thread";
-    with_helper_fault(detail::ListingHelperFault::never_claims, 4, 0);
-}
-
-// A helper that stops listing after its first chunk is left behind 0.3 ms later: the caller lists
-// everything in one read, sets what it had not, and returns while the helper still holds the
-// shared state (freed by whichever lets go last).
-TEST(Affinity, AHelperThatStallsIsLeftBehind) {
-    if (get_affinity(0)->count() < 2) GTEST_SKIP() << "needs a second CPU for the helper thread";
-    with_helper_fault(detail::ListingHelperFault::stalls, 0, 4);
-}
-
-// Without being asked, the library starts no thread: the same threads are set by the caller.
-TEST(Affinity, NoHelperThreadUnlessAsked) {
-    auto allowed = get_affinity(0);
-    ASSERT_TRUE(allowed);
-    Child helper({PAFF_THREADS_HELPER, "threads", "600"});
-    ASSERT_EQ(helper.read_line(), "ready");
-    const std::size_t tasks = task_count(helper.pid());
-    CpuSet target{allowed->cpus().back()};
-    auto r = set_affinity_all_threads(helper.pid(), target);
-    ASSERT_TRUE(r) << r.error().message();
-    EXPECT_TRUE(r->ok());
-    EXPECT_FALSE(r->overlapped);
-    EXPECT_EQ(r->changed.size(), tasks);
-    EXPECT_EQ(threads_not_on(helper.pid(), target), "");
-    ASSERT_TRUE(set_affinity_all_threads(helper.pid(), *allowed));
-}
-
-// A thread of this very process (not its main thread) names this process too: no helper thread,
-// which would be one of the threads listed.
-TEST(Affinity, NoHelperThreadForThisProcess) {
+// A thread of this very process (not its main thread) names this process too: all of its threads,
+// the caller's among them, are set.
+TEST(Affinity, AllThreadsOfThisProcess) {
     auto allowed = get_affinity(0);
     ASSERT_TRUE(allowed);
     std::atomic<bool> stop{false};
@@ -321,13 +215,14 @@ TEST(Affinity, NoHelperThreadForThisProcess) {
         });
     ASSERT_TRUE(eventually([&] { return tid.load() != 0; }));
     std::string outcome = on_thread([&] {
-        auto r = set_affinity_all_threads(tid.load(), *allowed, FsRoot::system(), with_helper);
+        auto r = set_affinity_all_threads(tid.load(), *allowed);
         if (!r) return r.error().message();
-        return std::string(r->overlapped ? "overlapped" : "not overlapped") + (r->ok() ? "" : ", failures");
+        if (!r->ok()) return r->failed.front().error.message();
+        return std::string(r->changed.size() >= 602 ? "all set" : std::to_string(r->changed.size()) + " set");
     });
     stop = true;
     for (std::thread& t : threads) t.join();
-    EXPECT_EQ(outcome, "not overlapped");
+    EXPECT_EQ(outcome, "all set");
 }
 
 // A thread made while the walk is setting threads, with the old mask (see thread_helper.cpp), has

@@ -74,6 +74,23 @@ TEST(PaffinityCli, VersionNamesTheToolAndThePackage) {
     EXPECT_EQ(r.out.rfind("paffinity (prockit) ", 0), 0u) << r.out;
 }
 
+// util-linux's short options: -V for the version, -J for JSON (--json and --version stay).
+TEST(PaffinityCli, ShortOptionsFollowUtilLinux) {
+    auto v = paffinity({"-V"});
+    EXPECT_EQ(v.status, 0);
+    EXPECT_EQ(v.out, paffinity({"--version"}).out);
+    Helper h;
+    auto j = paffinity({"-J", s(h.pid())});
+    ASSERT_EQ(j.status, 0) << j.err;
+    EXPECT_EQ(j.out, paffinity({"--json", s(h.pid())}).out);
+    EXPECT_EQ(j.out.rfind("{\"processes\":[{\"pid\":" + s(h.pid()) + ",", 0), 0u) << j.out;
+    auto t = paffinity({"topology", "-J"});
+    ASSERT_EQ(t.status, 0) << t.err;
+    EXPECT_EQ(t.out.rfind("{\"possible\":", 0), 0u) << t.out;
+    auto old = paffinity({"-j", s(h.pid())});
+    EXPECT_EQ(old.status, 2) << "-j is not an option any more";
+}
+
 TEST(PaffinityCli, UsageErrorsExitTwoWithOneLine) {
     Helper h;
     const std::vector<std::vector<std::string>> cases = {

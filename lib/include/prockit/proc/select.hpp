@@ -55,8 +55,6 @@ struct Selection {
     std::vector<pid_t> missing;
 };
 
-class Regex;  // a compiled POSIX regex (select.cpp)
-
 /// A compiled selector (regexes compiled once, exe paths resolved, cgroup dirs mapped).
 class Matcher {
 public:
@@ -68,14 +66,10 @@ public:
 
     /// Whether process `pid` matches; fills `out` when it does. False when it vanished.
     bool match(ProcReader& r, pid_t pid, ProcessRef& out) const;
-    /// Scans /proc (or only the listed PIDs) for matches. With `threads` > 1 a large scan is
-    /// split over that many threads (the caller's choice: the library starts none by itself);
-    /// the result is the same, in PID order.
-    Result<Selection> select(unsigned threads = 1) const;
+    /// Scans /proc (or only the listed PIDs) for matches, in PID order.
+    Result<Selection> select() const;
 
 private:
-    using Regexes = std::vector<std::unique_ptr<Regex>>;
-    bool match_with(ProcReader& r, const Regexes& regexes, pid_t pid, ProcessRef& out) const;
     struct Impl;
     explicit Matcher(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;

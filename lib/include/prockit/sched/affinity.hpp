@@ -31,15 +31,7 @@ struct ThreadsResult {
     std::vector<TaskFailure> failed;   ///< threads that refused (never silently dropped), ascending
     std::size_t exited = 0;            ///< threads that exited before they could be set
     unsigned passes = 0;               ///< listings of /proc/PID/task it took
-    bool overlapped = false;           ///< a helper thread was started to read the first listing
     bool ok() const { return failed.empty(); }
-};
-
-/// How set_affinity_all_threads() may go about it.
-struct AllThreadsOptions {
-    /// Allow one short-lived helper thread (see set_affinity_all_threads()). Off by default: the
-    /// library starts no thread its caller did not ask for.
-    bool helper_thread = false;
 };
 
 /// The mask to give one thread: called once per thread, in ascending TID order within a pass.
@@ -64,16 +56,9 @@ using MaskForThread = std::function<CpuSet(pid_t tid)>;
 /// began) joining as another exits; and after three failed checks, a listing that finds nothing
 /// new ends the walk. Both are the same gap as above, and --follow closes it.
 ///
-/// With `opts.helper_thread`, the first pass may overlap listing and setting: listing costs the
-/// kernel about as much per thread as setting does, so for 512 threads or more, when this process
-/// may run on a second CPU, a short-lived helper thread (detached, every signal blocked, on
-/// another CPU) takes the listing over after the caller's first chunk, while the calling thread
-/// sets what is listed (`overlapped`). Only the caller sets, so it never waits long for the
-/// helper: one that has not taken the listing over 0.2 ms after the first chunk loses it to the
-/// caller, and one that stalls for 0.3 ms is left behind while the caller lists everything itself.
-/// Never when `pid` is a thread of this process (the helper would be one of the threads listed).
-Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs = FsRoot::system(),
-                                               const AllThreadsOptions& opts = {});
+/// With one mask for every thread, the first listing is read in chunks and each chunk is set as
+/// it comes; the check above tells whether it was whole.
+Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const CpuSet& cpus, const FsRoot& fs = FsRoot::system());
 Result<ThreadsResult> set_affinity_all_threads(pid_t pid, const MaskForThread& mask_for,
                                                const FsRoot& fs = FsRoot::system());
 
