@@ -21,6 +21,10 @@
 //   write-fd FD TEXT    write TEXT to fd FD
 //   fork-sleeper        fork a grandchild that ignores TERM and pauses; print grandchild=PID
 //   daemon-sleeper      like fork-sleeper, but the grandchild leaves to a new session (setsid)
+//   spawn-tree          start a background child and an orphaned grandchild in a session of its
+//                       own (double fork + setsid), both pausing; print tree=ready once both run.
+//                       They carry this argv, so a marker after "--" names the whole tree
+//   alloc MIB           allocate and touch MIB MiB (kept until exit)
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -35,6 +39,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <vector>
@@ -134,6 +139,49 @@ void fork_sleeper(bool new_session) {
     if (read(p[0], &c, 1) != 1) die("grandchild did not start");
     close(p[0]);
     out("grandchild=" + std::to_string(pid));
+}
+
+// Forks a paused background child and, through a child that exits at once, a paused grandchild
+// that setsid()s (reparented to the nearest subreaper). Returns once both run.
+void spawn_tree() {
+    int p[2];
+    if (pipe(p) != 0) die("pipe");
+    pid_t bg = fork();
+    if (bg < 0) die("fork");
+    if (bg == 0) {
+        close(p[0]);
+        char c = 'b';
+        if (write(p[1], &c, 1) != 1) _exit(98);
+        close(p[1]);
+        for (;;) pause();
+    }
+    pid_t mid = fork();
+    if (mid < 0) die("fork");
+    if (mid == 0) {
+        pid_t g = fork();
+        if (g < 0) _exit(97);
+        if (g == 0) {
+            setsid();
+            char c = 'g';
+            if (write(p[1], &c, 1) != 1) _exit(98);
+            close(p[1]);
+            close(p[0]);
+            for (;;) pause();
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    char c[2];
+    std::size_t got = 0;
+    while (got < 2) {
+        ssize_t n = read(p[0], c + got, 2 - got);
+        if (n <= 0) die("the tree did not start");
+        got += static_cast<std::size_t>(n);
+    }
+    close(p[0]);
+    int st = 0;
+    (void)waitpid(mid, &st, 0);
+    out("tree=ready");
 }
 
 }  // namespace
@@ -262,6 +310,15 @@ int main(int argc, char** argv) {
             fork_sleeper(false);
         } else if (c == "daemon-sleeper") {
             fork_sleeper(true);
+        } else if (c == "spawn-tree") {
+            spawn_tree();
+        } else if (c == "alloc") {
+            need(i, 1);
+            std::size_t bytes = static_cast<std::size_t>(std::atol(a[++i].c_str())) << 20;
+            volatile char* m = static_cast<char*>(std::malloc(bytes));  // volatile: every page is touched
+            if (!m) die("cannot allocate");
+            for (std::size_t k = 0; k < bytes; k += 4096) m[k] = 1;
+            out("alloc=done");
         } else {
             die("unknown command " + c);
         }

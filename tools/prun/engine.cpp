@@ -403,6 +403,9 @@ private:
     void advance_termination(Running& r, Clock::time_point now);
     void stop_all(bool kill_now);
     void on_signal(int sig);
+    // The process-tree guard's hooks (plan_.guard): see TreeGuard.
+    std::vector<pid_t> job_pids() const;
+    void on_guardian_lost();
     void read_pipe(Running& r, LinePipe& lp, int dst, bool final);
     void flush_order();
     void progress(bool final);
@@ -428,6 +431,7 @@ private:
     bool inputs_done_ = false;
     bool stopping_ = false;   // start nothing more
     int interrupted_ = 0;     // the signal that stopped us
+    bool guardian_lost_ = false;
     unsigned signals_seen_ = 0;
     std::optional<int> halt_code_;
     std::uint64_t done_ = 0, failed_ = 0, succeeded_ = 0;
@@ -612,10 +616,6 @@ void Engine::start(Job job) {
     }
     if (plan_.pool) {
         c.new_process_group();
-        if (!plan_.guard_cgroup.empty()) c.cgroup(plan_.guard_cgroup, plan_.guard_cgroup_fd);
-    } else if (!plan_.guard_cgroup.empty()) {
-        c.cgroup(plan_.guard_cgroup, plan_.guard_cgroup_fd);  // the group holds this one job's tree and nothing else
-        r->tree_cgroup = plan_.guard_cgroup;
     }
     if (!plan_.slot_cpus.empty()) {
         r->cpus = plan_.slot_cpus[(slot - 1) % plan_.slot_cpus.size()];
@@ -736,6 +736,21 @@ void Engine::on_signal(int sig) {
     ++signals_seen_;
     if (!interrupted_) interrupted_ = sig;
     stop_all(signals_seen_ > 1);
+}
+
+std::vector<pid_t> Engine::job_pids() const {
+    std::vector<pid_t> pids;
+    for (const auto& r : running_) pids.push_back(r->child.pid());
+    return pids;
+}
+
+void Engine::on_guardian_lost() {
+    // Nothing would end the jobs' trees if we died now: end everything at once, as the run ends.
+    guardian_lost_ = true;
+    tools::print_error("cannot keep the process-tree guard: the guardian process has ended; killing every process of the run");
+    stop_all(true);
+    auto keep = job_pids();  // killed too, but reaped by finish() as usual
+    TreeGuard::end_descendants(keep);
 }
 
 void Engine::finish(std::size_t i) {
@@ -922,6 +937,7 @@ int Engine::exit_code() const {
 
 int Engine::status_code() const {
     if (plan_.dry_run) return 0;
+    if (guardian_lost_) return tools::exit_failure;
     if (!plan_.pool) {
         if (single_spawn_error_ && !last_status_) return *single_spawn_error_;
         if (single_timed_out_) return tools::exit_timeout;
@@ -939,6 +955,7 @@ int Engine::run() {
     sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
+    if (plan_.guard) sigaddset(&set, SIGCHLD);  // a subreaper: adopted orphans are reaped as they exit
     sigprocmask(SIG_BLOCK, &set, nullptr);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {
@@ -964,7 +981,7 @@ int Engine::run() {
     std::vector<pollfd> fds;
     struct Ref {
         Running* r;
-        int what;  // 0 pidfd, 1 stdout pipe, 2 stderr pipe, 3 input
+        int what;  // 0 pidfd, 1 stdout pipe, 2 stderr pipe, 3 input, 4 guardian lost
     };
     std::vector<Ref> refs;
     for (;;) {
@@ -1026,6 +1043,10 @@ int Engine::run() {
         refs.clear();
         fds.push_back({sigfd_.get(), POLLIN, 0});
         refs.push_back({nullptr, -1});
+        if (plan_.guard && !guardian_lost_) {
+            fds.push_back({plan_.guard->guardian_lost_fd(), POLLIN, 0});
+            refs.push_back({nullptr, 4});
+        }
         int input_fd = more && may_start(now) ? input_wait_fd() : -1;
         if (input_fd >= 0) {
             fds.push_back({input_fd, POLLIN, 0});
@@ -1058,14 +1079,22 @@ int Engine::run() {
         if (n > 0) {
             if (fds[0].revents & POLLIN) {
                 signalfd_siginfo si{};
-                while (::read(sigfd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si))
-                    on_signal(static_cast<int>(si.ssi_signo));
+                bool reap = false;
+                while (::read(sigfd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+                    if (si.ssi_signo == SIGCHLD)
+                        reap = true;
+                    else if (!plan_.guard || plan_.guard->is_forwarded_or_kernel(si))
+                        on_signal(static_cast<int>(si.ssi_signo));  // a group-wide kill is acted on once
+                }
+                if (reap) TreeGuard::reap_adopted(job_pids());
             }
             std::vector<Running*> ended;
             for (std::size_t i = 1; i < fds.size(); ++i) {
                 if (!fds[i].revents) continue;
                 Running* r = refs[i].r;
-                if (refs[i].what == 3) {
+                if (refs[i].what == 4) {
+                    on_guardian_lost();
+                } else if (refs[i].what == 3) {
                     if (auto st = fill_input(); !st) {
                         tools::print_error(st.error());
                         stop_all(false);
@@ -1090,6 +1119,8 @@ int Engine::run() {
     flush_order();
     progress(true);
     pipes_.restore();
+    // Nothing outlives prun: what the jobs left behind (adopted by this subreaper) ends here.
+    if (plan_.guard) TreeGuard::end_descendants({});
     if (plan_.pool && seq_ == 0 && !plan_.no_run_if_empty && !interrupted_ && !halt_code_) {
         tools::print_error("cannot run jobs: the input is empty (-r allows that)");
         return tools::exit_failure;

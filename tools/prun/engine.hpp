@@ -6,6 +6,7 @@
 #include "template.hpp"
 
 #include <prockit/process/command.hpp>
+#include <prockit/process/tree_guard.hpp>
 #include <prockit/sched/cpuset.hpp>
 
 #include <chrono>
@@ -77,8 +78,10 @@ struct Plan {
 
     std::optional<Inputs> inputs;
     std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs
-    std::string guard_cgroup;  // empty: no guard group
-    int guard_cgroup_fd = -1;  // guard_cgroup, open (borrowed from the TreeGuard)
+    /// The process-tree guard this process supervises under (prun is then a subreaper): the
+    /// engine reaps adopted orphans, ends the run when the guardian is lost, and returns only
+    /// when no descendant is left. nullptr: unguarded.
+    const TreeGuard* guard = nullptr;
     bool daemon = false;
     /// Called once after the first spawn attempt: 0 and "" on success, else the exit status the
     /// command gets and the message.

@@ -326,6 +326,9 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_option("--kill-after", o.kill_after, "After TERM, send KILL when DUR has passed (default 5s)")->group(g);
     app->add_option("--term-seq,--termseq", o.term_seq, "How to end a job: SIG,MS,SIG,MS,... (e.g. TERM,200,KILL,25)")
         ->group(g);
+    app->add_flag("--strict-tree", o.strict_tree,
+                  "Refuse to run (exit 1) when prun cannot make sure that nothing it starts outlives it")
+        ->group(g);
     app->add_option("--cwd", o.cwd, "Working directory of the child")->group(g);
     app->add_option("--env", o.env, "Set K=V in the child's environment; repeatable")->group(g);
     app->add_option("--unset-env", o.unset_env, "Remove K from the child's environment; repeatable")->group(g);
@@ -743,15 +746,20 @@ int run(const Options& o) {
         plan.on_first_spawn = [&daemon](int code, const std::string& msg) { daemon->notify(code, msg); };
     }
 
-    // --- nothing outlives prun: a guarded cgroup when the system has one (else PR_SET_PDEATHSIG)
+    // --- nothing outlives prun: this process becomes the guardian (keeping the PID the shell and
+    // the pidfile know) and returns here only as the supervisor, its child. See TreeGuard.
     std::optional<TreeGuard> guard;
-    if (auto g = TreeGuard::start(); g) {
+    if (auto g = TreeGuard::enter({.name = tools::tool_name()}); g) {
         guard = std::move(*g);
-        plan.guard_cgroup = guard->cgroup();
-        plan.guard_cgroup_fd = guard->cgroup_fd();
+        plan.guard = &*guard;
+    } else if (o.strict_tree) {
+        tools::print_error(g.error());
+        if (daemon) daemon->notify(tools::exit_failure, tools::tool_name() + ": " + g.error().message());
+        return tools::exit_failure;
+    } else {
+        tools::print_warning(g.error().message() + "; running without the process-tree guard");
     }
     int code = run_engine(plan);
-    if (guard) guard->release();  // the watchdog empties and removes the group as prun exits
     if (daemon) daemon->notify(code == 0 ? 0 : code, "prun: the command ended before it was ready");
     return code;
 }
