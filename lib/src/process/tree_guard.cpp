@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -131,6 +132,12 @@ void close_all_but(std::vector<int> keep) {
     // may stop or end it before its work is done.
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGTTOU, SIG_IGN);
+    // Nor may the OOM killer take it before the processes it must end: a caller that made itself
+    // the first choice (oom_score_adj > 0) means the supervisor, which keeps that score. The guardian
+    // is small, so at 0 it comes after any job that fills memory. (Lowering to 0 needs no privilege
+    // unless a privileged writer raised the floor; then it keeps the caller's score.)
+    if (auto adj = read_file("/proc/self/oom_score_adj"); adj && std::atoi(adj->c_str()) > 0)
+        (void)write_file("/proc/self/oom_score_adj", "0");
 
     int status = 0, code = 0;  // waitid's si_code and si_status for the supervisor
     for (bool done = false; !done;) {

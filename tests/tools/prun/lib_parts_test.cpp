@@ -58,7 +58,7 @@ TEST(CommandCgroup, BorrowedDirectoryPlacesTheChildInTheGroup) {
     auto at = own.find("0::");
     std::string base;
     for (const char* mnt : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
-        std::string t = std::string(mnt) + "/cgroup.kill";
+        std::string t = std::string(mnt) + "/cgroup.controllers";  // a cgroup v2 mount
         if (at != std::string::npos && access(t.c_str(), F_OK) == 0) {
             base = mnt + own.substr(at + 3, own.find('\n', at) - at - 3);
             break;
