@@ -25,6 +25,9 @@
 //                       own (double fork + setsid), both pausing; print tree=ready once both run.
 //                       They carry this argv, so a marker after "--" names the whole tree
 //   alloc MIB           allocate and touch MIB MiB (kept until exit)
+//   block SIG           block a signal (it stays pending, visible in /proc/PID/status)
+//   exec-no-fork PROG ARGS...  exec PROG under a seccomp filter that fails every clone(2) without
+//                       CLONE_VM (fork) with EAGAIN; vfork-style spawns still work
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -40,6 +43,12 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <cstddef>
 #include <time.h>
 #include <unistd.h>
 #include <vector>
@@ -184,6 +193,32 @@ void spawn_tree() {
     out("tree=ready");
 }
 
+[[noreturn]] void exec_no_fork(char** argv) {
+#if defined(__x86_64__)
+    constexpr unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+    constexpr unsigned arch = AUDIT_ARCH_AARCH64;
+#else
+    die("exec-no-fork: no filter for this architecture");
+#endif
+    sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // the flags' low half
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_VM, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof f / sizeof f[0]), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs");
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) die("seccomp");
+    execv(argv[0], argv);
+    die(std::string("exec ") + argv[0]);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -310,6 +345,15 @@ int main(int argc, char** argv) {
             fork_sleeper(false);
         } else if (c == "daemon-sleeper") {
             fork_sleeper(true);
+        } else if (c == "block") {
+            need(i, 1);
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, signal_from(a[++i]));
+            sigprocmask(SIG_BLOCK, &set, nullptr);
+        } else if (c == "exec-no-fork") {
+            need(i, 1);
+            exec_no_fork(argv + i + 2);
         } else if (c == "spawn-tree") {
             spawn_tree();
         } else if (c == "alloc") {

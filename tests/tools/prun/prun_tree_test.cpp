@@ -214,13 +214,83 @@ TEST(PrunTree, OomKillOfPrunLeavesNoSurvivor) {
     EXPECT_TRUE(eventually([&] { return read_file(dir + "/cgroup.procs").value_or("x").empty(); }, 10s));
 }
 
-// --strict-tree: prun refuses to run when the guard cannot be had; a process with threads cannot
-// split, which no prun state produces, so the refusal is seen through the library test; here the
-// option is accepted and changes nothing when the guard is had.
-TEST(PrunTree, StrictTreeRunsWhenTheGuardIsHad) {
-    auto r = run_program(prun_path(), {"--strict-tree", "--", helper(), "exit", "7"});
-    EXPECT_EQ(r.code, 7) << r.err;
-    EXPECT_EQ(r.err, "");
+// --strict-tree: where the guard cannot be had (here: fork fails under a seccomp filter, while
+// prun's vfork-style spawns still work) prun refuses to run; without it, it says so once and runs.
+TEST(PrunTree, StrictTreeRefusesToRunUnguarded) {
+    auto strict = run_program(helper(), {"exec-no-fork", prun_path(), "--strict-tree", "--", helper(), "exit", "7"});
+    EXPECT_EQ(strict.code, 1) << strict.err;
+    EXPECT_EQ(strict.err, "prun: cannot fork the tree guard: Resource temporarily unavailable\n");
+    auto lax = run_program(helper(), {"exec-no-fork", prun_path(), "--", helper(), "exit", "7"});
+    EXPECT_EQ(lax.code, 7) << lax.err;
+    EXPECT_EQ(lax.err,
+              "prun: warning: cannot fork the tree guard: Resource temporarily unavailable; running without the "
+              "process-tree guard\n");
+    auto guarded = run_program(prun_path(), {"--strict-tree", "--", helper(), "exit", "7"});
+    EXPECT_EQ(guarded.code, 7) << guarded.err;
+    EXPECT_EQ(guarded.err, "");
+}
+
+// /proc/PID/status fields.
+std::string status_field(pid_t pid, const std::string& key) {
+    std::string st = read_file("/proc/" + std::to_string(pid) + "/status").value_or("");
+    auto at = st.find("\n" + key + ":\t");
+    if (at == std::string::npos) return {};
+    at += key.size() + 3;
+    return st.substr(at, st.find('\n', at) - at);
+}
+bool has_pending(pid_t pid, int sig) {
+    unsigned long long bit = 1ULL << (sig - 1);
+    return ((std::strtoull(status_field(pid, "ShdPnd").c_str(), nullptr, 16) |
+             std::strtoull(status_field(pid, "SigPnd").c_str(), nullptr, 16)) & bit) != 0;
+}
+// Blocked in a wait with nothing of `sig` left unread: it has dealt with every `sig` sent so far.
+bool idle_without(pid_t pid, int sig) { return status_field(pid, "State").rfind("S", 0) == 0 && !has_pending(pid, sig); }
+
+pid_t marked_job(const std::string& marker) {
+    pid_t found = -1;
+    eventually(
+        [&] {
+            DIR* d = opendir("/proc");
+            while (dirent* e = d ? readdir(d) : nullptr) {
+                std::string cmd = read_file(std::string("/proc/") + e->d_name + "/cmdline").value_or("");
+                for (char& c : cmd)
+                    if (c == '\0') c = ' ';
+                if (cmd.find(marker + "-a") != std::string::npos) found = static_cast<pid_t>(std::atol(e->d_name));
+            }
+            if (d) closedir(d);
+            return found > 0;
+        },
+        10s);
+    return found;
+}
+
+// `kill -TERM -PGID` reaches guardian and supervisor: the supervisor acts on the guardian's copy
+// only, so it counts as the first signal (jobs get the --term-seq) and not also as the second
+// (everything killed at once).
+TEST(PrunTree, AGroupWideSignalIsActedOnOnce) {
+    std::string marker = unique_marker("sig");
+    auto prun = start_prun({}, {"--term-seq", "TERM,600000,KILL", "-j1", helper(), "block", "TERM", "pause", "--", marker + "-{}",
+                                ":::", "a"});
+    ASSERT_TRUE(prun) << prun.error().message();
+    pid_t guardian = prun->pid(), supervisor = supervisor_of(guardian);
+    pid_t job = marked_job(marker);
+    ASSERT_GT(job, 0);
+    auto blocks_term = [&] { return (std::strtoull(status_field(job, "SigBlk").c_str(), nullptr, 16) & (1ULL << (SIGTERM - 1))) != 0; };
+    ASSERT_TRUE(eventually(blocks_term, 10s)) << "the job did not block SIGTERM";
+    ASSERT_EQ(kill(-guardian, SIGTERM), 0);  // prun's process group (the pool's job has its own)
+    // The supervisor acted: the job holds the TERM of --term-seq's first step.
+    ASSERT_TRUE(eventually([&] { return has_pending(job, SIGTERM); }, 10s));
+    // Both copies dealt with: the guardian forwarded its own, then the supervisor read both.
+    ASSERT_TRUE(eventually([&] { return idle_without(guardian, SIGTERM) && idle_without(supervisor, SIGTERM); }, 10s));
+    // Counted once: the job waits out the 600 s step instead of being killed.
+    EXPECT_FALSE(has_pending(job, SIGKILL));
+    EXPECT_EQ(status_field(job, "State").substr(0, 1), "S");
+    // A second signal to prun (to the PID the user knows) ends everything at once.
+    ASSERT_EQ(kill(guardian, SIGTERM), 0);
+    auto st = prun->wait_for(30s);
+    ASSERT_TRUE(st && *st);
+    EXPECT_EQ((*st)->code(), std::optional<int>(128 + SIGTERM));
+    EXPECT_TRUE(eventually([&] { return count_marked(marker) == 0; }, 10s));
 }
 
 }  // namespace
