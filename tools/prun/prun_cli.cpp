@@ -703,6 +703,7 @@ int run(const Options& o) {
     // --- daemon
     std::optional<Daemonized> daemon;
     PidFile pidfile;
+    std::string pidfile_path;
     if (o.daemon) {
         DaemonOptions dopt;
         dopt.log_path = o.log;
@@ -720,14 +721,7 @@ int run(const Options& o) {
             return rep->code;
         }
         daemon = std::move(*d);
-        if (!pidpath.empty()) {
-            auto pf = PidFile::acquire(pidpath);
-            if (!pf) {
-                daemon->notify(tools::exit_failure, "prun: " + pf.error().message());
-                return tools::exit_failure;
-            }
-            pidfile = std::move(*pf);
-        }
+        pidfile_path = pidpath;  // acquired below, by the supervisor, naming the guardian
         plan.daemon = true;
         if (!logpath.empty()) {
             plan.output = OutputMode::line_buffer;
@@ -758,6 +752,16 @@ int run(const Options& o) {
         return tools::exit_failure;
     } else {
         tools::print_warning(g.error().message() + "; running without the process-tree guard");
+    }
+    // The pidfile names the guardian (`kill $(cat pidfile)` reaches the PID that forwards) and is
+    // held, and removed at exit, by the supervisor, which outlives nothing but its own cleanup.
+    if (!pidfile_path.empty()) {
+        auto pf = PidFile::acquire(pidfile_path, guard ? guard->guardian_pid() : 0);
+        if (!pf) {
+            daemon->notify(tools::exit_failure, "prun: " + pf.error().message());
+            return tools::exit_failure;
+        }
+        pidfile = std::move(*pf);
     }
     int code = run_engine(plan);
     if (daemon) daemon->notify(code == 0 ? 0 : code, "prun: the command ended before it was ready");
