@@ -8,6 +8,7 @@ complete -c prun -l rlimit -r -a 'as= core= cpu= data= fsize= locks= memlock= ms
 complete -c prun -l timeout -r -d 'End after DUR'
 complete -c prun -l kill-after -r -d 'KILL this long after TERM'
 complete -c prun -l term-seq -l termseq -r -d 'Termination sequence SIG,MS,...'
+complete -c prun -l strict-tree -d 'Refuse to run when nothing-outlives-prun cannot be guaranteed'
 complete -c prun -l cwd -r -a '(__fish_complete_directories)' -d 'Working directory'
 complete -c prun -l env -r -d 'Set K=V'
 complete -c prun -l unset-env -r -d 'Remove a variable'
