@@ -1077,16 +1077,15 @@ int Engine::run() {
             stop_all(true);
         }
         if (n > 0) {
+            bool reap = false;
             if (fds[0].revents & POLLIN) {
                 signalfd_siginfo si{};
-                bool reap = false;
                 while (::read(sigfd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
                     if (si.ssi_signo == SIGCHLD)
                         reap = true;
                     else if (!plan_.guard || plan_.guard->is_forwarded_or_kernel(si))
                         on_signal(static_cast<int>(si.ssi_signo));  // a group-wide kill is acted on once
                 }
-                if (reap) TreeGuard::reap_adopted(job_pids());
             }
             std::vector<Running*> ended;
             for (std::size_t i = 1; i < fds.size(); ++i) {
@@ -1113,6 +1112,9 @@ int Engine::run() {
                         finish(i);
                         break;
                     }
+            // After the jobs that ended were reaped: then an exited orphan, if any, is usually the
+            // first exited child and goes without a /proc listing.
+            if (reap) TreeGuard::reap_adopted(job_pids());
         }
         progress(false);
     }

@@ -214,6 +214,32 @@ TEST(PrunTree, OomKillOfPrunLeavesNoSurvivor) {
     EXPECT_TRUE(eventually([&] { return read_file(dir + "/cgroup.procs").value_or("x").empty(); }, 10s));
 }
 
+// Orphans the supervisor adopts are reaped as they exit, not left as zombies until prun ends.
+TEST(PrunTree, AdoptedOrphansAreReapedDuringTheRun) {
+    std::string marker = unique_marker("reap");
+    std::string script = "for i in 1 2 3; do (/bin/true &); done; exec \"$0\" pause -- " + marker;
+    auto prun = start_prun({}, {"--", "/bin/sh", "-c", script, helper()});
+    ASSERT_TRUE(prun) << prun.error().message();
+    pid_t sup = supervisor_of(prun->pid());
+    ASSERT_GT(sup, 0);
+    auto children = [&] {
+        return read_file("/proc/" + std::to_string(sup) + "/task/" + std::to_string(sup) + "/children").value_or("");
+    };
+    // Once the job has exec'd the helper (the orphans were made before), the job is the only child
+    // left: the three orphans were reaped.
+    auto only_the_job = [&] {
+        std::string c = children();
+        if (c.empty() || c.find(' ') != c.size() - 1) return false;
+        std::string cmd = read_file("/proc/" + std::to_string(std::atol(c.c_str())) + "/cmdline").value_or("");
+        return cmd.rfind(helper() + std::string("\0pause", 6), 0) == 0;
+    };
+    EXPECT_TRUE(eventually(only_the_job, 10s)) << "children of the supervisor: " << children();
+    ASSERT_EQ(kill(prun->pid(), SIGTERM), 0);
+    auto st = prun->wait_for(30s);
+    ASSERT_TRUE(st && *st);
+    EXPECT_TRUE(eventually([&] { return count_marked(marker) == 0; }, 10s));
+}
+
 // --strict-tree: where the guard cannot be had (here: fork fails under a seccomp filter, while
 // prun's vfork-style spawns still work) prun refuses to run; without it, it says so once and runs.
 TEST(PrunTree, StrictTreeRefusesToRunUnguarded) {
