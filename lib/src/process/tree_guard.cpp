@@ -104,11 +104,16 @@ void wait_for_one(const std::vector<pid_t>& pids) {
     std::vector<pollfd> fds;
     for (pid_t p : pids) {
         int fd = static_cast<int>(::syscall(SYS_pidfd_open, p, 0));
-        if (fd < 0) return;  // reaped meanwhile (or out of descriptors): list again at once
+        if (fd < 0) {
+            if (!fds.empty()) break;  // out of descriptors: wait for those held
+            // Not even one: wait for this one (SIGKILLed, so it ends), leaving its status in place.
+            siginfo_t info{};
+            (void)retry_eintr([&] { return ::waitid(P_PID, static_cast<id_t>(p), &info, WEXITED | WNOWAIT); });
+            return;
+        }
         held.emplace_back(fd);
         fds.push_back({fd, POLLIN, 0});
     }
-    if (fds.empty()) return;
     (void)retry_eintr([&] { return ::poll(fds.data(), fds.size(), 100); });
 }
 
