@@ -1044,7 +1044,7 @@ int Engine::run() {
         fds.push_back({sigfd_.get(), POLLIN, 0});
         refs.push_back({nullptr, -1});
         if (plan_.guard && !guardian_lost_) {
-            fds.push_back({plan_.guard->guardian_lost_fd(), POLLIN, 0});
+            fds.push_back({plan_.guard->guardian_fd(), POLLIN, 0});
             refs.push_back({nullptr, 4});
         }
         int input_fd = more && may_start(now) ? input_wait_fd() : -1;
@@ -1083,8 +1083,8 @@ int Engine::run() {
                 while (::read(sigfd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
                     if (si.ssi_signo == SIGCHLD)
                         reap = true;
-                    else if (!plan_.guard || plan_.guard->is_forwarded_or_kernel(si))
-                        on_signal(static_cast<int>(si.ssi_signo));  // a group-wide kill is acted on once
+                    else if (!plan_.guard || plan_.guard->should_act_on(si))
+                        on_signal(static_cast<int>(si.ssi_signo));  // others come through guardian_fd()
                 }
             }
             std::vector<Running*> ended;
@@ -1092,7 +1092,11 @@ int Engine::run() {
                 if (!fds[i].revents) continue;
                 Running* r = refs[i].r;
                 if (refs[i].what == 4) {
-                    on_guardian_lost();
+                    // What was sent to prun's PID (or to its group: then once, not twice).
+                    std::vector<int> sigs;
+                    bool running = plan_.guard->read_guardian(sigs);
+                    for (int sig : sigs) on_signal(sig);
+                    if (!running) on_guardian_lost();
                 } else if (refs[i].what == 3) {
                     if (auto st = fill_input(); !st) {
                         tools::print_error(st.error());

@@ -743,7 +743,9 @@ int run(const Options& o) {
     // --- nothing outlives prun: this process becomes the guardian (keeping the PID the shell and
     // the pidfile know) and returns here only as the supervisor, its child. See TreeGuard.
     std::optional<TreeGuard> guard;
-    if (auto g = TreeGuard::enter({.name = tools::tool_name()}); g) {
+    // Signals sent to the guardian come through its descriptor, so that one sent to the whole
+    // process group (which reaches both processes) is acted on once.
+    if (auto g = TreeGuard::enter({.name = tools::tool_name(), .forward = TreeGuardOptions::Forward::through_fd}); g) {
         guard = std::move(*g);
         plan.guard = &*guard;
     } else if (o.strict_tree) {

@@ -131,7 +131,9 @@ void close_all_but(std::vector<int> keep) {
 
 // The guardian: what the parent of enter()'s fork runs until it exits. It is an ordinary
 // single-threaded process with memory of its own, so it may allocate and call the library.
-[[noreturn]] void guardian(pid_t supervisor, int sigfd, int lost_w, const std::string& name) {
+[[noreturn]] void guardian(pid_t supervisor, int sigfd, int lost_w, const TreeGuardOptions& options) {
+    const std::string& name = options.name;
+    bool through_fd = options.forward == TreeGuardOptions::Forward::through_fd;
     close_all_but({sigfd, lost_w});
     // It may write its one line to a closed pipe or a terminal it is in the background of: neither
     // may stop or end it before its work is done.
@@ -163,8 +165,14 @@ void close_all_but(std::vector<int> keep) {
                 done = true;
             }
         } else if (sent_by_a_process(si) && static_cast<pid_t>(si.ssi_pid) != supervisor) {
-            // Our own unreaped child: its PID cannot be another process's.
-            ::kill(supervisor, sig);
+            if (through_fd) {
+                // A byte per signal: none is merged with a copy the supervisor got itself. The
+                // pipe is non-blocking; a supervisor 64 KiB of signals behind loses the newest.
+                char b = static_cast<char>(sig);
+                (void)retry_eintr([&] { return ::write(lost_w, &b, 1); });
+            } else {
+                ::kill(supervisor, sig);  // our own unreaped child: its PID is no other process's
+            }
         }
     }
     std::size_t ended = TreeGuard::end_descendants({});
@@ -186,9 +194,20 @@ bool TreeGuard::guardian_lost() const noexcept {
     return retry_eintr([&] { return ::poll(&p, 1, 0); }) > 0;
 }
 
-bool TreeGuard::is_forwarded_or_kernel(const signalfd_siginfo& si) const noexcept {
+bool TreeGuard::should_act_on(const signalfd_siginfo& si) const noexcept {
     if (!lost_ || !sent_by_a_process(si)) return true;
-    return static_cast<pid_t>(si.ssi_pid) == guardian_;
+    return !through_fd_ && static_cast<pid_t>(si.ssi_pid) == guardian_;
+}
+
+bool TreeGuard::read_guardian(std::vector<int>& signals) const {
+    if (!lost_) return false;
+    char buf[256];
+    for (;;) {
+        ssize_t n = retry_eintr([&] { return ::read(lost_.get(), buf, sizeof buf); });
+        if (n == 0) return false;  // EOF: the guardian has gone
+        if (n < 0) return true;    // EAGAIN: nothing more for now
+        for (ssize_t i = 0; i < n; ++i) signals.push_back(static_cast<unsigned char>(buf[i]));
+    }
 }
 
 Result<TreeGuard> TreeGuard::enter(const TreeGuardOptions& options) {
@@ -206,7 +225,7 @@ Result<TreeGuard> TreeGuard::enter(const TreeGuardOptions& options) {
     auto undo = [&] { (void)::prctl(PR_SET_CHILD_SUBREAPER, was_subreaper); };
 
     int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) {
+    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
         Error e = last_error("create the tree guard's pipe");
         undo();
         return fail(e);
@@ -226,7 +245,6 @@ Result<TreeGuard> TreeGuard::enter(const TreeGuardOptions& options) {
         undo();
         return fail(e);
     }
-    std::string name = options.name;  // the guardian's copy, made before the fork
     pid_t guardian_pid = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
@@ -234,7 +252,7 @@ Result<TreeGuard> TreeGuard::enter(const TreeGuardOptions& options) {
         undo();
         return fail(e);
     }
-    if (pid > 0) guardian(pid, sigfd.get(), lost_w.get(), name);
+    if (pid > 0) guardian(pid, sigfd.get(), lost_w.get(), options);
 
     // The supervisor. Its copy of the write end goes at once, so the pipe reads EOF exactly when
     // the guardian has gone — also if it went before this line.
@@ -245,7 +263,7 @@ Result<TreeGuard> TreeGuard::enter(const TreeGuardOptions& options) {
         // that runs on anyway keeps that much.
         return fail(last_error("become a child subreaper"));
     }
-    return TreeGuard(guardian_pid, std::move(lost_r));
+    return TreeGuard(guardian_pid, std::move(lost_r), options.forward == TreeGuardOptions::Forward::through_fd);
 }
 
 std::size_t TreeGuard::reap_adopted(std::span<const pid_t> keep) {

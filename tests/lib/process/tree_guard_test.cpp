@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <fcntl.h>
 #include <functional>
 #include <poll.h>
 #include <sstream>
@@ -172,7 +173,7 @@ TEST_F(TreeGuardTest, AnOrphanThatSetsidDiesWhenTheSupervisorIsKilled) {
 TEST_F(TreeGuardTest, AnOrphanThatSetsidDiesWhenTheGuardianIsKilled) {
     Split s = split([](TreeGuard& g, int report) {
         pid_t orphan = start_orphan(report);
-        pollfd p{g.guardian_lost_fd(), POLLIN, 0};
+        pollfd p{g.guardian_fd(), POLLIN, 0};
         while (poll(&p, 1, -1) != 1) {
         }
         std::size_t n = TreeGuard::end_descendants({});
@@ -189,38 +190,81 @@ TEST_F(TreeGuardTest, AnOrphanThatSetsidDiesWhenTheGuardianIsKilled) {
     waitpid(s.supervisor, nullptr, 0);  // adopted by us
 }
 
-TEST_F(TreeGuardTest, UserSignalsAreForwardedOnceAndActedOnOnce) {
+TEST_F(TreeGuardTest, SignalsSentToTheGuardianAreForwardedAsSignals) {
     Split s = split([](TreeGuard& g, int report) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &set, nullptr);
+        int fd = signalfd(-1, &set, SFD_CLOEXEC);
+        say(report, "ready");
+        signalfd_siginfo si{};
+        if (read(fd, &si, sizeof si) != static_cast<ssize_t>(sizeof si)) return 1;
+        say(report, std::string(si.ssi_signo == SIGUSR1 ? "USR1" : "other") +
+                        (static_cast<pid_t>(si.ssi_pid) == g.guardian_pid() ? " from the guardian" : " from elsewhere") +
+                        (g.should_act_on(si) ? " act" : " skip"));
+        signal(SIGTERM, SIG_DFL);
+        for (;;) pause();  // a default disposition: the forwarded SIGTERM ends it
+    });
+    ASSERT_EQ(s.line(), "ready");
+    ASSERT_EQ(kill(s.guardian, SIGUSR1), 0);
+    EXPECT_EQ(s.line(), "USR1 from the guardian act");
+    ASSERT_EQ(kill(s.guardian, SIGTERM), 0);
+    int st = wait_guardian(s.guardian);
+    ASSERT_TRUE(WIFEXITED(st));
+    EXPECT_EQ(WEXITSTATUS(st), 128 + SIGTERM);
+}
+
+// Forward::through_fd: one byte per signal on guardian_fd(), so a signal sent to the whole process
+// group (which the supervisor gets directly too) is acted on exactly once.
+TEST_F(TreeGuardTest, SignalsForwardedThroughTheFdAreActedOnOnce) {
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+    pid_t guardian = fork();
+    if (guardian == 0) {
+        close(p[0]);
+        setpgid(0, 0);
+        auto g = TreeGuard::enter({.name = {}, .forward = TreeGuardOptions::Forward::through_fd});
+        if (!g) _exit(99);
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGUSR1);
         sigaddset(&set, SIGTERM);
         sigprocmask(SIG_BLOCK, &set, nullptr);
-        int fd = signalfd(-1, &set, SFD_CLOEXEC);
-        say(report, "ready");
-        // Count until SIGTERM from the guardian: each line names the sender and whether it counts.
+        int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        say(p[1], "ready");
+        int usr1 = 0, skipped = 0;
         for (;;) {
+            pollfd fds[2] = {{sfd, POLLIN, 0}, {g->guardian_fd(), POLLIN, 0}};
+            if (poll(fds, 2, -1) < 0) continue;
             signalfd_siginfo si{};
-            if (read(fd, &si, sizeof si) != static_cast<ssize_t>(sizeof si)) return 1;
-            bool from_guardian = static_cast<pid_t>(si.ssi_pid) == g.guardian_pid();
-            say(report, std::string(si.ssi_signo == SIGUSR1 ? "USR1" : "TERM") + (from_guardian ? " guardian" : " other") +
-                            (g.is_forwarded_or_kernel(si) ? " act" : " skip"));
-            if (si.ssi_signo == SIGTERM && from_guardian) return 0;
+            while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+                if (g->should_act_on(si)) _exit(98);  // a process's signal never counts here
+                ++skipped;
+            }
+            std::vector<int> sigs;
+            if (!g->read_guardian(sigs)) _exit(97);
+            for (int sig : sigs) {
+                if (sig == SIGUSR1) say(p[1], "acted USR1 " + std::to_string(++usr1));
+                if (sig == SIGTERM) {
+                    say(p[1], "acted TERM after USR1 x" + std::to_string(usr1));
+                    _exit(0);
+                }
+            }
         }
-    });
-    ASSERT_EQ(s.line(), "ready");
-    // To the guardian's PID (what the user knows): forwarded, acted on.
-    ASSERT_EQ(kill(s.guardian, SIGUSR1), 0);
-    EXPECT_EQ(s.line(), "USR1 guardian act");
-    // To the whole group: the supervisor gets it twice and acts once.
-    ASSERT_EQ(kill(-s.guardian, SIGUSR1), 0);
-    std::string a = s.line(), b = s.line();
-    if (a > b) std::swap(a, b);
-    EXPECT_EQ(a, "USR1 guardian act");
-    EXPECT_EQ(b, "USR1 other skip");
-    ASSERT_EQ(kill(s.guardian, SIGTERM), 0);
-    EXPECT_EQ(s.line(), "TERM guardian act");
-    int st = wait_guardian(s.guardian);
+    }
+    close(p[1]);
+    unique_fd report(p[0]);
+    ASSERT_EQ(test::read_line(report.get(), 30s), "ready");
+    ASSERT_EQ(kill(guardian, SIGUSR1), 0);  // to the PID the user knows
+    EXPECT_EQ(test::read_line(report.get(), 30s), "acted USR1 1");
+    ASSERT_EQ(kill(-guardian, SIGUSR1), 0);  // to both processes
+    EXPECT_EQ(test::read_line(report.get(), 30s), "acted USR1 2");
+    // The pipe keeps order: a TERM sent now comes after everything forwarded before it, so the
+    // count it reports is final.
+    ASSERT_EQ(kill(guardian, SIGTERM), 0);
+    EXPECT_EQ(test::read_line(report.get(), 30s), "acted TERM after USR1 x2");
+    int st = wait_guardian(guardian);
     ASSERT_TRUE(WIFEXITED(st));
     EXPECT_EQ(WEXITSTATUS(st), 0);
 }
