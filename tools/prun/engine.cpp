@@ -1095,7 +1095,20 @@ int Engine::run() {
                     // What was sent to prun's PID (or to its group: then once, not twice).
                     std::vector<int> sigs;
                     bool running = plan_.guard->read_guardian(sigs);
-                    for (int sig : sigs) on_signal(sig);
+                    for (int sig : sigs) {
+                        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
+                            on_signal(sig);
+                        } else {
+                            // SIGUSR1, SIGUSR2, SIGALRM: their default action, as before the split
+                            // (the guardian then ends what is left and exits with 128+N).
+                            ::signal(sig, SIG_DFL);
+                            sigset_t one;
+                            sigemptyset(&one);
+                            sigaddset(&one, sig);
+                            sigprocmask(SIG_UNBLOCK, &one, nullptr);
+                            ::kill(::getpid(), sig);
+                        }
+                    }
                     if (!running) on_guardian_lost();
                 } else if (refs[i].what == 3) {
                     if (auto st = fill_input(); !st) {
