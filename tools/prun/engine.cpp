@@ -981,7 +981,7 @@ int Engine::run() {
     std::vector<pollfd> fds;
     struct Ref {
         Running* r;
-        int what;  // 0 pidfd, 1 stdout pipe, 2 stderr pipe, 3 input, 4 guardian lost
+        int what;  // 0 pidfd, 1 stdout pipe, 2 stderr pipe, 3 input, 4 the guardian's descriptor
     };
     std::vector<Ref> refs;
     for (;;) {
