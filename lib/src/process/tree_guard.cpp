@@ -291,6 +291,15 @@ std::size_t TreeGuard::reap_adopted(std::span<const pid_t> keep) {
 std::size_t TreeGuard::end_descendants(std::span<const pid_t> keep) {
     std::vector<pid_t> signalled;  // each counted once
     std::size_t ended = 0;
+    if (keep.empty()) {
+        // The usual end of a run: the kernel says at once that no child is left (or reaps the
+        // exited ones until it does), and nothing needs listing.
+        for (;;) {
+            siginfo_t info{};
+            if (retry_eintr([&] { return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG); }) != 0) return 0;
+            if (info.si_pid == 0) break;  // one still runs
+        }
+    }
     bool scan = false;  // list by a scan of /proc's parents (after the children files missed one)
     for (;;) {
         std::vector<pid_t> running;
