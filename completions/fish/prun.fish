@@ -54,6 +54,7 @@ complete -c prun -n 'not __prockit_prun_command_at' -l rlimit -x -a 'as= core= c
 complete -c prun -n 'not __prockit_prun_command_at' -l timeout -x -d 'End the command (or each job) after DUR (1.5s, 2m, ...)'
 complete -c prun -n 'not __prockit_prun_command_at' -l kill-after -x -d 'After TERM, send KILL when DUR has passed (default 5s)'
 complete -c prun -n 'not __prockit_prun_command_at' -l term-seq -l termseq -x -d 'How to end a job: SIG,MS,SIG,MS,... (e.g. TERM,200,KILL,25)'
+complete -c prun -n 'not __prockit_prun_command_at' -l strict-tree -f -d 'Refuse to run (exit 1) when prun cannot make sure that nothing it starts outlives it'
 complete -c prun -n 'not __prockit_prun_command_at' -l cwd -x -a '(__fish_complete_directories)' -d 'Working directory of the child'
 complete -c prun -n 'not __prockit_prun_command_at' -l env -x -d 'Set K=V in the child\'s environment; repeatable'
 complete -c prun -n 'not __prockit_prun_command_at' -l unset-env -x -d 'Remove K from the child\'s environment; repeatable'

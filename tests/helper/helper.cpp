@@ -21,6 +21,13 @@
 //   write-fd FD TEXT    write TEXT to fd FD
 //   fork-sleeper        fork a grandchild that ignores TERM and pauses; print grandchild=PID
 //   daemon-sleeper      like fork-sleeper, but the grandchild leaves to a new session (setsid)
+//   spawn-tree          start a background child and an orphaned grandchild in a session of its
+//                       own (double fork + setsid), both pausing; print tree=ready once both run.
+//                       They carry this argv, so a marker after "--" names the whole tree
+//   alloc MIB           allocate and touch MIB MiB (kept until exit)
+//   block SIG           block a signal (it stays pending, visible in /proc/PID/status)
+//   exec-no-fork PROG ARGS...  exec PROG under a seccomp filter that fails every clone(2) without
+//                       CLONE_VM (fork) with EAGAIN; vfork-style spawns still work
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -35,6 +42,13 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <cstddef>
 #include <time.h>
 #include <unistd.h>
 #include <vector>
@@ -134,6 +148,75 @@ void fork_sleeper(bool new_session) {
     if (read(p[0], &c, 1) != 1) die("grandchild did not start");
     close(p[0]);
     out("grandchild=" + std::to_string(pid));
+}
+
+// Forks a paused background child and, through a child that exits at once, a paused grandchild
+// that setsid()s (reparented to the nearest subreaper). Returns once both run.
+void spawn_tree() {
+    int p[2];
+    if (pipe(p) != 0) die("pipe");
+    pid_t bg = fork();
+    if (bg < 0) die("fork");
+    if (bg == 0) {
+        close(p[0]);
+        char c = 'b';
+        if (write(p[1], &c, 1) != 1) _exit(98);
+        close(p[1]);
+        for (;;) pause();
+    }
+    pid_t mid = fork();
+    if (mid < 0) die("fork");
+    if (mid == 0) {
+        pid_t g = fork();
+        if (g < 0) _exit(97);
+        if (g == 0) {
+            setsid();
+            char c = 'g';
+            if (write(p[1], &c, 1) != 1) _exit(98);
+            close(p[1]);
+            close(p[0]);
+            for (;;) pause();
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    char c[2];
+    std::size_t got = 0;
+    while (got < 2) {
+        ssize_t n = read(p[0], c + got, 2 - got);
+        if (n <= 0) die("the tree did not start");
+        got += static_cast<std::size_t>(n);
+    }
+    close(p[0]);
+    int st = 0;
+    (void)waitpid(mid, &st, 0);
+    out("tree=ready");
+}
+
+[[noreturn]] void exec_no_fork(char** argv) {
+#if defined(__x86_64__)
+    constexpr unsigned arch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+    constexpr unsigned arch = AUDIT_ARCH_AARCH64;
+#else
+    die("exec-no-fork: no filter for this architecture");
+#endif
+    sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // the flags' low half
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_VM, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof f / sizeof f[0]), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs");
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) die("seccomp");
+    execv(argv[0], argv);
+    die(std::string("exec ") + argv[0]);
 }
 
 }  // namespace
@@ -262,6 +345,24 @@ int main(int argc, char** argv) {
             fork_sleeper(false);
         } else if (c == "daemon-sleeper") {
             fork_sleeper(true);
+        } else if (c == "block") {
+            need(i, 1);
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, signal_from(a[++i]));
+            sigprocmask(SIG_BLOCK, &set, nullptr);
+        } else if (c == "exec-no-fork") {
+            need(i, 1);
+            exec_no_fork(argv + i + 2);
+        } else if (c == "spawn-tree") {
+            spawn_tree();
+        } else if (c == "alloc") {
+            need(i, 1);
+            std::size_t bytes = static_cast<std::size_t>(std::atol(a[++i].c_str())) << 20;
+            volatile char* m = static_cast<char*>(std::malloc(bytes));  // volatile: every page is touched
+            if (!m) die("cannot allocate");
+            for (std::size_t k = 0; k < bytes; k += 4096) m[k] = 1;
+            out("alloc=done");
         } else {
             die("unknown command " + c);
         }

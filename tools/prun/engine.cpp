@@ -309,6 +309,10 @@ private:
     void final_result(Finished f, unique_fd out, unique_fd err);
     void stop_all(bool kill_now);
     void on_signal(int sig);
+    // The process-tree guard's hooks (plan_.guard): see TreeGuard.
+    void on_guardian(short events);
+    void on_guardian_lost();
+    std::vector<pid_t> job_pids();
     void watch_pipe(Running& r, LinePipe& lp, int dst);
     void read_pipe(Running& r, LinePipe& lp, int dst, bool final);
     void watch_input(int fd);
@@ -341,6 +345,8 @@ private:
     bool inputs_done_ = false;
     bool stopping_ = false;   // start nothing more
     int interrupted_ = 0;     // the signal that stopped us
+    bool guardian_lost_ = false;
+    EventLoop::Id guardian_watch_ = 0;
     unsigned signals_seen_ = 0;
     std::optional<int> halt_code_;
     std::uint64_t done_ = 0, failed_ = 0, succeeded_ = 0;
@@ -538,13 +544,7 @@ void Engine::start(Job job) {
     }
     Supervisor::JobOptions opts;
     opts.timeout = plan_.timeout;
-    if (plan_.pool) {
-        c.new_process_group();
-        if (!plan_.guard_cgroup.empty()) c.cgroup(plan_.guard_cgroup, plan_.guard_cgroup_fd);
-    } else if (!plan_.guard_cgroup.empty()) {
-        c.cgroup(plan_.guard_cgroup, plan_.guard_cgroup_fd);  // the group holds this one job's tree and nothing else
-        opts.tree_cgroup = plan_.guard_cgroup;
-    }
+    if (plan_.pool) c.new_process_group();
     if (!plan_.slot_cpus.empty()) {
         r->cpus = plan_.slot_cpus[(slot - 1) % plan_.slot_cpus.size()];
         c.affinity(*r->cpus);
@@ -664,6 +664,44 @@ void Engine::on_signal(int sig) {
     ++signals_seen_;
     if (!interrupted_) interrupted_ = sig;
     stop_all(signals_seen_ > 1);
+}
+
+std::vector<pid_t> Engine::job_pids() {
+    std::vector<pid_t> pids;
+    for (const auto& [id, r] : running_)
+        if (const Child* c = sup_.child(id)) pids.push_back(c->pid());
+    return pids;
+}
+
+void Engine::on_guardian(short) {
+    // What was sent to prun's PID (or to its group: then once, not twice).
+    std::vector<int> sigs;
+    bool running = plan_.guard->read_guardian(sigs);
+    for (int sig : sigs) {
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
+            on_signal(sig);
+        } else {
+            // SIGUSR1, SIGUSR2, SIGALRM: their default action, as before the split (the guardian
+            // then ends what is left and exits with 128+N).
+            ::signal(sig, SIG_DFL);
+            sigset_t one;
+            sigemptyset(&one);
+            sigaddset(&one, sig);
+            sigprocmask(SIG_UNBLOCK, &one, nullptr);
+            ::kill(::getpid(), sig);
+        }
+    }
+    if (!running) on_guardian_lost();
+}
+
+void Engine::on_guardian_lost() {
+    // Nothing would end the jobs' trees if we died now: end everything at once, as the run ends.
+    guardian_lost_ = true;
+    loop_.unwatch(guardian_watch_);
+    guardian_watch_ = 0;
+    tools::print_error("cannot keep the process-tree guard: the guardian process has ended; killing every process of the run");
+    stop_all(true);
+    TreeGuard::end_descendants(job_pids());  // the jobs are killed too, and reaped as usual
 }
 
 void Engine::on_timeout(Supervisor::JobId id) {
@@ -833,6 +871,7 @@ int Engine::exit_code() const {
 
 int Engine::status_code() const {
     if (plan_.dry_run) return 0;
+    if (guardian_lost_) return plan_.own_failure;
     if (!plan_.pool) {
         if (single_spawn_error_ && !last_status_) return *single_spawn_error_;
         if (single_timed_out_) return tools::exit_timeout;
@@ -849,13 +888,24 @@ int Engine::run() {
     // Signals arrive through the loop's signalfd; the children reset their mask (Command's default).
     // They stay blocked after the run: a late one must not kill prun on its way out (after the
     // exit status was decided, and before the guard was released).
+    // Under the process-tree guard prun is a subreaper: SIGCHLD says an adopted orphan may have
+    // exited, and user signals come through the guardian (see on_guardian()).
+    std::vector<int> signals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    if (plan_.guard) signals.push_back(SIGCHLD);
     if (auto st = loop_.watch_signals(
-            {SIGINT, SIGTERM, SIGHUP, SIGQUIT},
-            [this](const signalfd_siginfo& si) { on_signal(static_cast<int>(si.ssi_signo)); }, EventLoop::MaskOnExit::keep);
+            signals,
+            [this](const signalfd_siginfo& si) {
+                if (si.ssi_signo == SIGCHLD)
+                    sup_.reap_orphans();
+                else if (!plan_.guard || plan_.guard->should_act_on(si))
+                    on_signal(static_cast<int>(si.ssi_signo));
+            },
+            EventLoop::MaskOnExit::keep);
         !st) {
         tools::print_error(st.error());
         return plan_.own_failure;
     }
+    if (plan_.guard) guardian_watch_ = loop_.watch(plan_.guard->guardian_fd(), POLLIN, [this](short ev) { on_guardian(ev); });
 
     if (!plan_.joblog.empty()) {
         if (plan_.resume || plan_.resume_failed) {
@@ -926,6 +976,8 @@ int Engine::run() {
     flush_order();
     progress(true);
     pipes_.restore();
+    // Nothing outlives prun: what the jobs left behind (adopted by this subreaper) ends here.
+    if (plan_.guard) TreeGuard::end_descendants({});
     if (plan_.pool && seq_ == 0 && !plan_.no_run_if_empty && !interrupted_ && !halt_code_) {
         tools::print_error("cannot run jobs: the input is empty (-r allows that)");
         return plan_.own_failure;

@@ -7,6 +7,7 @@
 #include "template.hpp"
 
 #include <prockit/process/command.hpp>
+#include <prockit/process/tree_guard.hpp>
 #include <prockit/sched/cpuset.hpp>
 #include <prockit/supervise/halt_policy.hpp>
 #include <prockit/supervise/term_sequence.hpp>
@@ -69,8 +70,10 @@ struct Plan {
 
     std::optional<Inputs> inputs;
     std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs
-    std::string guard_cgroup;  // empty: no guard group
-    int guard_cgroup_fd = -1;  // guard_cgroup, open (borrowed from the TreeGuard)
+    /// The process-tree guard this process supervises under (prun is then a subreaper): the
+    /// engine reaps adopted orphans, ends the run when the guardian is lost, and returns only
+    /// when no descendant is left. nullptr: unguarded.
+    const TreeGuard* guard = nullptr;
     bool daemon = false;
     /// The exit status of prun's own failures (1; a pool's is 255, as its 1-101 count failed jobs).
     int own_failure = 1;

@@ -252,6 +252,9 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_option("--kill-after", o.kill_after, "After TERM, send KILL when DUR has passed (default 5s)")->type_name("DURATION")->group(g);
     app->add_option("--term-seq,--termseq", o.term_seq, "How to end a job: SIG,MS,SIG,MS,... (e.g. TERM,200,KILL,25)")
         ->type_name("SEQ")->group(g);
+    app->add_flag("--strict-tree", o.strict_tree,
+                  "Refuse to run (exit 1) when prun cannot make sure that nothing it starts outlives it")
+        ->group(g);
     app->add_option("--cwd", o.cwd, "Working directory of the child")->type_name("DIR")->group(g);
     app->add_option("--env", o.env, "Set K=V in the child's environment; repeatable")->type_name("K=V")->group(g);
     app->add_option("--unset-env", o.unset_env, "Remove K from the child's environment; repeatable")->type_name("K")->group(g);
@@ -630,6 +633,7 @@ int run(const Options& o) {
     // --- daemon
     std::optional<Daemonized> daemon;
     PidFile pidfile;
+    std::string pidfile_path;
     if (o.daemon) {
         DaemonOptions dopt;
         dopt.log_path = o.log;
@@ -647,14 +651,7 @@ int run(const Options& o) {
             return rep->code;
         }
         daemon = std::move(*d);
-        if (!pidpath.empty()) {
-            auto pf = PidFile::acquire(pidpath);
-            if (!pf) {
-                daemon->notify(tools::exit_failure, "prun: " + pf.error().message());
-                return tools::exit_failure;
-            }
-            pidfile = std::move(*pf);
-        }
+        pidfile_path = pidpath;  // acquired below, by the supervisor, naming the guardian
         plan.daemon = true;
         if (!logpath.empty()) {
             plan.output = OutputMode::line_buffer;
@@ -673,15 +670,32 @@ int run(const Options& o) {
         plan.on_first_spawn = [&daemon](int code, const std::string& msg) { daemon->notify(code, msg); };
     }
 
-    // --- nothing outlives prun: a guarded cgroup when the system has one (else PR_SET_PDEATHSIG)
+    // --- nothing outlives prun: this process becomes the guardian (keeping the PID the shell and
+    // the pidfile know) and returns here only as the supervisor, its child. See TreeGuard.
     std::optional<TreeGuard> guard;
-    if (auto g = TreeGuard::start(); g) {
+    // Signals sent to the guardian come through its descriptor, so that one sent to the whole
+    // process group (which reaches both processes) is acted on once.
+    if (auto g = TreeGuard::enter({.name = tools::tool_name(), .forward = TreeGuardOptions::Forward::through_fd}); g) {
         guard = std::move(*g);
-        plan.guard_cgroup = guard->cgroup();
-        plan.guard_cgroup_fd = guard->cgroup_fd();
+        plan.guard = &*guard;
+    } else if (o.strict_tree) {
+        tools::print_error(g.error());
+        if (daemon) daemon->notify(own_failure, tools::tool_name() + ": " + g.error().message());
+        return own_failure;
+    } else {
+        tools::print_warning(g.error().message() + "; running without the process-tree guard");
+    }
+    // The pidfile names the guardian (`kill $(cat pidfile)` reaches the PID that forwards) and is
+    // held, and removed at exit, by the supervisor, which outlives nothing but its own cleanup.
+    if (!pidfile_path.empty()) {
+        auto pf = PidFile::acquire(pidfile_path, guard ? guard->guardian_pid() : 0);
+        if (!pf) {
+            daemon->notify(tools::exit_failure, "prun: " + pf.error().message());
+            return tools::exit_failure;
+        }
+        pidfile = std::move(*pf);
     }
     int code = run_engine(plan);
-    if (guard) guard->release();  // the watchdog empties and removes the group as prun exits
     if (daemon) daemon->notify(code == 0 ? 0 : code, "prun: the command ended before it was ready");
     return code;
 }

@@ -28,6 +28,7 @@ struct Options {
     std::string timeout;
     std::string kill_after;
     std::string term_seq;
+    bool strict_tree = false;  // refuse to run when the tree guard cannot be had
     std::string cwd;
     std::vector<std::string> env;
     std::vector<std::string> unset_env;
