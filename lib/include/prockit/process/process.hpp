@@ -142,6 +142,8 @@ private:
     friend void process_child_main(Process&, pid_t) noexcept;  // [[noreturn]]
     friend void finish_children_at_exit() noexcept;
     State& state() const;
+    /// state(), refusing (std::logic_error) once close() was called.
+    State& open_state(const char* verb) const;
 
     std::function<int()> target_;
     std::unique_ptr<State> state_;
