@@ -568,7 +568,10 @@ public:
     /// returns void, the number of items run.
     template <class F, class Range>
     auto map(F f, Range&& items, std::size_t chunksize = 0) {
-        return map_async(f, std::forward<Range>(items), chunksize).get();
+        if constexpr (std::is_void_v<decltype(map_async(f, std::forward<Range>(items), chunksize))>)
+            map_async(f, std::forward<Range>(items), chunksize);  // (only reports why f cannot be a task)
+        else
+            return map_async(f, std::forward<Range>(items), chunksize).get();
     }
     template <class F, class Range>
         requires std::ranges::input_range<Range>
@@ -579,7 +582,10 @@ public:
     /// f(args...) for every tuple of arguments in `items`.
     template <class F, class Range>
     auto starmap(F f, Range&& items, std::size_t chunksize = 0) {
-        return starmap_async(f, std::forward<Range>(items), chunksize).get();
+        if constexpr (std::is_void_v<decltype(starmap_async(f, std::forward<Range>(items), chunksize))>)
+            starmap_async(f, std::forward<Range>(items), chunksize);  // (only reports why f cannot be a task)
+        else
+            return starmap_async(f, std::forward<Range>(items), chunksize).get();
     }
     template <class F, class Range>
         requires std::ranges::input_range<Range>
