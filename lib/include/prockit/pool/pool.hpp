@@ -7,16 +7,19 @@
 //   auto r = pool.apply_async(square, std::tuple{7}, {.callback = [](const int& v) { ... }});
 //   int v = r.get(5s);
 //
-// What can run in a worker — the model. C++ closures cannot be shipped to another process: their
-// captured state has no portable byte form. A Pool therefore runs *functions*: plain functions and
-// captureless lambdas (anything that converts to a function pointer; checked at compile time).
-// The workers are fork()ed copies of the program, so a function's address means the same code in
-// them; what travels through the task queue is that address, the address of a small decoder made
-// for the function's signature, and the arguments encoded with the codec (prockit/ipc/codec.hpp).
-// Results and exceptions come back the same way. Data a task needs goes in its arguments (or is set
-// up by `initializer`, or is global state that existed when the worker was forked — replacement
-// workers are forked later and see the state of that time). Functions in libraries dlopen()ed
-// after the pool started are not in the workers.
+// What can run in a worker — the model. The workers are fork()ed copies of the program, so code
+// has the same address in them. A task travels as the callable's object bytes, the address of a
+// decoder instantiated for its type and argument types, and the arguments encoded with the codec
+// (prockit/ipc/codec.hpp). Any trivially copyable callable can therefore run: functions, lambdas
+// (capturing too, when the captures are trivially copyable), function objects; one that owns
+// memory (a std::string capture, a std::function) is rejected at compile time with a message that
+// says to pass that data as arguments. Captured pointers point into the worker's snapshot of memory.
+// Arguments are converted to the callable's parameter types when it has a single signature, and
+// travel as given otherwise (generic lambdas). map/starmap/imap accept any input range (a
+// single-pass one is read into a vector first); map over a void function returns the item count.
+// The initializer (any callable, with initargs: Pool(options, init, args...)) is not sent: the
+// workers are forked with it. Replacement workers are forked later and see the state of that time.
+// Functions in libraries dlopen()ed after the pool started are not in the workers.
 //
 // Threads. A result-handler thread in the calling process receives results, completes the
 // AsyncResults, runs `callback` / `error_callback` (so callbacks run on that thread, one at a time:
@@ -25,8 +28,11 @@
 // pool's process dies). Forking from a threaded program copies only the forking thread: a task must
 // not rely on locks another thread of the parent may have held at that moment.
 //
-// Failure. An exception thrown by a task reaches get() (and map()) as TaskError, code
-// IpcErrc::task_failed, its message holding the exception's type and what(). A worker killed while
+// Failure. An exception thrown by a task reaches get() (and map(), and imap's step that reaches
+// its item) as itself when its type is exactly a standard one (std::invalid_argument,
+// std::out_of_range, std::runtime_error, std::system_error with its code, std::bad_alloc, ...; see
+// docs/ipc.md), with the same what(); any other as TaskError, code IpcErrc::task_failed, its
+// message holding the exception's type and what(). error_callback always gets that TaskError. A worker killed while
 // running a task (SIGKILL, the OOM killer, a crash) fails that task with TaskError, code
 // IpcErrc::worker_lost; a new worker replaces it and the other tasks go on — nothing hangs.
 // terminate() kills the workers and fails unfinished tasks (code IpcErrc::closed); the destructor
