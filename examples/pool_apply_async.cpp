@@ -3,7 +3,7 @@
 //   callback: cube(7) = 343
 //   get: 343
 //   error callback: ... std::invalid_argument: negative input ...
-//   get threw: ...
+//   get threw: std::invalid_argument: negative input
 #include <prockit/pool/pool.hpp>
 
 #include <cstdio>
@@ -23,8 +23,8 @@ int main() {
                                 {.callback = {}, .error_callback = [](const prockit::TaskError& e) { std::printf("error callback: %s\n", e.what()); }});
     try {
         bad.get(30s);
-    } catch (const prockit::TaskError& e) {
-        std::printf("get threw: %s\n", e.what());
+    } catch (const std::invalid_argument& e) {  // the task's own exception type
+        std::printf("get threw: std::invalid_argument: %s\n", e.what());
     }
     std::fflush(stdout);
     pool.close();

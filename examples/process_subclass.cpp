@@ -3,7 +3,7 @@
 // Instead of a callable, a class derived from prockit::Process carries its own data and puts
 // its work in run(), which the child calls after start(). How run() ends sets the exit code:
 // returning gives 0, `throw prockit::ProcessExit{n}` gives n, and any other exception gives 1
-// (with "Process <name>: <what()>" on stderr).
+// (with "Process <name>: <type>: <what()>" on stderr).
 //
 // Output (in this order; the children run one after the other):
 //   countdown: 3
@@ -15,7 +15,7 @@
 //   main: checker exitcode=7
 //   main: broken exitcode=1
 // and on stderr:
-//   Process broken: the widget is missing
+//   Process broken: std::runtime_error: the widget is missing
 #include <prockit/process/process.hpp>
 
 #include <cstdio>

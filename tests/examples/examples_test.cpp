@@ -261,7 +261,7 @@ TEST_F(Example, ProcessSubclass) {
               "checker: 7 is odd, leaving with code 7\n"
               "main: checker exitcode=7\n"
               "main: broken exitcode=1\n");
-    EXPECT_EQ(r.err, "Process broken: the widget is missing\n");
+    EXPECT_EQ(r.err, "Process broken: std::runtime_error: the widget is missing\n");
 }
 
 TEST_F(Example, JoinTimeout) {

@@ -1,9 +1,10 @@
-// lib/src/child/process_child.cpp — what a Process child does after fork() until it _exit()s.
+// lib/src/child/process_child.cpp — what a Process child does after fork() until it leaves.
 //
 // Unlike the exec path (exec_child.cpp), this child is a full copy of the parent made by glibc's
 // fork(), and it runs the user's callable: ordinary C++ is allowed here. What it must not do is
 // act on the parent's behalf: the registry of the parent's children is emptied (their Process
-// copies are inert here: never signalled or waited for), and the child leaves through _exit() so the
+// copies are inert here: never signalled or waited for), and the child leaves through exit() cut
+// short by an on_exit() handler of its own (leave_here): the handlers the child registered run, the
 // parent's atexit handlers and static destructors do not run twice. The child writes as little
 // memory as it can: every page it touches is copied (copy-on-write) at a cost.
 #include "process/process_state.hpp"
@@ -11,7 +12,10 @@
 #include <prockit/process/process.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cxxabi.h>
 #include <exception>
+#include <typeinfo>
 #include <ext/stdio_sync_filebuf.h>
 #include <iostream>
 #include <stdio_ext.h>
@@ -43,6 +47,30 @@ void flush_standard_streams() {
     if (__fpending(stderr) > 0) std::fflush(stderr);
 }
 
+// The exit code the child leaves with, for leave_here() (set before exit() is called).
+// leave_here() is registered with on_exit() in the child before the callable runs, so it sits
+// above every handler the parent registered (and every static object the parent constructed) in
+// glibc's exit list: exit() runs the handlers the child registered itself, then reaches this one,
+// which ends the process before the parent's handlers and destructors would run in it. on_exit()
+// (not atexit()) because it is told the status given to exit(): a callable that calls std::exit(3)
+// itself ends with 3.
+void leave_here(int status, void*) {
+    flush_standard_streams();
+    _exit(status & 0xff);
+}
+
+void print_uncaught(const char* name, const char* type, const char* what) {
+    flush_standard_streams();
+    if (type) {
+        int st = 0;
+        char* d = abi::__cxa_demangle(type, nullptr, nullptr, &st);
+        std::fprintf(stderr, "Process %s: %s: %s\n", name, st == 0 && d ? d : type, what);
+        std::free(d);
+    } else {
+        std::fprintf(stderr, "Process %s: %s\n", name, what);
+    }
+}
+
 }  // namespace
 
 void process_child_main(Process& self, pid_t parent_pid) noexcept {
@@ -54,6 +82,8 @@ void process_child_main(Process& self, pid_t parent_pid) noexcept {
     id.parent_name = id.self ? &id.self->name : nullptr;
     id.parent_pid = parent_pid;
     id.self = &s.options;
+    id.self_identity = &s.identity;
+    id.counter.store(0, std::memory_order_relaxed);  // this process's own children: <identity>:1, :2, ...
     if (id.parent_pidfd >= 0) ::close(id.parent_pidfd);  // a grandparent's, inherited
     id.parent_pidfd = -1;  // opened by parent_process() when first asked for
 
@@ -63,6 +93,10 @@ void process_child_main(Process& self, pid_t parent_pid) noexcept {
         if (getppid() != parent_pid) _exit(128 + s.options.parent_death_signal);
     }
 
+    // From here on the child leaves through exit() (see leave_here): the handlers the callable
+    // registers with atexit()/on_exit() run, as in Python's children; the parent's do not.
+    if (on_exit(leave_here, nullptr) != 0) _exit(1);  // (fails only when out of memory)
+
     int code = 0;
     try {
         self.run();
@@ -70,16 +104,14 @@ void process_child_main(Process& self, pid_t parent_pid) noexcept {
     } catch (const ProcessExit& e) {
         code = e.code;
     } catch (const std::exception& e) {
-        flush_standard_streams();
-        std::fprintf(stderr, "Process %s: %s\n", s.options.name.c_str(), e.what());
+        print_uncaught(s.options.name.c_str(), typeid(e).name(), e.what());
         code = 1;
     } catch (...) {
-        flush_standard_streams();
-        std::fprintf(stderr, "Process %s: unknown exception\n", s.options.name.c_str());
+        const std::type_info* t = abi::__cxa_current_exception_type();
+        print_uncaught(s.options.name.c_str(), t ? t->name() : nullptr, "unknown exception");
         code = 1;
     }
-    flush_standard_streams();
-    _exit(code & 0xff);
+    std::exit(code & 0xff);
 }
 
 }  // namespace prockit

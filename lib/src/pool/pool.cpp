@@ -8,13 +8,20 @@
 #include <prockit/ipc/shared_memory.hpp>
 #include <prockit/process/process.hpp>
 
+#include <any>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <cxxabi.h>
+#include <memory>
 #include <mutex>
+#include <new>
+#include <optional>
 #include <poll.h>
+#include <stdexcept>
+#include <system_error>
+#include <variant>
 #include <thread>
 #include <typeinfo>
 #include <unistd.h>
@@ -26,17 +33,54 @@ namespace {
 constexpr std::uint64_t kStopJob = ~std::uint64_t{0};
 constexpr auto kIdleSlice = std::chrono::milliseconds(20);
 
+// A task: this header, the callable's bytes (fn_size of them), the encoded argument tuples.
 struct TaskHdr {
     std::uint64_t job;
     std::uint32_t chunk;
     std::uint32_t count;
-    std::uint64_t fn;
+    std::uint64_t fn_size;
     std::uint64_t tramp;
 };
 struct ResultHdr {
     std::uint64_t job;
     std::uint32_t chunk;
-    std::uint32_t ok;  // 1 result, 0 exception
+    std::uint32_t ok;  // 1 result, 0 exception (then an ErrHdr, the type's name, what())
+};
+
+// The standard exception types a task's exception is rebuilt as in the caller (exact types only:
+// a class derived from one of them is not one of them, and reaches the caller as TaskError).
+enum class StdKind : std::uint8_t {
+    none,
+    exception,
+    logic_error,
+    invalid_argument,
+    domain_error,
+    length_error,
+    out_of_range,
+    future_error_unused,
+    runtime_error,
+    range_error,
+    overflow_error,
+    underflow_error,
+    system_error,
+    bad_alloc,
+    bad_array_new_length,
+    bad_cast,
+    bad_typeid,
+    bad_optional_access,
+    bad_variant_access,
+    bad_function_call,
+    bad_weak_ptr,
+    bad_exception,
+    bad_any_cast,
+};
+enum class StdCategory : std::uint8_t { other, generic, system };
+struct ErrHdr {
+    StdKind kind;
+    StdCategory category;  // system_error: the code's category
+    std::uint16_t pad;
+    std::int32_t value;  // system_error: the code's value
+    std::uint32_t type_len;
 };
 
 enum SlotState : std::uint32_t { kIdle = 0, kClaiming = 1, kRunning = 2, kStopped = 3, kStarting = 4 };
@@ -56,6 +100,92 @@ std::string demangle(const char* name) {
     return s;
 }
 
+StdKind kind_of(const std::exception& e, StdCategory& cat, std::int32_t& value) {
+    static const std::pair<const std::type_info*, StdKind> kinds[] = {
+        {&typeid(std::exception), StdKind::exception},
+        {&typeid(std::logic_error), StdKind::logic_error},
+        {&typeid(std::invalid_argument), StdKind::invalid_argument},
+        {&typeid(std::domain_error), StdKind::domain_error},
+        {&typeid(std::length_error), StdKind::length_error},
+        {&typeid(std::out_of_range), StdKind::out_of_range},
+        {&typeid(std::runtime_error), StdKind::runtime_error},
+        {&typeid(std::range_error), StdKind::range_error},
+        {&typeid(std::overflow_error), StdKind::overflow_error},
+        {&typeid(std::underflow_error), StdKind::underflow_error},
+        {&typeid(std::system_error), StdKind::system_error},
+        {&typeid(std::bad_alloc), StdKind::bad_alloc},
+        {&typeid(std::bad_array_new_length), StdKind::bad_array_new_length},
+        {&typeid(std::bad_cast), StdKind::bad_cast},
+        {&typeid(std::bad_typeid), StdKind::bad_typeid},
+        {&typeid(std::bad_optional_access), StdKind::bad_optional_access},
+        {&typeid(std::bad_variant_access), StdKind::bad_variant_access},
+        {&typeid(std::bad_function_call), StdKind::bad_function_call},
+        {&typeid(std::bad_weak_ptr), StdKind::bad_weak_ptr},
+        {&typeid(std::bad_exception), StdKind::bad_exception},
+        {&typeid(std::bad_any_cast), StdKind::bad_any_cast},
+    };
+    const std::type_info& t = typeid(e);
+    for (const auto& [ti, kind] : kinds) {
+        if (*ti != t) continue;
+        if (kind != StdKind::system_error) return kind;
+        // Only the codes of the two categories every process has the same object for.
+        const std::error_code& ec = static_cast<const std::system_error&>(e).code();
+        value = ec.value();
+        if (ec.category() == std::generic_category())
+            cat = StdCategory::generic;
+        else if (ec.category() == std::system_category())
+            cat = StdCategory::system;
+        else
+            return StdKind::none;
+        return kind;
+    }
+    return StdKind::none;
+}
+
+void encode_failure(std::string& out, StdKind kind, StdCategory cat, std::int32_t value, const std::string& type, const char* what) {
+    ErrHdr eh{kind, cat, 0, value, static_cast<std::uint32_t>(type.size())};
+    out.append(reinterpret_cast<const char*>(&eh), sizeof eh);
+    out += type;
+    out += what;
+}
+
+// The caller's copy of a task's standard exception (null: not one of them; TaskError is thrown).
+std::exception_ptr rebuild(const ErrHdr& h, const std::string& what) {
+    switch (h.kind) {
+        case StdKind::exception: return std::make_exception_ptr(std::exception());
+        case StdKind::logic_error: return std::make_exception_ptr(std::logic_error(what));
+        case StdKind::invalid_argument: return std::make_exception_ptr(std::invalid_argument(what));
+        case StdKind::domain_error: return std::make_exception_ptr(std::domain_error(what));
+        case StdKind::length_error: return std::make_exception_ptr(std::length_error(what));
+        case StdKind::out_of_range: return std::make_exception_ptr(std::out_of_range(what));
+        case StdKind::runtime_error: return std::make_exception_ptr(std::runtime_error(what));
+        case StdKind::range_error: return std::make_exception_ptr(std::range_error(what));
+        case StdKind::overflow_error: return std::make_exception_ptr(std::overflow_error(what));
+        case StdKind::underflow_error: return std::make_exception_ptr(std::underflow_error(what));
+        case StdKind::system_error: {
+            if (h.category == StdCategory::other) return nullptr;
+            std::error_code ec(h.value, h.category == StdCategory::generic ? std::generic_category() : std::system_category());
+            // what() was "<what_arg>: <message>" (or just the message): give back the same what().
+            std::string m = ec.message();
+            if (what == m) return std::make_exception_ptr(std::system_error(ec));
+            if (what.size() > m.size() + 2 && what.compare(what.size() - m.size() - 2, std::string::npos, ": " + m) == 0)
+                return std::make_exception_ptr(std::system_error(ec, what.substr(0, what.size() - m.size() - 2)));
+            return nullptr;  // a what() we could not reproduce: TaskError keeps it whole
+        }
+        case StdKind::bad_alloc: return std::make_exception_ptr(std::bad_alloc());
+        case StdKind::bad_array_new_length: return std::make_exception_ptr(std::bad_array_new_length());
+        case StdKind::bad_cast: return std::make_exception_ptr(std::bad_cast());
+        case StdKind::bad_typeid: return std::make_exception_ptr(std::bad_typeid());
+        case StdKind::bad_optional_access: return std::make_exception_ptr(std::bad_optional_access());
+        case StdKind::bad_variant_access: return std::make_exception_ptr(std::bad_variant_access());
+        case StdKind::bad_function_call: return std::make_exception_ptr(std::bad_function_call());
+        case StdKind::bad_weak_ptr: return std::make_exception_ptr(std::bad_weak_ptr());
+        case StdKind::bad_exception: return std::make_exception_ptr(std::bad_exception());
+        case StdKind::bad_any_cast: return std::make_exception_ptr(std::bad_any_cast());
+        default: return nullptr;
+    }
+}
+
 void claim(void* ctx, const char* first, std::size_t len, std::uint64_t pos) {
     auto* slot = static_cast<WorkerSlot*>(ctx);
     TaskHdr h{};
@@ -67,7 +197,7 @@ void claim(void* ctx, const char* first, std::size_t len, std::uint64_t pos) {
 }
 
 // The worker's life, in the forked child.
-int worker_main(Queue tasks, Queue results, WorkerSlot* slot, void (*init)(), unsigned maxtasks) {
+int worker_main(Queue tasks, Queue results, WorkerSlot* slot, const std::function<void()>& init, unsigned maxtasks) {
     if (init) init();  // an exception ends the worker (exit code 1); it is replaced, up to a limit
     slot->state.store(kIdle, std::memory_order_seq_cst);
     QueueImpl& tq = queue_impl(tasks);
@@ -86,19 +216,22 @@ int worker_main(Queue tasks, Queue results, WorkerSlot* slot, void (*init)(), un
         out.assign(sizeof(ResultHdr), '\0');
         ResultHdr rh{h.job, h.chunk, 1};
         try {
-            Reader r(std::string_view(msg).substr(sizeof h));
-            reinterpret_cast<Trampoline>(h.tramp)(static_cast<std::uintptr_t>(h.fn), r, h.count, out);
+            if (msg.size() - sizeof h < h.fn_size) throw CodecError("task shorter than its callable");
+            Reader r(std::string_view(msg).substr(sizeof h + h.fn_size));
+            reinterpret_cast<Trampoline>(h.tramp)(msg.data() + sizeof h, r, h.count, out);
             if (r.remaining() != 0) throw CodecError("arguments left over");
         } catch (const std::exception& e) {
             rh.ok = 0;
             out.resize(sizeof rh);
-            out += demangle(typeid(e).name());
-            out += ": ";
-            out += e.what();
+            StdCategory cat = StdCategory::other;
+            std::int32_t value = 0;
+            StdKind kind = kind_of(e, cat, value);
+            encode_failure(out, kind, cat, value, demangle(typeid(e).name()), e.what());
         } catch (...) {
             rh.ok = 0;
             out.resize(sizeof rh);
-            out += "unknown exception";
+            const std::type_info* t = abi::__cxa_current_exception_type();
+            encode_failure(out, StdKind::none, StdCategory::other, 0, t ? demangle(t->name()) : "unknown exception", "");
         }
         std::memcpy(out.data(), &rh, sizeof rh);
         results.put_bytes(out);
@@ -174,12 +307,22 @@ struct PoolCore::Impl {
         }
         init_failures = 0;  // a worker got through its initializer
         std::string_view payload = std::string_view(msg).substr(sizeof h);
-        bool finished = h.ok ? job->on_chunk(h.chunk, payload)
-                             : job->on_error(h.chunk, make_error_code(IpcErrc::task_failed), "run a pool task (it raised " + std::string(payload) + ")");
+        bool finished = h.ok ? job->on_chunk(h.chunk, payload) : job->on_error(h.chunk, decode_failure(payload));
         if (finished) {
             std::lock_guard g(m);
             jobs.erase(h.job);
         }
+    }
+
+    static TaskFailure decode_failure(std::string_view payload) {
+        ErrHdr eh{};
+        if (payload.size() < sizeof eh) return {make_error_code(IpcErrc::task_failed), "run a pool task (it raised an exception)", {}};
+        std::memcpy(&eh, payload.data(), sizeof eh);
+        payload.remove_prefix(sizeof eh);
+        std::string type(payload.substr(0, std::min<std::size_t>(eh.type_len, payload.size())));
+        std::string what(payload.substr(type.size()));
+        std::string message = "run a pool task (it raised " + type + (what.empty() ? "" : ": " + what) + ")";
+        return {make_error_code(IpcErrc::task_failed), std::move(message), rebuild(eh, what)};
     }
 
     bool drain(int max) {
@@ -203,7 +346,7 @@ struct PoolCore::Impl {
             if (it == jobs.end()) return;
             job = it->second;
         }
-        if (job->on_error(chunk, code, why)) {
+        if (job->on_error(chunk, TaskFailure{code, why, {}})) {
             std::lock_guard g(m);
             jobs.erase(job_id);
         }
@@ -264,7 +407,7 @@ struct PoolCore::Impl {
             closed = true;
             left.swap(jobs);
         }
-        for (auto& [id, job] : left) job->on_error(0, make_error_code(IpcErrc::task_failed), why);
+        for (auto& [id, job] : left) job->on_error(0, TaskFailure{make_error_code(IpcErrc::task_failed), why, {}});
         for (unsigned k = 0; k < n; ++k)
             if (!stopped[k] && workers[k]) {
                 workers[k]->kill();
@@ -333,7 +476,7 @@ struct PoolCore::Impl {
             std::lock_guard g(m);
             left.swap(jobs);
         }
-        for (auto& [id, job] : left) job->on_error(0, make_error_code(IpcErrc::closed), "run a pool task (the pool was terminated)");
+        for (auto& [id, job] : left) job->on_error(0, TaskFailure{make_error_code(IpcErrc::closed), "run a pool task (the pool was terminated)", {}});
         finish_handler();
     }
 
@@ -387,15 +530,15 @@ std::uint64_t PoolCore::add_job(std::shared_ptr<JobBase> job) {
     return id;
 }
 
-void PoolCore::put_task(std::uint64_t job, std::uint32_t chunk, std::uint32_t count, std::uintptr_t fn, Trampoline t,
+void PoolCore::put_task(std::uint64_t job, std::uint32_t chunk, std::uint32_t count, std::string_view fn, Trampoline t,
                         std::string_view args) {
-    TaskHdr h{job, chunk, count, static_cast<std::uint64_t>(fn), static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(t))};
-    QueuePart parts[2] = {{&h, sizeof h}, {args.data(), args.size()}};
+    TaskHdr h{job, chunk, count, fn.size(), static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(t))};
+    QueuePart parts[3] = {{&h, sizeof h}, {fn.data(), fn.size()}, {args.data(), args.size()}};
     // A full task ring waits for the workers; in slices, so that a pool that broke or was
     // terminated meanwhile (no one will ever read) is an error, not a hang.
     for (;;) {
         try {
-            queue_impl(impl_->tasks).put(parts, 2, kIdleSlice * 5);
+            queue_impl(impl_->tasks).put(parts, 3, kIdleSlice * 5);
             return;
         } catch (const QueueFull&) {
             std::lock_guard g(impl_->m);
@@ -411,7 +554,7 @@ void PoolCore::close() {
         if (impl_->closed) return;
         impl_->closed = true;
     }
-    for (unsigned i = 0; i < n_; ++i) put_task(kStopJob, 0, 0, 0, nullptr, {});
+    for (unsigned i = 0; i < n_; ++i) put_task(kStopJob, 0, 0, {}, nullptr, {});
 }
 
 void PoolCore::terminate() {

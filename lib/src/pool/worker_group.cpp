@@ -108,7 +108,9 @@ SuperviseResult WorkerGroup::supervise(Timeout timeout) {
             if (!fds[k].revents) continue;
             unsigned i = idx[k - 1];
             slots_[i].proc->join();
+            bool failed = slots_[i].proc->exitcode().value_or(1) != 0;
             slots_[i].proc.reset();
+            if (opt_.restart == WorkerRestart::never || (opt_.restart == WorkerRestart::on_failure && !failed)) continue;
             auto now = std::chrono::steady_clock::now();
             while (!restart_times_.empty() && now - restart_times_.front() > opt_.restart_window) restart_times_.pop_front();
             if (restart_times_.size() >= opt_.max_restarts) {

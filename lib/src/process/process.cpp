@@ -40,7 +40,6 @@ Identity& identity() {
 namespace {
 
 constexpr auto kDaemonGrace = std::chrono::seconds(5);
-std::atomic<unsigned> g_counter{0};
 std::once_flag g_exit_hook_once;
 
 void forget(Process::State* s) {
@@ -73,8 +72,12 @@ void finish_children_at_exit() noexcept {
 }
 
 Process::Process(ProcessOptions options) : state_(std::make_unique<State>()) {
-    unsigned n = ++g_counter;
-    if (options.name.empty()) options.name = "Process-" + std::to_string(n);
+    // Python's _identity: the creating process's own identity plus a counter of its own, so the
+    // first child of Process-1 is Process-1:1 (the counter starts again in every child).
+    auto& id = detail::identity();
+    unsigned n = ++id.counter;
+    state_->identity = id.self_identity ? *id.self_identity + ":" + std::to_string(n) : std::to_string(n);
+    if (options.name.empty()) options.name = "Process-" + state_->identity;
     state_->options = std::move(options);
 }
 
@@ -91,13 +94,18 @@ Process::State& Process::state() const {
     return *state_;
 }
 
+Process::State& Process::open_state(const char* verb) const {
+    State& s = state();
+    if (s.closed) throw std::logic_error(std::string("cannot ") + verb + " process " + s.options.name + ": the process object is closed");
+    return s;
+}
+
 void Process::run() {
     if (target_) run_code_ = target_();
 }
 
 void Process::start() {
-    State& s = state();
-    if (s.closed) throw std::logic_error("cannot start process " + s.options.name + ": it was closed");
+    State& s = open_state("start");
     if (s.started) throw std::logic_error("cannot start process " + s.options.name + " twice");
     std::call_once(g_exit_hook_once, [] { std::atexit(finish_children_at_exit); });
 
@@ -130,35 +138,33 @@ void Process::start() {
 }
 
 void Process::join() {
-    State& s = state();
+    State& s = open_state("join");
     if (!s.started) throw std::logic_error("cannot join process " + s.options.name + ": it was not started");
-    if (s.closed) return;
     (void)s.child.wait().value();
 }
 
 bool Process::join(Duration timeout) {
-    State& s = state();
+    State& s = open_state("join");
     if (!s.started) throw std::logic_error("cannot join process " + s.options.name + ": it was not started");
-    if (s.closed) return true;
     return s.child.wait_for(timeout).value().has_value();
 }
 
 bool Process::is_alive() {
-    State& s = state();
-    if (!s.started || s.closed) return false;
+    State& s = open_state("check");
+    if (!s.started) return false;
     return !s.child.try_wait().value().has_value();
 }
 
 std::optional<pid_t> Process::pid() const {
-    const State& s = state();
+    const State& s = open_state("get the pid of");
     if (!s.started) return std::nullopt;
     return s.child.pid();
 }
 
 std::optional<ExitStatus> Process::status() {
-    State& s = state();
+    State& s = open_state("get the status of");
     if (!s.started) return std::nullopt;
-    if (!s.closed) (void)s.child.try_wait();
+    (void)s.child.try_wait();
     return s.child.status();
 }
 
@@ -169,22 +175,22 @@ std::optional<int> Process::exitcode() {
 }
 
 int Process::sentinel() const {
-    const State& s = state();
-    return s.started && !s.closed ? s.child.pidfd() : -1;
+    const State& s = open_state("get the sentinel of");
+    return s.started ? s.child.pidfd() : -1;
 }
 
 void Process::terminate() {
-    State& s = state();
-    if (s.started && !s.closed) s.child.terminate().value();
+    State& s = open_state("terminate");
+    if (s.started) s.child.terminate().value();
 }
 
 void Process::kill() {
-    State& s = state();
-    if (s.started && !s.closed) s.child.kill().value();
+    State& s = open_state("kill");
+    if (s.started) s.child.kill().value();
 }
 
 ExitStatus Process::terminate_tree(Duration grace) {
-    State& s = state();
+    State& s = open_state("terminate");
     if (!s.started) throw std::logic_error("cannot terminate process " + s.options.name + ": it was not started");
     return s.child.terminate_tree(grace).value();
 }
@@ -206,7 +212,7 @@ void Process::set_name(std::string name) {
 }
 bool Process::daemon() const { return state().options.daemon; }
 void Process::set_daemon(bool on) {
-    State& s = state();
+    State& s = open_state("change daemon of");
     if (s.started) throw std::logic_error("cannot change daemon of process " + s.options.name + " after start");
     s.options.daemon = on;
 }

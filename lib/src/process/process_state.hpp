@@ -3,13 +3,16 @@
 
 #include <prockit/process/process.hpp>
 
+#include <atomic>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace prockit {
 
 struct Process::State {
     ProcessOptions options;
+    std::string identity;  // Python's _identity: "2" in the first process, "2:1" for its first child
     Child child;
     pid_t owner = 0;  // the process that started it: copies inherited by a forked child are inert
     bool started = false;
@@ -36,6 +39,8 @@ Registry& registry();
 /// (every page it writes costs a copy-on-write fault).
 struct Identity {
     const ProcessOptions* self = nullptr;         // null in a program's first process
+    const std::string* self_identity = nullptr;   // null in a program's first process
+    std::atomic<unsigned> counter{0};             // Process objects made in this process so far
     const std::string* parent_name = nullptr;     // null: the parent is "MainProcess"
     pid_t parent_pid = 0;
     int parent_pidfd = -1;

@@ -69,6 +69,45 @@ TEST_F(WorkerGroupTest, RestartRateLimitStopsACrashLoop) {
     EXPECT_EQ(g.supervise(0s), SuperviseResult::all_exited);
 }
 
+// Workers that finish their work (exit code 0) are not restarted by default: the group ends.
+TEST_F(WorkerGroupTest, WorkersThatFinishAreNotRestartedByDefault) {
+    WorkerGroup g({.workers = 2, .pin = false}, [](const WorkerInfo&) { return 0; });
+    g.start();
+    SuperviseResult r = SuperviseResult::timeout;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (r == SuperviseResult::timeout && std::chrono::steady_clock::now() < deadline) r = g.supervise(1s);
+    EXPECT_EQ(r, SuperviseResult::all_exited);
+    EXPECT_EQ(g.restarts(), 0u);
+    EXPECT_EQ(g.running(), 0u);
+}
+
+// on_failure still restarts a failed worker; always restarts a finished one; never restarts none.
+TEST_F(WorkerGroupTest, RestartPolicyIsSelectable) {
+    auto run_until_end = [](WorkerGroup& g) {
+        SuperviseResult r = SuperviseResult::timeout;
+        auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (r == SuperviseResult::timeout && std::chrono::steady_clock::now() < deadline) r = g.supervise(1s);
+        return r;
+    };
+    // Generation 0 fails, generation 1 finishes.
+    auto fail_once = [](const WorkerInfo& w) { return w.generation == 0 ? 3 : 0; };
+    WorkerGroup on_failure({.workers = 2, .pin = false}, fail_once);
+    on_failure.start();
+    EXPECT_EQ(run_until_end(on_failure), SuperviseResult::all_exited);
+    EXPECT_EQ(on_failure.restarts(), 2u);
+
+    WorkerGroup never({.workers = 2, .pin = false, .restart = WorkerRestart::never}, fail_once);
+    never.start();
+    EXPECT_EQ(run_until_end(never), SuperviseResult::all_exited);
+    EXPECT_EQ(never.restarts(), 0u);
+
+    WorkerGroup always({.workers = 1, .pin = false, .restart = WorkerRestart::always, .max_restarts = 2, .restart_window = 3600s},
+                       [](const WorkerInfo&) { return 0; });
+    always.start();
+    EXPECT_EQ(run_until_end(always), SuperviseResult::restart_limit);
+    EXPECT_EQ(always.restarts(), 2u);
+}
+
 TEST_F(WorkerGroupTest, RequestStopWakesSupervise) {
     WorkerGroup g({.workers = 1}, [](const WorkerInfo&) {
         ::pause();

@@ -66,7 +66,136 @@ TEST_F(ProcessTest, ExceptionGivesExitcodeOneAndPrintsWhat) {
     dup2(saved, 2);
     ::close(saved);
     EXPECT_EQ(p.exitcode(), 1);
-    EXPECT_EQ(err.hear(), "Process thrower: boom");
+    EXPECT_EQ(err.hear(), "Process thrower: std::runtime_error: boom");
+}
+
+// Python's _identity: the children of Process-N are Process-N:1, Process-N:2, ... whatever the
+// parent is called, and their own children Process-N:1:1, ...
+TEST_F(ProcessTest, DefaultNamesOfGrandchildrenFollowTheParentsIdentity) {
+    Channel ch;
+    auto body = [&] {
+        Process c1([&] {
+            Process g([] {});
+            ch.say(g.name());
+        });
+        Process c2([] {});
+        ch.say(c1.name());
+        ch.say(c2.name());
+        c1.start();
+        c1.join();
+    };
+    Process unnamed(body);
+    std::string id = unnamed.name().substr(8);  // "Process-<id>"
+    unnamed.start();
+    EXPECT_EQ(ch.hear(), "Process-" + id + ":1");
+    EXPECT_EQ(ch.hear(), "Process-" + id + ":2");
+    EXPECT_EQ(ch.hear(), "Process-" + id + ":1:1");
+    unnamed.join();
+    EXPECT_EQ(unnamed.exitcode(), 0);
+
+    Process named({.name = "boss"}, body);
+    named.start();
+    std::string first = ch.hear();
+    ASSERT_EQ(first.rfind("Process-", 0), 0u) << first;
+    std::string nid = first.substr(8, first.size() - 8 - 2);  // "Process-<id>:1"
+    EXPECT_EQ(first, "Process-" + nid + ":1");
+    EXPECT_EQ(nid, std::to_string(std::stoi(id) + 1));  // the parent's counter went on
+    EXPECT_EQ(ch.hear(), "Process-" + nid + ":2");
+    EXPECT_EQ(ch.hear(), "Process-" + nid + ":1:1");
+    named.join();
+}
+
+TEST_F(ProcessTest, UncaughtNonStandardExceptionPrintsItsType) {
+    struct Oops {};
+    Channel err;
+    int saved = dup(2);
+    dup2(err.w.get(), 2);
+    Process p({.name = "odd"}, [] { throw Oops{}; });
+    p.start();
+    p.join();
+    dup2(saved, 2);
+    ::close(saved);
+    EXPECT_EQ(p.exitcode(), 1);
+    std::string line = err.hear();
+    EXPECT_EQ(line.rfind("Process odd: ", 0), 0u) << line;
+    EXPECT_NE(line.find("Oops"), std::string::npos) << line;
+    EXPECT_NE(line.find("unknown exception"), std::string::npos) << line;
+}
+
+namespace {
+int g_exit_fd = -1;  // where the handlers below say that they ran
+void parent_handler() {
+    if (g_exit_fd >= 0) (void)write_all(g_exit_fd, "parent handler\n");
+}
+void child_handler() { (void)write_all(g_exit_fd, "child handler\n"); }
+}  // namespace
+
+// A handler the child registers with atexit() runs when the child ends (returning, throwing, or
+// calling std::exit itself); the handlers the parent registered before the fork do not.
+TEST_F(ProcessTest, ChildsOwnAtexitHandlersRunTheParentsDoNot) {
+    static std::once_flag once;
+    std::call_once(once, [] { std::atexit(parent_handler); });
+    struct Case {
+        int how;  // 0 return, 1 std::exit(3), 2 throw
+        int code;
+    };
+    for (Case c : {Case{0, 0}, Case{1, 3}, Case{2, 1}}) {
+        Channel ch;
+        g_exit_fd = ch.w.get();
+        int saved = dup(2);
+        int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        dup2(devnull, 2);
+        Process p([how = c.how] {
+            std::atexit(child_handler);
+            if (how == 1) std::exit(3);
+            if (how == 2) throw std::runtime_error("thrown");
+        });
+        p.start();
+        bool ended = p.join(30s);
+        dup2(saved, 2);
+        ::close(saved);
+        ::close(devnull);
+        g_exit_fd = -1;
+        ASSERT_TRUE(ended);
+        EXPECT_EQ(p.exitcode(), c.code) << "case " << c.how;
+        ch.w.reset();
+        EXPECT_EQ(read_all(ch.r.get()), "child handler\n") << "case " << c.how;
+    }
+}
+
+// After close(), every method that needs the child refuses (Python: "process object is closed").
+TEST_F(ProcessTest, ClosedProcessRefusesEveryMethod) {
+    Process p({.name = "done"}, [] {});
+    p.start();
+    p.join();
+    p.close();
+    p.close();  // again: nothing to do
+    auto closed = [](auto&& call) {
+        try {
+            call();
+        } catch (const std::logic_error& e) {
+            return std::string(e.what()).find("closed") != std::string::npos;
+        }
+        return false;
+    };
+    EXPECT_TRUE(closed([&] { p.start(); }));
+    EXPECT_TRUE(closed([&] { p.join(); }));
+    EXPECT_TRUE(closed([&] { (void)p.join(1s); }));
+    EXPECT_TRUE(closed([&] { (void)p.is_alive(); }));
+    EXPECT_TRUE(closed([&] { (void)p.pid(); }));
+    EXPECT_TRUE(closed([&] { (void)p.exitcode(); }));
+    EXPECT_TRUE(closed([&] { (void)p.status(); }));
+    EXPECT_TRUE(closed([&] { (void)p.sentinel(); }));
+    EXPECT_TRUE(closed([&] { p.terminate(); }));
+    EXPECT_TRUE(closed([&] { p.kill(); }));
+    EXPECT_TRUE(closed([&] { (void)p.terminate_tree(1s); }));
+    EXPECT_TRUE(closed([&] { p.set_daemon(true); }));
+    EXPECT_EQ(p.name(), "done");  // the name and the daemon flag stay readable, as in Python
+    EXPECT_FALSE(p.daemon());
+    Process never_started([] {});
+    never_started.close();
+    EXPECT_TRUE(closed([&] { never_started.start(); }));
+    EXPECT_TRUE(closed([&] { (void)never_started.exitcode(); }));
 }
 
 TEST_F(ProcessTest, NameIsInCommAndCurrentProcess) {

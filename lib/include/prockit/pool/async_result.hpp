@@ -1,8 +1,11 @@
 // prockit/pool/async_result.hpp — AsyncResult<R>: the future a Pool hands back for a task.
 //
-// get(timeout) returns the value, throws TaskError when the task threw (code IpcErrc::task_failed,
-// the message carries the exception's type and what()) or when its worker died (worker_lost) or the
-// pool was terminated (closed), and TimeoutError when it is not ready in time. wait(timeout),
+// get(timeout) returns the value or throws what the task threw: a standard exception type
+// (std::invalid_argument, std::out_of_range, std::system_error with its code, std::bad_alloc, ...;
+// see pool.hpp) as itself, with the same what(); any other exception as TaskError (code
+// IpcErrc::task_failed, the message carries its type and what()). It throws TaskError too when the
+// task's worker died (worker_lost) or the pool was terminated (closed), and TimeoutError when the
+// result is not ready in time. wait(timeout),
 // ready() and successful() as in Python. Results are filled in by the pool's result-handler thread;
 // every method is thread-safe.
 #pragma once
@@ -10,6 +13,7 @@
 #include <prockit/ipc/errors.hpp>
 
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -21,6 +25,14 @@
 namespace prockit {
 
 namespace detail {
+/// Why a task failed: the code and message of its TaskError, and the task's own exception when it
+/// was of a standard type rebuilt in the caller (then get() throws that instead).
+struct TaskFailure {
+    std::error_code code;
+    std::string message;
+    std::exception_ptr exception;
+};
+
 template <class R>
 struct ResultState {
     using Stored = std::conditional_t<std::is_void_v<R>, bool, R>;
@@ -28,8 +40,7 @@ struct ResultState {
     std::condition_variable cv;
     bool done = false;
     std::optional<Stored> value;
-    std::error_code error_code;
-    std::string error;
+    TaskFailure failure;
 
     /// Fills the state once; false when it was already filled.
     bool finish_value(Stored v) {
@@ -42,12 +53,11 @@ struct ResultState {
         cv.notify_all();
         return true;
     }
-    bool finish_error(std::error_code code, std::string message) {
+    bool finish_error(const TaskFailure& f) {
         {
             std::lock_guard g(m);
             if (done) return false;
-            error_code = code;
-            error = std::move(message);
+            failure = f;
             done = true;
         }
         cv.notify_all();
@@ -74,7 +84,10 @@ public:
     R get(Timeout timeout = std::nullopt) const {
         if (!s_->wait(timeout)) throw_ipc(make_error_code(Errc::timed_out), "get a pool result");
         std::lock_guard g(s_->m);
-        if (!s_->value) throw TaskError(Error(s_->error_code, s_->error));
+        if (!s_->value) {
+            if (s_->failure.exception) std::rethrow_exception(s_->failure.exception);
+            throw TaskError(Error(s_->failure.code, s_->failure.message));
+        }
         if constexpr (!std::is_void_v<R>) return *s_->value;
     }
     /// True once ready; false when `timeout` passed first.

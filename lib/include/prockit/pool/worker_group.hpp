@@ -10,7 +10,11 @@
 //   group.stop();
 //
 // Each worker is a forked Process running the body (a closure is fine here: the fork copies it).
-// A worker that dies is restarted by supervise(), at most `max_restarts` times within
+// A worker that fails (a non-zero exit code, or killed by a signal) is restarted by supervise(); one
+// that ends with exit code 0 has finished its work and its slot stays empty, so a group whose
+// workers all finish ends (supervise() returns all_exited). `restart` selects the policy:
+// WorkerRestart::on_failure (the default), ::always (a worker is restarted however it ended, for
+// workers that must keep running), ::never. Restarts happen at most `max_restarts` times within
 // `restart_window` across the group; past that supervise() reports restart_limit and leaves the
 // slot empty (a crash loop is not hidden). With `pin`, worker i is pinned to its own CPU: one
 // hardware thread of every core first (SMT-aware, from the sysfs topology), then the siblings,
@@ -41,11 +45,20 @@ namespace prockit {
 
 class Process;
 
+/// Which ended workers supervise() starts again.
+enum class WorkerRestart {
+    never,       ///< none: a slot stays empty once its worker ended
+    on_failure,  ///< those that exited with a non-zero code or were killed by a signal
+    always,      ///< every one, also those that exited with code 0
+};
+
 struct WorkerGroupOptions {
     /// Number of workers (0: cpu_count()).
     unsigned workers = 0;
     /// Pin each worker to its own CPU (SMT-aware order).
     bool pin = false;
+    /// Which ended workers are restarted.
+    WorkerRestart restart = WorkerRestart::on_failure;
     /// Restarts allowed within restart_window, across the group.
     unsigned max_restarts = 10;
     std::chrono::nanoseconds restart_window = std::chrono::seconds(60);
@@ -79,7 +92,7 @@ public:
 
     /// Forks every worker.
     void start();
-    /// Waits up to `timeout` for events, restarting workers that die. See SuperviseResult.
+    /// Waits up to `timeout` for events, restarting ended workers as `restart` says. See SuperviseResult.
     SuperviseResult supervise(Timeout timeout);
     /// Async-signal-safe: makes the current or next supervise() return stop_requested.
     void request_stop() noexcept;

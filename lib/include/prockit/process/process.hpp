@@ -15,11 +15,15 @@
 // be reused in between (unless other code in the process reaps with waitpid(-1) or ignores
 // SIGCHLD). stdout/stderr (C and C++ streams) are flushed before the fork so nothing is printed
 // twice. In the child: the name is set with PR_SET_NAME (ps, top and /proc/PID/comm show its first
-// 15 bytes), the callable runs, the standard streams (stdout/stderr, C and C++) are flushed, and
-// the child leaves with _exit(): the parent's atexit handlers and static destructors do not run in
-// it, and other FILE streams the callable opened are not flushed for it (close them, or use RAII
-// streams such as std::ofstream). An exception escaping the
-// callable prints "Process <name>: <what()>" on stderr and gives exit code 1.
+// 15 bytes), the callable runs, and the child leaves through exit(), cut short by a handler of its
+// own (on_exit) once the handlers the child registered itself have run: the parent's atexit
+// handlers and static destructors do not run in it (Python's children likewise run only their own
+// atexit handlers). That handler flushes the standard streams (stdout/stderr, C and C++); other
+// FILE streams the callable opened are not flushed for it (close them, or use RAII streams such
+// as std::ofstream). An exception escaping the callable prints "Process <name>: <type>: <what()>"
+// on stderr and gives exit code 1. Default names follow Python's identities: Process-N in the
+// first process, Process-N:1, Process-N:2, ... for the Process objects made in child Process-N.
+// After close(), every method that needs the child throws std::logic_error.
 //
 // Lifetime (Python's semantics, made deterministic):
 //  * A Process destroyed while its child runs joins a non-daemon child, and terminates (SIGTERM,
@@ -127,7 +131,8 @@ public:
     void kill();
     /// SIGTERM to the child and all its descendants, SIGKILL after `grace`, then joins.
     ExitStatus terminate_tree(Duration grace = std::chrono::seconds(5));
-    /// Releases the child's resources. Throws std::logic_error while it still runs.
+    /// Releases the child's resources. Throws std::logic_error while it still runs. Afterwards every
+    /// method but name(), daemon() and close() throws std::logic_error ("... is closed").
     void close();
 
     const std::string& name() const;
@@ -142,6 +147,8 @@ private:
     friend void process_child_main(Process&, pid_t) noexcept;  // [[noreturn]]
     friend void finish_children_at_exit() noexcept;
     State& state() const;
+    /// state(), refusing (std::logic_error) once close() was called.
+    State& open_state(const char* verb) const;
 
     std::function<int()> target_;
     std::unique_ptr<State> state_;
