@@ -11,17 +11,21 @@
 //
 // How it works: a ring buffer in an anonymous memfd, mapped twice back to back so every record is
 // contiguous; one robust process-shared mutex serialises producers and another serialises
-// consumers, so a producer and a consumer never wait for each other except when the ring is empty
-// or full (futex waits, after a short spin). Items bigger than a quarter of the ring travel in
-// chunks. There is no feeder thread: put() copies the item into shared memory before it returns,
-// blocking (up to its timeout) while the queue is full. So a child that put items can always be
-// joined — its items stay in the queue after it exits (Python's join-thread trap does not exist).
+// consumers, so a producer and a consumer never wait for each other except when the queue is empty
+// (or holds maxsize items) (futex waits, after a short spin). An item that finds the ring full, or
+// is bigger than a quarter of it, goes whole to a spill area in the same memfd (sparse, from offset
+// 1 TiB; pwritev by the producer, pread and hole punching by the consumer), and so do the items
+// after it until the spill area is empty again (FIFO). So maxsize 0 means unbounded (memory
+// permitting): put() never waits. There is no feeder thread: put() copies the item into shared
+// memory before it returns. So a child that put items can always be joined — its items stay in
+// the queue after it exits (Python's join-thread trap does not exist).
+//
+// Each item put<T> carries a tag of T (detail::type_tag); get<U> of another type is a CodecError.
 //
 // Robustness: a process that dies holding either mutex is recovered from by the next one (robust
-// mutexes). A producer that dies in the middle of a chunked item leaves a partial item that
-// consumers discard; a consumer that dies in the middle of reading one loses that item; qsize()
-// may then be off by one. A get() that has started reading a chunked item keeps waiting for the
-// rest while its producer is alive (past its own timeout; the producer's put() is bounded by its).
+// mutexes). An item is published only once it is whole, so a producer killed or stopped (SIGSTOP)
+// in the middle of a put leaves nothing half-visible, and get() keeps its timeout; a consumer
+// that dies in the middle of reading an item loses that item; qsize() may then be off by one.
 #pragma once
 
 #include <prockit/ipc/codec.hpp>
