@@ -149,8 +149,8 @@ TEST_F(QueueTest, CloseStopsPutsGetsAndEmpty) {
     EXPECT_FALSE(q.empty());
     q.close();
     EXPECT_THROW(q.put(2), ClosedError);
-    EXPECT_THROW((void)q.get<int>(), ClosedError);
-    EXPECT_THROW((void)q.get<std::string>(), ClosedError);
+    EXPECT_THROW((void)q.get<int>(1s), ClosedError);  // timeouts: a get that waits is a failure, not a hang
+    EXPECT_THROW((void)q.get<std::string>(1s), ClosedError);
     EXPECT_THROW((void)q.get_bytes(0s), ClosedError);
     EXPECT_THROW((void)q.empty(), ClosedError);
     EXPECT_EQ(q.qsize(), 2u);  // as in Python, qsize() still answers
