@@ -29,6 +29,8 @@ constexpr std::uint64_t kSpillBase = std::uint64_t{1} << 40;
 // Consumed spill bytes are given back (hole punched) once this many have accumulated, or when the
 // spill area empties.
 constexpr std::uint64_t kPunchEvery = std::uint64_t{1} << 20;
+// How long a put() waits for a full ring to drain before it spills.
+constexpr auto kSpillAfter = std::chrono::milliseconds(10);
 // A record in the spill area: the item's length, then its bytes (padded to 8).
 struct SpillRec {
     std::uint64_t len;
@@ -265,8 +267,17 @@ void QueueImpl::put(const QueuePart* parts, std::size_t nparts, Timeout timeout)
 
     // The ring while nothing waits in the spill area (FIFO: once an item spilled, the items after
     // it spill too until consumers have emptied it) and the item fits whole; else the spill area.
-    if (total > max_chunk || h->ovf_head.load(std::memory_order_relaxed) != h->ovf_tail.load(std::memory_order_acquire) ||
-        free_bytes() < rec_size(total)) {
+    // A full ring is first given a moment (kSpillAfter) to drain: with a consumer at work it does
+    // within microseconds, and spilling then would put every following item through two system
+    // calls until the consumer catches up.
+    auto spill_empty = [&] { return h->ovf_head.load(std::memory_order_relaxed) == h->ovf_tail.load(std::memory_order_acquire); };
+    bool to_ring = total <= max_chunk && spill_empty();
+    if (to_ring && free_bytes() < rec_size(total)) {
+        Deadline brief = nowait ? Deadline{} : d.capped(kSpillAfter);
+        to_ring = !nowait && wait_space(brief, false, [&] { return free_bytes() >= rec_size(total) || !spill_empty(); }) &&
+                  spill_empty() && free_bytes() >= rec_size(total);
+    }
+    if (!to_ring) {
         spill(parts, nparts, total);
         return;
     }
@@ -404,14 +415,18 @@ void QueueImpl::get_spilled(Sink& sink, const ClaimHook* hook) {
     read_at(&rec, sizeof rec, t);
     std::uint64_t off = t + sizeof rec;
     std::size_t bufn = static_cast<std::size_t>(std::min<std::uint64_t>(rec.len, kPunchEvery));
-    std::unique_ptr<char[]> buf(new char[bufn ? bufn : 1]);
+    if (spill_buf_n < bufn || !spill_buf) {
+        spill_buf.reset(new char[std::max<std::size_t>(bufn, 4096)]);
+        spill_buf_n = std::max<std::size_t>(bufn, 4096);
+    }
+    char* buf = spill_buf.get();
     std::uint64_t left = rec.len;
     bool first = true;
     while (left > 0 || first) {
         std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, bufn));
-        read_at(buf.get(), n, off);
-        if (first && hook) hook->fn(hook->ctx, buf.get(), n, h->tail.load(std::memory_order_relaxed) + t);
-        sink.append(sink.ctx, buf.get(), n);
+        read_at(buf, n, off);
+        if (first && hook) hook->fn(hook->ctx, buf, n, h->tail.load(std::memory_order_relaxed) + t);
+        sink.append(sink.ctx, buf, n);
         off += n;
         left -= n;
         first = false;

@@ -60,6 +60,8 @@ struct QueueImpl {
     char* ring = nullptr;
     std::uint64_t cap = 0, mask = 0, max_chunk = 0;
     std::atomic<bool> closed{false};
+    std::unique_ptr<char[]> spill_buf;  // get_spilled's copy buffer (used under the get lock), kept
+    std::size_t spill_buf_n = 0;        // between gets: a fresh MiB per item cost page faults
 
     ~QueueImpl();
     static std::shared_ptr<QueueImpl> create(const QueueOptions& o, bool joinable);

@@ -12,11 +12,12 @@
 // How it works: a ring buffer in an anonymous memfd, mapped twice back to back so every record is
 // contiguous; one robust process-shared mutex serialises producers and another serialises
 // consumers, so a producer and a consumer never wait for each other except when the queue is empty
-// (or holds maxsize items) (futex waits, after a short spin). An item that finds the ring full, or
+// (or holds maxsize items) (futex waits, after a short spin). An item that finds the ring full
+// for 10 ms (at once for put_nowait), or
 // is bigger than a quarter of it, goes whole to a spill area in the same memfd (sparse, from offset
 // 1 TiB; pwritev by the producer, pread and hole punching by the consumer), and so do the items
 // after it until the spill area is empty again (FIFO). So maxsize 0 means unbounded (memory
-// permitting): put() never waits. There is no feeder thread: put() copies the item into shared
+// permitting): put() never waits for a reader. There is no feeder thread: put() copies the item into shared
 // memory before it returns. So a child that put items can always be joined — its items stay in
 // the queue after it exits (Python's join-thread trap does not exist).
 //
