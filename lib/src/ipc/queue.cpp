@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <fcntl.h>
+#include <memory>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +24,18 @@ constexpr std::size_t kHeaderBytes = 4096;
 constexpr std::uint32_t kFirst = 1, kLast = 2, kAbort = 4;
 constexpr int kSpin = 2048;
 constexpr auto kLivenessSlice = std::chrono::milliseconds(50);
+// The spill area: the same memfd, from this offset on (sparse: only what is waiting uses memory).
+constexpr std::uint64_t kSpillBase = std::uint64_t{1} << 40;
+// Consumed spill bytes are given back (hole punched) once this many have accumulated, or when the
+// spill area empties.
+constexpr std::uint64_t kPunchEvery = std::uint64_t{1} << 20;
+// How long a put() waits for a full ring to drain before it spills.
+constexpr auto kSpillAfter = std::chrono::milliseconds(10);
+// A record in the spill area: the item's length, then its bytes (padded to 8).
+struct SpillRec {
+    std::uint64_t len;
+};
+std::uint64_t spill_size(std::uint64_t len) { return sizeof(SpillRec) + ((len + 7) & ~std::uint64_t{7}); }
 // Successive sleep slices of a waiter (see wake_consumer): short at first, when a missed wake-up
 // is most likely, then longer so an idle waiter costs little.
 constexpr std::chrono::microseconds kSleepSlices[] = {std::chrono::microseconds(50), std::chrono::microseconds(200),
@@ -92,8 +107,12 @@ std::shared_ptr<QueueImpl> QueueImpl::attach(unique_fd fd, bool joinable) {
     struct stat st {};
     if (::fstat(fd.get(), &st) < 0) throw SystemError(last_error("stat a queue fd"));
     if (static_cast<std::size_t>(st.st_size) < kHeaderBytes + 64 * 1024) throw_ipc(IpcErrc::bad_handle, "attach a queue");
-    std::size_t cap = static_cast<std::size_t>(st.st_size) - kHeaderBytes;
-    if (cap & (cap - 1)) throw_ipc(IpcErrc::bad_handle, "attach a queue");
+    // The size grows with the spill area: the ring's capacity is read from the header.
+    ObjectHeader oh{};
+    if (::pread(fd.get(), &oh, sizeof oh, 0) != static_cast<ssize_t>(sizeof oh)) throw_ipc(IpcErrc::bad_handle, "attach a queue");
+    std::size_t cap = static_cast<std::size_t>(oh.a);
+    if (oh.magic != kMagic || cap < 64 * 1024 || (cap & (cap - 1)) || kHeaderBytes + cap > static_cast<std::size_t>(st.st_size))
+        throw_ipc(IpcErrc::bad_handle, "attach a queue");
     auto q = map(std::move(fd), cap);
     if (q->h->obj.magic != kMagic || q->h->obj.kind != Kind::queue || q->h->obj.a != cap)
         throw_ipc(IpcErrc::bad_handle, "attach a queue");
@@ -193,6 +212,41 @@ void QueueImpl::recover_producer() {
     }
 }
 
+// Writes an item to the spill area and publishes it (holding the put lock). The bytes are written
+// before ovf_head moves, so a producer that dies or stops half-way leaves nothing half-visible.
+void QueueImpl::spill(const QueuePart* parts, std::size_t nparts, std::size_t total) {
+    std::uint64_t head = h->ovf_head.load(std::memory_order_relaxed);
+    SpillRec r{total};
+    iovec iov[8];
+    int n = 0;
+    iov[n++] = {&r, sizeof r};
+    for (std::size_t i = 0; i < nparts; ++i)
+        if (parts[i].n) iov[n++] = {const_cast<void*>(parts[i].p), parts[i].n};
+    static const char pad[8] = {};
+    std::size_t padn = static_cast<std::size_t>(spill_size(total) - sizeof r - total);
+    if (padn) iov[n++] = {const_cast<char*>(pad), padn};
+    off_t off = static_cast<off_t>(kSpillBase + head);
+    int first = 0;
+    while (first < n) {
+        ssize_t w = ::pwritev(fd.get(), iov + first, n - first, off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            throw SystemError(last_error("put on a queue (spill area)"));
+        }
+        off += w;
+        auto left = static_cast<std::size_t>(w);
+        while (first < n && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+        if (first < n) {
+            iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+            iov[first].iov_len -= left;
+        }
+    }
+    if (h->joinable) h->unfinished.fetch_add(1, std::memory_order_relaxed);
+    h->put_count.store(h->put_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    h->ovf_head.store(head + spill_size(total), std::memory_order_release);
+    wake_consumer();
+}
+
 void QueueImpl::put(const QueuePart* parts, std::size_t nparts, Timeout timeout) {
     if (closed.load(std::memory_order_relaxed)) throw_ipc(IpcErrc::closed, "put on a queue");
     std::size_t total = 0;
@@ -208,31 +262,29 @@ void QueueImpl::put(const QueuePart* parts, std::size_t nparts, Timeout timeout)
     } unlock{&h->put_mu};
     if (lr == LockRc::owner_died || h->prod_in_msg) recover_producer();
 
+    // Only the item count bounds a queue (maxsize); bytes never do.
     if (!wait_space(d, nowait, [&] { return count_room(); })) throw_ipc(IpcErrc::full, "put on a queue");
 
-    std::size_t part = 0, part_off = 0, done = 0;
-    bool first = true;
-    do {
-        std::size_t c = std::min<std::size_t>(total - done, max_chunk);
-        bool last = done + c == total;
-        std::uint64_t need = rec_size(c) + (last ? 0 : sizeof(Rec));
-        if (!wait_space(d, nowait && first, [&] { return free_bytes() >= need; })) {
-            if (!first) {
-                std::size_t p = 0, o = 0;
-                publish(0, kAbort, nullptr, 0, p, o);  // room reserved by the previous chunk
-                h->prod_in_msg = 0;
-            }
-            throw_ipc(IpcErrc::full, "put on a queue");
-        }
-        if (last) {
-            if (h->joinable) h->unfinished.fetch_add(1, std::memory_order_relaxed);
-            h->put_count.store(h->put_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        }
-        publish(static_cast<std::uint32_t>(c), (first ? kFirst : 0) | (last ? kLast : 0), parts, nparts, part, part_off);
-        h->prod_in_msg = last ? 0 : 1;
-        done += c;
-        first = false;
-    } while (done < total);
+    // The ring while nothing waits in the spill area (FIFO: once an item spilled, the items after
+    // it spill too until consumers have emptied it) and the item fits whole; else the spill area.
+    // A full ring is first given a moment (kSpillAfter) to drain: with a consumer at work it does
+    // within microseconds, and spilling then would put every following item through two system
+    // calls until the consumer catches up.
+    auto spill_empty = [&] { return h->ovf_head.load(std::memory_order_relaxed) == h->ovf_tail.load(std::memory_order_acquire); };
+    bool to_ring = total <= max_chunk && spill_empty();
+    if (to_ring && free_bytes() < rec_size(total)) {
+        Deadline brief = nowait ? Deadline{} : d.capped(kSpillAfter);
+        to_ring = !nowait && wait_space(brief, false, [&] { return free_bytes() >= rec_size(total) || !spill_empty(); }) &&
+                  spill_empty() && free_bytes() >= rec_size(total);
+    }
+    if (!to_ring) {
+        spill(parts, nparts, total);
+        return;
+    }
+    if (h->joinable) h->unfinished.fetch_add(1, std::memory_order_relaxed);
+    h->put_count.store(h->put_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::size_t part = 0, part_off = 0;
+    publish(static_cast<std::uint32_t>(total), kFirst | kLast, parts, nparts, part, part_off);
 }
 
 // ---------------------------------------------------------------- consumer side
@@ -246,9 +298,13 @@ std::uint64_t QueueImpl::avail_bytes() {
 
 // Waits (holding the get lock) for a record. `mid` = in the middle of a chunked item: then the
 // producer's liveness, not the deadline, bounds the wait. Returns false at the deadline.
+bool QueueImpl::data_ready() {
+    return h->ovf_head.load(std::memory_order_acquire) != h->ovf_tail.load(std::memory_order_relaxed) || avail_bytes() >= sizeof(Rec);
+}
+
 bool QueueImpl::wait_data(const Deadline& d, bool nowait, bool& mid, Sink& sink) {
     for (int i = 0; i < kSpin; ++i) {
-        if (avail_bytes() >= sizeof(Rec)) return true;
+        if (data_ready()) return true;
         if (nowait && !mid) return false;
         cpu_relax();
     }
@@ -256,7 +312,7 @@ bool QueueImpl::wait_data(const Deadline& d, bool nowait, bool& mid, Sink& sink)
     for (;;) {
         std::uint32_t seq = h->data_seq.load(std::memory_order_acquire);
         h->data_waiting.exchange(1, std::memory_order_seq_cst);  // a full barrier before re-checking
-        if (avail_bytes() >= sizeof(Rec)) {
+        if (data_ready()) {
             h->data_waiting.store(0, std::memory_order_relaxed);
             return true;
         }
@@ -264,7 +320,7 @@ bool QueueImpl::wait_data(const Deadline& d, bool nowait, bool& mid, Sink& sink)
         int r = futex_wait(&h->data_seq, seq, d.capped(mid ? std::min<std::chrono::nanoseconds>(sl, kLivenessSlice) : sl));
         if (r == ETIMEDOUT && !d.passed() && !mid) r = 0;
         h->data_waiting.store(0, std::memory_order_relaxed);
-        if (avail_bytes() >= sizeof(Rec)) return true;
+        if (data_ready()) return true;
         if (mid) {
             // Is the producer of this item still alive? It holds the put lock for the whole item.
             LockRc lr = trylock_robust(&h->put_mu);
@@ -300,6 +356,14 @@ void QueueImpl::get(Sink& sink, Timeout timeout, const ClaimHook* hook) {
     bool mid = false;
     for (;;) {
         if (!wait_data(d, nowait, mid, sink)) throw_ipc(IpcErrc::empty, "get from a queue");
+        // The spill area's head is read before the ring's: an item the ring shows later was put
+        // after everything spilled so far was taken (see put), so the ring goes first.
+        std::uint64_t oh = h->ovf_head.load(std::memory_order_acquire);
+        if (!mid && avail_bytes() < sizeof(Rec) && oh != h->ovf_tail.load(std::memory_order_relaxed)) {
+            get_spilled(sink, hook);
+            return;
+        }
+        if (avail_bytes() < sizeof(Rec)) continue;
         std::uint64_t tail = h->tail.load(std::memory_order_relaxed);
         Rec r;
         std::memcpy(&r, ring + (tail & mask), sizeof r);
@@ -311,7 +375,7 @@ void QueueImpl::get(Sink& sink, Timeout timeout, const ClaimHook* hook) {
         } else if (r.flags & kFirst) {
             if (mid) sink.reset(sink.ctx);
             mid = true;
-            if (hook) hook->fn(hook->ctx, ring + (tail & mask) + sizeof r, r.len, tail);
+            if (hook) hook->fn(hook->ctx, ring + (tail & mask) + sizeof r, r.len, tail + h->ovf_tail.load(std::memory_order_relaxed));
         } else if (!mid) {
             drop = true;  // an orphan chunk of an item whose producer or consumer died
         }
@@ -330,6 +394,57 @@ void QueueImpl::get(Sink& sink, Timeout timeout, const ClaimHook* hook) {
         wake_producer();
         if (done) return;
     }
+}
+
+// Takes the oldest spilled item (holding the get lock), then gives consumed pages back.
+void QueueImpl::get_spilled(Sink& sink, const ClaimHook* hook) {
+    std::uint64_t t = h->ovf_tail.load(std::memory_order_relaxed);
+    auto read_at = [&](void* dst, std::size_t n, std::uint64_t off) {
+        auto* p = static_cast<char*>(dst);
+        while (n > 0) {
+            ssize_t r = ::pread(fd.get(), p, n, static_cast<off_t>(kSpillBase + off));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) throw SystemError(r < 0 ? last_error("get from a queue (spill area)")
+                                                : Error(make_error_code(Errc::protocol), "get from a queue (spill area truncated)"));
+            p += r;
+            n -= static_cast<std::size_t>(r);
+            off += static_cast<std::uint64_t>(r);
+        }
+    };
+    SpillRec rec{};
+    read_at(&rec, sizeof rec, t);
+    std::uint64_t off = t + sizeof rec;
+    std::size_t bufn = static_cast<std::size_t>(std::min<std::uint64_t>(rec.len, kPunchEvery));
+    if (spill_buf_n < bufn || !spill_buf) {
+        spill_buf.reset(new char[std::max<std::size_t>(bufn, 4096)]);
+        spill_buf_n = std::max<std::size_t>(bufn, 4096);
+    }
+    char* buf = spill_buf.get();
+    std::uint64_t left = rec.len;
+    bool first = true;
+    while (left > 0 || first) {
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, bufn));
+        read_at(buf, n, off);
+        if (first && hook) hook->fn(hook->ctx, buf, n, h->tail.load(std::memory_order_relaxed) + t);
+        sink.append(sink.ctx, buf, n);
+        off += n;
+        left -= n;
+        first = false;
+    }
+    std::uint64_t nt = t + spill_size(rec.len);
+    h->get_count.store(h->get_count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    h->ovf_tail.store(nt, std::memory_order_release);
+    // Give the memory of what was read back to the system, a page multiple at a time.
+    bool now_empty = h->ovf_head.load(std::memory_order_acquire) == nt;
+    if (now_empty || nt - h->ovf_punched >= kPunchEvery) {
+        std::uint64_t page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+        std::uint64_t upto = nt & ~(page - 1);
+        if (upto > h->ovf_punched &&
+            ::fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(kSpillBase + h->ovf_punched),
+                        static_cast<off_t>(upto - h->ovf_punched)) == 0)
+            h->ovf_punched = upto;
+    }
+    wake_producer();
 }
 
 }  // namespace detail
@@ -388,6 +503,7 @@ void fixed_reset(void* c) { static_cast<FixedSink*>(c)->seen = 0; }
 }  // namespace
 
 std::string Queue::get_message(Timeout timeout, std::size_t prefix, void* prefix_out) {
+    if (impl_->closed.load(std::memory_order_relaxed)) throw_ipc(IpcErrc::closed, "get from a queue");
     std::string out;
     StringSink s{&out, prefix, static_cast<char*>(prefix_out), 0};
     detail::Sink sink{&s, string_append, string_reset};
@@ -406,11 +522,36 @@ std::string detail::QueueImpl::get_claimed(Timeout timeout, const ClaimHook& hoo
     return out;
 }
 
-void Queue::get_fixed(void* dst, std::size_t n, Timeout timeout) {
-    FixedSink s{static_cast<char*>(dst), n, 0};
+void Queue::get_fixed(void* dst, std::size_t n, std::uint64_t tag, Timeout timeout) {
+    if (impl_->closed.load(std::memory_order_relaxed)) throw_ipc(IpcErrc::closed, "get from a queue");
+    // The tag and the value, read into a buffer first: bytes of another type must never be
+    // copied into a T (a bool or enum member could take a value it cannot hold).
+    char buf[sizeof tag + 256];
+    std::unique_ptr<char[]> big;
+    char* b = buf;
+    if (n > 256) {
+        big.reset(new char[sizeof tag + n]);
+        b = big.get();
+    }
+    FixedSink s{b, sizeof tag + n, 0};
     detail::Sink sink{&s, fixed_append, fixed_reset};
     impl_->get(sink, timeout);
-    if (s.seen != n) throw CodecError("a " + std::to_string(s.seen) + "-byte item where " + std::to_string(n) + " bytes were expected");
+    if (s.seen < sizeof tag) throw CodecError("a " + std::to_string(s.seen) + "-byte item where a typed value was expected");
+    std::uint64_t got;
+    std::memcpy(&got, b, sizeof got);
+    check_tag(got, tag);
+    if (s.seen != sizeof tag + n)
+        throw CodecError("a " + std::to_string(s.seen - sizeof tag) + "-byte item where " + std::to_string(n) + " bytes were expected");
+    std::memcpy(dst, b + sizeof tag, n);
+}
+
+void Queue::check_tag(std::uint64_t got, std::uint64_t want) {
+    if (got != want) throw CodecError("an item of another type than the one asked for");
+}
+
+bool Queue::empty() const {
+    if (impl_->closed.load(std::memory_order_relaxed)) throw_ipc(IpcErrc::closed, "check a queue");
+    return qsize() == 0;
 }
 
 std::size_t Queue::qsize() const {

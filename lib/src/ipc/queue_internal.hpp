@@ -18,13 +18,16 @@ struct QueueHeader {
     alignas(64) std::atomic<std::uint64_t> head;  // bytes published
     std::atomic<std::uint64_t> put_count;         // whole items published
     std::uint64_t cached_tail;
-    std::uint32_t prod_in_msg;  // a chunked item is half-published
+    std::uint32_t prod_in_msg;  // a chunked item is half-published (older writers; never set now)
+    std::atomic<std::uint64_t> ovf_head;  // bytes written to the spill area
     // consumers (under get_mu)
     alignas(64) pthread_mutex_t get_mu;
     alignas(64) std::atomic<std::uint64_t> tail;  // bytes consumed
     std::atomic<std::uint64_t> get_count;         // whole items consumed
     std::uint64_t cached_head;
     std::uint32_t cons_in_msg;  // a chunked item is half-read
+    std::uint64_t ovf_punched;  // spill bytes [0, ovf_punched) have been given back (page multiple)
+    alignas(64) std::atomic<std::uint64_t> ovf_tail;  // bytes consumed from the spill area
     // wake-ups
     alignas(64) std::atomic<std::uint32_t> data_seq;
     std::atomic<std::uint32_t> data_waiting;  // the get_mu holder sleeps on data_seq
@@ -57,6 +60,8 @@ struct QueueImpl {
     char* ring = nullptr;
     std::uint64_t cap = 0, mask = 0, max_chunk = 0;
     std::atomic<bool> closed{false};
+    std::unique_ptr<char[]> spill_buf;  // get_spilled's copy buffer (used under the get lock), kept
+    std::size_t spill_buf_n = 0;        // between gets: a fresh MiB per item cost page faults
 
     ~QueueImpl();
     static std::shared_ptr<QueueImpl> create(const QueueOptions& o, bool joinable);
@@ -65,8 +70,9 @@ struct QueueImpl {
 
     void put(const QueuePart* parts, std::size_t nparts, Timeout timeout);
     void get(Sink& sink, Timeout timeout, const ClaimHook* hook = nullptr);
-    /// The consumer lock, for the Pool's bookkeeping: read tail while no consumer moves it.
-    std::uint64_t tail() const { return h->tail.load(std::memory_order_seq_cst); }
+    /// Bytes consumed so far (ring and spill area): grows with every item taken. The Pool compares
+    /// it with the position its ClaimHook was given.
+    std::uint64_t tail() const { return h->tail.load(std::memory_order_seq_cst) + h->ovf_tail.load(std::memory_order_seq_cst); }
     std::string get_claimed(Timeout timeout, const ClaimHook& hook);
 
     // pieces
@@ -78,6 +84,9 @@ struct QueueImpl {
     template <class Pred>
     bool wait_space(const Deadline& d, bool nowait, Pred pred);
     bool wait_data(const Deadline& d, bool nowait, bool& mid, Sink& sink);
+    bool data_ready();
+    void spill(const QueuePart* parts, std::size_t nparts, std::size_t total);
+    void get_spilled(Sink& sink, const ClaimHook* hook);
     void publish(std::uint32_t len, std::uint32_t flags, const QueuePart* parts, std::size_t nparts, std::size_t& part,
                  std::size_t& part_off);
     void recover_producer();

@@ -86,3 +86,68 @@ TEST(Codec, TruncatedOrCorruptInputIsAnError) {
     EXPECT_FALSE(decode<std::optional<int>>(badopt));
     EXPECT_THROW(decode_or_throw<std::string>("xx"), CodecError);
 }
+
+namespace {
+struct Flags {
+    int n;
+    bool on;
+};
+}  // namespace
+
+template <>
+struct prockit::Codec<Flags> {
+    static void encode(Writer& w, const Flags& f) {
+        prockit::Codec<int>::encode(w, f.n);
+        prockit::Codec<bool>::encode(w, f.on);
+    }
+    static Flags decode(Reader& r) {
+        int n = prockit::Codec<int>::decode(r);
+        return Flags{n, prockit::Codec<bool>::decode(r)};
+    }
+};
+
+// A bool is 0 or 1; any other byte is a CodecError, wherever the bool sits.
+TEST(Codec, BoolAcceptsOnlyZeroAndOne) {
+    EXPECT_EQ(decode<bool>(std::string(1, '\1')).value(), true);
+    EXPECT_EQ(decode<bool>(std::string(1, '\0')).value(), false);
+    EXPECT_FALSE(decode<bool>(std::string(1, '\2')));
+    EXPECT_FALSE(decode<bool>(std::string(1, '\xff')));
+
+    std::string vb = encode(std::vector<bool>{true, false, true});
+    EXPECT_EQ(decode<std::vector<bool>>(vb).value(), (std::vector<bool>{true, false, true}));
+    vb.back() = 7;
+    EXPECT_FALSE(decode<std::vector<bool>>(vb));
+
+    std::string ob = encode(std::optional<bool>(true));
+    EXPECT_EQ(decode<std::optional<bool>>(ob).value(), std::optional<bool>(true));
+    ob.back() = 3;
+    EXPECT_FALSE(decode<std::optional<bool>>(ob));
+    std::string oi = encode(std::optional<int>(4));
+    EXPECT_EQ(decode<std::optional<int>>(oi).value(), std::optional<int>(4));
+    oi[0] = 2;  // the engaged flag
+    EXPECT_FALSE(decode<std::optional<int>>(oi));
+
+    std::string ab = encode(std::array<bool, 3>{true, true, false});
+    EXPECT_EQ(ab.size(), 3u);
+    ab[1] = 9;
+    EXPECT_FALSE((decode<std::array<bool, 3>>(ab)));
+
+    std::string pb = encode(std::pair<int, bool>{1, false});
+    pb.back() = 2;
+    EXPECT_FALSE((decode<std::pair<int, bool>>(pb)));
+    std::string tb = encode(std::tuple<bool, int>{true, 5});
+    tb[0] = 2;
+    EXPECT_FALSE((decode<std::tuple<bool, int>>(tb)));
+
+    std::string fb = encode(Flags{3, true});
+    EXPECT_TRUE(decode<Flags>(fb).value().on);
+    fb.back() = 2;
+    EXPECT_FALSE(decode<Flags>(fb));
+}
+
+TEST(Codec, TypeTagsTellTypesApart) {
+    EXPECT_NE(detail::type_tag<int>(), detail::type_tag<float>());
+    EXPECT_NE(detail::type_tag<int>(), detail::type_tag<unsigned>());
+    EXPECT_NE(detail::type_tag<std::vector<int>>(), detail::type_tag<std::vector<unsigned>>());
+    EXPECT_EQ(detail::type_tag<std::string>(), detail::type_tag<std::string>());
+}

@@ -139,6 +139,21 @@ TEST_F(PipeTest, CorruptMessageIsACodecError) {
     EXPECT_EQ(a.recv<int>(1s), 5);  // framing survives a decode error
 }
 
+// Same size, other type: a CodecError (the bytes of an int are not read as a float).
+TEST_F(PipeTest, SameSizeOtherTypeIsACodecError) {
+    Pipe pipe_;
+    auto& a = pipe_.first;
+    auto& b = pipe_.second;
+    b.send(5);
+    EXPECT_THROW(a.recv<float>(1s), CodecError);
+    b.send(std::vector<int>{1, 2});
+    EXPECT_THROW(a.recv<std::vector<unsigned>>(1s), CodecError);
+    b.send(std::string("x"));
+    EXPECT_THROW(a.recv<std::vector<char>>(1s), CodecError);
+    b.send(2.5f);
+    EXPECT_EQ(a.recv<float>(1s), 2.5f);
+}
+
 // A lock shared with a process that was not forked after the lock was made: the fd is passed
 // over a Pipe created before, and attached on the other side.
 TEST_F(PipeTest, PassesASyncObjectToANonForkedProcess) {

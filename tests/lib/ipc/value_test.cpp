@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <mutex>
 
 using namespace prockit;
@@ -131,10 +132,94 @@ TEST_F(ValueTest, SharedMemoryAnonymousAndNamed) {
         EXPECT_FALSE(dev_shm().count(name));
         EXPECT_STREQ(static_cast<char*>(other.data()), "named");  // mappings stay valid
     }
+}
+
+// As in Python: the name lives until unlink(), past the creator's handle, so a consumer may
+// attach after the creator let go of it.
+TEST_F(ValueTest, NamedSharedMemoryLivesUntilUnlink) {
+    std::string name = "prockit-test-life-" + std::to_string(::getpid());
     {
         auto named = SharedMemory::create(name, 4096).value();
+        std::strcpy(static_cast<char*>(named.data()), "kept");
+        EXPECT_EQ(named.name(), name);
     }
-    EXPECT_FALSE(dev_shm().count(name)) << "the creator's handle unlinks the name";
+    EXPECT_TRUE(dev_shm().count(name));
+    auto p = spawn_fn([&] {
+        auto r = SharedMemory::open(name);
+        if (!r) return 1;
+        return std::strcmp(static_cast<char*>(r->data()), "kept") == 0 ? 0 : 2;
+    });
+    EXPECT_EQ(join_code(*p), 0);
+    auto other = SharedMemory::open("/" + name).value();
+    EXPECT_EQ(other.name(), "/" + name);  // the name as given
+    EXPECT_TRUE(other.unlink());
+    auto again = other.unlink();
+    ASSERT_FALSE(again) << "a second unlink() succeeded";
+    EXPECT_EQ(again.error().errno_value(), ENOENT);
+    EXPECT_FALSE(SharedMemory::unlink(name));
+    EXPECT_FALSE(dev_shm().count(name));
+}
+
+// Names with a NUL byte (which would name a truncated, other block), size 0 and bad names are
+// refused with EINVAL.
+TEST_F(ValueTest, SharedMemoryRefusesBadNamesAndSizeZero) {
+    std::string base = "prockit-test-nul-" + std::to_string(::getpid());
+    auto plain = SharedMemory::create(base, 4096).value();
+    std::string with_nul = base + std::string(1, '\0') + "tail";
+    auto c = SharedMemory::create(with_nul, 4096);
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().errno_value(), EINVAL);
+    auto o = SharedMemory::open(with_nul);
+    ASSERT_FALSE(o) << "open() of a name with a NUL opened " << base;
+    EXPECT_EQ(o.error().errno_value(), EINVAL);
+    auto u = SharedMemory::unlink(with_nul);
+    ASSERT_FALSE(u);
+    EXPECT_EQ(u.error().errno_value(), EINVAL);
+    EXPECT_TRUE(dev_shm().count(base)) << "unlink() of a name with a NUL removed " << base;
+
+    auto z = SharedMemory::create(base + "-zero", 0);
+    ASSERT_FALSE(z);
+    EXPECT_EQ(z.error().errno_value(), EINVAL);
+    EXPECT_FALSE(dev_shm().count(base + "-zero"));
+    for (const char* bad : {"", "/", "a/b", "/a/b"}) {
+        auto r = SharedMemory::create(bad, 4096);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().errno_value(), EINVAL) << bad;
+    }
+    EXPECT_TRUE(plain.unlink());
+}
+
+// A creator killed before unlink(): its block does not stay in /dev/shm for good. The next
+// create() (of any block) or open() (of that one) removes it.
+TEST_F(ValueTest, BlocksOfADeadCreatorAreRemoved) {
+    std::string a = "prockit-test-dead-a-" + std::to_string(::getpid());
+    std::string b = "prockit-test-dead-b-" + std::to_string(::getpid());
+    auto p = spawn_fn([&] {
+        if (!SharedMemory::create(a, 1 << 16) || !SharedMemory::create(b, 1 << 16)) return 1;
+        ::raise(SIGKILL);
+        return 0;
+    });
+    join_code(*p);
+    ASSERT_TRUE(dev_shm().count(a));
+    auto o = SharedMemory::open(a);
+    ASSERT_FALSE(o);
+    EXPECT_EQ(o.error().errno_value(), ENOENT);
+    EXPECT_FALSE(dev_shm().count(a));
+    ASSERT_TRUE(dev_shm().count(b));
+    std::string c = "prockit-test-dead-c-" + std::to_string(::getpid());
+    auto mine = SharedMemory::create(c, 4096).value();
+    EXPECT_FALSE(dev_shm().count(b)) << "create() left a dead creator's block";
+    // A live creator's block is left alone by another process's create() and open().
+    auto q = spawn_fn([&] {
+        auto r = SharedMemory::create(c + "-x", 4096);
+        if (!r || !r->unlink()) return 1;
+        return SharedMemory::open(c) ? 0 : 2;
+    });
+    EXPECT_EQ(join_code(*q), 0);
+    EXPECT_TRUE(dev_shm().count(c));
+    EXPECT_TRUE(mine.unlink());
+    struct stat st {};
+    EXPECT_NE(::stat(("/dev/shm/.prockit-owner." + c).c_str(), &st), 0) << "unlink() left the owner file";
 }
 
 TEST_F(ValueTest, NothingLeftInDevShmWhenUsersCrash) {

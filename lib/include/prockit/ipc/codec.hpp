@@ -7,6 +7,10 @@
 // The format (both ends are the same program on the same machine, so native byte order):
 //  * trivially copyable types (ints, doubles, enums, plain structs, std::array of them): their
 //    object bytes, sizeof(T) of them. Pointers are rejected: an address means nothing elsewhere.
+//    bool is one byte that must be 0 or 1; std::optional, and std::array / pair / tuple holding a
+//    bool, go member by member so that every bool is checked. A plain struct with a bool member
+//    is copied as bytes (the codec cannot see its members): give it a Codec if its bytes may come
+//    from anywhere but an encode() of the same program.
 //  * std::string / std::vector<T> / std::map<K, V>: a uint64 count, then the elements (a vector of
 //    trivially copyable T is one block copy).
 //  * std::array<T, N> (T not trivially copyable): the N elements. std::pair, std::tuple: the
@@ -98,10 +102,40 @@ struct Codec {
 };
 
 namespace detail {
+/// Standard types whose bytes include a bool (which only 0 and 1 may represent): they are
+/// encoded member by member, so that decoding can check each bool instead of copying a byte
+/// that would be undefined behaviour to read.
+template <class T>
+struct has_bool_repr : std::is_same<std::remove_cv_t<T>, bool> {};
+template <class T>
+struct has_bool_repr<std::optional<T>> : std::true_type {};
+template <class T, std::size_t N>
+struct has_bool_repr<std::array<T, N>> : has_bool_repr<T> {};
+template <class T, std::size_t N>
+struct has_bool_repr<T[N]> : has_bool_repr<T> {};
+template <class A, class B>
+struct has_bool_repr<std::pair<A, B>> : std::bool_constant<has_bool_repr<A>::value || has_bool_repr<B>::value> {};
+template <class... T>
+struct has_bool_repr<std::tuple<T...>> : std::bool_constant<(has_bool_repr<T>::value || ...)> {};
+
 template <class T>
 concept RawCodable = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
-                     !std::is_same_v<T, std::nullptr_t>;
+                     !std::is_same_v<T, std::nullptr_t> && !has_bool_repr<T>::value;
+
+/// A 64-bit tag of a type (FNV-1a of the compiler's name for it): written before each value that
+/// Queue::put and Connection::send carry, so that reading it as another type is a CodecError.
+/// Both ends are the same program, so the same type has the same tag.
+template <class T>
+constexpr std::uint64_t type_tag() noexcept {
+    std::string_view s = __PRETTY_FUNCTION__;
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 0x100000001b3ULL;
+    }
+    return h;
 }
+}  // namespace detail
 
 template <class T>
 concept Encodable = requires(Writer& w, Reader& r, const T& v) {
@@ -117,6 +151,21 @@ struct Codec<T> {
         T v;
         r.bytes(&v, sizeof v);
         return v;
+    }
+};
+
+/// bool: one byte, 0 or 1; any other byte is a CodecError.
+template <>
+struct Codec<bool> {
+    static void encode(Writer& w, bool v) {
+        unsigned char c = v ? 1 : 0;
+        w.bytes(&c, 1);
+    }
+    static bool decode(Reader& r) {
+        unsigned char c;
+        r.bytes(&c, 1);
+        if (c > 1) throw CodecError("bad bool byte " + std::to_string(c));
+        return c == 1;
     }
 };
 
@@ -137,7 +186,7 @@ template <class T, class A>
 struct Codec<std::vector<T, A>> {
     static void encode(Writer& w, const std::vector<T, A>& v) {
         w.u64(v.size());
-        if constexpr (detail::RawCodable<T> && !std::is_same_v<T, bool>) {
+        if constexpr (detail::RawCodable<T>) {
             w.bytes(v.data(), v.size() * sizeof(T));
         } else {
             for (const auto& e : v) Codec<T>::encode(w, static_cast<const T&>(e));
@@ -145,7 +194,7 @@ struct Codec<std::vector<T, A>> {
     }
     static std::vector<T, A> decode(Reader& r) {
         std::vector<T, A> v;
-        if constexpr (detail::RawCodable<T> && !std::is_same_v<T, bool>) {
+        if constexpr (detail::RawCodable<T>) {
             std::size_t n = r.count(sizeof(T));
             v.resize(n);
             r.bytes(v.data(), n * sizeof(T));

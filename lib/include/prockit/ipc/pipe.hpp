@@ -25,6 +25,8 @@
 #include <prockit/ipc/errors.hpp>
 #include <prockit/sys/unique_fd.hpp>
 
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,14 +44,25 @@ public:
     Connection& operator=(Connection&&) noexcept = default;
 
     /// Sends one value; waits at most `timeout` while the peer's buffer is full (TimeoutError).
+    /// The message is the type's tag (8 bytes, detail::type_tag) and then the encoded value.
     template <class T>
     void send(const T& v, Timeout timeout = std::nullopt) {
-        send_bytes(encode(v), timeout);
+        detail::require_codec<T>();
+        std::uint64_t tag = detail::type_tag<T>();
+        std::string buf(reinterpret_cast<const char*>(&tag), sizeof tag);
+        encode_to(buf, v);
+        send_bytes(buf, timeout);
     }
-    /// Receives one value of type T (CodecError if the message is not one).
+    /// Receives one value of type T: a CodecError if the message is not one sent as a T.
     template <class T>
     T recv(Timeout timeout = std::nullopt) {
-        return decode_or_throw<T>(recv_bytes(timeout));
+        detail::require_codec<T>();
+        std::string m = recv_bytes(timeout);
+        std::uint64_t tag = 0;
+        if (m.size() < sizeof tag) throw CodecError("a " + std::to_string(m.size()) + "-byte message where a typed value was expected");
+        std::memcpy(&tag, m.data(), sizeof tag);
+        if (tag != detail::type_tag<T>()) throw CodecError("a message of another type than the one asked for");
+        return decode_or_throw<T>(std::string_view(m).substr(sizeof tag));
     }
 
     void send_bytes(std::string_view bytes, Timeout timeout = std::nullopt);
