@@ -619,6 +619,7 @@ Manager Manager::connect(std::string address, std::string authkey) {
     return m;
 }
 
+Manager::Manager(ConnectTag) {}
 Manager::Manager(Manager&&) noexcept = default;
 
 Manager::~Manager() {

@@ -299,7 +299,7 @@ public:
 
 private:
     struct ConnectTag {};
-    explicit Manager(ConnectTag) {}
+    explicit Manager(ConnectTag);
     std::uint64_t create(detail::ManagerKind kind, std::uint64_t arg = 0) const;
     friend class detail::ProxyBase;
     friend class DictProxy;
