@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <csignal>
 #include <deque>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/random.h>
@@ -38,6 +41,61 @@ std::uint64_t random_u64() {
     while (::getrandom(&v, sizeof v, 0) < 0 && errno == EINTR) {
     }
     return v;
+}
+
+// After the socket's handshake, requests and replies travel through two pipes the client made
+// and passed over the socket (SCM_RIGHTS): a pipe round trip costs about half a Unix-domain
+// socket's here. The client keeps the request pipe's write end and the reply pipe's read end; the
+// server gets the other two. Each pipe end that matters is held by one process only, so either
+// side's death is EOF on the other's read end.
+void send_pipes(Connection& sock, int request_read, int reply_write) {
+    int fds[2] = {request_read, reply_write};
+    char byte = 'P';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof fds)] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+    if (retry_eintr([&] { return ::sendmsg(sock.fileno(), &m, MSG_NOSIGNAL); }) < 0)
+        throw SystemError(last_error("hand the manager its pipes"));
+}
+
+Connection receive_pipes(Connection& sock) {
+    pollfd p{sock.fileno(), POLLIN, 0};
+    if (retry_eintr([&] { return ::poll(&p, 1, 2000); }) != 1)
+        throw SystemError(Error(make_error_code(Errc::timed_out), "receive a client's pipes"));
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(2 * sizeof(int))] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    ssize_t r = retry_eintr([&] { return ::recvmsg(sock.fileno(), &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT); });
+    cmsghdr* c = r == 1 ? CMSG_FIRSTHDR(&m) : nullptr;
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int)) ||
+        byte != 'P') {
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < n; ++i) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                ::close(fd);
+            }
+        }
+        throw SystemError(Error(make_error_code(Errc::protocol), "receive a client's pipes"));
+    }
+    int fds[2];
+    std::memcpy(fds, CMSG_DATA(c), sizeof fds);
+    return Connection(unique_fd(fds[0]), unique_fd(fds[1]), unique_fd());
 }
 
 // ---- the server -------------------------------------------------------------------------------
@@ -118,7 +176,7 @@ void Server::accept_one() {
     try {
         // A client that connects and then says nothing holds the server for at most this long.
         Connection c = listener_.accept(2s);
-        clients_.emplace(next_client_++, Client{std::move(c)});
+        clients_.emplace(next_client_++, Client{receive_pipes(c)});
     } catch (const SystemError&) {
         // A failed handshake (wrong key, a client that went away): that client's problem only.
     }
@@ -442,7 +500,14 @@ Connection& connection_for(const detail::ManagerLink& link, const char* what) {
         tc.conn.close();  // inherited across fork: this process's copy only; the parent keeps its own
         tc.pid = 0;
         try {
-            tc.conn = Client(link.address, link.authkey, 10s);
+            Connection sock = Client(link.address, link.authkey, 10s);
+            int req[2], rep[2];
+            if (::pipe2(req, O_CLOEXEC) < 0) throw SystemError(last_error("create a pipe"));
+            unique_fd req_r(req[0]), req_w(req[1]);
+            if (::pipe2(rep, O_CLOEXEC) < 0) throw SystemError(last_error("create a pipe"));
+            unique_fd rep_r(rep[0]), rep_w(rep[1]);
+            send_pipes(sock, req_r.get(), rep_w.get());
+            tc.conn = Connection(std::move(rep_r), std::move(req_w), unique_fd());
         } catch (const AuthenticationError&) {
             throw;
         } catch (const SystemError& e) {
