@@ -303,19 +303,21 @@ Connection Client(std::string_view address, std::string_view authkey, Timeout ti
     sockaddr_un sa;
     socklen_t len = make_addr(address, sa, "connect to");
     unique_fd fd = new_socket(verb.c_str());
-    // A Unix-domain connect does not wait for accept(): it completes once queued in the backlog
-    // (or fails with EAGAIN when the backlog is full, retried until the deadline).
-    detail::Deadline d = detail::Deadline::from(timeout ? timeout : Timeout(kDefaultHandshake));
-    for (;;) {
-        if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), len) == 0) break;
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN && !d.passed()) {
-            timespec ts{0, 1000000};  // the backlog is full: try again shortly
-            ::nanosleep(&ts, nullptr);
-            continue;
-        }
+    // A Unix-domain connect does not wait for accept(): it completes once queued in the backlog.
+    // When the backlog is full it sleeps for room, bounded by the socket's send timeout, which is
+    // set to the deadline for the connect and cleared afterwards (sends would obey it too).
+    std::chrono::nanoseconds limit = timeout ? std::max(*timeout, std::chrono::nanoseconds(1)) : std::chrono::nanoseconds(kDefaultHandshake);
+    auto set_send_timeout = [&](std::chrono::nanoseconds t) {
+        timeval tv{static_cast<time_t>(t.count() / 1000000000), static_cast<suseconds_t>(t.count() % 1000000000 / 1000)};
+        if (tv.tv_sec == 0 && tv.tv_usec == 0 && t.count() > 0) tv.tv_usec = 1;
+        if (::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) throw SystemError(last_error(verb));
+    };
+    set_send_timeout(limit);
+    if (retry_eintr([&] { return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), len); }) < 0) {
+        if (errno == EAGAIN || errno == EINPROGRESS) throw_ipc(make_error_code(Errc::timed_out), verb + " (its backlog stayed full)");
         throw SystemError(last_error(verb));
     }
+    set_send_timeout(std::chrono::nanoseconds(0));
     if (!authkey.empty()) {
         Handshake h(fd.get(), timeout);
         answer_challenge(h, authkey);

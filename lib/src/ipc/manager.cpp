@@ -657,6 +657,7 @@ Manager::Manager(ManagerOptions options) {
             return 0;  // ~Server closes the listener (removing a path) and the clients
         });
     server_->start();
+    owner_ = ::getpid();
     ready.second.close();
     std::tuple<std::uint32_t, std::string> r;
     try {
@@ -698,7 +699,7 @@ Manager::~Manager() {
 pid_t Manager::pid() const { return server_ ? server_->pid().value_or(0) : 0; }
 
 void Manager::shutdown() {
-    if (!server_) return;
+    if (!server_ || owner_ != ::getpid()) return;
     forget_connection(link_->serial);
     std::optional<pid_t> p = server_->pid();
     // Only the process that started the server ends it (a forked copy of the Manager does not).

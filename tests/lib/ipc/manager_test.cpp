@@ -284,3 +284,15 @@ TEST_F(ManagerTest, TheServerDoesNotKeepItsOwnersPipesOpen) {
     EXPECT_THROW(pipe_.first.recv<int>(30s), EofError);  // not a 30 s TimeoutError
     EXPECT_EQ(join_code(*p), 0);
 }
+
+TEST_F(ManagerTest, AForkedCopyOfTheManagerDoesNotEndTheServer) {
+    Manager m;
+    auto d = m.dict();
+    auto p = spawn_fn([&] {
+        m.shutdown();  // the child's copy: not the owner, so nothing happens
+        return 0;
+    });
+    EXPECT_EQ(join_code(*p), 0);
+    d.set("still", 1);
+    EXPECT_EQ(d.get<int>("still"), 1);
+}

@@ -312,6 +312,7 @@ private:
     friend class EventProxy;
     std::shared_ptr<const detail::ManagerLink> link_;
     std::unique_ptr<Process> server_;
+    pid_t owner_ = 0;  // the process that started the server (a forked copy never ends it)
     std::shared_ptr<const detail::ManagerLink> link_of() const { return link_; }
     static std::shared_ptr<const detail::ManagerLink> checked(const Manager& m, std::uint64_t id, detail::ManagerKind kind);
 };
