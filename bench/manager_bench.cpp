@@ -1,7 +1,7 @@
 // manager_bench: dict set/get round trips per second through prockit's Manager and through
 // Python's multiprocessing.Manager().dict(), in pairs (each pair runs both, in alternating order),
 // printing each pair's ratio and the median and range of the ratios. Target: 20x.
-//   manager_bench [pairs=7]        PROCKIT_BENCH_SCALE=0.1 for a quick run
+//   manager_bench [pairs=7]        PROCKIT_BENCH_SCALE=0.1 for a quick run (bench/run.sh runs it too)
 #include <prockit/ipc/manager.hpp>
 
 #include <algorithm>
@@ -65,7 +65,10 @@ double python_rate(long n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int pairs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 7;
+    // bench/run.sh passes Google Benchmark flags to every bench: only a plain number counts here.
+    int pairs = 7;
+    for (int i = 1; i < argc; ++i)
+        if (argv[i][0] >= '0' && argv[i][0] <= '9') pairs = std::max(1, std::atoi(argv[i]));
     long n_prockit = static_cast<long>(400000 * scale()), n_python = static_cast<long>(40000 * scale());
     std::printf("manager_bench: dict set/get round trips per second, %d pairs (prockit %ld, Python %ld per run)\n",
                 pairs, n_prockit, n_python);
