@@ -357,8 +357,13 @@ bool kind_allows(ManagerKind k, ManagerOp op) {
 std::uint64_t index_of(const std::string& a) { return decode_or_throw<std::uint64_t>(a); }
 
 void Server::handle(std::uint64_t cid, const Request& r) {
-    auto& [op32, id, timeout_ns, a, b] = r;
-    auto op = static_cast<ManagerOp>(op32);
+    // Named references, not a structured binding: lambdas below use them (clang 14 cannot capture
+    // structured bindings).
+    const auto op = static_cast<ManagerOp>(std::get<0>(r));
+    const std::uint64_t id = std::get<1>(r);
+    const std::int64_t timeout_ns = std::get<2>(r);
+    const std::string& a = std::get<3>(r);
+    const std::string& b = std::get<4>(r);
     if (op == ManagerOp::create) {
         auto kind = static_cast<ManagerKind>(id);
         if (kind < ManagerKind::dict || kind > ManagerKind::event) return reply(cid, ReplyStatus::bad_request);
