@@ -2,7 +2,7 @@
 # Installs what is missing (Debian packages only), then configures and builds a tree.
 
 PROCKIT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PROCKIT_BUILD_DEPS=(g++ cmake ninja-build pkg-config libcli11-dev libcap-dev libseccomp-dev nlohmann-json3-dev
+PROCKIT_BUILD_DEPS=(g++ cmake ninja-build pkg-config libcli11-dev libcap-dev libseccomp-dev libssl-dev nlohmann-json3-dev
                     libgtest-dev libgmock-dev libbenchmark-dev
                     bash-completion zsh fish)  # the completion tests drive bash, parse zsh and fish
 

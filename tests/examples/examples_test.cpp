@@ -298,5 +298,72 @@ TEST_F(Example, TerminateTree) {
     expect_all_gone(r);
 }
 
+TEST_F(Example, FirstWorker) {
+    auto r = run_example("first_worker");
+    EXPECT_RAN_OK(r);
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(r.out, "0\n1\n2\n");  // main returned at once, and still the worker finished
+}
+
+TEST_F(Example, DownloadUpload) {
+    auto r = run_example("download_upload");
+    EXPECT_RAN_OK(r);
+    EXPECT_EQ(r.err, "");
+    EXPECT_THAT(r.lines, UnorderedElementsAreArray({"--main finished--", "download: start", "upload: start",
+                                                    "download: done", "upload: done"}))
+        << r.out;
+    for (std::string task : {"download", "upload"})
+        EXPECT_LT(r.index_of(task + ": start"), r.index_of(task + ": done")) << r.out;
+}
+
+TEST_F(Example, WorkerJoin) {
+    auto r = run_example("worker_join");
+    EXPECT_RAN_OK(r);
+    EXPECT_EQ(r.err, "");
+    EXPECT_THAT(r.lines, UnorderedElementsAreArray({"Worker A is starting", "Worker B is starting", "Worker A is done",
+                                                    "Worker B is done", "Both processes are done"}))
+        << r.out;
+    for (std::string w : {"A", "B"})
+        EXPECT_LT(r.index_of("Worker " + w + " is starting"), r.index_of("Worker " + w + " is done")) << r.out;
+    ASSERT_FALSE(r.lines.empty());
+    EXPECT_EQ(r.lines.back(), "Both processes are done");
+}
+
+TEST_F(Example, CountProcesses) {
+    auto r = run_example("count_processes", 120s);
+    EXPECT_RAN_OK(r);
+    EXPECT_EQ(r.err, "");
+    ASSERT_EQ(r.lines.size(), 6u) << r.out;
+    std::vector<std::string> counts(r.lines.begin(), r.lines.end() - 1);
+    EXPECT_THAT(counts, UnorderedElementsAreArray({"0 100000000", "1 100000000", "2 100000000", "3 100000000",
+                                                   "4 100000000"}));
+    EXPECT_TRUE(std::regex_match(r.lines.back(), std::regex("elapsed: [0-9]+\\.[0-9]{3} s"))) << r.lines.back();
+}
+
+TEST_F(Example, ManagerSharedDict) {
+    auto r = run_example("manager_shared_dict");
+    EXPECT_RAN_OK(r);
+    EXPECT_EQ(r.err, "");
+    std::string out = std::regex_replace(r.out, std::regex("pid=[0-9]+"), "pid=N");
+    auto lines = split_lines(out);
+    std::vector<std::string> workers(lines.begin() + std::min<std::size_t>(1, lines.size()),
+                                     lines.begin() + std::min<std::size_t>(5, lines.size()));
+    EXPECT_THAT(workers, UnorderedElementsAreArray({"worker 0: 0..24 squared sums to 4900",
+                                                    "worker 1: 25..49 squared sums to 35525",
+                                                    "worker 2: 50..74 squared sums to 97400",
+                                                    "worker 3: 75..99 squared sums to 190525"}))
+        << r.out;
+    std::vector<std::string> main_lines;
+    for (const auto& l : lines)
+        if (l.rfind("main: ", 0) == 0) main_lines.push_back(l);
+    EXPECT_THAT(main_lines,
+                ElementsAre("main: manager server pid=N", "main: queue: 4 workers reported",
+                            "main: dict: worker-0=4900 worker-1=35525 worker-2=97400 worker-3=190525",
+                            "main: list (sorted): 0 1 2 3", "main: counter: 100 (expected 100)",
+                            "main: manager shut down, server pid=N reaped"))
+        << r.out;
+    expect_all_gone(r);  // the manager's server too
+}
+
 }  // namespace
 }  // namespace prockit::test

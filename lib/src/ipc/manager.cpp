@@ -1,0 +1,722 @@
+#include <prockit/ipc/manager.hpp>
+
+#include <prockit/ipc/connection.hpp>
+#include <prockit/process/process.hpp>
+#include <prockit/sys/syscall.hpp>
+
+#include "ipc/sync_internal.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <cerrno>
+#include <csignal>
+#include <deque>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <tuple>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace prockit {
+
+namespace {
+
+using namespace std::chrono_literals;
+using detail::ManagerKind;
+using detail::ManagerOp;
+
+// The wire format: a request is (op, object id, timeout in ns or -1, two byte strings); a reply is
+// (status, payload).
+using Request = std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::string, std::string>;
+using Reply = std::tuple<std::uint32_t, std::string>;
+enum class ReplyStatus : std::uint32_t { ok = 0, missing, empty, full, not_owner, bad_handle, bad_request };
+
+std::uint64_t random_u64() {
+    std::uint64_t v = 0;
+    while (::getrandom(&v, sizeof v, 0) < 0 && errno == EINTR) {
+    }
+    return v;
+}
+
+// After the socket's handshake, requests and replies travel through two pipes the client made
+// and passed over the socket (SCM_RIGHTS): a pipe round trip costs about half a Unix-domain
+// socket's here. The client keeps the request pipe's write end and the reply pipe's read end; the
+// server gets the other two. Each pipe end that matters is held by one process only, so either
+// side's death is EOF on the other's read end.
+void send_pipes(Connection& sock, int request_read, int reply_write) {
+    int fds[2] = {request_read, reply_write};
+    char byte = 'P';
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof fds)] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+    if (retry_eintr([&] { return ::sendmsg(sock.fileno(), &m, MSG_NOSIGNAL); }) < 0)
+        throw SystemError(last_error("hand the manager its pipes"));
+}
+
+Connection receive_pipes(Connection& sock) {
+    pollfd p{sock.fileno(), POLLIN, 0};
+    if (retry_eintr([&] { return ::poll(&p, 1, 2000); }) != 1)
+        throw SystemError(Error(make_error_code(Errc::timed_out), "receive a client's pipes"));
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(2 * sizeof(int))] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    ssize_t r = retry_eintr([&] { return ::recvmsg(sock.fileno(), &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT); });
+    cmsghdr* c = r == 1 ? CMSG_FIRSTHDR(&m) : nullptr;
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int)) ||
+        byte != 'P') {
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < n; ++i) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                ::close(fd);
+            }
+        }
+        throw SystemError(Error(make_error_code(Errc::protocol), "receive a client's pipes"));
+    }
+    int fds[2];
+    std::memcpy(fds, CMSG_DATA(c), sizeof fds);
+    return Connection(unique_fd(fds[0]), unique_fd(fds[1]), unique_fd());
+}
+
+// ---- the server -------------------------------------------------------------------------------
+
+struct Parked {
+    std::uint64_t client;
+    ManagerOp op;
+    std::string arg;  // the item of a parked put
+    detail::Deadline deadline;
+};
+
+struct Object {
+    ManagerKind kind;
+    std::map<std::string, std::string, std::less<>> map;  // dict, Namespace, Value (key "")
+    std::vector<std::string> list;
+    std::deque<std::string> queue;
+    std::size_t maxsize = 0;
+    std::uint64_t holder = 0;  // lock: the client holding it (0: free)
+    bool owner_died = false;
+    bool flag = false;         // event
+    std::deque<Parked> parked;
+};
+
+class Server {
+public:
+    Server(Listener listener, int sigfd) : listener_(std::move(listener)), sigfd_(sigfd) {}
+    void run();
+
+private:
+    struct Client {
+        Connection conn;
+    };
+    void accept_one();
+    void serve(std::uint64_t cid);
+    void drop(std::uint64_t cid);
+    void reply(std::uint64_t cid, ReplyStatus s, std::string payload = {});
+    // Answers what parked requests on `o` can be answered now.
+    void wake(Object& o);
+    void expire();
+    const timespec* next_deadline(timespec& ts) const;
+    void handle(std::uint64_t cid, const Request& r);
+
+    Listener listener_;
+    int sigfd_;
+    std::unordered_map<std::uint64_t, Client> clients_;
+    std::unordered_map<std::uint64_t, Object> objects_;
+    std::uint64_t next_client_ = 1, next_object_ = 1;
+    std::size_t parked_count_ = 0;
+};
+
+void Server::run() {
+    std::vector<pollfd> fds;
+    std::vector<std::uint64_t> ids;
+    for (;;) {
+        fds.clear();
+        ids.clear();
+        fds.push_back({sigfd_, POLLIN, 0});
+        fds.push_back({listener_.fileno(), POLLIN, 0});
+        for (auto& [cid, c] : clients_) {
+            fds.push_back({c.conn.fileno(), POLLIN, 0});
+            ids.push_back(cid);
+        }
+        timespec ts{};
+        int r = ::ppoll(fds.data(), fds.size(), next_deadline(ts), nullptr);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        if (fds[0].revents) return;  // SIGTERM (shutdown, or the owner died) or SIGHUP
+        if (fds[1].revents) accept_one();
+        for (std::size_t i = 0; i < ids.size(); ++i)
+            if (fds[i + 2].revents) serve(ids[i]);
+        if (parked_count_) expire();
+    }
+}
+
+void Server::accept_one() {
+    try {
+        // A client that connects and then says nothing holds the server for at most this long.
+        Connection c = listener_.accept(2s);
+        clients_.emplace(next_client_++, Client{receive_pipes(c)});
+    } catch (const SystemError&) {
+        // A failed handshake (wrong key, a client that went away): that client's problem only.
+    }
+}
+
+void Server::serve(std::uint64_t cid) {
+    auto it = clients_.find(cid);
+    if (it == clients_.end()) return;
+    std::string bytes;
+    try {
+        // One request in flight per connection (the client waits for each reply), so nothing is
+        // left in the Connection's buffer after this message.
+        bytes = it->second.conn.recv_bytes();
+    } catch (const SystemError&) {
+        drop(cid);
+        return;
+    }
+    Request req;
+    try {
+        req = decode_or_throw<Request>(bytes);
+    } catch (const CodecError&) {
+        drop(cid);
+        return;
+    }
+    handle(cid, req);
+}
+
+void Server::reply(std::uint64_t cid, ReplyStatus s, std::string payload) {
+    auto it = clients_.find(cid);
+    if (it == clients_.end()) return;
+    std::string msg = encode(Reply{static_cast<std::uint32_t>(s), std::move(payload)});
+    try {
+        // A client always waits for its reply, so a small one never blocks; a big one gets a bound.
+        Timeout t = msg.size() > 65536 ? Timeout(10s) : std::nullopt;
+        it->second.conn.send_bytes(msg, t);
+    } catch (const SystemError&) {
+        drop(cid);
+    }
+}
+
+void Server::drop(std::uint64_t cid) {
+    if (clients_.erase(cid) == 0) return;
+    for (auto& [oid, o] : objects_) {
+        auto before = o.parked.size();
+        std::erase_if(o.parked, [&](const Parked& p) { return p.client == cid; });
+        parked_count_ -= before - o.parked.size();
+        if (o.kind == ManagerKind::lock && o.holder == cid) {
+            o.holder = 0;
+            o.owner_died = true;
+            wake(o);
+        }
+    }
+}
+
+void Server::wake(Object& o) {
+    bool progress = true;
+    while (progress && !o.parked.empty()) {
+        progress = false;
+        for (auto it = o.parked.begin(); it != o.parked.end(); ++it) {
+            Parked& p = *it;
+            ReplyStatus s = ReplyStatus::ok;
+            std::string payload;
+            bool ready = false;
+            switch (p.op) {
+                case ManagerOp::queue_get:
+                    if (!o.queue.empty()) {
+                        payload = std::move(o.queue.front());
+                        o.queue.pop_front();
+                        ready = true;
+                    }
+                    break;
+                case ManagerOp::queue_put:
+                    if (o.maxsize == 0 || o.queue.size() < o.maxsize) {
+                        o.queue.push_back(std::move(p.arg));
+                        ready = true;
+                    }
+                    break;
+                case ManagerOp::lock_acquire:
+                    if (o.holder == 0) {
+                        o.holder = p.client;
+                        payload = o.owner_died ? "o" : "a";
+                        o.owner_died = false;
+                        ready = true;
+                    }
+                    break;
+                case ManagerOp::event_wait:
+                    if (o.flag) {
+                        payload = "1";
+                        ready = true;
+                    }
+                    break;
+                default: break;
+            }
+            if (!ready) continue;
+            std::uint64_t cid = p.client;
+            o.parked.erase(it);
+            --parked_count_;
+            reply(cid, s, std::move(payload));  // may drop a client, which edits o.parked
+            progress = true;                    // a get may make room for a put, and so on
+            break;
+        }
+    }
+}
+
+const timespec* Server::next_deadline(timespec& ts) const {
+    if (!parked_count_) return nullptr;
+    bool any = false;
+    timespec best{};
+    for (auto& [oid, o] : objects_)
+        for (auto& p : o.parked) {
+            if (p.deadline.infinite) continue;
+            if (!any || p.deadline.abs.tv_sec < best.tv_sec ||
+                (p.deadline.abs.tv_sec == best.tv_sec && p.deadline.abs.tv_nsec < best.tv_nsec))
+                best = p.deadline.abs;
+            any = true;
+        }
+    if (!any) return nullptr;
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long left = (best.tv_sec - now.tv_sec) * 1000000000LL + (best.tv_nsec - now.tv_nsec);
+    if (left < 0) left = 0;
+    ts = {static_cast<time_t>(left / 1000000000LL), static_cast<long>(left % 1000000000LL)};
+    return &ts;
+}
+
+void Server::expire() {
+    std::vector<std::pair<std::uint64_t, ManagerOp>> late;
+    for (auto& [oid, o] : objects_) {
+        for (auto it = o.parked.begin(); it != o.parked.end();) {
+            if (it->deadline.passed()) {
+                late.emplace_back(it->client, it->op);
+                it = o.parked.erase(it);
+                --parked_count_;
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto& [cid, op] : late) {
+        switch (op) {
+            case ManagerOp::queue_get: reply(cid, ReplyStatus::empty); break;
+            case ManagerOp::queue_put: reply(cid, ReplyStatus::full); break;
+            case ManagerOp::lock_acquire: reply(cid, ReplyStatus::ok, "t"); break;
+            default: reply(cid, ReplyStatus::ok, "0"); break;  // event_wait
+        }
+    }
+}
+
+bool kind_allows(ManagerKind k, ManagerOp op) {
+    switch (op) {
+        case ManagerOp::map_set:
+        case ManagerOp::map_get: return k == ManagerKind::dict || k == ManagerKind::names || k == ManagerKind::value;
+        case ManagerOp::map_contains: return k == ManagerKind::dict || k == ManagerKind::names;
+        case ManagerOp::map_erase:
+        case ManagerOp::map_size:
+        case ManagerOp::map_keys:
+        case ManagerOp::map_items: return k == ManagerKind::dict;
+        case ManagerOp::list_append:
+        case ManagerOp::list_get:
+        case ManagerOp::list_set:
+        case ManagerOp::list_size:
+        case ManagerOp::list_pop:
+        case ManagerOp::list_items: return k == ManagerKind::list;
+        case ManagerOp::queue_put:
+        case ManagerOp::queue_get:
+        case ManagerOp::queue_size: return k == ManagerKind::queue;
+        case ManagerOp::lock_acquire:
+        case ManagerOp::lock_release: return k == ManagerKind::lock;
+        case ManagerOp::event_set:
+        case ManagerOp::event_clear:
+        case ManagerOp::event_is_set:
+        case ManagerOp::event_wait: return k == ManagerKind::event;
+        case ManagerOp::create: return true;
+    }
+    return false;
+}
+
+std::uint64_t index_of(const std::string& a) { return decode_or_throw<std::uint64_t>(a); }
+
+void Server::handle(std::uint64_t cid, const Request& r) {
+    // Named references, not a structured binding: lambdas below use them (clang 14 cannot capture
+    // structured bindings).
+    const auto op = static_cast<ManagerOp>(std::get<0>(r));
+    const std::uint64_t id = std::get<1>(r);
+    const std::int64_t timeout_ns = std::get<2>(r);
+    const std::string& a = std::get<3>(r);
+    const std::string& b = std::get<4>(r);
+    if (op == ManagerOp::create) {
+        auto kind = static_cast<ManagerKind>(id);
+        if (kind < ManagerKind::dict || kind > ManagerKind::event) return reply(cid, ReplyStatus::bad_request);
+        std::uint64_t oid = next_object_++;
+        Object& o = objects_[oid];
+        o.kind = kind;
+        if (kind == ManagerKind::queue && !a.empty()) o.maxsize = static_cast<std::size_t>(index_of(a));
+        return reply(cid, ReplyStatus::ok, encode(oid));
+    }
+    auto it = objects_.find(id);
+    if (it == objects_.end() || !kind_allows(it->second.kind, op)) return reply(cid, ReplyStatus::bad_handle);
+    Object& o = it->second;
+    auto park = [&](std::string arg = {}) {
+        if (timeout_ns == 0) return false;  // no wait asked: answer now
+        Timeout t = timeout_ns < 0 ? Timeout() : Timeout(std::chrono::nanoseconds(timeout_ns));
+        o.parked.push_back(Parked{cid, op, std::move(arg), detail::Deadline::from(t)});
+        ++parked_count_;
+        return true;
+    };
+    switch (op) {
+        case ManagerOp::map_set:
+            o.map.insert_or_assign(a, b);
+            return reply(cid, ReplyStatus::ok);
+        case ManagerOp::map_get: {
+            auto m = o.map.find(a);
+            if (b == "?") return reply(cid, ReplyStatus::ok, m == o.map.end() ? std::string() : "1" + m->second);
+            if (m == o.map.end()) return reply(cid, ReplyStatus::missing);
+            return reply(cid, ReplyStatus::ok, m->second);
+        }
+        case ManagerOp::map_contains: return reply(cid, ReplyStatus::ok, o.map.contains(a) ? "1" : "0");
+        case ManagerOp::map_erase: {
+            auto m = o.map.find(a);
+            if (m == o.map.end()) return reply(cid, ReplyStatus::ok, "0");
+            o.map.erase(m);
+            return reply(cid, ReplyStatus::ok, "1");
+        }
+        case ManagerOp::map_size: return reply(cid, ReplyStatus::ok, encode(std::uint64_t{o.map.size()}));
+        case ManagerOp::map_keys: {
+            std::vector<std::string> keys;
+            for (auto& [k, v] : o.map) keys.push_back(k);
+            return reply(cid, ReplyStatus::ok, encode(keys));
+        }
+        case ManagerOp::map_items: {
+            std::map<std::string, std::string> all(o.map.begin(), o.map.end());
+            return reply(cid, ReplyStatus::ok, encode(all));
+        }
+        case ManagerOp::list_append:
+            o.list.push_back(a);
+            return reply(cid, ReplyStatus::ok);
+        case ManagerOp::list_get:
+        case ManagerOp::list_set: {
+            std::uint64_t i;
+            try {
+                i = index_of(a);
+            } catch (const CodecError&) {
+                return reply(cid, ReplyStatus::bad_request);
+            }
+            if (i >= o.list.size()) return reply(cid, ReplyStatus::missing);
+            if (op == ManagerOp::list_get) return reply(cid, ReplyStatus::ok, o.list[i]);
+            o.list[i] = b;
+            return reply(cid, ReplyStatus::ok);
+        }
+        case ManagerOp::list_size: return reply(cid, ReplyStatus::ok, encode(std::uint64_t{o.list.size()}));
+        case ManagerOp::list_pop: {
+            if (o.list.empty()) return reply(cid, ReplyStatus::missing);
+            std::string v = std::move(o.list.back());
+            o.list.pop_back();
+            return reply(cid, ReplyStatus::ok, std::move(v));
+        }
+        case ManagerOp::list_items: return reply(cid, ReplyStatus::ok, encode(o.list));
+        case ManagerOp::queue_put:
+            if (o.maxsize == 0 || o.queue.size() < o.maxsize) {
+                o.queue.push_back(a);
+                reply(cid, ReplyStatus::ok);
+                return wake(o);
+            }
+            if (!park(a)) return reply(cid, ReplyStatus::full);
+            return;
+        case ManagerOp::queue_get:
+            if (!o.queue.empty()) {
+                std::string v = std::move(o.queue.front());
+                o.queue.pop_front();
+                reply(cid, ReplyStatus::ok, std::move(v));
+                return wake(o);  // room for a parked put
+            }
+            if (!park()) return reply(cid, ReplyStatus::empty);
+            return;
+        case ManagerOp::queue_size: return reply(cid, ReplyStatus::ok, encode(std::uint64_t{o.queue.size()}));
+        case ManagerOp::lock_acquire:
+            if (o.holder == 0) {
+                o.holder = cid;
+                std::string s = o.owner_died ? "o" : "a";
+                o.owner_died = false;
+                return reply(cid, ReplyStatus::ok, s);
+            }
+            if (!park()) return reply(cid, ReplyStatus::ok, "t");
+            return;
+        case ManagerOp::lock_release:
+            if (o.holder != cid) return reply(cid, ReplyStatus::not_owner);
+            o.holder = 0;
+            reply(cid, ReplyStatus::ok);
+            return wake(o);
+        case ManagerOp::event_set:
+            o.flag = true;
+            reply(cid, ReplyStatus::ok);
+            return wake(o);
+        case ManagerOp::event_clear:
+            o.flag = false;
+            return reply(cid, ReplyStatus::ok);
+        case ManagerOp::event_is_set: return reply(cid, ReplyStatus::ok, o.flag ? "1" : "0");
+        case ManagerOp::event_wait:
+            if (o.flag) return reply(cid, ReplyStatus::ok, "1");
+            if (!park()) return reply(cid, ReplyStatus::ok, "0");
+            return;
+        default: return reply(cid, ReplyStatus::bad_request);
+    }
+}
+
+// ---- the client side --------------------------------------------------------------------------
+
+// This thread's connection to one manager, and the process it was opened in.
+struct ThreadConnection {
+    pid_t pid = 0;
+    Connection conn;
+};
+
+std::unordered_map<std::uint64_t, ThreadConnection>& thread_connections() {
+    thread_local std::unordered_map<std::uint64_t, ThreadConnection> mine;
+    return mine;
+}
+
+// Closes this thread's connection to a manager (when that manager is shut down or let go).
+void forget_connection(std::uint64_t serial) { thread_connections().erase(serial); }
+
+Connection& connection_for(const detail::ManagerLink& link, const char* what) {
+    ThreadConnection& tc = thread_connections()[link.serial];
+    pid_t self = ::getpid();
+    if (tc.pid != self || tc.conn.closed()) {
+        tc.conn.close();  // inherited across fork: this process's copy only; the parent keeps its own
+        tc.pid = 0;
+        try {
+            Connection sock = Client(link.address, link.authkey, 10s);
+            int req[2], rep[2];
+            if (::pipe2(req, O_CLOEXEC) < 0) throw SystemError(last_error("create a pipe"));
+            unique_fd req_r(req[0]), req_w(req[1]);
+            if (::pipe2(rep, O_CLOEXEC) < 0) throw SystemError(last_error("create a pipe"));
+            unique_fd rep_r(rep[0]), rep_w(rep[1]);
+            send_pipes(sock, req_r.get(), rep_w.get());
+            tc.conn = Connection(std::move(rep_r), std::move(req_w), unique_fd());
+        } catch (const AuthenticationError&) {
+            throw;
+        } catch (const SystemError& e) {
+            throw_ipc(IpcErrc::eof, std::string("use ") + what + ": the manager's server at " + link.address +
+                                        " is gone (" + e.what() + ")");
+        }
+        tc.pid = self;
+    }
+    return tc.conn;
+}
+
+}  // namespace
+
+std::string detail::ManagerLink::call(ManagerOp op, std::uint64_t id, Timeout timeout, std::string_view a,
+                                      std::string_view b, const char* what) const {
+    Connection& c = connection_for(*this, what);
+    std::int64_t t = timeout ? std::max<std::int64_t>(0, timeout->count()) : -1;
+    std::string bytes;
+    try {
+        c.send_bytes(encode(Request{static_cast<std::uint32_t>(op), id, t, std::string(a), std::string(b)}));
+        bytes = c.recv_bytes();
+    } catch (const EofError&) {
+        c.close();
+        throw_ipc(IpcErrc::eof, std::string("use ") + what + ": the manager's server at " + address + " is gone");
+    }
+    auto [status, payload] = decode_or_throw<Reply>(bytes);
+    switch (static_cast<ReplyStatus>(status)) {
+        case ReplyStatus::ok: return std::move(payload);
+        case ReplyStatus::missing:
+            if (op == ManagerOp::map_get)
+                throw std::out_of_range(std::string("prockit: ") + what + " has no " +
+                                        (std::string_view(what).ends_with("Namespace") ? "attribute '" : "key '") +
+                                        std::string(a) + "'");
+            throw std::out_of_range(std::string("prockit: ") + what + ": index out of range");
+        case ReplyStatus::empty: throw_ipc(IpcErrc::empty, std::string("get from ") + what);
+        case ReplyStatus::full: throw_ipc(IpcErrc::full, std::string("put on ") + what);
+        case ReplyStatus::not_owner: throw_ipc(IpcErrc::not_owner, std::string("release ") + what);
+        case ReplyStatus::bad_handle: throw_ipc(IpcErrc::bad_handle, std::string("use ") + what + " (id " + std::to_string(id) + ")");
+        case ReplyStatus::bad_request: break;
+    }
+    throw_ipc(IpcErrc::bad_handle, std::string("use ") + what + ": the manager refused the request");
+}
+
+std::string detail::ProxyBase::call(ManagerOp op, const char* what, std::string_view a, std::string_view b,
+                                    Timeout timeout) const {
+    if (!link_) throw_ipc(IpcErrc::closed, std::string("use ") + what + " (an empty proxy)");
+    return link_->call(op, id_, timeout, a, b, what);
+}
+
+std::size_t DictProxy::size() const { return decode_or_throw<std::uint64_t>(call(detail::ManagerOp::map_size, kWhat)); }
+std::vector<std::string> DictProxy::keys() const {
+    return decode_or_throw<std::vector<std::string>>(call(detail::ManagerOp::map_keys, kWhat));
+}
+std::size_t ListProxy::size() const { return decode_or_throw<std::uint64_t>(call(detail::ManagerOp::list_size, kWhat)); }
+std::size_t QueueProxy::qsize() const { return decode_or_throw<std::uint64_t>(call(detail::ManagerOp::queue_size, kWhat)); }
+
+LockStatus LockProxy::acquire(Timeout timeout) const {
+    std::string r = call(detail::ManagerOp::lock_acquire, kWhat, {}, {}, timeout);
+    return r == "a" ? LockStatus::acquired : r == "o" ? LockStatus::owner_died : LockStatus::timed_out;
+}
+void LockProxy::release() const { call(detail::ManagerOp::lock_release, kWhat); }
+void LockProxy::lock() const {
+    if (acquire() == LockStatus::owner_died) {
+        release();
+        throw_ipc(IpcErrc::owner_died, "lock a manager Lock");
+    }
+}
+
+void EventProxy::set() const { call(detail::ManagerOp::event_set, kWhat); }
+void EventProxy::clear() const { call(detail::ManagerOp::event_clear, kWhat); }
+bool EventProxy::is_set() const { return call(detail::ManagerOp::event_is_set, kWhat) == "1"; }
+bool EventProxy::wait(Timeout timeout) const { return call(detail::ManagerOp::event_wait, kWhat, {}, {}, timeout) == "1"; }
+
+std::shared_ptr<const detail::ManagerLink> Manager::checked(const Manager& m, std::uint64_t id, ManagerKind kind) {
+    (void)id;
+    (void)kind;  // the server checks the kind at each request (IpcError bad_handle)
+    return m.link_;
+}
+DictProxy::DictProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::dict), id) {}
+NamespaceProxy::NamespaceProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::names), id) {}
+ListProxy::ListProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::list), id) {}
+QueueProxy::QueueProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::queue), id) {}
+LockProxy::LockProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::lock), id) {}
+EventProxy::EventProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::event), id) {}
+
+std::uint64_t Manager::create(ManagerKind kind, std::uint64_t arg) const {
+    if (!link_) throw_ipc(IpcErrc::closed, "create a manager object (the manager was moved from)");
+    std::string a = arg ? encode(arg) : std::string();
+    return decode_or_throw<std::uint64_t>(
+        link_->call(ManagerOp::create, static_cast<std::uint64_t>(kind), std::nullopt, a, {}, "a manager"));
+}
+
+DictProxy Manager::dict() const { return DictProxy(link_, create(ManagerKind::dict)); }
+ListProxy Manager::list() const { return ListProxy(link_, create(ManagerKind::list)); }
+NamespaceProxy Manager::Namespace() const { return NamespaceProxy(link_, create(ManagerKind::names)); }
+QueueProxy Manager::Queue(std::size_t maxsize) const { return QueueProxy(link_, create(ManagerKind::queue, maxsize)); }
+LockProxy Manager::Lock() const { return LockProxy(link_, create(ManagerKind::lock)); }
+EventProxy Manager::Event() const { return EventProxy(link_, create(ManagerKind::event)); }
+
+Manager::Manager(ManagerOptions options) {
+    auto link = std::make_shared<detail::ManagerLink>();
+    link->authkey = options.authkey.empty() ? [] {
+        std::string k(32, '\0');
+        for (std::size_t i = 0; i < k.size(); i += 8) {
+            std::uint64_t v = random_u64();
+            std::memcpy(k.data() + i, &v, 8);
+        }
+        return k;
+    }()
+                                            : options.authkey;
+    link->serial = random_u64();
+    // The listener is made in the server (the owner never holds it, so a dead server refuses
+    // connections at once); the server reports its address, or why it could not listen, on a pipe.
+    Pipe ready(false);
+    std::string address = options.address, key = link->authkey;
+    server_ = std::make_unique<Process>(
+        ProcessOptions{.name = "prockit-manager", .daemon = true, .parent_death_signal = SIGTERM},
+        [&ready, address, key]() -> int {
+            ready.first.close();
+            // SIGTERM (shutdown, or the owner's death) and SIGHUP end the loop cleanly; SIGINT is the
+            // owner's to act on (a Ctrl-C in a terminal reaches the whole process group).
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGTERM);
+            sigaddset(&set, SIGHUP);
+            ::sigprocmask(SIG_BLOCK, &set, nullptr);
+            ::signal(SIGINT, SIG_IGN);
+            int sigfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+            std::optional<Listener> l;
+            try {
+                if (sigfd < 0) throw SystemError(last_error("create a signalfd"));
+                l.emplace(address, key);
+                ready.second.send(std::make_tuple(std::uint32_t{0}, l->address()));
+            } catch (const std::exception& e) {
+                ready.second.send(std::make_tuple(std::uint32_t{1}, std::string(e.what())));
+                return 1;
+            }
+            ready.second.close();
+            // The server holds nothing of its owner's: a pipe end it inherited would keep that
+            // pipe's readers from ever seeing EOF while the manager runs.
+            int keep[2] = {std::min(sigfd, l->fileno()), std::max(sigfd, l->fileno())};
+            ::close_range(3, static_cast<unsigned>(keep[0]) - 1, 0);
+            ::close_range(static_cast<unsigned>(keep[0]) + 1, static_cast<unsigned>(keep[1]) - 1, 0);
+            ::close_range(static_cast<unsigned>(keep[1]) + 1, ~0U, 0);
+            Server s(std::move(*l), sigfd);
+            s.run();
+            return 0;  // ~Server closes the listener (removing a path) and the clients
+        });
+    server_->start();
+    owner_ = ::getpid();
+    ready.second.close();
+    std::tuple<std::uint32_t, std::string> r;
+    try {
+        r = ready.first.recv<std::tuple<std::uint32_t, std::string>>(options.start_timeout);
+    } catch (const SystemError& e) {
+        server_->kill();
+        server_->join();
+        throw SystemError(Error(make_error_code(std::errc::io_error), std::string("start a manager: ") + e.what()));
+    }
+    if (std::get<0>(r) != 0) {
+        server_->join();
+        throw SystemError(Error(make_error_code(std::errc::address_in_use), "start a manager: " + std::get<1>(r)));
+    }
+    link->address = std::get<1>(r);
+    link_ = std::move(link);
+}
+
+Manager Manager::connect(std::string address, std::string authkey) {
+    Manager m{ConnectTag{}};
+    auto link = std::make_shared<detail::ManagerLink>();
+    link->address = std::move(address);
+    link->authkey = std::move(authkey);
+    link->serial = random_u64();
+    m.link_ = std::move(link);
+    return m;
+}
+
+Manager::Manager(ConnectTag) {}
+Manager::Manager(Manager&&) noexcept = default;
+
+Manager::~Manager() {
+    try {
+        shutdown();
+    } catch (...) {
+    }
+    if (link_) forget_connection(link_->serial);
+}
+
+pid_t Manager::pid() const { return server_ ? server_->pid().value_or(0) : 0; }
+
+void Manager::shutdown() {
+    if (!server_ || owner_ != ::getpid()) return;
+    forget_connection(link_->serial);
+    std::optional<pid_t> p = server_->pid();
+    // Only the process that started the server ends it (a forked copy of the Manager does not).
+    if (p && server_->is_alive()) {
+        server_->terminate();
+        if (!server_->join(std::chrono::seconds(5))) {
+            server_->kill();
+            server_->join();
+        }
+    }
+    if (link_ && !link_->address.empty() && link_->address[0] != '@') ::unlink(link_->address.c_str());
+    server_.reset();
+}
+
+}  // namespace prockit

@@ -1,0 +1,298 @@
+// Manager: shared dict/list/Namespace/Value/Queue/Lock/Event across processes, blocking requests
+// that do not block other clients, errors (never hangs) when the server is gone, and nothing left
+// behind when the manager or its owner ends.
+#include "ipc_support.hpp"
+
+#include <prockit/ipc/connection.hpp>
+#include <prockit/ipc/manager.hpp>
+#include <prockit/ipc/pipe.hpp>
+#include <prockit/sys/syscall.hpp>
+
+#include <csignal>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+using namespace prockit;
+using namespace prockit::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+class ManagerTest : public NoLeaks {};
+
+bool path_exists(const std::string& p) {
+    struct stat st{};
+    return ::lstat(p.c_str(), &st) == 0;
+}
+
+// Waits (at most `d`) for a process that is not our child to end.
+bool wait_gone(pid_t pid, std::chrono::seconds d) {
+    int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) return errno == ESRCH;
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::chrono::milliseconds(d).count()));
+    ::close(fd);
+    return r == 1;
+}
+
+ManagerOptions at(const std::string& path) {
+    ManagerOptions o;
+    o.address = path;
+    return o;
+}
+
+}  // namespace
+
+TEST_F(ManagerTest, SharesADictListNamespaceAndValueWithChildren) {
+    Manager m;
+    auto d = m.dict();
+    auto l = m.list();
+    auto ns = m.Namespace();
+    auto v = m.Value(10);
+    d.set("from-parent", std::string("hello"));
+    std::vector<std::unique_ptr<Process>> kids;
+    for (int i = 0; i < 3; ++i)
+        kids.push_back(spawn_fn([=] {
+            d.set("child-" + std::to_string(i), i * i);
+            l.append(i);
+            ns.set("last", i);
+            return d.get<std::string>("from-parent") == "hello" ? 0 : 3;
+        }));
+    for (auto& k : kids) EXPECT_EQ(join_code(*k), 0);
+    EXPECT_EQ(d.size(), 4u);
+    EXPECT_EQ(d.get<int>("child-2"), 4);
+    EXPECT_THROW(d.items<int>(), CodecError);  // "from-parent" holds a string
+    EXPECT_EQ(d.find<int>("child-1"), 1);
+    EXPECT_EQ(d.find<int>("nothing"), std::nullopt);
+    EXPECT_THROW(d.get<int>("nothing"), std::out_of_range);
+    EXPECT_TRUE(d.erase("from-parent"));
+    EXPECT_FALSE(d.contains("from-parent"));
+    auto items = d.items<int>();
+    EXPECT_EQ(items, (std::map<std::string, int>{{"child-0", 0}, {"child-1", 1}, {"child-2", 4}}));
+    auto got = l.items<int>();
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2}));
+    l.set(0, 100);
+    EXPECT_EQ(l.get<int>(0), 100);
+    EXPECT_THROW(l.get<int>(3), std::out_of_range);
+    EXPECT_EQ(l.size(), 3u);
+    EXPECT_TRUE(ns.has("last"));
+    EXPECT_THROW(ns.get<int>("first"), std::out_of_range);
+    EXPECT_EQ(v.get(), 10);
+    v.set(11);
+    EXPECT_EQ(v.get(), 11);
+}
+
+TEST_F(ManagerTest, AParkedQueueGetDoesNotBlockOtherClients) {
+    Manager m;
+    auto q = m.Queue();
+    auto d = m.dict();
+    Pipe started(false);
+    auto p = spawn_fn([&] {
+        started.first.close();
+        started.second.send(1);
+        return q.get<std::string>() == "item" ? 0 : 3;  // parks in the server, no timeout
+    });
+    started.second.close();
+    EXPECT_EQ(started.first.recv<int>(30s), 1);
+    // While the child's get is parked, the server answers everyone else.
+    for (int i = 0; i < 100; ++i) d.set("k", i);
+    EXPECT_EQ(d.get<int>("k"), 99);
+    EXPECT_THROW(q.get<std::string>(20ms), QueueEmpty);  // our own get times out in the server
+    q.put(std::string("item"));
+    EXPECT_EQ(join_code(*p), 0);
+    EXPECT_EQ(q.qsize(), 0u);
+}
+
+TEST_F(ManagerTest, ABoundedQueueParksPutsUntilThereIsRoom) {
+    Manager m;
+    auto q = m.Queue(1);
+    q.put(1);
+    EXPECT_THROW(q.put(2, 20ms), QueueFull);
+    auto p = spawn_fn([=] {
+        q.put(2);  // waits for room
+        return 0;
+    });
+    EXPECT_EQ(q.get<int>(30s), 1);
+    EXPECT_EQ(q.get<int>(30s), 2);
+    EXPECT_EQ(join_code(*p), 0);
+}
+
+TEST_F(ManagerTest, ALockExcludesTimesOutAndSurvivesItsHoldersDeath) {
+    Manager m;
+    auto lock = m.Lock();
+    EXPECT_EQ(lock.acquire(), LockStatus::acquired);
+    auto p = spawn_fn([=] {
+        if (lock.acquire(20ms) != LockStatus::timed_out) return 3;
+        try {
+            lock.release();  // not ours
+            return 4;
+        } catch (const IpcError& e) {
+            if (e.code() != make_error_code(IpcErrc::not_owner)) return 5;
+        }
+        return 0;
+    });
+    EXPECT_EQ(join_code(*p), 0);
+    lock.release();
+    // A holder that dies: the next acquirer is told.
+    auto q = spawn_fn([=] {
+        lock.acquire();
+        ::raise(SIGKILL);
+        return 0;
+    });
+    EXPECT_EQ(join_code(*q), -SIGKILL);
+    EXPECT_EQ(lock.acquire(30s), LockStatus::owner_died);
+    lock.release();
+    EXPECT_EQ(lock.acquire(0ns), LockStatus::acquired);
+    lock.release();
+}
+
+TEST_F(ManagerTest, AnEventWakesAParkedWaiter) {
+    Manager m;
+    auto e = m.Event();
+    EXPECT_FALSE(e.is_set());
+    EXPECT_FALSE(e.wait(20ms));
+    Pipe started(false);
+    auto p = spawn_fn([&] {
+        started.first.close();
+        started.second.send(1);
+        return e.wait() ? 0 : 3;
+    });
+    started.second.close();
+    EXPECT_EQ(started.first.recv<int>(30s), 1);
+    e.set();
+    EXPECT_EQ(join_code(*p), 0);
+    EXPECT_TRUE(e.is_set());
+    e.clear();
+    EXPECT_FALSE(e.is_set());
+}
+
+TEST_F(ManagerTest, AChildGetsItsOwnConnectionAfterFork) {
+    Manager m;
+    auto d = m.dict();
+    d.set("n", 1);  // the parent's connection exists before the fork
+    auto p = spawn_fn([=] {
+        for (int i = 0; i < 50; ++i) d.set("n", d.get<int>("n") + 1);
+        return 0;
+    });
+    EXPECT_EQ(join_code(*p), 0);
+    EXPECT_EQ(d.get<int>("n"), 51);  // and the parent's still works, in step
+}
+
+TEST_F(ManagerTest, AnUnrelatedProcessReachesObjectsByAddressKeyAndId) {
+    Manager m;
+    auto d = m.dict();
+    d.set("x", 5);
+    std::string addr = m.address(), key = m.authkey();
+    std::uint64_t id = d.id();
+    auto p = spawn_fn([=] {
+        Manager other = Manager::connect(addr, key);
+        DictProxy same(other, id);
+        if (same.get<int>("x") != 5) return 3;
+        try {
+            ListProxy wrong(other, id);
+            wrong.size();
+            return 4;
+        } catch (const IpcError&) {
+        }
+        Manager bad = Manager::connect(addr, "not the key");
+        try {
+            DictProxy(bad, id).size();
+            return 5;
+        } catch (const AuthenticationError&) {
+        }
+        return 0;
+    });
+    EXPECT_EQ(join_code(*p), 0);
+}
+
+TEST_F(ManagerTest, ProxiesOfADeadServerThrowInsteadOfHanging) {
+    Manager m;
+    auto d = m.dict();
+    auto q = m.Queue();
+    d.set("a", 1);
+    Pipe started(false);
+    auto p = spawn_fn([&] {
+        started.first.close();
+        started.second.send(1);
+        try {
+            q.get<int>();  // parked when the server dies
+        } catch (const EofError&) {
+            return 0;
+        }
+        return 3;
+    });
+    started.second.close();
+    EXPECT_EQ(started.first.recv<int>(30s), 1);
+    // Whether the child's get is parked in the server yet or still connecting, the outcome is the
+    // same: EOF on its connection, or a refused connection — an EofError either way.
+    ASSERT_EQ(::kill(m.pid(), SIGKILL), 0);
+    EXPECT_EQ(join_code(*p), 0);
+    EXPECT_THROW(d.get<int>("a"), EofError);
+    EXPECT_THROW(d.set("a", 2), EofError);  // again: a refused connection is the same error
+    EXPECT_THROW(m.dict(), EofError);
+}
+
+TEST_F(ManagerTest, ShutdownRemovesThePathAndReapsTheServer) {
+    std::string path = "/tmp/prockit-mgr-test-" + std::to_string(::getpid()) + ".sock";
+    pid_t server;
+    {
+        Manager m(at(path));
+        EXPECT_EQ(m.address(), path);
+        EXPECT_TRUE(path_exists(path));
+        server = m.pid();
+        m.dict().set("k", 1);
+        m.shutdown();
+        EXPECT_FALSE(path_exists(path));
+        EXPECT_EQ(::kill(server, 0), -1);  // reaped (NoLeaks also checks that no child is left)
+    }
+    {
+        Manager m(at(path));  // the address can be used again
+        EXPECT_TRUE(path_exists(path));
+    }  // the destructor shuts down too
+    EXPECT_FALSE(path_exists(path));
+}
+
+TEST_F(ManagerTest, TheServerEndsWhenItsOwnerIsKilled) {
+    std::string path = "/tmp/prockit-mgr-owner-" + std::to_string(::getpid()) + ".sock";
+    Pipe report(false);
+    auto owner = spawn_fn([&] {
+        report.first.close();
+        Manager m(at(path));
+        report.second.send(static_cast<int>(m.pid()));
+        for (;;) ::pause();
+        return 0;
+    });
+    report.second.close();
+    pid_t server = report.first.recv<int>(30s);
+    ASSERT_TRUE(path_exists(path));
+    owner->kill();
+    EXPECT_EQ(join_code(*owner), -SIGKILL);
+    EXPECT_TRUE(wait_gone(server, 30s)) << "the manager's server outlived its SIGKILLed owner";
+    EXPECT_FALSE(path_exists(path)) << "the manager's server left its socket file behind";
+}
+
+TEST_F(ManagerTest, TheServerDoesNotKeepItsOwnersPipesOpen) {
+    Pipe pipe_(false);  // made before the manager: the server is forked with both ends
+    Manager m;
+    auto p = spawn_fn([&] {
+        pipe_.first.close();
+        return 0;  // the write end closes with the child
+    });
+    pipe_.second.close();
+    EXPECT_THROW(pipe_.first.recv<int>(30s), EofError);  // not a 30 s TimeoutError
+    EXPECT_EQ(join_code(*p), 0);
+}
+
+TEST_F(ManagerTest, AForkedCopyOfTheManagerDoesNotEndTheServer) {
+    Manager m;
+    auto d = m.dict();
+    auto p = spawn_fn([&] {
+        m.shutdown();  // the child's copy: not the owner, so nothing happens
+        return 0;
+    });
+    EXPECT_EQ(join_code(*p), 0);
+    d.set("still", 1);
+    EXPECT_EQ(d.get<int>("still"), 1);
+}
