@@ -23,6 +23,9 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <set>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -297,6 +300,9 @@ private:
         tmp_.release(std::move(f));
     }
     void lost_output(const Job& job, const Error& e);
+    void fit_descriptors();
+    std::size_t order_window_ = 64;
+    std::set<std::uint64_t> lost_;  // jobs whose output was reported incomplete  // -k: jobs started and not yet printed, at most
     bool fg_active_ = false;
     TmpFiles tmp_;
     OutputPipes pipes_;
@@ -418,7 +424,7 @@ bool Engine::may_start(Clock::time_point now) const {
     if (stopping_) return false;
     if (running_.size() >= plan_.jobs) return false;
     if (last_start_ && plan_.delay.count() > 0 && now < *last_start_ + plan_.delay) return false;
-    if (plan_.keep_order && order_.size() >= std::max<std::size_t>(64, 4 * static_cast<std::size_t>(plan_.jobs)))
+    if (plan_.keep_order && order_.size() >= order_window_)
         return false;
     if (restart_at_ && now < *restart_at_) return false;
     if (output_full()) return false;  // the reader is behind: start nothing until it catches up
@@ -792,7 +798,7 @@ void Engine::flush_order() {
 bool Engine::output_full() const {
     // Memory held for prun's stdout and stderr, and buffer files waiting to be written (each a
     // descriptor): past these, job pipes are not read and no job starts until the reader catches up.
-    constexpr std::size_t most_bytes = 1 << 20, most_files = 16;
+    constexpr std::size_t most_bytes = 1 << 20, most_files = 8;
     return out1_.buffered() + out2_.buffered() > most_bytes || out1_.files() + out2_.files() > most_files;
 }
 
@@ -904,9 +910,62 @@ bool Engine::check_tmp_full(int fd) {
 void Engine::lost_output(const Job& job, const Error& e) {
     // Every job whose output is incomplete is named; the run then fails as for prun's own write
     // errors (exit status 1, a pool's 255).
-    (void)job;
+    if (!lost_.insert(job.seq).second) return;
     tools::print_error(e);
     g_write_failed = true;
+}
+
+std::size_t open_descriptors() {
+    std::size_t n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+        while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+        closedir(d);
+        return n > 0 ? n - 1 : 0;  // the listing's own
+    }
+    return 64;  // no /proc: a guess on the safe side
+}
+
+void Engine::fit_descriptors() {
+    // A pool never fails a job for want of prun's own descriptors: the soft RLIMIT_NOFILE is raised
+    // to the hard one (the jobs get the original back), and the concurrency (and -k's window of
+    // jobs waiting to be printed) is capped to what the limit holds.
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t want = std::min<rlim_t>(rl.rlim_max, rlim_t{1} << 20);
+    if (rl.rlim_cur < want) {
+        rlimit raised{want, rl.rlim_max};
+        for (; raised.rlim_cur > rl.rlim_cur; raised.rlim_cur /= 2)  // nr_open may be lower
+            if (setrlimit(RLIMIT_NOFILE, &raised) == 0) break;
+        if (raised.rlim_cur > rl.rlim_cur) {
+            if (!plan_.jobs_nofile) plan_.base.rlimit(RLIMIT_NOFILE, rl.rlim_cur, rl.rlim_max);
+            rl.rlim_cur = raised.rlim_cur;
+        }
+    }
+    // What a running job holds: its pidfd, its buffer files or pipes, a --pipe block's file; and
+    // for prun as a whole: the reusable buffer files, the spill files, files queued for a slow
+    // reader, and the descriptors a spawn opens for a moment (pipes, a cgroup's).
+    std::size_t per_job = 1;
+    bool buffered = plan_.output == OutputMode::group || plan_.output == OutputMode::line_buffer;
+    if (buffered) per_job += 2;
+    else if (log_.active()) per_job += 1;
+    if (plan_.blocks) per_job += 1;
+    std::size_t reserve = TmpFiles::kept + 2 + 8 + 2 + 8 + 8;
+    std::size_t used = open_descriptors() + reserve;
+    std::size_t budget = rl.rlim_cur > used ? static_cast<std::size_t>(rl.rlim_cur) - used : 0;
+    std::size_t fit = std::max<std::size_t>(1, budget / per_job);
+    if (fit < plan_.jobs) {
+        if (!plan_.jobs_as_many)
+            tools::print_warning("running " + std::to_string(fit) + (fit == 1 ? " job" : " jobs") + " at once, not " + std::to_string(plan_.jobs) +
+                                 ": the descriptor limit (ulimit -n " + std::to_string(rl.rlim_cur) + ") holds no more");
+        plan_.jobs = static_cast<unsigned>(fit);
+    }
+    // -k: a job done and waiting for an earlier one holds its two buffer files.
+    std::size_t window = std::max<std::size_t>(64, 4 * static_cast<std::size_t>(plan_.jobs));
+    if (plan_.keep_order) {
+        std::size_t left = budget > plan_.jobs * per_job ? budget - plan_.jobs * per_job : 0;
+        window = std::min(window, plan_.jobs + (plan_.output == OutputMode::group ? left / 2 : window));
+    }
+    order_window_ = std::max<std::size_t>(window, plan_.jobs);
 }
 
 void Engine::progress(bool final) {
@@ -1002,6 +1061,7 @@ int Engine::run() {
             return plan_.own_failure;
         }
     }
+    if (plan_.pool) fit_descriptors();
     if (plan_.inputs) total_ = plan_.inputs->total();
     if (total_ && !skip_.empty()) total_ = *total_ - std::min(*total_, skip_.size());
     if (total_) halt_.set_total(*total_);
@@ -1071,6 +1131,7 @@ int Engine::run() {
         }
     }
     if (interrupted_ || guardian_lost_) {
+        if (!out1_.empty() || !out2_.empty()) tools::print_error("cannot write the rest of the output: prun was stopped");
         out1_.drop();
         out2_.drop();
     }
