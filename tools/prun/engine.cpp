@@ -824,8 +824,7 @@ void Engine::sync_output() {
                 loop_.unwatch(lp->watch);
                 lp->watch = 0;
             } else if (!pause && !lp->watch) {
-                Running* rp = r.get();
-                lp->watch = loop_.watch(lp->fd.get(), POLLIN, [this, rp, lp, dst](short) { read_pipe(*rp, *lp, dst, false); });
+                watch_pipe(*r, *lp, dst);
             }
         }
 }
