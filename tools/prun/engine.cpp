@@ -1,5 +1,6 @@
 #include "engine.hpp"
 #include "joblog.hpp"
+#include "output.hpp"
 
 #include "common/cli.hpp"
 #include "common/exit_codes.hpp"
@@ -22,6 +23,10 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <set>
+#include <sys/resource.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 namespace prockit::prun {
@@ -42,46 +47,19 @@ void write_failed(const Error& e) {
     g_write_failed = true;
 }
 
+// prun's stdout and stderr (the engine's, set while it runs): nothing is written to them but
+// through these queues, so a reader that stops never blocks the event loop (output.hpp).
+OutputSink* g_sink[3] = {nullptr, nullptr, nullptr};
+
 void write_out(int fd, std::string_view data) {
-    // A closed stdout ends prun through SIGPIPE, as for any filter; other errors are reported once.
-    if (auto r = write_all(fd, data, "write output"); !r) write_failed(r.error());
+    if (g_sink[fd]) g_sink[fd]->write(data);
 }
 
 /// Writes `data` prefixed line by line with `prefix`; a trailing partial line is kept in `partial`
 /// unless `final`.
 void emit_lines(int fd, std::string& partial, std::string_view data, const std::string& prefix, bool tag, bool final) {
-    if (!tag) {
-        if (!final) {
-            // whole lines only: keep the tail
-            partial.append(data);
-            auto nl = partial.rfind('\n');
-            if (nl == std::string::npos) return;
-            write_out(fd, std::string_view(partial).substr(0, nl + 1));
-            partial.erase(0, nl + 1);
-        } else {
-            partial.append(data);
-            if (!partial.empty()) write_out(fd, partial);
-            partial.clear();
-        }
-        return;
-    }
-    partial.append(data);
     std::string out;
-    std::size_t pos = 0;
-    for (;;) {
-        auto nl = partial.find('\n', pos);
-        if (nl == std::string::npos) break;
-        out += prefix;
-        out.append(partial, pos, nl + 1 - pos);
-        pos = nl + 1;
-    }
-    partial.erase(0, pos);
-    if (final && !partial.empty()) {
-        out += prefix;
-        out += partial;
-        out += '\n';
-        partial.clear();
-    }
+    cut_lines(out, partial, data, prefix, tag, final);
     if (!out.empty()) write_out(fd, out);
 }
 
@@ -122,45 +100,6 @@ private:
     int old_[3] = {0, 0, 0};
 };
 
-/// Copies a temporary file's content to fd (with tags when asked).
-void emit_file(int src, int dst, const std::string& prefix, bool tag, OutputPipes& pipes) {
-    struct stat st {};
-    if (fstat(src, &st) != 0 || st.st_size == 0) return;
-    off_t size = st.st_size;
-    pipes.copying(dst, size);
-    if (!tag) {
-        off_t off = 0;
-        while (off < size) {
-            ssize_t n = sendfile(dst, src, &off, static_cast<std::size_t>(std::min<off_t>(size - off, 1 << 30)));
-            if (n > 0) continue;
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0 && errno != EINVAL && errno != ENOSYS) {
-                write_failed(last_error("write output"));
-                return;
-            }
-            break;  // EINVAL/ENOSYS (or a short file): fall back to read/write
-        }
-        if (off >= size) return;
-        std::string buf(1 << 16, '\0');
-        while (off < size) {
-            ssize_t n = retry_eintr([&] { return pread(src, buf.data(), buf.size(), off); });
-            if (n <= 0) return;
-            write_out(dst, std::string_view(buf.data(), static_cast<std::size_t>(n)));
-            off += n;
-        }
-        return;
-    }
-    std::string partial, buf(1 << 16, '\0');
-    off_t off = 0;
-    while (off < size) {
-        ssize_t n = retry_eintr([&] { return pread(src, buf.data(), buf.size(), off); });
-        if (n <= 0) break;
-        emit_lines(dst, partial, std::string_view(buf.data(), static_cast<std::size_t>(n)), prefix, true, false);
-        off += n;
-    }
-    emit_lines(dst, partial, {}, prefix, true, true);
-}
-
 /// Temporary files for --group output, reused between jobs.
 class TmpFiles {
 public:
@@ -175,20 +114,26 @@ public:
     /// A new file, never one used before (--pipe blocks: a reader the job left behind must not
     /// see another job's block).
     Result<unique_fd> fresh() {
-        const char* dir = std::getenv("TMPDIR");
-        std::string d = dir && *dir ? dir : "/tmp";
+        std::string d = dir();
         if (auto f = open_fd(d, O_TMPFILE | O_RDWR, 0600)) return f;
         int fd = memfd_create("prun-output", MFD_CLOEXEC);
         if (fd < 0) return fail(last_error("create a temporary file in " + d));
         return unique_fd(fd);
+    }
+    static std::string dir() {
+        const char* dir = std::getenv("TMPDIR");
+        return dir && *dir ? dir : "/tmp";
     }
     void release(unique_fd fd) {
         if (!fd) return;
         struct stat st {};
         if (fstat(fd.get(), &st) == 0 && st.st_size > 0 && ftruncate(fd.get(), 0) != 0) return;  // dropped
         lseek(fd.get(), 0, SEEK_SET);
-        if (free_.size() < 64) free_.push_back(std::move(fd));
+        if (free_.size() < kept) free_.push_back(std::move(fd));
     }
+
+    /// Files kept for reuse at most (each a descriptor: see the descriptor budget).
+    static constexpr std::size_t kept = 8;
 
 private:
     std::vector<unique_fd> free_;
@@ -229,6 +174,7 @@ struct Running {
     std::uint64_t received = 0;    // bytes of stdout
     std::optional<CpuSet> cpus;
     bool direct = false;  // group mode: this job writes straight to prun's stdout/stderr
+    bool maybe_lost = false;  // its buffer files' file system was seen full while it ran
 };
 
 struct Finished {
@@ -335,7 +281,28 @@ private:
     std::map<Supervisor::JobId, std::unique_ptr<Running>> running_;
     std::deque<Job> retry_queue_;
     std::deque<OrderEntry> order_;
-    std::deque<OrderEntry> pending_;  // finished outputs held while a direct job runs
+    // Output (output.hpp): prun's stdout and stderr, and while a job writes straight through
+    // (group mode), the outputs finished meanwhile, merged into one spill file per stream.
+    OutputSink out1_{1, [](const Error& e) { write_failed(e); }};
+    OutputSink out2_{2, [](const Error& e) { write_failed(e); }};
+    OutputSink& sink(int fd) { return fd == 1 ? out1_ : out2_; }
+    unique_fd spill_[3];
+    EventLoop::Id out_watch_[3] = {0, 0, 0};
+    bool reading_paused_ = false;
+    bool output_full() const;
+    void sync_output();
+    void queue_file(int fd, unique_fd f, const std::string& prefix);
+    void spill(int fd, unique_fd f, const Job& job);
+    void flush_spill();
+    bool check_tmp_full(int fd);
+    void release_tmp(unique_fd f) {
+        if (f) check_tmp_full(f.get());  // before truncating frees the space
+        tmp_.release(std::move(f));
+    }
+    void lost_output(const Job& job, const Error& e);
+    void fit_descriptors();
+    std::size_t order_window_ = 64;
+    std::set<std::uint64_t> lost_;  // jobs whose output was reported incomplete  // -k: jobs started and not yet printed, at most
     bool fg_active_ = false;
     TmpFiles tmp_;
     OutputPipes pipes_;
@@ -457,9 +424,10 @@ bool Engine::may_start(Clock::time_point now) const {
     if (stopping_) return false;
     if (running_.size() >= plan_.jobs) return false;
     if (last_start_ && plan_.delay.count() > 0 && now < *last_start_ + plan_.delay) return false;
-    if (plan_.keep_order && order_.size() >= std::max<std::size_t>(64, 4 * static_cast<std::size_t>(plan_.jobs)))
+    if (plan_.keep_order && order_.size() >= order_window_)
         return false;
     if (restart_at_ && now < *restart_at_) return false;
+    if (output_full()) return false;  // the reader is behind: start nothing until it catches up
     return true;
 }
 
@@ -565,7 +533,7 @@ void Engine::start(Job job) {
             // printed; the others are buffered and printed whole after it. With a joblog every
             // job is buffered: the buffer's size is the job's Receive.
             bool can_direct = !fg_active_ && !plan_.tag && plan_.retries == 1 && !log_.active() &&
-                              (plan_.keep_order ? order_.empty() : pending_.empty());
+                              (plan_.keep_order ? order_.empty() : true);
             if (can_direct) {
                 r->direct = true;
                 fg_active_ = true;
@@ -594,8 +562,8 @@ void Engine::start(Job job) {
     if (!id) {
         const SpawnFailure& f = id.error();
         int code = f.not_found() ? tools::exit_not_found : f.not_executable() ? tools::exit_cannot_execute : tools::exit_failure;
-        tmp_.release(std::move(r->out_file));
-        tmp_.release(std::move(r->err_file));
+        release_tmp(std::move(r->out_file));
+        release_tmp(std::move(r->err_file));
         fail_job(code, f);
         return;
     }
@@ -731,19 +699,16 @@ void Engine::on_exit(Supervisor::Exit& e) {
         if (fstat(r->out_file.get(), &stt) == 0) r->received = static_cast<std::uint64_t>(stt.st_size);
     }
     f.received = r->received;
+    if (r->out_file && check_tmp_full(r->out_file.get())) r->maybe_lost = true;
+    if (r->maybe_lost)
+        lost_output(r->job, Error::from_errno(ENOSPC, "keep the output of job " + std::to_string(r->job.seq) + " (" +
+                                                          r->job.name + ") in " + tmp_.dir()));
     f.job = std::move(r->job);
     bool direct = r->direct;
     final_result(std::move(f), std::move(r->out_file), std::move(r->err_file));
     if (direct) {
         fg_active_ = false;
-        while (!pending_.empty()) {
-            OrderEntry o = std::move(pending_.front());
-            pending_.pop_front();
-            emit_file(o.out.get(), 1, o.prefix, plan_.tag, pipes_);
-            emit_file(o.err.get(), 2, o.prefix, plan_.tag, pipes_);
-            tmp_.release(std::move(o.out));
-            tmp_.release(std::move(o.err));
-        }
+        flush_spill();
     }
 }
 
@@ -755,8 +720,8 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
     }
     // Retries: a failed attempt is run again (its output dropped) while attempts remain.
     if (f.spawned && !stopping_ && retry_.should_retry(ok, f.job.attempts)) {
-        tmp_.release(std::move(out));
-        tmp_.release(std::move(err));
+        release_tmp(std::move(out));
+        release_tmp(std::move(err));
         retry_queue_.push_back(std::move(f.job));
         return;
     }
@@ -776,12 +741,13 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
                 }
             flush_order();
         } else if (fg_active_ && out) {
-            pending_.push_back(OrderEntry{f.job.seq, true, std::move(out), std::move(err), prefix});
+            // Behind the job that writes straight through: merged into the spill files, so that
+            // waiting outputs hold two descriptors in all, not two each.
+            spill(1, std::move(out), f.job);
+            spill(2, std::move(err), f.job);
         } else {
-            if (out) emit_file(out.get(), 1, prefix, plan_.tag, pipes_);
-            if (err) emit_file(err.get(), 2, prefix, plan_.tag, pipes_);
-            tmp_.release(std::move(out));
-            tmp_.release(std::move(err));
+            if (out) queue_file(1, std::move(out), prefix);
+            if (err) queue_file(2, std::move(err), prefix);
         }
     } else if (plan_.keep_order) {
         for (auto& e : order_)
@@ -824,11 +790,181 @@ void Engine::flush_order() {
     while (!order_.empty() && order_.front().done) {
         OrderEntry e = std::move(order_.front());
         order_.pop_front();
-        if (e.out) emit_file(e.out.get(), 1, e.prefix, plan_.tag, pipes_);
-        if (e.err) emit_file(e.err.get(), 2, e.prefix, plan_.tag, pipes_);
-        tmp_.release(std::move(e.out));
-        tmp_.release(std::move(e.err));
+        if (e.out) queue_file(1, std::move(e.out), e.prefix);
+        if (e.err) queue_file(2, std::move(e.err), e.prefix);
     }
+}
+
+bool Engine::output_full() const {
+    // Memory held for prun's stdout and stderr, and buffer files waiting to be written (each a
+    // descriptor): past these, job pipes are not read and no job starts until the reader catches up.
+    constexpr std::size_t most_bytes = 1 << 20, most_files = 8;
+    return out1_.buffered() + out2_.buffered() > most_bytes || out1_.files() + out2_.files() > most_files;
+}
+
+void Engine::sync_output() {
+    // Poll prun's stdout/stderr for room while something waits for it.
+    for (int fd : {1, 2}) {
+        OutputSink& o = sink(fd);
+        if (o.waiting() && !out_watch_[fd]) {
+            out_watch_[fd] = loop_.watch(o.poll_fd(), POLLOUT, [this, fd](short) { sink(fd).flush(); });
+        } else if (!o.waiting() && out_watch_[fd]) {
+            loop_.unwatch(out_watch_[fd]);
+            out_watch_[fd] = 0;
+        }
+    }
+    // Back-pressure: job pipes are read only while the queue has room.
+    bool pause = output_full();
+    if (pause == reading_paused_) return;
+    reading_paused_ = pause;
+    for (auto& [id, r] : running_)
+        for (auto [lp, dst] : {std::pair{&r->out_pipe, 1}, std::pair{&r->err_pipe, 2}}) {
+            if (!lp->fd) continue;
+            if (pause && lp->watch) {
+                loop_.unwatch(lp->watch);
+                lp->watch = 0;
+            } else if (!pause && !lp->watch) {
+                watch_pipe(*r, *lp, dst);
+            }
+        }
+}
+
+void Engine::queue_file(int fd, unique_fd f, const std::string& prefix) {
+    struct stat st {};
+    if (fstat(f.get(), &st) == 0) pipes_.copying(fd, st.st_size);
+    sink(fd).file(std::move(f), prefix, plan_.tag, [this](unique_fd done) { release_tmp(std::move(done)); });
+}
+
+void Engine::spill(int fd, unique_fd f, const Job& job) {
+    if (!f) return;
+    struct stat st {};
+    if (fstat(f.get(), &st) == 0 && st.st_size > 0) {
+        if (!spill_[fd]) {
+            auto s = tmp_.fresh();
+            if (!s) {
+                lost_output(job, s.error());
+                release_tmp(std::move(f));
+                return;
+            }
+            spill_[fd] = std::move(*s);
+        }
+        off_t in = 0;
+        while (in < st.st_size) {
+            ssize_t n = copy_file_range(f.get(), &in, spill_[fd].get(), nullptr, static_cast<std::size_t>(st.st_size - in), 0);
+            if (n > 0) continue;
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+                // through memory
+                std::string buf(1 << 16, '\0');
+                ssize_t r = retry_eintr([&] { return pread(f.get(), buf.data(), buf.size(), in); });
+                if (r > 0) {
+                    if (auto w = write_all(spill_[fd].get(), std::string_view(buf.data(), static_cast<std::size_t>(r)),
+                                           "write a spill file");
+                        !w) {
+                        errno = w.error().code().value();
+                        n = -1;
+                    } else {
+                        in += r;
+                        continue;
+                    }
+                } else if (r == 0) {
+                    break;
+                }
+            }
+            if (n == 0) break;
+            lost_output(job, Error::from_errno(errno, "keep the output of job " + std::to_string(job.seq) + " (" +
+                                                         job.name + ") in " + tmp_.dir()));
+            break;
+        }
+    }
+    release_tmp(std::move(f));
+}
+
+void Engine::flush_spill() {
+    for (int fd : {1, 2})
+        if (spill_[fd]) {
+            (void)lseek(spill_[fd].get(), 0, SEEK_SET);
+            // Not reused: dropped once written (a spill file can be large).
+            struct stat st {};
+            if (fstat(spill_[fd].get(), &st) == 0) pipes_.copying(fd, st.st_size);
+            sink(fd).file(std::move(spill_[fd]), {}, false, [](unique_fd) {});
+            spill_[fd].reset();
+        }
+}
+
+bool Engine::check_tmp_full(int fd) {
+    // A job writes its buffered output into a file itself: a full file system fails the job's
+    // write, which prun cannot see, and a job may ignore it. So prun looks whenever it would
+    // free space (a job ended, a file is truncated): a full file system means every job buffering
+    // meanwhile may have lost bytes.
+    struct statfs sf {};
+    if (fstatfs(fd, &sf) != 0 || sf.f_blocks == 0) return false;  // a memfd: no such limit
+    bool full = (geteuid() == 0 ? sf.f_bfree : sf.f_bavail) == 0;
+    if (!full) return false;
+    for (auto& [id, r] : running_)
+        if (r->out_file) r->maybe_lost = true;
+    return true;
+}
+
+void Engine::lost_output(const Job& job, const Error& e) {
+    // Every job whose output is incomplete is named; the run then fails as for prun's own write
+    // errors (exit status 1, a pool's 255).
+    if (!lost_.insert(job.seq).second) return;
+    tools::print_error(e);
+    g_write_failed = true;
+}
+
+std::size_t open_descriptors() {
+    std::size_t n = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+        while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+        closedir(d);
+        return n > 0 ? n - 1 : 0;  // the listing's own
+    }
+    return 64;  // no /proc: a guess on the safe side
+}
+
+void Engine::fit_descriptors() {
+    // A pool never fails a job for want of prun's own descriptors: the soft RLIMIT_NOFILE is raised
+    // to the hard one (the jobs get the original back), and the concurrency (and -k's window of
+    // jobs waiting to be printed) is capped to what the limit holds.
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t want = std::min<rlim_t>(rl.rlim_max, rlim_t{1} << 20);
+    if (rl.rlim_cur < want) {
+        rlimit raised{want, rl.rlim_max};
+        for (; raised.rlim_cur > rl.rlim_cur; raised.rlim_cur /= 2)  // nr_open may be lower
+            if (setrlimit(RLIMIT_NOFILE, &raised) == 0) break;
+        if (raised.rlim_cur > rl.rlim_cur) {
+            if (!plan_.jobs_nofile) plan_.base.rlimit(RLIMIT_NOFILE, rl.rlim_cur, rl.rlim_max);
+            rl.rlim_cur = raised.rlim_cur;
+        }
+    }
+    // What a running job holds: its pidfd, its buffer files or pipes, a --pipe block's file; and
+    // for prun as a whole: the reusable buffer files, the spill files, files queued for a slow
+    // reader, and the descriptors a spawn opens for a moment (pipes, a cgroup's).
+    std::size_t per_job = 1;
+    bool buffered = plan_.output == OutputMode::group || plan_.output == OutputMode::line_buffer;
+    if (buffered) per_job += 2;
+    else if (log_.active()) per_job += 1;
+    if (plan_.blocks) per_job += 1;
+    std::size_t reserve = TmpFiles::kept + 2 + 8 + 2 + 8 + 8;
+    std::size_t used = open_descriptors() + reserve;
+    std::size_t budget = rl.rlim_cur > used ? static_cast<std::size_t>(rl.rlim_cur) - used : 0;
+    std::size_t fit = std::max<std::size_t>(1, budget / per_job);
+    if (fit < plan_.jobs) {
+        if (!plan_.jobs_as_many)
+            tools::print_warning("running " + std::to_string(fit) + (fit == 1 ? " job" : " jobs") + " at once, not " + std::to_string(plan_.jobs) +
+                                 ": the descriptor limit (ulimit -n " + std::to_string(rl.rlim_cur) + ") holds no more");
+        plan_.jobs = static_cast<unsigned>(fit);
+    }
+    // -k: a job done and waiting for an earlier one holds its two buffer files.
+    std::size_t window = std::max<std::size_t>(64, 4 * static_cast<std::size_t>(plan_.jobs));
+    if (plan_.keep_order) {
+        std::size_t left = budget > plan_.jobs * per_job ? budget - plan_.jobs * per_job : 0;
+        window = std::min(window, plan_.jobs + (plan_.output == OutputMode::group ? left / 2 : window));
+    }
+    order_window_ = std::max<std::size_t>(window, plan_.jobs);
 }
 
 void Engine::progress(bool final) {
@@ -861,7 +997,7 @@ void Engine::progress(bool final) {
                       tools::tool_name().c_str(), static_cast<unsigned long long>(done_), total,
                       static_cast<int>(frac * 100), running_.size(), static_cast<unsigned long long>(failed_), eta);
     }
-    (void)write_all(2, line);
+    write_out(2, line);
 }
 
 int Engine::exit_code() const {
@@ -905,6 +1041,8 @@ int Engine::run() {
         tools::print_error(st.error());
         return plan_.own_failure;
     }
+    g_sink[1] = &out1_;
+    g_sink[2] = &out2_;
     if (plan_.guard) guardian_watch_ = loop_.watch(plan_.guard->guardian_fd(), POLLIN, [this](short ev) { on_guardian(ev); });
 
     if (!plan_.joblog.empty()) {
@@ -922,6 +1060,7 @@ int Engine::run() {
             return plan_.own_failure;
         }
     }
+    if (plan_.pool) fit_descriptors();
     if (plan_.inputs) total_ = plan_.inputs->total();
     if (total_ && !skip_.empty()) total_ = *total_ - std::min(*total_, skip_.size());
     if (total_) halt_.set_total(*total_);
@@ -965,6 +1104,7 @@ int Engine::run() {
         if (more && last_start_ && plan_.delay.count() > 0 && running_.size() < plan_.jobs) soonest(*last_start_ + plan_.delay);
         if ((plan_.bar || plan_.eta)) soonest(now + (tty_err_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000)));
         watch_input(more && may_start(now) ? input_wait_fd() : -1);
+        sync_output();
 
         if (auto st = loop_.run_once(wake); !st) {
             tools::print_error(st.error());
@@ -975,6 +1115,26 @@ int Engine::run() {
     watch_input(-1);
     flush_order();
     progress(true);
+    // What is queued for a slow reader is written before prun ends, still in the loop: a signal
+    // ends the wait (the rest is dropped), as it ends a run.
+    while (!interrupted_ && !guardian_lost_ && !(out1_.empty() && out2_.empty())) {
+        sync_output();
+        if (!out1_.waiting() && !out2_.waiting()) {
+            out1_.flush();
+            out2_.flush();
+            continue;
+        }
+        if (auto st = loop_.run_once(); !st) {
+            tools::print_error(st.error());
+            break;
+        }
+    }
+    if (interrupted_ || guardian_lost_) {
+        if (!out1_.empty() || !out2_.empty()) tools::print_error("cannot write the rest of the output: prun was stopped");
+        out1_.drop();
+        out2_.drop();
+    }
+    sync_output();
     pipes_.restore();
     // Nothing outlives prun: what the jobs left behind (adopted by this subreaper) ends here.
     if (plan_.guard) TreeGuard::end_descendants({});
@@ -989,7 +1149,9 @@ int Engine::run() {
 
 int run_engine(Plan& plan) {
     Engine e(plan);
-    return e.run();
+    int code = e.run();
+    g_sink[1] = g_sink[2] = nullptr;
+    return code;
 }
 
 }  // namespace prockit::prun

@@ -41,6 +41,8 @@ struct Plan {
 
     Command base{""};  // every per-child control; program/args filled per job
     unsigned jobs = 1;
+    bool jobs_as_many = false;  // -j0: as many as the descriptor budget allows, no warning
+    bool jobs_nofile = false;   // --rlimit nofile=...: the jobs' RLIMIT_NOFILE is the user's
     OutputMode output = OutputMode::ungroup;
     bool tag = false;
     bool tagstring = false;  // --tag prefixes Job::tag, not the name

@@ -462,6 +462,8 @@ int run(const Options& o) {
     if (o.nice) c.nice(*o.nice);
     if (o.oom_score_adj) c.oom_score_adj(*o.oom_score_adj);
     for (const auto& r : o.rlimits) add_rlimit(c, r);
+    for (const auto& r : o.rlimits)
+        if (auto l = parse_rlimit_spec(r); l && l->resource == RLIMIT_NOFILE) plan.jobs_nofile = true;
     if (!o.cwd.empty()) c.cwd(o.daemon ? absolute(o.cwd) : o.cwd);
     if (o.clear_env) c.env_clear();
     for (const auto& e : o.env) {
@@ -512,6 +514,7 @@ int run(const Options& o) {
     // --- pool settings
     unsigned ncpu = static_cast<unsigned>(plan.cpus ? plan.cpus->count() : allowed->count());
     plan.jobs = plan.pool ? (o.jobs.empty() ? std::max(1U, ncpu) : parse_jobs(o.jobs, ncpu)) : 1;
+    plan.jobs_as_many = plan.pool && o.jobs == "0";
     plan.halt = parse_halt(o.halt);
     plan.retries = std::max(1U, o.retries);
     plan.dry_run = o.dry_run;

@@ -1,0 +1,88 @@
+// tools/prun/output.hpp — prun's own stdout and stderr: what the engine prints (relayed and
+// line-buffered job output, buffered --group output, --dry-run lines, progress) is queued here and
+// written only as far as the reader takes it, so a reader that stops never blocks the event loop
+// (timeouts and signals keep working). Buffered outputs stay in their files until written; the
+// bytes held in memory are counted so that the engine can stop reading job pipes and starting
+// jobs while the queue is long (back-pressure reaches the jobs).
+#pragma once
+
+#include <prockit/sys/result.hpp>
+#include <prockit/sys/unique_fd.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace prockit::prun {
+
+/// Writes `data` prefixed line by line with `prefix` (when `tag`) into `out`; a trailing partial
+/// line is kept in `partial` unless `final`. Untagged, only whole lines leave unless `final`.
+void cut_lines(std::string& out, std::string& partial, std::string_view data, const std::string& prefix, bool tag,
+               bool final);
+
+class OutputSink {
+public:
+    /// How the sink writes without blocking.
+    enum class Mode {
+        plain,    ///< a regular file or /dev/null: a write does not wait for a reader
+        own,      ///< a pipe, FIFO or terminal reopened through /proc/self/fd with O_NONBLOCK:
+                  ///< an open file description of prun's own, so the flag reaches nobody else
+        socket,   ///< send(MSG_DONTWAIT)
+        small,    ///< fallback: at most PIPE_BUF bytes at a time, and only after POLLOUT
+    };
+
+    /// `fd` is borrowed (1 or 2); `on_error` is told of the first write error (the queue is then
+    /// dropped: what cannot be written is not kept).
+    OutputSink(int fd, std::function<void(const Error&)> on_error);
+    OutputSink(const OutputSink&) = delete;
+    OutputSink& operator=(const OutputSink&) = delete;
+
+    /// Queues bytes and writes what the reader takes now.
+    void write(std::string_view data);
+    /// Queues a file's content (from offset 0, its size now), prefixed line by line when `tag`;
+    /// `done` gets the file back once it is written (or dropped).
+    void file(unique_fd f, std::string prefix, bool tag, std::function<void(unique_fd)> done);
+    /// Writes what the reader takes now; true when the queue is empty.
+    bool flush();
+    /// Drops everything queued (the run is being ended by a signal).
+    void drop();
+
+    bool empty() const noexcept { return q_.empty(); }
+    /// Bytes held in memory (queued files count only the chunk being written).
+    std::size_t buffered() const noexcept { return bytes_; }
+    /// Files queued.
+    std::size_t files() const noexcept { return files_; }
+    /// The descriptor to poll for POLLOUT while the queue is not empty, and whether to.
+    int poll_fd() const noexcept { return out_ ? out_.get() : fd_; }
+    bool waiting() const noexcept { return !q_.empty() && blocked_; }
+    Mode mode() const noexcept { return mode_; }
+
+private:
+    struct Item {
+        std::string data;
+        std::size_t pos = 0;
+        unique_fd file;
+        off_t off = 0, size = 0;
+        std::string prefix, partial;
+        bool tag = false;
+        bool is_file = false;
+        std::function<void(unique_fd)> done;
+    };
+    ssize_t put(const char* p, std::size_t n);
+    void pop();
+
+    int fd_;
+    unique_fd out_;  // Mode::own
+    Mode mode_ = Mode::plain;
+    std::function<void(const Error&)> on_error_;
+    std::deque<Item> q_;
+    std::size_t bytes_ = 0;
+    std::size_t files_ = 0;
+    bool blocked_ = false;  // the last write would have blocked
+    bool failed_ = false;
+};
+
+}  // namespace prockit::prun
