@@ -1,0 +1,1 @@
+#include "prun_support.hpp"
