@@ -93,6 +93,27 @@ TEST_F(SupervisorTest, TimeoutRunsTheTermSequenceOnTheWholeTree) {
     ::close(gfd);
 }
 
+TEST_F(SupervisorTest, StopReachesDescendantsThatLeftTheProcessGroup) {
+    EventLoop loop;
+    std::vector<Ended> ended;
+    Supervisor sup(loop, {{SIGTERM, 30s}, {SIGKILL, 0ms}},
+                   {[&](Supervisor::Exit& e) { ended.push_back({e.id, e.status, e.timed_out, e.stopped}); }, {}});
+    // The grandchild calls setsid: the job's process-group signal does not reach it.
+    Command cmd("sh");
+    cmd.args({"-c", "setsid sleep 300 & echo $!; wait"}).new_process_group().out(Stdio::pipe());
+    auto id = sup.start(cmd).value();
+    pid_t grandchild = std::stoi(read_line(sup.child(id)->stdout_pipe().get()));
+    int gfd = static_cast<int>(syscall(SYS_pidfd_open, grandchild, 0));
+    ASSERT_GE(gfd, 0);
+    sup.stop(id);
+    ASSERT_TRUE(run_until(loop, [&] { return !ended.empty(); }));
+    pollfd p{gfd, POLLIN, 0};
+    bool gone = ::poll(&p, 1, 10000) == 1;
+    if (!gone) ::kill(grandchild, SIGKILL);
+    EXPECT_TRUE(gone) << "the setsid'd grandchild outlived its job's end";
+    ::close(gfd);
+}
+
 TEST_F(SupervisorTest, ATermThatEndsTheJobEndsTheSequence) {
     EventLoop loop;
     std::vector<Ended> ended;
