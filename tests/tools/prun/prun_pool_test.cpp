@@ -133,7 +133,7 @@ TEST(PrunPool, PipeBadInput) {
     usage({"--pipe", "--name", "{1}", "cat"}, "x\n", "--name with --pipe: it can use only {#} and {%}");
     usage({"--pipe", "wc", ":::", "a"}, "", "cannot use input sources (:::, ::::, -a) with --pipe");
     usage({"--pipe", "-a", "/dev/null", "wc"}, "", "cannot use input sources (:::, ::::, -a) with --pipe");
-    usage({"--pipe"}, "x\n", "--pipe needs a command");
+    usage({"--pipe"}, "x\n", "cannot use --pipe: no command to run");
     usage({"--pipe", "--block", "0", "wc"}, "x\n", "cannot parse --block \"0\": expected a size");
     usage({"--pipe", "--block", "1Q", "wc"}, "x\n", "--block \"1Q\"");
     usage({"--block", "1M", "echo", ":::", "a"}, "", "cannot use --block without --pipe");
@@ -212,7 +212,7 @@ TEST(PrunGnuParallel, KeepOrderAndTag) {
     EXPECT_NE(r.err.find("cannot parse --tagstring"), std::string::npos) << r.err;
     r = prun({"-u", "--tagstring", "x", "echo", ":::", "a"});
     EXPECT_EQ(r.code, 255);
-    EXPECT_NE(r.err.find("--tagstring needs --group or --line-buffer"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("cannot use --tagstring with --ungroup: it needs --group or --line-buffer"), std::string::npos) << r.err;
 }
 
 TEST(PrunGnuParallel, ExitStatus) {
