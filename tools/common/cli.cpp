@@ -77,6 +77,37 @@ int usage_error(std::string_view what) {
 
 std::string version_line() { return tool_name() + " (prockit) " PROCKIT_VERSION; }
 
+namespace {
+std::string lower_first(std::string s) {
+    if (s.size() > 1 && std::isupper(static_cast<unsigned char>(s[0])) && std::islower(static_cast<unsigned char>(s[1])))
+        s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+    return s;
+}
+}  // namespace
+
+// CLI11's sentences, in the house form `cannot <verb> <object>: <reason>`:
+//   "--nice: Value 99 not in range -20 to 19"  -> cannot parse --nice: value 99 not in range ...
+//   "Could not convert: --retries = x"         -> cannot parse --retries "x": expected a number
+//   "The following argument was not expected: --bogus"
+//                                              -> cannot parse the command line: the following ...
+std::string cli11_message(const std::string& what) {
+    if (what.rfind("cannot ", 0) == 0) return what;
+    const std::string_view conv = "Could not convert: ";
+    if (what.rfind(conv, 0) == 0) {
+        auto eq = what.find(" = ", conv.size());
+        if (eq != std::string::npos)
+            return "cannot parse " + what.substr(conv.size(), eq - conv.size()) + " \"" + what.substr(eq + 3) +
+                   "\": expected a number";
+    }
+    if (what.size() > 1 && what[0] == '-') {
+        auto colon = what.find(": ");
+        auto name_end = what.find_first_not_of("-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,");
+        if (colon != std::string::npos && name_end == colon)
+            return "cannot parse " + what.substr(0, colon) + ": " + lower_first(what.substr(colon + 2));
+    }
+    return "cannot parse the command line: " + lower_first(what);
+}
+
 std::optional<int> parse(CLI::App& app, int argc, const char* const* argv) {
     try {
         app.parse(argc, argv);
@@ -90,11 +121,7 @@ std::optional<int> parse(CLI::App& app, int argc, const char* const* argv) {
         std::cout << e.what() << std::endl;
         return exit_ok;
     } catch (const CLI::ParseError& e) {
-        // CLI11 starts its sentences with a capital ("The following argument was not expected").
-        std::string what = e.what();
-        if (what.size() > 1 && std::isupper(static_cast<unsigned char>(what[0])) && std::islower(static_cast<unsigned char>(what[1])))
-            what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
-        return usage_error(what);
+        return usage_error(cli11_message(e.what()));
     } catch (const UsageError& e) {  // thrown from an option callback
         return usage_error(e.what());
     }

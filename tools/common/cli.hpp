@@ -55,6 +55,9 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// A CLI11 parse error's text in the house form (`cannot parse --opt: reason`).
+std::string cli11_message(const std::string& what);
+
 /// Prints a usage error line and returns exit_usage.
 int usage_error(std::string_view what);
 

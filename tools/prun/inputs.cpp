@@ -30,6 +30,7 @@ Result<std::optional<std::string>> RecordReader::next() {
         if (at != std::string::npos) {
             std::string rec = buf_.substr(pos_, at - pos_);
             pos_ = at + 1;
+            ++records_;
             return std::optional<std::string>(std::move(rec));
         }
         scanned_ = buf_.size();  // a long record is searched once, not once per read
@@ -37,6 +38,7 @@ Result<std::optional<std::string>> RecordReader::next() {
             if (pos_ < buf_.size()) {
                 std::string rec = buf_.substr(pos_);
                 pos_ = buf_.size();
+                ++records_;
                 return std::optional<std::string>(std::move(rec));
             }
             return std::optional<std::string>();
@@ -57,6 +59,9 @@ Status RecordReader::fill() {
     buf_.erase(0, pos_);
     scanned_ = scanned_ > pos_ ? scanned_ - pos_ : 0;
     pos_ = 0;
+    if (buf_.size() > max_record_bytes)  // what is buffered now is one unfinished record
+        return fail(Error(make_error_code(Errc::out_of_range),
+                          "read \"" + what_ + "\": record " + std::to_string(records_ + 1) + " is longer than 1 MiB"));
     std::size_t old = buf_.size();
     buf_.resize(old + 65536);
     ssize_t n = retry_eintr([&] { return ::read(fd_.get(), buf_.data() + old, 65536); });

@@ -34,13 +34,18 @@ public:
     /// The descriptor next() would block on (no whole record buffered yet), else -1: an event
     /// loop polls it and calls fill() when it is readable, so it never blocks in next().
     int waiting_fd() const;
-    /// One read() into the buffer.
+    /// One read() into the buffer. A record longer than max_record_bytes is an error
+    /// (Errc::out_of_range): the input must not grow prun without bound (/dev/zero), and such a
+    /// record could not be a command's argument anyway (the kernel takes 128 KiB at most).
     Status fill();
+
+    static constexpr std::size_t max_record_bytes = std::size_t{1} << 20;
 
 private:
     unique_fd fd_;
     char sep_;
     std::string what_;
+    std::size_t records_ = 0;  // handed out so far
     std::string buf_;
     std::size_t pos_ = 0;
     mutable std::size_t scanned_ = 0;  // buf_ before this holds no separator past pos_

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace prockit::prun {
 namespace {
@@ -142,10 +143,41 @@ Result<LoggedJobs> parse_joblog(const std::string& text, bool jsonl) {
     return out;
 }
 
+namespace {
+// The joblog is read whole, but no line of it may pass 1 MiB (a line is one job's record: a
+// command of at most ~2 MiB of arguments is not logged by GNU parallel either): /dev/zero or a
+// corrupt file ends in an error, not in the OOM killer.
+constexpr std::size_t max_joblog_line = std::size_t{1} << 20;
+
+Result<std::string> read_bounded_lines(const std::string& path) {
+    auto fd = open_fd(path, O_RDONLY | O_CLOEXEC);
+    if (!fd) return fail(fd.error());
+    std::string text;
+    std::size_t line_start = 0, lineno = 1;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = retry_eintr([&] { return ::read(fd->get(), buf, sizeof buf); });
+        if (n < 0) return fail(last_error("read joblog " + path));
+        if (n == 0) return text;
+        std::size_t old = text.size();
+        text.append(buf, static_cast<std::size_t>(n));
+        for (std::size_t i = old; i < text.size(); ++i)
+            if (text[i] == '\n') {
+                line_start = i + 1;
+                ++lineno;
+            }
+        if (text.size() - line_start > max_joblog_line)
+            return fail(Error(make_error_code(Errc::out_of_range),
+                              "read joblog \"" + path + "\": line " + std::to_string(lineno) + " is longer than 1 MiB"));
+    }
+}
+}  // namespace
+
 Result<LoggedJobs> read_joblog(const std::string& path, bool jsonl) {
-    auto text = read_file(path);
+    auto text = read_bounded_lines(path);
     if (!text) {
         if (text.error().code() == std::errc::no_such_file_or_directory) return LoggedJobs{};
+        if (text.error().code() == make_error_code(Errc::out_of_range)) return fail(text.error());
         return fail(Error(text.error().code(), "read joblog " + path));
     }
     auto r = parse_joblog(*text, jsonl);

@@ -17,6 +17,7 @@
 #include <prockit/sys/signals.hpp>
 
 #include <cerrno>
+#include <cmath>
 #include <charconv>
 #include <climits>
 #include <cstdlib>
@@ -112,7 +113,9 @@ HaltPolicy parse_halt(const std::string& text) {
     }
     char* end = nullptr;
     h.value = std::strtod(val.c_str(), &end);
-    if (val.empty() || !end || *end || h.value <= 0 || (h.percent && h.value > 100)) return bad();
+    // nan compares false with everything, so it would pass a range check and never fire.
+    if (val.empty() || !end || *end || !std::isfinite(h.value) || h.value <= 0 || (h.percent && h.value > 100))
+        return bad();
     return h;
 }
 
@@ -234,58 +237,65 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         "255 prun's own error (usage error included); 128+N prun was stopped by signal N; with\n"
         "--halt now,fail=N the failing job's status. See prun(1).");
     app->option_defaults()->always_capture_default(false);
+    // An empty value is refused, not taken for "not given" (--timeout '' would silently mean no
+    // timeout).
+    auto non_empty = [](const char* name) {
+        return [name](const std::string& v) {
+            if (v.empty()) throw UsageError(std::string("cannot parse ") + name + " \"\": empty value");
+        };
+    };
 
     auto* g = "Labels";
     app->add_option("--name", o.name, "Label the process (pool: a template, e.g. 'job-{#}') in output, logs, joblog")
-        ->type_name("NAME")->group(g);
-    app->add_option("--argv0", o.argv0, "The argv[0] the program sees (what ps shows)")->type_name("NAME")->group(g);
+        ->type_name("NAME")->group(g)->each(non_empty("--name"));
+    app->add_option("--argv0", o.argv0, "The argv[0] the program sees (what ps shows)")->type_name("NAME")->group(g)->each(non_empty("--argv0"));
 
     g = "Per-child controls";
-    app->add_option("--cpus", o.cpus, "Run on these CPUs (list such as 0-3,8; must be allowed to prun)")->type_name("CPUS")->group(g);
-    app->add_option("--nice", o.nice, "Nice value (-20..19)")->check(CLI::Range(-20, 19))->type_name("N")->group(g);
+    app->add_option("--cpus", o.cpus, "Run on these CPUs (list such as 0-3,8; must be allowed to prun)")->type_name("CPUS")->each(non_empty("--cpus"))->group(g);
+    app->add_option("--nice", o.nice, "Nice value (-20..19)")->check(CLI::Range(-20, 19))->type_name("N")->each(non_empty("--nice"))->group(g);
     app->add_option("--oom-score-adj", o.oom_score_adj, "oom_score_adj (-1000..1000)")
         ->check(CLI::Range(-1000, 1000))
-        ->type_name("N")->group(g);
+        ->type_name("N")->each(non_empty("--oom-score-adj"))->group(g);
     app->add_option("--rlimit", o.rlimits, "Resource limit RES=SOFT[:HARD] (nofile, nproc, as, core, cpu, ...); repeatable")
         ->type_name("RES=SOFT[:HARD]")->group(g);
-    app->add_option("--timeout", o.timeout, "End the command (or each job) after DUR (1.5s, 2m, ...)")->type_name("DURATION")->group(g);
-    app->add_option("--kill-after", o.kill_after, "After TERM, send KILL when DUR has passed (default 5s)")->type_name("DURATION")->group(g);
+    app->add_option("--timeout", o.timeout, "End the command (or each job) after DUR (1.5s, 2m, ...)")->type_name("DURATION")->group(g)->each(non_empty("--timeout"));
+    app->add_option("--kill-after", o.kill_after, "After TERM, send KILL when DUR has passed (default 5s)")->type_name("DURATION")->group(g)->each(non_empty("--kill-after"));
     app->add_option("--term-seq,--termseq", o.term_seq, "How to end a job: SIG,MS,SIG,MS,... (e.g. TERM,200,KILL,25)")
-        ->type_name("SEQ")->group(g);
+        ->type_name("SEQ")->group(g)->each(non_empty("--term-seq"));
     app->add_flag("--strict-tree", o.strict_tree,
                   "Refuse to run (exit 1) when prun cannot make sure that nothing it starts outlives it")
         ->group(g);
-    app->add_option("--cwd", o.cwd, "Working directory of the child")->type_name("DIR")->group(g);
+    app->add_option("--cwd", o.cwd, "Working directory of the child")->type_name("DIR")->group(g)->each(non_empty("--cwd"));
     app->add_option("--env", o.env, "Set K=V in the child's environment; repeatable")->type_name("K=V")->group(g);
     app->add_option("--unset-env", o.unset_env, "Remove K from the child's environment; repeatable")->type_name("K")->group(g);
     app->add_flag("--clear-env", o.clear_env, "Start the child with an empty environment (then --env)")->group(g);
-    app->add_option("--user", o.user, "Run as USER[:GROUP] (names or numbers)")->type_name("USER[:GROUP]")->group(g);
+    app->add_option("--user", o.user, "Run as USER[:GROUP] (names or numbers)")->type_name("USER[:GROUP]")->group(g)->each(non_empty("--user"));
     app->add_flag("--new-session", o.new_session, "Start the child in a new session (setsid)")->group(g);
     app->add_flag("--no-new-privs", o.no_new_privs, "Set no_new_privs in the child")->group(g);
-    app->add_option("--drop-caps", o.drop_caps, "Drop capabilities: all, or a list (net_raw,sys_admin)")->type_name("CAPS")->group(g);
-    app->add_option("--keep-caps", o.keep_caps, "Keep only these capabilities (ambient too, survives --user)")->type_name("CAPS")->group(g);
+    app->add_option("--drop-caps", o.drop_caps, "Drop capabilities: all, or a list (net_raw,sys_admin)")->type_name("CAPS")->group(g)->each(non_empty("--drop-caps"));
+    app->add_option("--keep-caps", o.keep_caps, "Keep only these capabilities (ambient too, survives --user)")->type_name("CAPS")->group(g)->each(non_empty("--keep-caps"));
     app->add_option("--seccomp", o.seccomp,
                     "Seccomp profile(s): no-network, no-ptrace, no-mount, no-modules, no-fork, or a rules FILE "
                     "(a name with '/'); repeatable, comma lists")
-        ->type_name("PROFILE|FILE")->group(g);
+        ->type_name("PROFILE|FILE")->each(non_empty("--seccomp"))->group(g);
 
     g = "Daemon";
     app->add_flag("--daemon", o.daemon, "Detach and supervise the command; return 0 once it was exec'd")->group(g);
-    app->add_option("--log", o.log, "Daemon: append the command's output here (reopened on SIGHUP)")->type_name("FILE")->group(g);
-    app->add_option("--pidfile", o.pidfile, "Daemon: write the PID here, atomically, locked while running")->type_name("FILE")->group(g);
+    app->add_option("--log", o.log, "Daemon: append the command's output here (reopened on SIGHUP)")->type_name("FILE")->group(g)->each(non_empty("--log"));
+    app->add_option("--pidfile", o.pidfile, "Daemon: write the PID here, atomically, locked while running")->type_name("FILE")->group(g)->each(non_empty("--pidfile"));
     app->add_option("--restart", o.restart, "Restart the command: no, on-failure, always")
         ->check(CLI::IsMember({"no", "on-failure", "always"}))
         ->type_name("WHEN")->group(g);
-    app->add_option("--restart-delay", o.restart_delay, "First restart delay, doubling up to 60s (default 1s)")->type_name("DURATION")->group(g);
-    app->add_option("--restart-limit", o.restart_limit, "At most N restarts per DUR: N[/DUR] (default 5/60s)")->type_name("N[/DURATION]")->group(g);
+    app->add_option("--restart-delay", o.restart_delay, "First restart delay, doubling up to 60s (default 1s)")->type_name("DURATION")->group(g)->each(non_empty("--restart-delay"));
+    app->add_option("--restart-limit", o.restart_limit, "At most N restarts per DUR: N[/DUR] (default 5/60s)")->type_name("N[/DURATION]")->group(g)->each(non_empty("--restart-limit"));
 
     g = "Pool";
-    app->add_option("-j,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->type_name("N")->group(g);
+    app->add_option("-j,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->type_name("N")->group(g)->each(non_empty("-j"));
     app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->type_name("FILE")->group(g);
     app->add_flag("--pipe,--spreadstdin", o.pipe, "Cut standard input into blocks of whole lines, one block per job's stdin")
         ->group(g);
     app->add_option("--block,--block-size", o.block, "--pipe: block size in bytes, with k m g t (1000s) or K M G T (1024s); default 1M")
-        ->type_name("SIZE")->group(g);
+        ->type_name("SIZE")->each(non_empty("--block"))->group(g);
     app->add_flag("--link,--xapply", o.link, "Pair all input sources value by value (shorter ones wrap) instead of crossing them")
         ->group(g);
     app->add_flag("-0,--null", o.null_sep, "Inputs from files and stdin are NUL-separated")->group(g);
@@ -296,12 +306,12 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("-u,--ungroup", o.ungroup, "Let jobs write straight to prun's stdout and stderr")->group(g);
     app->add_flag("--tag", o.tag, "Prefix each output line with the job's name and a TAB")->group(g);
     app->add_option("--tagstring", o.tagstring, "Prefix each output line with this (replacement strings allowed) and a TAB")
-        ->type_name("STRING")->group(g);
+        ->type_name("STRING")->group(g)->each(non_empty("--tagstring"));
     app->add_flag("-k,--keep-order", o.keep_order, "Print output in input order")->group(g);
-    app->add_option("--halt", o.halt, "Stop early: never, now|soon,fail|success|done=N[%]")->type_name("POLICY")->group(g);
-    app->add_option("--retries", o.retries, "Run a failing job (or the one command) up to N times in all")->type_name("N")->group(g);
-    app->add_option("--delay", o.delay, "Wait DUR between job starts")->type_name("DURATION")->group(g);
-    app->add_option("--joblog", o.joblog, "Log each job (GNU parallel's TSV columns)")->type_name("FILE")->group(g);
+    app->add_option("--halt", o.halt, "Stop early: never, now|soon,fail|success|done=N[%]")->type_name("POLICY")->group(g)->each(non_empty("--halt"));
+    app->add_option("--retries", o.retries, "Run a failing job (or the one command) up to N times in all")->type_name("N")->each(non_empty("--retries"))->group(g);
+    app->add_option("--delay", o.delay, "Wait DUR between job starts")->type_name("DURATION")->group(g)->each(non_empty("--delay"));
+    app->add_option("--joblog", o.joblog, "Log each job (GNU parallel's TSV columns)")->type_name("FILE")->group(g)->each(non_empty("--joblog"));
     app->add_option("--joblog-format", o.joblog_format, "tsv (default) or jsonl (adds CPU times, peak RSS, CPUs)")
         ->check(CLI::IsMember({"tsv", "jsonl"}))
         ->type_name("FORMAT")->group(g);
@@ -396,14 +406,14 @@ int run(const Options& o) {
     while (w < o.words.size()) {
         const std::string sep = o.words[w++];
         bool linked = sep.back() == '+';
-        if (linked && sources.empty()) usage(sep + " links to the input source before it, and there is none");
+        if (linked && sources.empty()) usage("cannot use " + sep + ": it links to the input source before it, and there is none");
         std::vector<std::string> vals;
         for (; w < o.words.size() && !is_separator(o.words[w]); ++w) vals.push_back(o.words[w]);
         if (sep == ":::" || sep == ":::+") {
-            if (vals.empty()) usage("input source " + std::to_string(sources.size() + 1) + " (" + sep + ") is empty");
+            if (vals.empty()) usage("cannot use input source " + std::to_string(sources.size() + 1) + " (" + sep + "): it is empty");
             sources.push_back({SourceSpec::Kind::args, std::move(vals), {}, linked});
         } else {
-            if (vals.empty()) usage(sep + " needs at least one file");
+            if (vals.empty()) usage("cannot use " + sep + ": it needs at least one file");
             for (auto& v : vals) sources.push_back({SourceSpec::Kind::file, {}, v, linked});
         }
     }
@@ -423,20 +433,20 @@ int run(const Options& o) {
             {!o.block.empty(), "--block"}};
         for (const auto& [given, name] : pool_only)
             if (given)
-                usage(std::string(name) + " is for a pool: give inputs (::: VALUES, :::: FILE, -a FILE), --pipe or -j N");
+                usage("cannot use " + std::string(name) + " with one command: it is for a pool (give inputs with ::: VALUES, :::: FILE or -a FILE, or --pipe or -j N)");
     }
 
     // --- mode checks
     int modes = int(o.group) + int(o.line_buffer) + int(o.ungroup);
-    if (modes > 1) usage("--group, --line-buffer and --ungroup exclude each other");
-    if (!o.block.empty() && !o.pipe) usage("--block goes with --pipe");
+    if (modes > 1) usage("cannot use --group, --line-buffer and --ungroup together: they exclude each other");
+    if (!o.block.empty() && !o.pipe) usage("cannot use --block without --pipe: it is --pipe's block size");
     if ((o.tag || !o.tagstring.empty()) && o.ungroup)
-        usage(std::string(o.tag ? "--tag" : "--tagstring") + " needs --group or --line-buffer, not --ungroup");
-    if (!o.drop_caps.empty() && !o.keep_caps.empty()) usage("--drop-caps and --keep-caps exclude each other");
-    if ((o.resume || o.resume_failed) && o.joblog.empty()) usage("--resume and --resume-failed need --joblog");
-    if (o.daemon && plan.pool) usage("--daemon runs one command, not a pool");
-    if (!o.daemon && (!o.log.empty() || !o.pidfile.empty())) usage("--log and --pidfile need --daemon");
-    if (!plan.pool && tmpl_words.empty()) usage("no command given");
+        usage("cannot use " + std::string(o.tag ? "--tag" : "--tagstring") + " with --ungroup: it needs --group or --line-buffer");
+    if (!o.drop_caps.empty() && !o.keep_caps.empty()) usage("cannot use --drop-caps and --keep-caps together: they exclude each other");
+    if ((o.resume || o.resume_failed) && o.joblog.empty()) usage("cannot use " + std::string(o.resume ? "--resume" : "--resume-failed") + " without --joblog: it reads the joblog");
+    if (o.daemon && plan.pool) usage("cannot use --daemon with a pool: it runs one command");
+    if (!o.daemon && (!o.log.empty() || !o.pidfile.empty())) usage("cannot use " + std::string(o.log.empty() ? "--pidfile" : "--log") + " without --daemon: it is a daemon's");
+    if (!plan.pool && tmpl_words.empty()) usage("cannot run a command: none given");
     if (!plan.pool && tmpl_words[0].empty()) usage("cannot run an empty command");
 
     // --- the child's settings
@@ -448,7 +458,7 @@ int run(const Options& o) {
     if (!o.cpus.empty()) {
         auto set = CpuSet::parse(o.cpus, *allowed);
         if (!set) usage("cannot parse --cpus \"" + o.cpus + "\": " + tools::error_reason(set.error()));
-        if (set->empty()) usage("--cpus \"" + o.cpus + "\" names no CPU");
+        if (set->empty()) usage("cannot use --cpus \"" + o.cpus + "\": it names no CPU");
         if (!set->subset_of(*allowed))
         {
             CpuSet outside = *set - *allowed;
@@ -493,8 +503,12 @@ int run(const Options& o) {
     if (!o.seccomp.empty()) {
         auto f = parse_seccomp_spec(o.seccomp);
         if (!f) {
-            // A rules file that cannot be read is a failure; anything malformed is a usage error.
-            if (f.error().errno_value() != 0) throw SystemError(f.error());
+            // A rules file that is not there (or not a file) is a usage error, as is anything
+            // malformed or too large; one that cannot be read is a failure.
+            int e = f.error().errno_value();
+            if (e != 0 && e != ENOENT && e != ENOTDIR && e != EISDIR && e != ENAMETOOLONG && e != ELOOP)
+                throw SystemError(f.error());
+            if (e != 0) usage("cannot " + f.error().context() + ": " + tools::error_reason(f.error()));
             usage(tools::error_text(f.error()));
         }
         auto prog = f->compile();
@@ -533,9 +547,9 @@ int run(const Options& o) {
         plan.keep_order = o.keep_order && plan.output != OutputMode::ungroup;
         if (plan.keep_order) plan.output = OutputMode::group;
         if (o.pipe && !sources.empty())
-            usage("--pipe gives the jobs standard input on their stdin: no input sources (:::, ::::, -a) with it");
-        if (o.pipe && tmpl_words.empty()) usage("--pipe needs a command to run");
-        if (o.pipe && o.link) usage("--link needs input sources, and --pipe takes none");
+            usage("cannot use input sources (:::, ::::, -a) with --pipe: the jobs get standard input on their stdin");
+        if (o.pipe && tmpl_words.empty()) usage("cannot use --pipe: no command to run was given");
+        if (o.pipe && o.link) usage("cannot use --link with --pipe: it pairs input sources, and --pipe takes none");
         if (!o.pipe && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
         plan.have_template = !tmpl_words.empty();
         // With --pipe there is no input value; parse as for one source, then refuse any use of it.
@@ -544,20 +558,20 @@ int run(const Options& o) {
         if (!t) usage("cannot parse the command template: " + t.error().context());
         plan.tmpl = std::move(*t);
         if (o.pipe && plan.tmpl.uses_inputs())
-            usage("--pipe gives each job a block on its stdin: the template's replacement strings have no input "
-                  "value (only {#} and {%} do)");
+            usage("cannot use input replacement strings with --pipe: each job gets a block on its stdin, not a value "
+                  "(only {#} and {%} can be used)");
         if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && tmpl_words[0].empty())
-            usage("the template yields an empty command");
+            usage("cannot run the template: it yields an empty command");
         if (!o.name.empty()) {
             auto n = Template::parse_text(o.name, n_sources);
             if (!n) usage("cannot parse --name: " + n.error().context());
-            if (o.pipe && n->uses_inputs()) usage("--pipe: --name can use only {#} and {%}");
+            if (o.pipe && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
             plan.name_tmpl = std::move(*n);
         }
         if (!o.tagstring.empty()) {
             auto tag = Template::parse_text(o.tagstring, n_sources);
             if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
-            if (o.pipe && tag->uses_inputs()) usage("--pipe: --tagstring can use only {#} and {%}");
+            if (o.pipe && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
             plan.tag_tmpl = std::move(*tag);
         }
         if (o.pipe) {
@@ -599,7 +613,7 @@ int run(const Options& o) {
             } else {
                 order = within.cpus();
             }
-            if (order.empty()) usage("--pin-spread: no CPU to pin to");
+            if (order.empty()) usage("cannot use --pin-spread: no CPU to pin to");
             for (unsigned k = 0; k < std::min<std::size_t>(plan.jobs, 4096); ++k) plan.slot_cpus.push_back(CpuSet{order[k % order.size()]});
         }
     } else {
@@ -621,7 +635,7 @@ int run(const Options& o) {
 
     // --- restart policy
     plan.restart = o.restart == "always" ? Restart::always : o.restart == "on-failure" ? Restart::on_failure : Restart::no;
-    if (plan.restart != Restart::no && plan.pool) usage("--restart is for a single command");
+    if (plan.restart != Restart::no && plan.pool) usage("cannot use --restart with a pool: it is for a single command");
     plan.restart_delay = duration_of(o.restart_delay, "--restart-delay");
     {
         auto slash = o.restart_limit.find('/');

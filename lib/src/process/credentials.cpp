@@ -12,11 +12,20 @@
 namespace prockit {
 namespace {
 
+bool all_digits(std::string_view t) { return !t.empty() && t.find_first_not_of("0123456789") == std::string_view::npos; }
+
+// A numeric ID: 0 to 4294967294; (uid_t)-1 means "unchanged" to the set*id calls, and what does
+// not fit would wrap around to another ID (4294967296 to root).
 std::optional<unsigned long> number(std::string_view t) {
     unsigned long v = 0;
     auto r = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (t.empty() || r.ec != std::errc() || r.ptr != t.data() + t.size() || v > 0xfffffffeUL) return std::nullopt;
+    if (!all_digits(t) || r.ec != std::errc() || r.ptr != t.data() + t.size() || v > 0xfffffffeUL) return std::nullopt;
     return v;
+}
+
+Error out_of_range(std::string_view spec, const char* what) {
+    return Error(make_error_code(Errc::parse_error), "parse user \"" + std::string(spec) + "\": " + what +
+                                                         " ID out of range (0-4294967294)");
 }
 
 // The reentrant lookups want a buffer that may have to grow (ERANGE).
@@ -55,6 +64,7 @@ Result<Credentials> lookup_credentials(std::string_view spec) {
         have_pw = true;
     } else {
         auto v = number(u);
+        if (!v && all_digits(u)) return fail(out_of_range(spec, "user"));
         if (!v) return fail(Error(make_error_code(Errc::not_found), "look up user \"" + u + "\": no such user"));
         c.uid = static_cast<uid_t>(*v);
         c.gid = static_cast<gid_t>(*v);
@@ -78,6 +88,8 @@ Result<Credentials> lookup_credentials(std::string_view spec) {
             c.gid = gr.gr_gid;
         } else if (auto v = number(g)) {
             c.gid = static_cast<gid_t>(*v);
+        } else if (all_digits(g)) {
+            return fail(out_of_range(spec, "group"));
         } else {
             return fail(Error(make_error_code(Errc::not_found), "look up group \"" + g + "\": no such group"));
         }

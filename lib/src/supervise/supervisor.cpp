@@ -2,8 +2,14 @@
 
 #include <prockit/sys/syscall.hpp>
 
+#include "process/proctree.hpp"
+
+#include <algorithm>
 #include <cerrno>
 #include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <unordered_map>
 #include <sys/wait.h>
 
 namespace prockit {
@@ -52,6 +58,22 @@ void Supervisor::signal_tree(Job& j, int sig) {
         (void)signal_cgroup(j.opts.tree_cgroup, sig);
         return;
     }
+    // The job's process group does not hold descendants that called setsid (or setpgid): each
+    // step of the end also finds them by a /proc walk from the unreaped leader, and holds them
+    // by pidfd from then on, since one whose parent dies is re-parented to us and is nobody's
+    // descendant any more.
+    if (!j.child.status() && j.child.tree_scope() == TreeScope::process_group) {
+        auto all = detail::scan_processes();
+        std::unordered_map<pid_t, pid_t> pgrp;
+        for (const auto& p : all) pgrp.emplace(p.pid, p.pgrp);
+        for (pid_t p : detail::descendants(all, j.child.pid())) {
+            if (pgrp[p] == j.child.pid()) continue;  // the group's signal reaches it
+            if (std::any_of(j.strays.begin(), j.strays.end(), [p](const auto& s) { return s.first == p; })) continue;
+            int fd = static_cast<int>(::syscall(SYS_pidfd_open, p, 0));
+            if (fd >= 0) j.strays.emplace_back(p, unique_fd(fd));
+        }
+    }
+    for (const auto& s : j.strays) (void)::syscall(SYS_pidfd_send_signal, s.second.get(), sig, nullptr, 0);
     if (j.child.status()) return;
     (void)j.child.signal_tree(sig);
 }

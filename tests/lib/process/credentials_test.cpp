@@ -59,6 +59,16 @@ TEST(Credentials, BadSpecs) {
         {"root:", Errc::parse_error, "parse user \"root:\": expected USER[:GROUP]"},
         {"-1", Errc::not_found, "look up user \"-1\": no such user"},
         {"12abc", Errc::not_found, "look up user \"12abc\": no such user"},
+        // Numbers that would wrap to another ID (root, 1000) or mean "unchanged" ((uid_t)-1).
+        {"4294967296", Errc::parse_error, "parse user \"4294967296\": user ID out of range (0-4294967294)"},
+        {"4294968296", Errc::parse_error, "parse user \"4294968296\": user ID out of range (0-4294967294)"},
+        {"4294967295", Errc::parse_error, "parse user \"4294967295\": user ID out of range (0-4294967294)"},
+        {"4294967295:0", Errc::parse_error, "parse user \"4294967295:0\": user ID out of range (0-4294967294)"},
+        {"99999999999999999999999", Errc::parse_error,
+         "parse user \"99999999999999999999999\": user ID out of range (0-4294967294)"},
+        {"0:4294967295", Errc::parse_error, "parse user \"0:4294967295\": group ID out of range (0-4294967294)"},
+        {"0:18446744073709551616", Errc::parse_error,
+         "parse user \"0:18446744073709551616\": group ID out of range (0-4294967294)"},
     };
     for (const auto& c : cases) {
         auto r = lookup_credentials(c.spec);

@@ -58,5 +58,28 @@ TEST(SeccompSpec, ProfilesListsAndFiles) {
     auto absent = parse_seccomp_spec({dir + "/absent"});
     ASSERT_FALSE(absent);
     EXPECT_EQ(absent.error().errno_value(), ENOENT);
+    EXPECT_EQ(absent.error().context(), "read seccomp rules \"" + dir + "/absent\"");
+    (void)!std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+TEST(SeccompSpec, RulesFilesAreBounded) {
+    // /dev/zero never ends: the reader stops at the bound instead of growing until the OOM killer.
+    auto zero = parse_seccomp_spec({"/dev/zero"});
+    ASSERT_FALSE(zero);
+    EXPECT_EQ(zero.error().code(), make_error_code(Errc::parse_error));
+    EXPECT_EQ(zero.error().context(), "read seccomp rules \"/dev/zero\": larger than 16 MiB");
+    // Exactly at the bound is fine (comments only).
+    char t[] = "/tmp/prockit-seccomp-XXXXXX";
+    std::string dir = mkdtemp(t);
+    {
+        std::ofstream out(dir + "/big");
+        std::string line(1023, '#');
+        for (std::size_t i = 0; i < max_seccomp_rules_bytes / 1024; ++i) out << line << '\n';
+    }
+    EXPECT_TRUE(parse_seccomp_spec({dir + "/big"}));
+    std::ofstream(dir + "/big", std::ios::app) << "#";
+    auto over = parse_seccomp_spec({dir + "/big"});
+    ASSERT_FALSE(over);
+    EXPECT_EQ(over.error().context(), "read seccomp rules \"" + dir + "/big\": larger than 16 MiB");
     (void)!std::system(("rm -rf '" + dir + "'").c_str());
 }

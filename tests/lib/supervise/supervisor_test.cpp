@@ -2,6 +2,11 @@
 // restart with backoff and a limit, a halt policy over a pool, and reaping adopted orphans.
 #include "support.hpp"
 
+#include <prockit/sys/syscall.hpp>
+
+#include <sstream>
+#include <thread>
+
 #include <prockit/supervise/halt_policy.hpp>
 #include <prockit/supervise/restart_policy.hpp>
 #include <prockit/supervise/supervisor.hpp>
@@ -90,6 +95,41 @@ TEST_F(SupervisorTest, TimeoutRunsTheTermSequenceOnTheWholeTree) {
     EXPECT_EQ(ended[0].status, ExitStatus::killed(SIGKILL)) << ended[0].status.to_string();
     pollfd p{gfd, POLLIN, 0};
     EXPECT_EQ(::poll(&p, 1, 30000), 1) << "the grandchild was killed with the tree";
+    ::close(gfd);
+}
+
+TEST_F(SupervisorTest, StopReachesDescendantsThatLeftTheProcessGroup) {
+    EventLoop loop;
+    std::vector<Ended> ended;
+    Supervisor sup(loop, {{SIGTERM, 30s}, {SIGKILL, 0ms}},
+                   {[&](Supervisor::Exit& e) { ended.push_back({e.id, e.status, e.timed_out, e.stopped}); }, {}});
+    // The grandchild calls setsid: the job's process-group signal does not reach it.
+    Command cmd("sh");
+    cmd.args({"-c", "setsid sleep 300 & echo $!; wait"}).new_process_group().out(Stdio::pipe());
+    auto id = sup.start(cmd).value();
+    pid_t grandchild = std::stoi(read_line(sup.child(id)->stdout_pipe().get()));
+    int gfd = static_cast<int>(syscall(SYS_pidfd_open, grandchild, 0));
+    ASSERT_GE(gfd, 0);
+    // Stop only once it has its own session (before that the group's TERM would reach it).
+    auto own_session = [&] {
+        std::string all = read_file("/proc/" + std::to_string(grandchild) + "/stat").value_or("");
+        auto close = all.rfind(')');
+        if (close == std::string::npos) return false;
+        std::istringstream rest(all.substr(close + 2));
+        std::string state;
+        long ppid = 0, pgrp = 0, session = 0;
+        rest >> state >> ppid >> pgrp >> session;
+        return session == grandchild;
+    };
+    auto until = std::chrono::steady_clock::now() + 20s;
+    while (!own_session() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+    ASSERT_TRUE(own_session());
+    sup.stop(id);
+    ASSERT_TRUE(run_until(loop, [&] { return !ended.empty(); }));
+    pollfd p{gfd, POLLIN, 0};
+    bool gone = ::poll(&p, 1, 10000) == 1;
+    if (!gone) ::kill(grandchild, SIGKILL);
+    EXPECT_TRUE(gone) << "the setsid'd grandchild outlived its job's end";
     ::close(gfd);
 }
 

@@ -18,7 +18,7 @@ TEST(PrunCli, PoolStatusCountsFailedJobsAndOwnErrorsAre255) {
     // prun's own errors in a pool: a usage error CLI11 finds, one prun finds, a failure.
     r = prun({"-j2", "--bogus", "echo", ":::", "a"});
     EXPECT_EQ(r.code, 255) << r.err;
-    EXPECT_EQ(r.err, "prun: the following argument was not expected: --bogus; try 'prun --help'\n");
+    EXPECT_EQ(r.err, "prun: cannot parse the command line: the following argument was not expected: --bogus; try 'prun --help'\n");
     r = prun({"--timeout", "5x", "echo", ":::", "a"});
     EXPECT_EQ(r.code, 255) << r.err;
     r = prun({"echo", "::::", "/nonexistent/list"});

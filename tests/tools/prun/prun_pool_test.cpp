@@ -84,10 +84,10 @@ TEST(PrunGnuParallel, LinkedSources) {
     // Nothing to link to.
     r = prun({"echo", "::::+", d / "f"});
     EXPECT_EQ(r.code, 255);
-    EXPECT_NE(r.err.find("::::+ links to the input source before it"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("::::+: it links to the input source before it"), std::string::npos) << r.err;
     r = prun({"echo", ":::", "a", ":::+"});
     EXPECT_EQ(r.code, 255);
-    EXPECT_NE(r.err.find("(:::+) is empty"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(:::+): it is empty"), std::string::npos) << r.err;
 }
 
 TEST(PrunGnuParallel, PipeSpreadsStdinInBlocks) {
@@ -129,19 +129,19 @@ TEST(PrunPool, PipeBadInput) {
         EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     };
-    usage({"--pipe", "echo", "{}"}, "x\n", "replacement strings have no input value");
-    usage({"--pipe", "--name", "{1}", "cat"}, "x\n", "--name can use only {#} and {%}");
-    usage({"--pipe", "wc", ":::", "a"}, "", "no input sources");
-    usage({"--pipe", "-a", "/dev/null", "wc"}, "", "no input sources");
-    usage({"--pipe"}, "x\n", "--pipe needs a command");
+    usage({"--pipe", "echo", "{}"}, "x\n", "cannot use input replacement strings with --pipe");
+    usage({"--pipe", "--name", "{1}", "cat"}, "x\n", "--name with --pipe: it can use only {#} and {%}");
+    usage({"--pipe", "wc", ":::", "a"}, "", "cannot use input sources (:::, ::::, -a) with --pipe");
+    usage({"--pipe", "-a", "/dev/null", "wc"}, "", "cannot use input sources (:::, ::::, -a) with --pipe");
+    usage({"--pipe"}, "x\n", "cannot use --pipe: no command to run");
     usage({"--pipe", "--block", "0", "wc"}, "x\n", "cannot parse --block \"0\": expected a size");
     usage({"--pipe", "--block", "1Q", "wc"}, "x\n", "--block \"1Q\"");
-    usage({"--block", "1M", "echo", ":::", "a"}, "", "--block goes with --pipe");
+    usage({"--block", "1M", "echo", ":::", "a"}, "", "cannot use --block without --pipe");
     // Empty input: an error unless -r, as for any pool.
     EXPECT_EQ(prun({"--pipe", "wc"}, "").code, 255);
     EXPECT_EQ(prun({"-r", "--pipe", "wc"}, "").code, 0);
     usage({"--pipe", "--block", "3G", "wc"}, "x\n", "at most 2 GiB - 1");
-    usage({"--pipe", "echo", "{2}"}, "x\n", "replacement strings have no input value");
+    usage({"--pipe", "echo", "{2}"}, "x\n", "cannot use input replacement strings with --pipe");
     EXPECT_EQ(prun({"--pipe", "--block", "1.5K", "wc", "-c"}, std::string(2000, 'x') + "\n").out, "2001\n");
     // A read error is one message (not also "the input is empty").
     auto rd = run_program(prun_path(), {"--pipe", "cat"}, {}, std::chrono::seconds(60),
@@ -212,7 +212,7 @@ TEST(PrunGnuParallel, KeepOrderAndTag) {
     EXPECT_NE(r.err.find("cannot parse --tagstring"), std::string::npos) << r.err;
     r = prun({"-u", "--tagstring", "x", "echo", ":::", "a"});
     EXPECT_EQ(r.code, 255);
-    EXPECT_NE(r.err.find("--tagstring needs --group or --line-buffer"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("cannot use --tagstring with --ungroup: it needs --group or --line-buffer"), std::string::npos) << r.err;
 }
 
 TEST(PrunGnuParallel, ExitStatus) {

@@ -28,7 +28,10 @@ struct Credentials {
 
 /// Looks USER[:GROUP] up. An unknown name is Errc::not_found with the context
 /// `look up user "<name>": no such user` (or group); an empty field is Errc::parse_error
-/// (`parse user "<spec>": expected USER[:GROUP]`); a failing database lookup is its errno.
+/// (`parse user "<spec>": expected USER[:GROUP]`), and so is a numeric ID with no database entry
+/// outside 0-4294967294 (`parse user "<spec>": user ID out of range (0-4294967294)`): (uid_t)-1
+/// means "no change" to the kernel and larger numbers would wrap; a failing database lookup is
+/// its errno.
 Result<Credentials> lookup_credentials(std::string_view spec);
 
 }  // namespace prockit

@@ -14,6 +14,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace prockit {
 
@@ -83,6 +85,9 @@ private:
         bool terminating = false;
         bool timed_out = false;
         std::size_t step = 0;
+        /// Descendants that left the job's process group (setsid), held by pidfd from the
+        /// first step of its end, so that they are signalled even once orphaned away.
+        std::vector<std::pair<pid_t, unique_fd>> strays;
     };
     void finish(JobId id);
     void advance(JobId id);
