@@ -426,6 +426,37 @@ TEST(PaffinityFollow, PollingCatchesNewThreadsAndChildren) {
     follow_catches_threads_and_children({"--poll", "--poll-interval", "20"}, SIGINT);
 }
 
+TEST(PaffinityFollow, ThreadsWithAReusedTidAreSetToo) {
+    // Threads come and go in one process until the kernel has handed 300 of their TIDs out
+    // again; every new thread must get the mask, including those whose TID an earlier thread had.
+    REQUIRE_TWO_CPUS();
+    if (geteuid() != 0) GTEST_SKIP() << "the proc connector needs root";
+    long pid_max = 0;
+    std::ifstream("/proc/sys/kernel/pid_max") >> pid_max;
+    if (pid_max <= 0 || pid_max > 65536)
+        GTEST_SKIP() << "pid_max is " << pid_max << ": TIDs are not reused within a test's time";
+    CpuSet last{allowed().cpus().back()};
+    Helper h("threads", 0);
+    Child follower({paffinity_path(), "--follow", "-q", "--set", last.to_list(), "--pid", s(h.pid())});
+    std::optional<std::string> line;
+    while ((line = follower.read_err_line()) && line->find("following") == std::string::npos) {
+    }
+    ASSERT_TRUE(line) << "no 'following' line; stderr: " << follower.all_stderr_so_far();
+    h.child.write_line("reuse 300");
+    auto result = h.child.read_until("threads=", std::chrono::minutes(5));
+    ASSERT_TRUE(result) << "the helper did not finish";
+    long threads = 0, reused = 0, missed = 0, missed_tid = 0;
+    ASSERT_EQ(std::sscanf(result->c_str(), "%ld reused=%ld missed=%ld missed_tid=%ld", &threads, &reused, &missed,
+                          &missed_tid),
+              4)
+        << *result;
+    EXPECT_GE(reused, 300) << "threads=" << *result;
+    EXPECT_EQ(missed, 0) << "threads=" << *result << "; the first thread left unset had TID " << missed_tid;
+    int st = follower.stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(st)) << "status " << st;
+    EXPECT_EQ(WEXITSTATUS(st), 0) << follower.all_stderr_so_far();
+}
+
 TEST(PaffinityFollow, EndsWhenEveryFollowedProcessExits) {
     auto h = std::make_unique<Helper>("threads", 0);
     Child follower({paffinity_path(), "--follow", "--poll", "--set", allowed().to_list(), s(h->pid())});
