@@ -92,6 +92,24 @@ std::vector<proc::ProcessRef> select(const Options& o, const FsRoot& fs, bool& f
     return std::move(sel->processes);
 }
 
+bool vanished(const Options& o, pid_t pid, const Error& e, bool& failed) {
+    if (e.errno_value() != ESRCH) return false;
+    if (o.allow_none) return true;
+    bool given = std::find(o.pids.begin(), o.pids.end(), pid) != o.pids.end() ||
+                 std::find(o.positional.begin(), o.positional.end(), std::to_string(pid)) != o.positional.end();
+    if (given) {
+        tools::print_error(Error::from_errno(ESRCH, "find process " + std::to_string(pid)));
+        failed = true;
+    }
+    return true;
+}
+
+void none_left(const Options& o, std::size_t selected, std::size_t listed, bool& failed) {
+    if (o.allow_none || failed || selected == 0 || listed != 0) return;
+    tools::print_error(failure(Errc::not_found, "find a process matching the selection"));
+    failed = true;
+}
+
 // --- the requested CPUs and the plan per target ----------------------------------------------------
 
 CpuSet parse_cpus_option(const std::string& text, const char* option, const Topology& topo) {

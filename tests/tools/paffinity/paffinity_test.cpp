@@ -518,6 +518,80 @@ TEST(PaffinityFixture, TopologyOfATwoSocketSmtMachine) {
     EXPECT_NE(text.out.find("    core 5: 5,69"), std::string::npos);
 }
 
+// --- processes that exit while they are read --------------------------------------------------------
+
+namespace {
+
+// A /proc tree (PROCKIT_FSROOT) listing two processes named "vanishing": this test process, and
+// one whose PID is past the kernel's PID_MAX_LIMIT, so that the selection finds it and the
+// affinity system calls, which go to the real kernel, find it gone (ESRCH) — what a process that
+// exits between the selection and the reading looks like, every time.
+constexpr pid_t gone_pid = 1073741000;
+
+class VanishingTree {
+public:
+    VanishingTree() {
+        char tmpl[] = "/tmp/paffinity-vanish-XXXXXX";
+        if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
+        root_ = tmpl;
+        add(getpid());
+        add(gone_pid);
+    }
+    ~VanishingTree() { std::system(("rm -rf '" + root_ + "'").c_str()); }
+    std::string env() const { return "PROCKIT_FSROOT=" + root_; }
+
+private:
+    void put(const std::string& path, const std::string& text) {
+        std::ofstream(root_ + path) << text;
+    }
+    void add(pid_t pid) {
+        std::string d = "/proc/" + s(pid);
+        for (const std::string& dir : {std::string("/proc"), d, d + "/task", d + "/task/" + s(pid)})
+            mkdir((root_ + dir).c_str(), 0755);
+        std::string stat = s(pid) + " (vanishing) S 1 " + s(pid) + " " + s(pid) +
+                           " 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 2000 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 "
+                           "0 0 0 0 0 0 0 0 0\n";
+        put(d + "/stat", stat);
+        put(d + "/task/" + s(pid) + "/stat", stat);
+        put(d + "/comm", "vanishing\n");
+        put(d + "/cmdline", std::string("vanishing\0", 10));
+        put(d + "/cgroup", "0::/\n");
+    }
+    std::string root_;
+};
+
+}  // namespace
+
+TEST(PaffinityShow, AProcessThatExitedMeanwhileIsNotListed) {
+    VanishingTree tree;
+    std::string me = s(getpid());
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{}, {"-a"}, {"--allow-none"}, {"-a", "--allow-none"}, {"--json"}}) {
+        std::vector<std::string> args{"--name", "vanishing"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto r = paffinity(args, {tree.env()});
+        EXPECT_EQ(r.status, 0) << testing::PrintToString(extra) << ": " << r.err;
+        EXPECT_EQ(r.err, "") << testing::PrintToString(extra);
+        EXPECT_NE(r.out.find(me), std::string::npos) << r.out;
+        EXPECT_EQ(r.out.find(s(gone_pid)), std::string::npos) << r.out;
+    }
+    // --check skips it too.
+    auto c = paffinity({"--check", "--name", "vanishing"}, {tree.env()});
+    EXPECT_EQ(c.status, 0) << c.err;
+    EXPECT_EQ(c.out, "no drift: 1 process, 1 threads\n");
+    // Only a PID given by the user is reported, as a PID that is not there is.
+    auto p = paffinity({s(gone_pid), me}, {tree.env()});
+    EXPECT_EQ(p.status, 1);
+    EXPECT_EQ(p.err, "paffinity: cannot find process " + s(gone_pid) + ": No such process\n");
+    EXPECT_NE(p.out.find(me), std::string::npos) << p.out;
+    auto q = paffinity({s(gone_pid), "--allow-none"}, {tree.env()});
+    EXPECT_EQ(q.status, 0) << q.err;
+    EXPECT_EQ(q.err, "");
+    // Nothing left of the selection is an empty selection.
+    auto n = paffinity({"--pid", s(gone_pid), "--name", "vanishing"}, {tree.env()});
+    EXPECT_EQ(n.status, 1);
+}
+
 // --- a real cgroup cpuset ------------------------------------------------------------------------
 
 namespace {
