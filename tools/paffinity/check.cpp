@@ -28,14 +28,19 @@ int run_check(const Options& o, const FsRoot& fs) {
     JsonWriter j;
     if (o.json) j.begin_object().key("processes").begin_array();
     std::size_t drifted = 0, threads = 0;
+    std::size_t listed = 0;
     for (const proc::ProcessRef& p : procs) {
         auto main_mask = get_affinity(p.pid);
         auto tasks = get_affinity_all_threads(p.pid, fs);
         if (!main_mask || !tasks) {
-            tools::print_error(!main_mask ? main_mask.error() : tasks.error());
-            failed = true;
+            const Error& e = !main_mask ? main_mask.error() : tasks.error();
+            if (!vanished(o, p.pid, e, failed)) {  // one that exited meanwhile is not checked
+                tools::print_error(e);
+                failed = true;
+            }
             continue;
         }
+        ++listed;
         const CpuSet& want = expected ? *expected : *main_mask;
         if (o.json) {
             j.begin_object().key("pid").value(p.pid).key("comm").value(p.comm);
@@ -58,12 +63,13 @@ int run_check(const Options& o, const FsRoot& fs) {
         }
         if (o.json) j.end_array().end_object();
     }
+    none_left(o, procs.size(), listed, failed);
     if (o.json) {
         j.end_array().key("drifted_threads").value(static_cast<unsigned long>(drifted));
         j.key("ok").value(!failed && drifted == 0).end_object();
         out_line(j.str());
-    } else if (drifted == 0 && !o.quiet && !procs.empty()) {
-        out_line("no drift: " + std::to_string(procs.size()) + (procs.size() == 1 ? " process, " : " processes, ") +
+    } else if (drifted == 0 && !o.quiet && listed != 0) {
+        out_line("no drift: " + std::to_string(listed) + (listed == 1 ? " process, " : " processes, ") +
                  std::to_string(threads) + " threads");
     }
     return (failed || drifted) ? tools::exit_failure : tools::exit_ok;

@@ -9,8 +9,10 @@
 #include <prockit/sched/cgroup_cpuset.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <stdexcept>
 
 namespace prockit::paffinity {
 
@@ -50,11 +52,11 @@ proc::Selector make_selector(const Options& o) {
     proc::Selector s;
     for (const std::string& p : o.positional) {
         auto v = tools::parse_unsigned(p);
-        if (!v || *v == 0 || *v > 0x3fffffff) throw UsageError("'" + p + "' is not a PID");
+        if (!v || *v == 0 || *v > 0x3fffffff) throw UsageError("cannot parse PID \"" + p + "\": expected a number from 1");
         s.pids.push_back(static_cast<pid_t>(*v));
     }
     for (pid_t p : o.pids) {
-        if (p <= 0) throw UsageError("--pid " + std::to_string(p) + " is not a PID");
+        if (p <= 0) throw UsageError("cannot parse --pid \"" + std::to_string(p) + "\": expected a number from 1");
         s.pids.push_back(p);
     }
     s.names = o.names;
@@ -63,7 +65,7 @@ proc::Selector make_selector(const Options& o) {
     s.cgroups = o.cgroups;
     for (const std::string& u : o.users) {
         auto uid = proc::resolve_user(u);
-        if (!uid) throw UsageError("--user: " + uid.error().message());
+        if (!uid) throw UsageError("cannot use --user \"" + u + "\": " + tools::error_reason(uid.error()));
         s.users.push_back(*uid);
     }
     return s;
@@ -74,7 +76,16 @@ proc::Selector make_selector(const Options& o) {
 std::vector<proc::ProcessRef> select(const Options& o, const FsRoot& fs, bool& failed) {
     auto matcher = proc::Matcher::compile(make_selector(o), fs);
     if (!matcher) {
-        if (matcher.error().code() == Errc::parse_error) throw UsageError("--match: " + matcher.error().message());
+        if (matcher.error().code() == Errc::parse_error) {
+            // The context reads `compile regular expression "PAT" (regerror's reason)`.
+            const std::string& c = matcher.error().context();
+            std::size_t q = c.find('"'), end = c.rfind("\" (");
+            if (q == std::string::npos || end == std::string::npos || end <= q || c.back() != ')')
+                throw UsageError("cannot parse --match: " + tools::error_reason(matcher.error()));
+            std::string why = c.substr(end + 3, c.size() - end - 4);
+            if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+            throw UsageError("cannot parse --match " + c.substr(q, end + 1 - q) + ": " + why);
+        }
         throw SystemError(matcher.error());
     }
     auto sel = matcher->select();
@@ -92,15 +103,35 @@ std::vector<proc::ProcessRef> select(const Options& o, const FsRoot& fs, bool& f
     return std::move(sel->processes);
 }
 
+bool vanished(const Options& o, pid_t pid, const Error& e, bool& failed) {
+    if (e.errno_value() != ESRCH) return false;
+    if (o.allow_none) return true;
+    bool given = std::find(o.pids.begin(), o.pids.end(), pid) != o.pids.end() ||
+                 std::find(o.positional.begin(), o.positional.end(), std::to_string(pid)) != o.positional.end();
+    if (given) {
+        tools::print_error(Error::from_errno(ESRCH, "find process " + std::to_string(pid)));
+        failed = true;
+    }
+    return true;
+}
+
+void none_left(const Options& o, std::size_t selected, std::size_t listed, bool& failed) {
+    if (o.allow_none || failed || selected == 0 || listed != 0) return;
+    tools::print_error(failure(Errc::not_found, "find a process matching the selection"));
+    failed = true;
+}
+
 // --- the requested CPUs and the plan per target ----------------------------------------------------
 
 CpuSet parse_cpus_option(const std::string& text, const char* option, const Topology& topo) {
     auto s = CpuSet::parse(text, topo.online);
-    if (!s) throw UsageError(std::string(option) + ": " + s.error().message());
+    auto quoted = std::string(option) + " \"" + text + "\"";
+    if (!s) throw UsageError("cannot parse " + quoted + ": " + tools::error_reason(s.error()));
+    if (s->empty()) throw UsageError("cannot use " + quoted + ": it names no CPU");
     CpuSet beyond = *s - topo.possible;
     if (!beyond.empty())
-        throw SystemError(failure(Errc::out_of_range, "use CPU " + beyond.to_list() + " (this machine has CPUs " +
-                                                          topo.possible.to_list() + ")"));
+        throw std::runtime_error("cannot use CPU " + beyond.to_list() + ": this machine has CPUs " +
+                                 topo.possible.to_list());
     return *s;
 }
 
@@ -119,8 +150,8 @@ Request make_request(const Options& o, const Topology& topo) {
     }
     if (o.nodes) {
         auto ids = CpuSet::parse_list(*o.nodes);
-        if (!ids) throw UsageError("--node: " + ids.error().message());
-        if (ids->empty()) throw UsageError("--node: no node given");
+        if (!ids) throw UsageError("cannot parse --node \"" + *o.nodes + "\": " + tools::error_reason(ids.error()));
+        if (ids->empty()) throw UsageError("cannot use --node \"" + *o.nodes + "\": it names no node");
         CpuSet cpus;
         for (unsigned id : ids->cpus()) {
             auto c = topo.node_cpus(static_cast<int>(id));
@@ -129,8 +160,8 @@ Request make_request(const Options& o, const Topology& topo) {
         }
         r.requested = list ? (r.requested & cpus) : cpus;
         if (r.requested.empty())
-            throw SystemError(failure(Errc::out_of_range, "use CPUs " + list.value_or("") + " on node " + *o.nodes +
-                                                              " (the node has CPUs " + list_or_none(cpus) + ")"));
+            throw std::runtime_error("cannot use CPUs " + list.value_or("") + " on node " + *o.nodes +
+                                     ": the node has CPUs " + list_or_none(cpus));
         r.explicit_cpus = true;
     }
     return r;
@@ -189,7 +220,7 @@ std::string refused(const Error& e, const CpuSet& mask, bool kernel_thread,
     if (e.errno_value() == EINVAL && !kernel_thread) {
         auto plan = plan_with_cgroup();
         if (!plan) return plan.error().message();
-        return Error(e.code(), e.context() + ": the kernel allows none of CPUs " + mask.to_list()).message();
+        return "cannot " + e.context() + ": the kernel allows none of CPUs " + list_or_none(mask);
     }
     return decorate(e, kernel_thread);
 }

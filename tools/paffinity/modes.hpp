@@ -63,6 +63,16 @@ std::string thread_comm(proc::ProcReader& r, pid_t pid, pid_t tid);
 /// sets `failed` then. A malformed regex is a usage error.
 std::vector<proc::ProcessRef> select(const Options& o, const FsRoot& fs, bool& failed);
 
+/// A selected process that exited before it was read (`e` is ESRCH) is not listed: it is reported
+/// only when its PID was given (then as the selection reports a PID it cannot find) and without
+/// --allow-none, and `failed` is set then. Returns false for any other error.
+bool vanished(const Options& o, pid_t pid, const Error& e, bool& failed);
+
+/// After the listing: none of the selected processes was still there (`listed` is 0 while the
+/// selection found some). Reported as an empty selection unless --allow-none, or something was
+/// already reported.
+void none_left(const Options& o, std::size_t selected, std::size_t listed, bool& failed);
+
 // --- the requested CPUs and the plan per target ----------------------------------------------------
 
 /// A CPU list option, within the machine's possible CPUs.

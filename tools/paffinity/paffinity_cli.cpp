@@ -7,6 +7,11 @@
 #include "common/cli.hpp"
 #include "common/exit_codes.hpp"
 
+#include <prockit/sched/cpuset.hpp>
+
+#include <cstring>
+#include <string_view>
+
 namespace prockit::paffinity {
 
 using tools::UsageError;
@@ -60,8 +65,45 @@ void validate(const Options& o, Mode m) {
             break;
     }
     if (o.poll && !o.follow) throw UsageError("--poll needs --follow");
-    if (o.poll_interval_ms < 1 || o.poll_interval_ms > 60000) throw UsageError("--poll-interval takes 1 to 60000 ms");
+    if (o.poll_interval_ms < 1 || o.poll_interval_ms > 60000)
+        throw UsageError("cannot use --poll-interval " + std::to_string(o.poll_interval_ms) +
+                         ": expected 1 to 60000 ms");
 }
+
+// --- values ------------------------------------------------------------------------------------------
+// Every option's value is checked as CLI11 reads it, before any conversion, so that an empty or
+// malformed value is a usage error that names the option in the house form
+// (`cannot parse --cores "x": expected a number from 1`) rather than a silent default or CLI11's
+// "could not convert". Deeper checks (CPU lists, regexes, users) happen in the modes, in the same
+// words. A validator that throws UsageError ends the parse (tools::parse() reports it).
+
+[[noreturn]] void bad_value(const std::string& option, const std::string& text, const std::string& why) {
+    throw UsageError("cannot parse " + option + " \"" + text + "\": " + why);
+}
+
+CLI::Validator non_empty(std::string option, std::string what) {
+    return CLI::Validator(
+        [option, what](std::string& v) {
+            if (v.empty()) bad_value(option, v, "empty " + what);
+            return std::string();
+        },
+        "", "");
+}
+
+CLI::Validator number(std::string option, unsigned long lo, unsigned long hi) {
+    return CLI::Validator(
+        [option, lo, hi](std::string& v) {
+            auto n = tools::parse_unsigned(v);
+            if (!n || *n < lo || *n > hi)
+                bad_value(option, v,
+                          "expected a number from " + std::to_string(lo) +
+                              (hi == ~0ul ? std::string() : " to " + std::to_string(hi)));
+            return std::string();
+        },
+        "", "");
+}
+
+constexpr unsigned long max_pid = 0x3fffffff;  // PID_MAX_LIMIT is 2^22; a PID fits in 30 bits
 
 }  // namespace
 
@@ -84,27 +126,51 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->get_formatter()->column_width(30);
 
     auto* sel = "Selection (criteria AND together; repeat one to OR its values)";
-    app->add_option("pid", o.positional, "Process IDs (like --pid)")->type_name("PID");
-    app->add_option("-p,--pid", o.pids, "Select the process with this PID")->group(sel)->type_name("PID");
-    app->add_option("-n,--name", o.names, "Select processes whose name (comm) is NAME")->group(sel)->type_name("NAME");
+    app->add_option("pid", o.positional, "Process IDs (like --pid)")->type_name("PID")->check(number("PID", 1, max_pid));
+    app->add_option("-p,--pid", o.pids, "Select the process with this PID")
+        ->group(sel)
+        ->type_name("PID")
+        ->check(number("--pid", 1, max_pid));
+    app->add_option("-n,--name", o.names, "Select processes whose name (comm) is NAME")
+        ->group(sel)
+        ->type_name("NAME")
+        ->check(non_empty("--name", "name"));
     app->add_option("-m,--match", o.patterns, "Select processes whose command line matches REGEX (POSIX ERE)")
         ->group(sel)
-        ->type_name("REGEX");
-    app->add_option("-e,--exe", o.exes, "Select processes running the executable PATH")->group(sel)->type_name("PATH");
-    app->add_option("-u,--user", o.users, "Select processes of USER (name or UID)")->group(sel)->type_name("USER");
-    app->add_option("--cgroup", o.cgroups, "Select processes in cgroup PATH or below it")->group(sel)->type_name("PATH");
+        ->type_name("REGEX")
+        ->check(non_empty("--match", "pattern (it would match every process)"));
+    app->add_option("-e,--exe", o.exes, "Select processes running the executable PATH")
+        ->group(sel)
+        ->type_name("PATH")
+        ->check(non_empty("--exe", "path"));
+    app->add_option("-u,--user", o.users, "Select processes of USER (name or UID)")
+        ->group(sel)
+        ->type_name("USER")
+        ->check(non_empty("--user", "user"));
+    app->add_option("--cgroup", o.cgroups, "Select processes in cgroup PATH or below it")
+        ->group(sel)
+        ->type_name("PATH")
+        ->check(non_empty("--cgroup", "path"));
     app->add_flag("--allow-none", o.allow_none, "A selection that matches nothing is not an error")->group(sel);
 
     auto* chg = "Changing";
     app->add_option("-s,--set", o.set_list, "Set the affinity of the selected processes to LIST")
         ->group(chg)
-        ->type_name("LIST");
+        ->type_name("LIST")
+        ->check(non_empty("--set", "CPU list"));
     app->add_option("-c,--cpus", o.cpus_list, "Run COMMAND (after '--') on LIST: set own affinity, then exec")
         ->group(chg)
-        ->type_name("LIST");
-    app->add_option("--cores", o.cores, "Use N physical cores, one hardware thread each")->group(chg)->type_name("N");
+        ->type_name("LIST")
+        ->check(non_empty("--cpus", "CPU list"));
+    app->add_option("--cores", o.cores, "Use N physical cores, one hardware thread each")
+        ->group(chg)
+        ->type_name("N")
+        ->check(number("--cores", 1, CpuSet::parse_limit));
     app->add_flag("--no-smt", o.no_smt, "Use one hardware thread per core")->group(chg);
-    app->add_option("--node", o.nodes, "Use the CPUs of NUMA node(s) N (a list: 0,1)")->group(chg)->type_name("N");
+    app->add_option("--node", o.nodes, "Use the CPUs of NUMA node(s) N (a list: 0,1)")
+        ->group(chg)
+        ->type_name("N")
+        ->check(non_empty("--node", "node list"));
     app->add_flag("--spread", o.spread, "With -a: give each thread its own CPU, round robin")->group(chg);
     app->add_flag("--strict", o.strict, "Fail instead of dropping CPUs that are offline or outside the cpuset")
         ->group(chg);
@@ -115,17 +181,25 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--poll", o.poll, "With --follow: poll /proc even when netlink events are available")->group(chg);
     app->add_option("--poll-interval", o.poll_interval_ms, "With --follow by polling: interval in ms (default 100)")
         ->group(chg)
-        ->type_name("MS");
+        ->type_name("MS")
+        ->check(number("--poll-interval", 1, 60000));
 
     auto* outg = "Output";
     app->add_flag("-a,--all-tasks", o.all_tasks, "Every thread (task) of each process")->group(outg);
     app->add_flag("--check{@}", o.check,
                   "Report threads whose mask differs from their process's (or from --check=LIST); exit 1 on drift")
-        ->group(outg);
+        ->group(outg)
+        ->check(non_empty("--check", "CPU list (give --check alone to compare with each process's own mask)"));
     app->add_flag("-J,--json", o.json, "Machine-readable output on stdout")->group(outg);
     app->add_flag("--taskset-format{mask}", o.taskset_format,
                   "Print taskset's exact wording (--taskset-format=list for lists)")
-        ->group(outg);
+        ->group(outg)
+        ->check(CLI::Validator(
+            [](std::string& v) {
+                if (v != "mask" && v != "list") bad_value("--taskset-format", v, "expected mask or list");
+                return std::string();
+            },
+            "", ""));
     app->add_flag("-q,--quiet", o.quiet, "Print nothing on success when changing")->group(outg);
 
     auto* topo = app->add_subcommand("topology", "Show CPUs, cores, SMT siblings, NUMA nodes, isolated CPUs");
@@ -139,8 +213,6 @@ int run(const Options& o) {
     const FsRoot& fs = FsRoot::system();
     Mode m = mode_of(o);
     validate(o, m);
-    if (!o.taskset_format.empty() && o.taskset_format != "mask" && o.taskset_format != "list")
-        throw UsageError("--taskset-format takes 'mask' or 'list'");
     if (!o.taskset_format.empty() && o.json) throw UsageError("--taskset-format and --json exclude each other");
     if (!o.taskset_format.empty() && o.dry_run)
         throw UsageError("--taskset-format and --dry-run exclude each other (taskset changes at once)");
@@ -161,6 +233,12 @@ int main_entry(int argc, char** argv) {
         Options opts;
         opts.command = split.command;
         opts.command_separator = split.had_separator;
+        // CLI11 reads "--check=" and "--taskset-format=" as the bare flag; an empty value is an error.
+        for (const char* arg : split.options)
+            for (const char* flag : {"--check=", "--taskset-format="})
+                if (std::string_view(arg) == flag)
+                    throw UsageError(std::string("cannot parse ") + std::string(flag, std::strlen(flag) - 1) +
+                                     " \"\": empty value");
         auto app = build_cli(opts);
         if (auto code = tools::parse(*app, static_cast<int>(split.options.size()), split.options.data())) return *code;
         return run(opts);

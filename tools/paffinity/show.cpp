@@ -31,23 +31,30 @@ int run_show(const Options& o, const FsRoot& fs) {
         out_line("pid " + std::to_string(tid) + "'s current affinity " + (list ? "list: " : "mask: ") +
                  (list ? s.to_list() : s.to_mask()));
     };
+    std::size_t listed = 0;
     for (const proc::ProcessRef& p : procs) {
+        // A process that exited since the selection found it is not listed (vanished()).
         auto main_mask = get_affinity(p.pid);
         if (!main_mask) {
-            tools::print_error(main_mask.error());
-            failed = true;
+            if (!vanished(o, p.pid, main_mask.error(), failed)) {
+                tools::print_error(main_mask.error());
+                failed = true;
+            }
             continue;
         }
         std::vector<TaskAffinity> tasks;
         if (o.all_tasks) {
             auto t = get_affinity_all_threads(p.pid, fs);
             if (!t) {
-                tools::print_error(t.error());
-                failed = true;
+                if (!vanished(o, p.pid, t.error(), failed)) {
+                    tools::print_error(t.error());
+                    failed = true;
+                }
                 continue;
             }
             tasks = std::move(*t);
         }
+        ++listed;
         auto st = reader.stat(p.pid);
         long threads = st ? st->num_threads : p.threads;
         if (o.json) {
@@ -83,6 +90,7 @@ int run_show(const Options& o, const FsRoot& fs) {
             }
         }
     }
+    none_left(o, procs.size(), listed, failed);
     if (o.json) {
         j.end_array().key("ok").value(!failed).end_object();
         out_line(j.str());

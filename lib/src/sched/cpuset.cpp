@@ -341,13 +341,15 @@ std::string CpuSet::to_list() const {
 std::string CpuSet::to_list_strides() const {
     // Dynamic programme over the sorted CPUs: best[i] is the cheapest encoding of c[i..]. At each
     // i the candidates are a single CPU, the longest arithmetic run starting at i, and that run
-    // one element shorter (which lets the next element start a better run).
+    // one element shorter (which lets the next element start a better run). The run's end is
+    // carried from i + 1 (the same step continues its run), so the whole is linear in the CPUs.
     std::vector<unsigned> c = cpus();
     std::size_t n = c.size();
     const std::size_t inf = std::numeric_limits<std::size_t>::max() / 2;
     std::vector<std::size_t> best(n + 1, inf);
     std::vector<Segment> choice(n);
     best[n] = 0;
+    std::size_t run_end = 0;  // the end of the longest run starting at i + 1 (when i + 2 < n)
     for (std::size_t i = n; i-- > 0;) {
         auto consider = [&](Segment s) {
             std::size_t cost = segment_cost(c, s) + best[s.j + 1];
@@ -359,8 +361,8 @@ std::string CpuSet::to_list_strides() const {
         consider({i, i, 1});
         if (i + 1 < n) {
             unsigned d = c[i + 1] - c[i];
-            std::size_t j = i + 1;
-            while (j + 1 < n && c[j + 1] - c[j] == d) ++j;
+            std::size_t j = (i + 2 < n && c[i + 2] - c[i + 1] == d) ? run_end : i + 1;
+            run_end = j;
             consider({i, j, d});
             if (j > i + 1) consider({i, j - 1, d});
         }

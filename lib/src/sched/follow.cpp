@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <iterator>
 #include <optional>
 #include <poll.h>
 
@@ -36,6 +37,19 @@ struct AffinityFollower::Impl {
     static void insert(std::vector<pid_t>& v, pid_t x) {
         auto it = std::lower_bound(v.begin(), v.end(), x);
         if (it == v.end() || *it != x) v.insert(it, x);
+    }
+    static void forget(std::vector<pid_t>& v, pid_t x) {
+        auto it = std::lower_bound(v.begin(), v.end(), x);
+        if (it != v.end() && *it == x) v.erase(it);
+    }
+    // Keeps only the TIDs that are still listed: a TID that left the listing belonged to a thread
+    // that exited, and a thread that gets it later is a new one.
+    static void keep_listed(std::vector<pid_t>& seen, std::vector<pid_t> listed) {
+        std::sort(listed.begin(), listed.end());
+        std::vector<pid_t> kept;
+        kept.reserve(seen.size());
+        std::set_intersection(seen.begin(), seen.end(), listed.begin(), listed.end(), std::back_inserter(kept));
+        seen = std::move(kept);
     }
 
     // Sets one thread of a followed process; returns false when the thread is gone.
@@ -125,6 +139,7 @@ struct AffinityFollower::Impl {
                 drop(pid);
                 continue;
             }
+            keep_listed(it->second.seen, *tids);
             for (pid_t tid : *tids) set_thread(pid, it->second, tid, FollowEvent::Kind::thread);
             if (opts.children)
                 for (pid_t c : children_of(pid, *tids)) adopt(c, pid);
@@ -149,7 +164,13 @@ struct AffinityFollower::Impl {
             case K::exit: {
                 auto it = tracked.find(e.tgid);
                 if (it == tracked.end()) break;
-                if (e.pid == e.tgid && !alive(e.tgid, it->second)) drop(e.tgid);
+                if (e.pid != e.tgid) {
+                    // The kernel sends a thread's exit before its TID can be handed out again, so
+                    // a later thread with the same TID is new.
+                    forget(it->second.seen, e.pid);
+                } else if (!alive(e.tgid, it->second)) {
+                    drop(e.tgid);
+                }
                 break;
             }
             case K::exec: break;

@@ -121,6 +121,73 @@ TEST(CpuSet, Formats) {
     EXPECT_EQ((CpuSet{63}).to_mask(), "8000000000000000");
 }
 
+namespace {
+
+// The shortest stride encoding by brute force: every segment c[i..j] that is an arithmetic run,
+// for every i and j (cubic; small sets only). The cost of an encoding is its length in characters.
+std::size_t shortest_strides_length(const std::vector<unsigned>& c) {
+    auto len = [](unsigned v) { return std::to_string(v).size(); };
+    std::size_t n = c.size();
+    std::vector<std::size_t> best(n + 1, 0);
+    for (std::size_t i = n; i-- > 0;) {
+        best[i] = len(c[i]) + 1 + best[i + 1];
+        for (std::size_t j = i + 1; j < n; ++j) {
+            unsigned d = c[i + 1] - c[i];
+            if (c[j] - c[j - 1] != d) break;
+            std::size_t k = j - i + 1;
+            std::size_t cost = k == 2 ? len(c[i]) + len(c[j]) + 2
+                                      : len(c[i]) + 1 + len(c[j]) + 1 + (d == 1 ? 0 : 1 + len(d));
+            best[i] = std::min(best[i], cost + best[j + 1]);
+        }
+    }
+    return n == 0 ? 0 : best[0] - 1;  // no comma after the last segment
+}
+
+}  // namespace
+
+TEST(CpuSet, StridesGolden) {
+    // Long runs, where each CPU starts a run reaching the end of the set: the case a quadratic
+    // formatter is slow on. The results are exact.
+    CpuSet even;
+    even.set_range(0, 65534, 2);
+    EXPECT_EQ(even.to_list_strides(), "0-65534:2");
+    CpuSet odd_after_pair{0};
+    odd_after_pair.set_range(1, 65535, 2);
+    EXPECT_EQ(odd_after_pair.to_list_strides(), "0,1-65535:2");
+    CpuSet all;
+    all.set_range(0, 65535, 1);
+    EXPECT_EQ(all.to_list_strides(), "0-65535");
+    CpuSet mixed;
+    mixed.set_range(0, 30, 3);
+    mixed.set_range(32, 1000, 4);
+    mixed.set(1001);
+    mixed.set_range(2000, 4000, 1);
+    EXPECT_EQ(mixed.to_list_strides(), "0-30:3,32-1000:4,1001,2000-4000");
+    CpuSet steps;  // 0,1,3,6,10,15,...: no run longer than two
+    for (unsigned k = 0, v = 0; v < 200; v += ++k) steps.set(v);
+    EXPECT_EQ(steps.to_list_strides(), steps.to_list());
+}
+
+TEST(CpuSet, StridesAreTheShortestEncoding) {
+    std::mt19937 rng(1313);
+    for (int round = 0; round < 2000; ++round) {
+        CpuSet s;
+        unsigned limit = 8u << (rng() % 8);
+        unsigned n = rng() % 12;
+        for (unsigned k = 0; k < n; ++k) {
+            unsigned a = static_cast<unsigned>(rng() % limit);
+            unsigned len = static_cast<unsigned>(rng() % 10);
+            unsigned step = 1 + static_cast<unsigned>(rng() % 4);
+            s.set_range(a, std::min(a + len * step, 4095u), step);
+        }
+        std::string st = s.to_list_strides();
+        auto back = CpuSet::parse_list(st);
+        ASSERT_TRUE(back) << st;
+        EXPECT_EQ(*back, s) << st;
+        EXPECT_EQ(st.size(), shortest_strides_length(s.cpus())) << s.to_list() << " -> " << st;
+    }
+}
+
 TEST(CpuSet, SetOperationsAcrossSizes) {
     CpuSet small{1, 2};
     CpuSet big{2, 5000};

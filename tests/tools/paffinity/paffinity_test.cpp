@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <sys/stat.h>
 
@@ -126,11 +127,82 @@ TEST(PaffinityCli, UsageErrorsExitTwoWithOneLine) {
     EXPECT_NE(pos.err.find("at character 3"), std::string::npos) << pos.err;
 }
 
+TEST(PaffinityCli, BadInputTable) {
+    // Every row: arguments (PID stands for a helper's PID), the exit status, and the one line on
+    // stderr, which reads "paffinity: cannot <verb> <object>: <reason>" where a value is wrong.
+    REQUIRE_TWO_CPUS();
+    Helper h;
+    const std::string P = s(h.pid());
+    struct Row {
+        std::vector<std::string> args;
+        int status;
+        std::string re;
+    };
+    const std::vector<Row> rows = {
+        {{"--cores", "", "--pid", P}, 2, R"(cannot parse --cores "": expected a number from 1 to \d+; try)"},
+        {{"--cores", "0", "--pid", P}, 2, R"(cannot parse --cores "0": expected a number from 1)"},
+        {{"--cores", "x", "--pid", P}, 2, R"(cannot parse --cores "x": expected a number)"},
+        {{"--cores", "-1", "--pid", P}, 2, R"(cannot parse --cores "-1": expected a number)"},
+        {{"--set", "", P}, 2, R"(cannot parse --set "": empty CPU list; try)"},
+        {{"--set", "0-x", P}, 2, R"(cannot parse --set "0-x": expected a CPU number at character 3; try)"},
+        {{"--set", "0,,1", P}, 2, R"(cannot parse --set "0,,1": .*character 3; try)"},
+        {{"--set", "0x", P}, 2, R"(cannot parse --set "0x": )"},
+        {{"--set", "0x0", P}, 2, R"(cannot use --set "0x0": it names no CPU; try)"},
+        {{"--set", "5000", P}, 1, R"(cannot use CPU 5000: this machine has CPUs [0-9,-]+$)"},
+        {{"--cpus", "", "--", "true"}, 2, R"(cannot parse --cpus "": empty CPU list; try)"},
+        {{"--cpus", "0"}, 2, R"(--cpus needs a command after '--'; try)"},
+        {{"--check=", P}, 2, R"(cannot parse --check "": empty value; try)"},
+        {{"--check=x", P}, 2, R"(cannot parse --check "x": expected a CPU number at character 1; try)"},
+        {{"--taskset-format=", P}, 2, R"(cannot parse --taskset-format "": empty value; try)"},
+        {{"--taskset-format=hex", P}, 2, R"(cannot parse --taskset-format "hex": expected mask or list; try)"},
+        {{"--node", "", "--set", "0", P}, 2, R"(cannot parse --node "": empty node list; try)"},
+        {{"--node", "x", "--set", "0", P}, 2, R"(cannot parse --node "x": expected a CPU number at character 1; try)"},
+        {{"--node", ",", "--set", "0", P}, 2, R"(cannot parse --node ",": .*character 1; try)"},
+        {{"--node", "4000", "--set", "0", P}, 1, R"(cannot find NUMA node 4000: not found$)"},
+        {{"--poll-interval", "", "--follow", "--set", "0", P}, 2, R"(cannot parse --poll-interval "": expected a number from 1 to 60000; try)"},
+        {{"--poll-interval", "0", "--follow", "--set", "0", P}, 2, R"(cannot parse --poll-interval "0": expected a number from 1 to 60000; try)"},
+        {{"--poll-interval", "60001", "--follow", "--set", "0", P}, 2, R"(cannot parse --poll-interval "60001": )"},
+        {{"--pid", ""}, 2, R"(cannot parse --pid "": expected a number from 1 to \d+; try)"},
+        {{"--pid", "0"}, 2, R"(cannot parse --pid "0": expected a number)"},
+        {{"--pid", "-5"}, 2, R"(cannot parse --pid "-5": expected a number)"},
+        {{"--pid", "abc"}, 2, R"(cannot parse --pid "abc": expected a number)"},
+        {{""}, 2, R"(cannot parse PID "": expected a number)"},
+        {{"notapid"}, 2, R"(cannot parse PID "notapid": expected a number)"},
+        {{"1x"}, 2, R"(cannot parse PID "1x": expected a number)"},
+        {{"--name", ""}, 2, R"(cannot parse --name "": empty name; try)"},
+        {{"--match", ""}, 2, R"(cannot parse --match "": empty pattern \(it would match every process\); try)"},
+        {{"--match", "(unclosed"}, 2, R"(cannot parse --match "\(unclosed": unmatched \( or \\\(; try)"},
+        {{"--exe", ""}, 2, R"(cannot parse --exe "": empty path; try)"},
+        {{"--cgroup", ""}, 2, R"(cannot parse --cgroup "": empty path; try)"},
+        {{"--user", ""}, 2, R"(cannot parse --user "": empty user; try)"},
+        {{"--user", "no-such-user-prockit"}, 2, R"(cannot use --user "no-such-user-prockit": .*; try)"},
+        {{"--name", "no-such-proc-xyz"}, 1, R"(cannot find a process matching the selection)"},
+        {{"--set", "0", "--spread", P}, 2, R"(--spread needs -a/--all-tasks; try)"},
+        {{"--check", "--set", "0", P}, 2, R"(--check cannot be combined with --set; try)"},
+        {{"--bogus"}, 2, R"(the following argument was not expected: --bogus; try)"},
+        {{"--cpus", "0", "--", "/nonexistent/prockit-cmd"}, 127, R"(cannot execute /nonexistent/prockit-cmd: No such file or directory$)"},
+    };
+    ASSERT_GE(rows.size(), 30u);
+    for (const Row& row : rows) {
+        auto r = paffinity(row.args);
+        std::string joined;
+        for (const auto& a : row.args) joined += "'" + a + "' ";
+        EXPECT_EQ(r.status, row.status) << joined << "\n" << r.err;
+        EXPECT_EQ(lines(r.err), 1u) << joined << "\n" << r.err;
+        std::string line = r.err.substr(0, r.err.find('\n'));
+        EXPECT_TRUE(std::regex_search(line, std::regex("^paffinity: " + row.re)))
+            << joined << "\n  got:      " << line << "\n  expected: " << row.re;
+        EXPECT_EQ(r.out, "") << joined;
+    }
+    // Nothing was changed by any of them.
+    EXPECT_TRUE(all_threads_on(h.pid(), allowed()));
+}
+
 TEST(PaffinityCli, CpusBeyondTheMachine) {
     Helper h;
     auto r = paffinity({"--set", "0-1,4096", s(h.pid())});
     EXPECT_EQ(r.status, 1) << r.err;
-    EXPECT_NE(r.err.find("cannot use CPU 4096 (this machine has CPUs"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("cannot use CPU 4096: this machine has CPUs"), std::string::npos) << r.err;
     EXPECT_EQ(lines(r.err), 1u);
 }
 
@@ -426,6 +498,37 @@ TEST(PaffinityFollow, PollingCatchesNewThreadsAndChildren) {
     follow_catches_threads_and_children({"--poll", "--poll-interval", "20"}, SIGINT);
 }
 
+TEST(PaffinityFollow, ThreadsWithAReusedTidAreSetToo) {
+    // Threads come and go in one process until the kernel has handed 300 of their TIDs out
+    // again; every new thread must get the mask, including those whose TID an earlier thread had.
+    REQUIRE_TWO_CPUS();
+    if (geteuid() != 0) GTEST_SKIP() << "the proc connector needs root";
+    long pid_max = 0;
+    std::ifstream("/proc/sys/kernel/pid_max") >> pid_max;
+    if (pid_max <= 0 || pid_max > 65536)
+        GTEST_SKIP() << "pid_max is " << pid_max << ": TIDs are not reused within a test's time";
+    CpuSet last{allowed().cpus().back()};
+    Helper h("threads", 0);
+    Child follower({paffinity_path(), "--follow", "-q", "--set", last.to_list(), "--pid", s(h.pid())});
+    std::optional<std::string> line;
+    while ((line = follower.read_err_line()) && line->find("following") == std::string::npos) {
+    }
+    ASSERT_TRUE(line) << "no 'following' line; stderr: " << follower.all_stderr_so_far();
+    h.child.write_line("reuse 300");
+    auto result = h.child.read_until("threads=", std::chrono::minutes(5));
+    ASSERT_TRUE(result) << "the helper did not finish";
+    long threads = 0, reused = 0, missed = 0, missed_tid = 0;
+    ASSERT_EQ(std::sscanf(result->c_str(), "%ld reused=%ld missed=%ld missed_tid=%ld", &threads, &reused, &missed,
+                          &missed_tid),
+              4)
+        << *result;
+    EXPECT_GE(reused, 300) << "threads=" << *result;
+    EXPECT_EQ(missed, 0) << "threads=" << *result << "; the first thread left unset had TID " << missed_tid;
+    int st = follower.stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(st)) << "status " << st;
+    EXPECT_EQ(WEXITSTATUS(st), 0) << follower.all_stderr_so_far();
+}
+
 TEST(PaffinityFollow, EndsWhenEveryFollowedProcessExits) {
     auto h = std::make_unique<Helper>("threads", 0);
     Child follower({paffinity_path(), "--follow", "--poll", "--set", allowed().to_list(), s(h->pid())});
@@ -485,6 +588,80 @@ TEST(PaffinityFixture, TopologyOfATwoSocketSmtMachine) {
     ASSERT_EQ(text.status, 0);
     EXPECT_NE(text.out.find("Cores:            64 (2 threads per core)"), std::string::npos) << text.out;
     EXPECT_NE(text.out.find("    core 5: 5,69"), std::string::npos);
+}
+
+// --- processes that exit while they are read --------------------------------------------------------
+
+namespace {
+
+// A /proc tree (PROCKIT_FSROOT) listing two processes named "vanishing": this test process, and
+// one whose PID is past the kernel's PID_MAX_LIMIT, so that the selection finds it and the
+// affinity system calls, which go to the real kernel, find it gone (ESRCH) — what a process that
+// exits between the selection and the reading looks like, every time.
+constexpr pid_t gone_pid = 1073741000;
+
+class VanishingTree {
+public:
+    VanishingTree() {
+        char tmpl[] = "/tmp/paffinity-vanish-XXXXXX";
+        if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
+        root_ = tmpl;
+        add(getpid());
+        add(gone_pid);
+    }
+    ~VanishingTree() { std::system(("rm -rf '" + root_ + "'").c_str()); }
+    std::string env() const { return "PROCKIT_FSROOT=" + root_; }
+
+private:
+    void put(const std::string& path, const std::string& text) {
+        std::ofstream(root_ + path) << text;
+    }
+    void add(pid_t pid) {
+        std::string d = "/proc/" + s(pid);
+        for (const std::string& dir : {std::string("/proc"), d, d + "/task", d + "/task/" + s(pid)})
+            mkdir((root_ + dir).c_str(), 0755);
+        std::string stat = s(pid) + " (vanishing) S 1 " + s(pid) + " " + s(pid) +
+                           " 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 2000 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 "
+                           "0 0 0 0 0 0 0 0 0\n";
+        put(d + "/stat", stat);
+        put(d + "/task/" + s(pid) + "/stat", stat);
+        put(d + "/comm", "vanishing\n");
+        put(d + "/cmdline", std::string("vanishing\0", 10));
+        put(d + "/cgroup", "0::/\n");
+    }
+    std::string root_;
+};
+
+}  // namespace
+
+TEST(PaffinityShow, AProcessThatExitedMeanwhileIsNotListed) {
+    VanishingTree tree;
+    std::string me = s(getpid());
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{}, {"-a"}, {"--allow-none"}, {"-a", "--allow-none"}, {"--json"}}) {
+        std::vector<std::string> args{"--name", "vanishing"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto r = paffinity(args, {tree.env()});
+        EXPECT_EQ(r.status, 0) << testing::PrintToString(extra) << ": " << r.err;
+        EXPECT_EQ(r.err, "") << testing::PrintToString(extra);
+        EXPECT_NE(r.out.find(me), std::string::npos) << r.out;
+        EXPECT_EQ(r.out.find(s(gone_pid)), std::string::npos) << r.out;
+    }
+    // --check skips it too.
+    auto c = paffinity({"--check", "--name", "vanishing"}, {tree.env()});
+    EXPECT_EQ(c.status, 0) << c.err;
+    EXPECT_EQ(c.out, "no drift: 1 process, 1 threads\n");
+    // Only a PID given by the user is reported, as a PID that is not there is.
+    auto p = paffinity({s(gone_pid), me}, {tree.env()});
+    EXPECT_EQ(p.status, 1);
+    EXPECT_EQ(p.err, "paffinity: cannot find process " + s(gone_pid) + ": No such process\n");
+    EXPECT_NE(p.out.find(me), std::string::npos) << p.out;
+    auto q = paffinity({s(gone_pid), "--allow-none"}, {tree.env()});
+    EXPECT_EQ(q.status, 0) << q.err;
+    EXPECT_EQ(q.err, "");
+    // Nothing left of the selection is an empty selection.
+    auto n = paffinity({"--pid", s(gone_pid), "--name", "vanishing"}, {tree.env()});
+    EXPECT_EQ(n.status, 1);
 }
 
 // --- a real cgroup cpuset ------------------------------------------------------------------------

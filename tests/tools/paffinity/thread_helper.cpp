@@ -15,6 +15,12 @@
 //             later change; prints "tid=N"
 //   fork      the same, forking a child that sleeps; prints "child=N"
 //   release   (interleave) the waiting threads exit; prints "released" once they are gone
+//   reuse R   puts the main thread back on the CPUs this process was started with, then makes
+//             short-lived threads, 8 at a time, until R of them had a TID an earlier one had (the
+//             kernel hands TIDs out again once it wraps at pid_max). Each waits up to 5 s for its
+//             affinity to differ from the start mask (a follower set it) and then exits. Stops at
+//             the first thread left unset, or after 64 * pid_max threads; prints
+//             "threads=T reused=U missed=M missed_tid=X" (X: the first TID left unset, or 0)
 //   quit      exit (stdin closing also exits)
 #include <atomic>
 #include <cerrno>
@@ -22,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -52,13 +59,13 @@ void* brief(void*) {
     return nullptr;
 }
 
-pthread_t start_thread(void* (*fn)(void*), bool detach = true) {
+pthread_t start_thread(void* (*fn)(void*), bool detach = true, void* arg = nullptr) {
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setstacksize(&a, 64 * 1024);
     if (detach) pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &a, fn, nullptr);
+    int rc = pthread_create(&t, &a, fn, arg);
     pthread_attr_destroy(&a);
     if (rc != 0) {
         std::fprintf(stderr, "paffinity-test-threads: pthread_create: %s\n", std::strerror(rc));
@@ -136,6 +143,64 @@ long make(bool fork_child) {
     return answer;
 }
 
+// reuse: one short-lived thread's result.
+struct Probe {
+    std::atomic<long> tid{0};
+    std::atomic<bool> set{false};
+};
+
+void* probe(void* arg) {
+    auto* p = static_cast<Probe*>(arg);
+    p->tid = static_cast<long>(syscall(SYS_gettid));
+    timespec start{};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        cpu_set_t now;
+        if (sched_getaffinity(0, sizeof now, &now) == 0 && !CPU_EQUAL(&now, &g_start_mask)) {
+            p->set = true;
+            break;
+        }
+        timespec t{};
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - start.tv_sec >= 5) break;  // the deadline: this thread was not set
+        usleep(50);
+    }
+    return nullptr;
+}
+
+std::string reuse(long wanted) {
+    if (sched_setaffinity(0, sizeof g_start_mask, &g_start_mask) != 0) {
+        std::fprintf(stderr, "paffinity-test-threads: reset the affinity: %s\n", std::strerror(errno));
+        _exit(99);
+    }
+    long pid_max = 32768;
+    if (FILE* f = std::fopen("/proc/sys/kernel/pid_max", "re")) {
+        if (std::fscanf(f, "%ld", &pid_max) != 1) pid_max = 32768;
+        std::fclose(f);
+    }
+    std::vector<unsigned char> had(static_cast<std::size_t>(pid_max) + 1, 0);
+    long threads = 0, reused = 0, missed = 0, missed_tid = 0;
+    while (reused < wanted && missed == 0 && threads < 64 * pid_max) {
+        Probe probes[8];
+        pthread_t ts[8];
+        for (int k = 0; k < 8; ++k) ts[k] = start_thread(probe, false, &probes[k]);
+        for (int k = 0; k < 8; ++k) pthread_join(ts[k], nullptr);
+        for (const Probe& p : probes) {
+            long tid = p.tid.load();
+            ++threads;
+            bool again = tid > 0 && tid <= pid_max && had[static_cast<std::size_t>(tid)];
+            if (tid > 0 && tid <= pid_max) had[static_cast<std::size_t>(tid)] = 1;
+            if (again) ++reused;
+            if (!p.set.load()) {
+                ++missed;
+                if (missed_tid == 0) missed_tid = tid;
+            }
+        }
+    }
+    return "threads=" + std::to_string(threads) + " reused=" + std::to_string(reused) +
+           " missed=" + std::to_string(missed) + " missed_tid=" + std::to_string(missed_tid);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,6 +242,10 @@ int main(int argc, char** argv) {
                 close(g_release_pipe[1]);
                 while (g_waiting.load() > 0) usleep(100);
                 say("released");
+                continue;
+            }
+            if (cmd.rfind("reuse ", 0) == 0) {
+                say(reuse(std::atol(cmd.c_str() + 6)));
                 continue;
             }
             if (cmd == "spawn" || cmd == "fork") {
