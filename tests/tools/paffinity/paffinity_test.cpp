@@ -179,7 +179,7 @@ TEST(PaffinityCli, BadInputTable) {
         {{"--name", "no-such-proc-xyz"}, 1, R"(cannot find a process matching the selection)"},
         {{"--set", "0", "--spread", P}, 2, R"(--spread needs -a/--all-tasks; try)"},
         {{"--check", "--set", "0", P}, 2, R"(--check cannot be combined with --set; try)"},
-        {{"--bogus"}, 2, R"(the following argument was not expected: --bogus; try)"},
+        {{"--bogus"}, 2, R"(cannot parse the command line: the following argument was not expected: --bogus; try)"},
         {{"--cpus", "0", "--", "/nonexistent/prockit-cmd"}, 127, R"(cannot execute /nonexistent/prockit-cmd: No such file or directory$)"},
     };
     ASSERT_GE(rows.size(), 30u);
