@@ -240,6 +240,22 @@ TEST(PrunTree, AdoptedOrphansAreReapedDuringTheRun) {
     EXPECT_TRUE(eventually([&] { return count_marked(marker) == 0; }, 10s));
 }
 
+// prun returns only when its tree is gone: right after it has been reaped, nothing the command
+// left in the background is alive (before the guard, such processes lived on for up to 42 ms).
+// No wait: the count is taken at once, 20 times.
+TEST(PrunTree, ReturnsOnlyWhenItsTreeIsGone) {
+    for (int i = 0; i < 20; ++i) {
+        std::string marker = unique_marker("return");
+        std::string script = "\"$0\" pause -- " + marker + " & (setsid \"$0\" pause -- " + marker + " &); exit 0";
+        auto prun = start_prun({}, {"--", "/bin/sh", "-c", script, helper()});
+        ASSERT_TRUE(prun) << prun.error().message();
+        auto st = prun->wait_for(30s);
+        ASSERT_TRUE(st && *st) << "prun did not return";
+        EXPECT_EQ((*st)->shell_code(), 0);
+        EXPECT_EQ(count_marked(marker), 0) << "trial " << i << ": processes of the run outlived prun's return";
+    }
+}
+
 // --strict-tree: where the guard cannot be had (here: fork fails under a seccomp filter, while
 // prun's vfork-style spawns still work) prun refuses to run; without it, it says so once and runs.
 TEST(PrunTree, StrictTreeRefusesToRunUnguarded) {
