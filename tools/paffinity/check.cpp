@@ -70,7 +70,7 @@ int run_check(const Options& o, const FsRoot& fs) {
         out_line(j.str());
     } else if (drifted == 0 && !o.quiet && listed != 0) {
         out_line("no drift: " + std::to_string(listed) + (listed == 1 ? " process, " : " processes, ") +
-                 std::to_string(threads) + " threads");
+                 std::to_string(threads) + (threads == 1 ? " thread" : " threads"));
     }
     return (failed || drifted) ? tools::exit_failure : tools::exit_ok;
 }

@@ -650,7 +650,7 @@ TEST(PaffinityShow, AProcessThatExitedMeanwhileIsNotListed) {
     // --check skips it too.
     auto c = paffinity({"--check", "--name", "vanishing"}, {tree.env()});
     EXPECT_EQ(c.status, 0) << c.err;
-    EXPECT_EQ(c.out, "no drift: 1 process, 1 threads\n");
+    EXPECT_EQ(c.out, "no drift: 1 process, 1 thread\n");
     // Only a PID given by the user is reported, as a PID that is not there is.
     auto p = paffinity({s(gone_pid), me}, {tree.env()});
     EXPECT_EQ(p.status, 1);
