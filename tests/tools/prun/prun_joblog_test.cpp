@@ -5,18 +5,6 @@
 namespace prockit::test {
 namespace {
 
-std::vector<std::string> columns(const std::string& l) {
-    std::vector<std::string> c;
-    std::size_t p = 0;
-    for (;;) {
-        auto t = l.find('\t', p);
-        c.push_back(l.substr(p, t == std::string::npos ? std::string::npos : t - p));
-        if (t == std::string::npos) break;
-        p = t + 1;
-    }
-    return c;
-}
-
 /// The Receive column of each job, by Seq.
 std::map<std::string, std::string> received(const std::string& log) {
     std::map<std::string, std::string> m;

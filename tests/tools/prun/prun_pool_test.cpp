@@ -235,18 +235,7 @@ TEST(PrunGnuParallel, JoblogColumns) {
     auto ours = lines(slurp(d / "ours"));
     ASSERT_EQ(ours.size(), 3u);
     EXPECT_EQ(ours[0], "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand");
-    auto cols = [](const std::string& l) {
-        std::vector<std::string> c;
-        std::size_t p = 0;
-        for (;;) {
-            auto t = l.find('\t', p);
-            c.push_back(l.substr(p, t == std::string::npos ? std::string::npos : t - p));
-            if (t == std::string::npos) break;
-            p = t + 1;
-        }
-        return c;
-    };
-    auto c2 = cols(ours[2]);
+    auto c2 = columns(ours[2]);
     ASSERT_EQ(c2.size(), 9u);
     EXPECT_EQ(c2[0], "2");
     EXPECT_EQ(c2[1], ":");
@@ -259,7 +248,7 @@ TEST(PrunGnuParallel, JoblogColumns) {
     ASSERT_EQ(theirs.size(), 3u);
     EXPECT_EQ(ours[0], theirs[0]);
     for (std::size_t i = 1; i < 3; ++i) {
-        auto a = cols(ours[i]), b = cols(theirs[i]);
+        auto a = columns(ours[i]), b = columns(theirs[i]);
         ASSERT_EQ(a.size(), b.size());
         for (std::size_t k : {0u, 1u, 4u, 5u, 6u, 7u, 8u}) EXPECT_EQ(a[k], b[k]) << "column " << k;
         EXPECT_EQ(a[3].size(), b[3].size()) << "JobRuntime width";

@@ -112,6 +112,19 @@ inline std::vector<std::string> lines(const std::string& out) {
     return v;
 }
 
+/// The tab-separated columns of a joblog line.
+inline std::vector<std::string> columns(const std::string& l) {
+    std::vector<std::string> c;
+    std::size_t p = 0;
+    for (;;) {
+        auto t = l.find('\t', p);
+        c.push_back(l.substr(p, t == std::string::npos ? std::string::npos : t - p));
+        if (t == std::string::npos) break;
+        p = t + 1;
+    }
+    return c;
+}
+
 /// Polls `cond` until it holds or `limit` passes.
 inline bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
     auto end = std::chrono::steady_clock::now() + limit;
