@@ -243,6 +243,12 @@ int worker_main(Queue tasks, Queue results, WorkerSlot* slot, const std::functio
 
 }  // namespace
 
+void raise_failure(const TaskFailure& f) {
+    ErrHdr h{static_cast<StdKind>(f.std_kind), static_cast<StdCategory>(f.std_category), 0, f.std_value, 0};
+    if (std::exception_ptr e = rebuild(h, f.what)) std::rethrow_exception(e);
+    throw TaskError(Error(f.code, f.message));
+}
+
 struct PoolCore::Impl {
     PoolOptions opt;
     unsigned n = 0;
@@ -316,13 +322,18 @@ struct PoolCore::Impl {
 
     static TaskFailure decode_failure(std::string_view payload) {
         ErrHdr eh{};
-        if (payload.size() < sizeof eh) return {make_error_code(IpcErrc::task_failed), "run a pool task (it raised an exception)", {}};
+        if (payload.size() < sizeof eh) return {make_error_code(IpcErrc::task_failed), "run a pool task (it raised an exception)"};
         std::memcpy(&eh, payload.data(), sizeof eh);
         payload.remove_prefix(sizeof eh);
         std::string type(payload.substr(0, std::min<std::size_t>(eh.type_len, payload.size())));
         std::string what(payload.substr(type.size()));
         std::string message = "run a pool task (it raised " + type + (what.empty() ? "" : ": " + what) + ")";
-        return {make_error_code(IpcErrc::task_failed), std::move(message), rebuild(eh, what)};
+        TaskFailure f(make_error_code(IpcErrc::task_failed), std::move(message));
+        f.std_kind = static_cast<std::uint8_t>(eh.kind);
+        f.std_category = static_cast<std::uint8_t>(eh.category);
+        f.std_value = eh.value;
+        f.what = std::move(what);
+        return f;
     }
 
     bool drain(int max) {
@@ -346,7 +357,7 @@ struct PoolCore::Impl {
             if (it == jobs.end()) return;
             job = it->second;
         }
-        if (job->on_error(chunk, TaskFailure{code, why, {}})) {
+        if (job->on_error(chunk, TaskFailure(code, why))) {
             std::lock_guard g(m);
             jobs.erase(job_id);
         }
@@ -407,7 +418,7 @@ struct PoolCore::Impl {
             closed = true;
             left.swap(jobs);
         }
-        for (auto& [id, job] : left) job->on_error(0, TaskFailure{make_error_code(IpcErrc::task_failed), why, {}});
+        for (auto& [id, job] : left) job->on_error(0, TaskFailure(make_error_code(IpcErrc::task_failed), why));
         for (unsigned k = 0; k < n; ++k)
             if (!stopped[k] && workers[k]) {
                 workers[k]->kill();
@@ -476,7 +487,7 @@ struct PoolCore::Impl {
             std::lock_guard g(m);
             left.swap(jobs);
         }
-        for (auto& [id, job] : left) job->on_error(0, TaskFailure{make_error_code(IpcErrc::closed), "run a pool task (the pool was terminated)", {}});
+        for (auto& [id, job] : left) job->on_error(0, TaskFailure(make_error_code(IpcErrc::closed), "run a pool task (the pool was terminated)"));
         finish_handler();
     }
 

@@ -13,6 +13,7 @@
 #include <prockit/ipc/errors.hpp>
 
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -25,13 +26,23 @@
 namespace prockit {
 
 namespace detail {
-/// Why a task failed: the code and message of its TaskError, and the task's own exception when it
-/// was of a standard type rebuilt in the caller (then get() throws that instead).
+/// Why a task failed: the code and message of its TaskError and, when the task threw a standard
+/// exception, what it needs to be thrown again in the caller (then get() throws that instead).
+/// Only the description is kept: raise_failure builds the exception on the thread that throws it,
+/// so no exception object is ever shared between the result handler and a caller.
 struct TaskFailure {
+    TaskFailure() = default;
+    TaskFailure(std::error_code c, std::string m) : code(c), message(std::move(m)) {}
     std::error_code code;
     std::string message;
-    std::exception_ptr exception;
+    std::uint8_t std_kind = 0;      // which standard exception (0: none; TaskError is thrown)
+    std::uint8_t std_category = 0;  // std::system_error: its code's category and value
+    std::int32_t std_value = 0;
+    std::string what;               // the task exception's what()
 };
+
+/// Throws the task's standard exception when it can be rebuilt, else TaskError.
+[[noreturn]] void raise_failure(const TaskFailure& f);
 
 template <class R>
 struct ResultState {
@@ -84,10 +95,7 @@ public:
     R get(Timeout timeout = std::nullopt) const {
         if (!s_->wait(timeout)) throw_ipc(make_error_code(Errc::timed_out), "get a pool result");
         std::lock_guard g(s_->m);
-        if (!s_->value) {
-            if (s_->failure.exception) std::rethrow_exception(s_->failure.exception);
-            throw TaskError(Error(s_->failure.code, s_->failure.message));
-        }
+        if (!s_->value) detail::raise_failure(s_->failure);
         if constexpr (!std::is_void_v<R>) return *s_->value;
     }
     /// True once ready; false when `timeout` passed first.

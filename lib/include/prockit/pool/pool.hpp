@@ -249,7 +249,7 @@ inline void run_error_callback(const std::function<void(const TaskError&)>& cb, 
     } catch (...) {
     }
 }
-inline TaskFailure codec_failure(const CodecError& e) { return {e.code(), e.what(), {}}; }
+inline TaskFailure codec_failure(const CodecError& e) { return {e.code(), e.what()}; }
 
 template <class R>
 class ApplyJob final : public JobBase {
@@ -463,8 +463,7 @@ public:
             }
         }
         l.unlock();
-        if (err.exception) std::rethrow_exception(err.exception);
-        throw TaskError(Error(err.code, err.message));
+        detail::raise_failure(err);
     }
 
     // Range-for support (no timeout). Lazy, as Python's iteration: begin() and operator++ wait
