@@ -14,6 +14,7 @@
 #include <prockit/sched/topology.hpp>
 #include <prockit/security/capability_spec.hpp>
 #include <prockit/security/seccomp_spec.hpp>
+#include <prockit/sys/notify.hpp>
 #include <prockit/sys/signals.hpp>
 
 #include <cerrno>
@@ -651,6 +652,7 @@ int run(const Options& o) {
     std::optional<Daemonized> daemon;
     PidFile pidfile;
     std::string pidfile_path;
+    pid_t main_pid = 0;  // the PID systemd should watch: set below, once the guardian is known
     if (o.daemon) {
         DaemonOptions dopt;
         dopt.log_path = o.log;
@@ -684,7 +686,14 @@ int run(const Options& o) {
         } else {
             plan.on_hangup = [] {};
         }
-        plan.on_first_spawn = [&daemon](int code, const std::string& msg) { daemon->notify(code, msg); };
+        // Under systemd (Type=notify, NOTIFY_SOCKET set) readiness goes to the service manager
+        // too, before the foreground side is released, naming the PID that stays: the guardian.
+        plan.on_first_spawn = [&daemon, &main_pid](int code, const std::string& msg) {
+            if (code == 0) {
+                if (auto r = notify_ready(main_pid); !r) tools::print_warning(r.error().message());
+            }
+            daemon->notify(code, msg);
+        };
     }
 
     // --- nothing outlives prun: this process becomes the guardian (keeping the PID the shell and
@@ -702,6 +711,7 @@ int run(const Options& o) {
     } else {
         tools::print_warning(g.error().message() + "; running without the process-tree guard");
     }
+    main_pid = guard ? guard->guardian_pid() : ::getpid();
     // The pidfile names the guardian (`kill $(cat pidfile)` reaches the PID that forwards) and is
     // held, and removed at exit, by the supervisor, which outlives nothing but its own cleanup.
     if (!pidfile_path.empty()) {

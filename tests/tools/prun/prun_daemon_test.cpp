@@ -2,8 +2,14 @@
 // policy, exec failures reported to the caller.
 #include "prun_support.hpp"
 
+#include <prockit/sys/unique_fd.hpp>
+
+#include <cstring>
 #include <fstream>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 namespace prockit::test {
 namespace {
@@ -122,6 +128,50 @@ TEST(PrunDaemon, ExecFailureReportedToCaller) {
     EXPECT_NE(r.err.find("prun: cannot execute /nonexistent/daemon"), std::string::npos) << r.err;
     EXPECT_TRUE(eventually([&] { return access((d / "pid").c_str(), F_OK) != 0; }));
     EXPECT_EQ(prun({"--daemon", "-j2", "echo", ":::", "a"}).code, 255);  // a usage error in a pool
+}
+
+TEST(PrunDaemon, TellsSystemdItIsReadyNamingTheGuardian) {
+    // A Type=notify service: systemd's NOTIFY_SOCKET is a datagram socket bound here.
+    TempDir d;
+    DaemonReaper reaper{d / "pid"};
+    unique_fd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(sock);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string path = d / "notify";
+    ASSERT_LT(path.size(), sizeof a.sun_path);
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    ASSERT_EQ(::bind(sock.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+    auto r = run_program(prun_path(), {"--daemon", "--pidfile", d / "pid", "--", helper(), "pause"}, {},
+                         std::chrono::seconds(60), [&](Command& c) { c.env("NOTIFY_SOCKET", path); });
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    pollfd p{sock.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 20000), 1) << "no datagram on NOTIFY_SOCKET";
+    char buf[512];
+    auto n = ::recv(sock.get(), buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    pid_t daemon = wait_pidfile(d / "pid");
+    EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "READY=1\nMAINPID=" + std::to_string(daemon))
+        << "the PID systemd should watch is the one the pidfile names";
+    EXPECT_TRUE(alive(daemon));
+}
+
+TEST(PrunDaemon, NoReadinessWhenTheCommandCannotStart) {
+    TempDir d;
+    unique_fd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    ASSERT_TRUE(sock);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string path = d / "notify";
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    ASSERT_EQ(::bind(sock.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    auto r = run_program(prun_path(), {"--daemon", "--", "/nonexistent/daemon"}, {}, std::chrono::seconds(60),
+                         [&](Command& c) { c.env("NOTIFY_SOCKET", path); });
+    EXPECT_EQ(r.code, 127) << r.err;
+    // The verdict reached the caller, so a READY=1 (sent before it) would be queued by now.
+    char buf[64];
+    EXPECT_LT(::recv(sock.get(), buf, sizeof buf, 0), 0) << "READY=1 for a command that never ran";
 }
 
 }  // namespace
