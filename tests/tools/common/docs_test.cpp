@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -80,17 +81,40 @@ void check_tool(const std::string& tool) {
         options.insert(it->str());
     EXPECT_GT(options.size(), 5u);
 
-    std::string man = man_headings(read_text(src + "/docs/man/" + tool + ".1"));
+    // The assembled page (docs/man/CMakeLists.txt): shared sections such as SELECTION included.
+    std::string man = man_headings(read_text(env_or("PROCKIT_BUILD_DIR", ".") + "/docs/man/" + tool + ".1"));
     std::string bash = bash_option_list(read_text(src + "/completions/bash/" + tool));
     std::string zsh = read_text(src + "/completions/zsh/_" + tool);
     std::string fish = read_text(src + "/completions/fish/" + tool + ".fish");
     ASSERT_FALSE(man.empty() || bash.empty() || zsh.empty() || fish.empty()) << "a documentation file of " << tool << " is missing";
     for (const std::string& o : options) {
-        EXPECT_TRUE(has_word(man, o)) << tool << ": " << o << " has no entry in docs/man/" << tool << ".1";
+        EXPECT_TRUE(has_word(man, o)) << tool << ": " << o << " has no entry in docs/man/" << tool << ".1 (with what it includes)";
         EXPECT_TRUE(has_word(bash, o)) << tool << ": " << o << " is not in the bash completion's option list";
         EXPECT_TRUE(has_word(zsh, o)) << tool << ": " << o << " is not in the zsh completion";
         EXPECT_TRUE(has_word(fish, "-l " + o.substr(2))) << tool << ": " << o << " is not in the fish completion";
     }
+}
+
+/// Every page of docs/man/ is assembled: no ".so" include and no @TOOL@ left, and what it
+/// included is there (paffinity(1) includes the CPU-list and selection sections).
+TEST(ToolDocs, ManPagesAreAssembled) {
+    namespace fs = std::filesystem;
+    const fs::path src = fs::path(env_or("PROCKIT_SOURCE_DIR", ".")) / "docs/man";
+    const fs::path built = fs::path(env_or("PROCKIT_BUILD_DIR", ".")) / "docs/man";
+    int pages = 0;
+    for (const auto& e : fs::directory_iterator(src)) {
+        const std::string name = e.path().filename().string();
+        if (!std::regex_match(name, std::regex(R"([a-z][a-z0-9.-]*\.[1-8])"))) continue;
+        ++pages;
+        const std::string text = read_text((built / name).string());
+        ASSERT_FALSE(text.empty()) << name << " was not assembled into " << built;
+        EXPECT_FALSE(std::regex_search(text, std::regex(R"((^|\n)\.so )"))) << name << " still includes a file";
+        EXPECT_EQ(text.find("@TOOL@"), std::string::npos) << name;
+    }
+    EXPECT_GE(pages, 2);
+    const std::string paffinity = read_text((built / "paffinity.1").string());
+    EXPECT_NE(paffinity.find("util\\-linux's stride syntax"), std::string::npos) << "CPU lists not included";
+    EXPECT_NE(paffinity.find("paffinity never selects itself"), std::string::npos) << "selection not included";
 }
 
 TEST(ToolDocs, PrunOptionsAreDocumentedAndCompleted) { check_tool("prun"); }

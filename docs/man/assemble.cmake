@@ -1,0 +1,28 @@
+# Assembles one man page (cmake -P): every line ".so common/NAME.roff" of SRC is replaced by that
+# fragment of docs/man/common/, with @TOOL@ read as the page's name (PAGE), and the result is
+# written to OUT. A page without such lines is copied unchanged.
+cmake_minimum_required(VERSION 3.25)
+file(READ ${SRC} text)
+set(text "\n${text}")  # so that every line, the first too, follows a newline
+get_filename_component(dir ${SRC} DIRECTORY)
+set(seen "")
+while(TRUE)
+  string(REGEX MATCH "\n\\.so (common/[A-Za-z0-9._-]+)\n" m "${text}")
+  if(NOT m)
+    break()
+  endif()
+  set(fragment ${CMAKE_MATCH_1})
+  if(fragment IN_LIST seen)
+    message(FATAL_ERROR "${SRC}: ${fragment} includes itself")
+  endif()
+  list(APPEND seen ${fragment})
+  if(NOT EXISTS ${dir}/${fragment})
+    message(FATAL_ERROR "${SRC}: cannot include ${fragment}: no such file")
+  endif()
+  file(READ ${dir}/${fragment} body)
+  string(REPLACE "@TOOL@" "${PAGE}" body "${body}")
+  string(REPLACE "\n.so ${fragment}\n" "\n${body}" text "${text}")
+endwhile()
+string(SUBSTRING "${text}" 1 -1 text)
+file(WRITE ${OUT}.tmp "${text}")
+file(RENAME ${OUT}.tmp ${OUT})

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# prockit's Debian packages, end to end: build them (dpkg-buildpackage -b) from a copy of this
+# tree, lint them, install them with apt-get, smoke-test everything they install (each tool's
+# --version, --help and one real action; man pages; bash, zsh and fish completions; systemd
+# units), build tests/consumer/ against the installed library (CMake and pkg-config), then remove
+# and purge them and check that nothing they installed is left. Needs root (apt-get).
+#   scripts/package-test.sh              the whole test
+#   scripts/package-test.sh --build-only build and lint only
+# PROCKIT_DEB_DIR: scratch directory for the source copy and the .debs (default /tmp/prockit-deb).
+# PROCKIT_CCACHE=1: compile through ccache. DEB_BUILD_OPTIONS defaults to "nocheck parallel=N"
+# (the test suite runs separately, scripts/test.sh).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$PROCKIT_ROOT"
+
+build_only=0
+[ "${1:-}" = --build-only ] && build_only=1
+work=${PROCKIT_DEB_DIR:-/tmp/prockit-deb}
+packages=(libprockit0 libprockit-dev prockit)
+failures=0
+fail() { printf 'package-test: FAIL: %s\n' "$*" >&2; failures=$((failures + 1)); }
+ok() { printf '  ok: %s\n' "$*" >&2; }
+
+if [ "$(id -u)" -ne 0 ] && [ $build_only -eq 0 ]; then
+    echo "package-test: cannot install packages: run as root (or with --build-only)" >&2
+    exit 2
+fi
+ensure_packages "${PROCKIT_BUILD_DEPS[@]}" dpkg-dev debhelper fakeroot lintian man-db
+
+# --- build, from a copy of the tree as it is (dpkg-buildpackage writes its .debs next to it)
+say "building the packages in $work"
+rm -rf "$work"
+mkdir -p "$work/prockit"
+tar -C "$PROCKIT_ROOT" --exclude=.git --exclude='./build*' --exclude='./obj-*' -cf - . | tar -C "$work/prockit" -xf -
+export DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-"nocheck parallel=$(nproc)"}
+t0=$SECONDS
+if ! (cd "$work/prockit" && dpkg-buildpackage -b -us -uc >"$work/build.log" 2>&1); then
+    tail -n 60 "$work/build.log" >&2
+    echo "package-test: cannot build the packages: dpkg-buildpackage failed (log: $work/build.log)" >&2
+    exit 1
+fi
+say "built in $((SECONDS - t0)) s: $(cd "$work" && echo ./*.deb)"
+changes=$(echo "$work"/prockit_*.changes)
+
+# --- lint: no errors, no warnings (overrides live in debian/*.lintian-overrides, with reasons)
+say "lintian"
+if lintian --fail-on error,warning --display-info --show-overrides "$changes" >"$work/lintian.log" 2>&1; then
+    ok "lintian: no errors or warnings"
+else
+    fail "lintian reported errors or warnings"
+fi
+sed 's/^/  lintian: /' "$work/lintian.log" >&2
+[ $build_only -eq 1 ] && { [ $failures -eq 0 ] || exit 1; exit 0; }
+
+# --- install
+say "installing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get purge -y -qq "${packages[@]}" >/dev/null 2>&1 || true
+debs=()
+for p in "${packages[@]}"; do debs+=("$(echo "$work/${p}_"*.deb)"); done
+apt-get install -y -qq --no-install-recommends "${debs[@]}" >"$work/install.log" 2>&1 \
+    || { cat "$work/install.log" >&2; echo "package-test: cannot install the packages" >&2; exit 1; }
+for p in "${packages[@]}"; do dpkg -L "$p"; done | sort -u >"$work/paths"
+
+# --- the tools: --version, --help, one real action, linked as Debian wants
+say "tools"
+tools=$(dpkg -L prockit | grep '^/usr/bin/.' | xargs -n1 basename)
+real_action() {  # one thing each tool is for; a tool without an entry here is reported
+    local t=$1
+    case $t in
+        prun) [ "$(prun -j2 -k echo ::: a b)" = "$(printf 'a\nb')" ] && prun -- true ;;
+        paffinity) paffinity $$ | grep -q "^ *$$ " && paffinity --cpus 0 -- true ;;
+        pjobs) pjobs --help >/dev/null ;;      # filled in with pjobs's own smoke action at merge
+        poomguard) poomguard --help >/dev/null ;;  # likewise
+        *) echo "no real action known for $t: add one to real_action() in $0" >&2; return 1 ;;
+    esac
+}
+for t in $tools; do
+    v=$("$t" --version 2>&1) || fail "$t --version exited with $?"
+    [[ "$v" == *0.* ]] || fail "$t --version printed '$v'"
+    "$t" --help 2>&1 | grep -q -- --help || fail "$t --help does not list --help"
+    real_action "$t" >/dev/null || fail "$t: its real action failed"
+    libs=$(ldd "/usr/bin/$t")
+    grep -q 'libprockit\.so\.0 ' <<<"$libs" || fail "$t does not link the shared libprockit"
+    grep -q 'libstdc++\.so\.6 ' <<<"$libs" || fail "$t does not link the shared libstdc++"
+    ok "$t"
+done
+
+# --- man pages: found by man -w, formatted by man -l without a warning
+say "man pages"
+export MANWIDTH=80 LC_ALL=C.UTF-8
+while read -r page; do
+    base=$(basename "$page" .gz)
+    name=${base%.*} section=${base##*.}
+    man -w "$section" "$name" >/dev/null 2>&1 || fail "man -w $section $name finds no page"
+    warnings=$(man --warnings -l "$page" 2>&1 >/dev/null)
+    [ -z "$warnings" ] || fail "man -l $page: $warnings"
+    zcat -f "$page" | grep -q '^\.so ' && fail "$page still has a .so include"
+    ok "$name($section)"
+done < <(grep '^/usr/share/man/man[1-8]/.' "$work/paths")
+for t in $tools; do
+    man -w 1 "$t" >/dev/null 2>&1 || fail "$t has no man page"
+done
+
+# --- completions
+say "completions"
+for t in $tools; do
+    # bash: the packaged completion is loaded on demand by bash-completion, then completes.
+    got=$(bash --norc -i -c '
+        . /usr/share/bash-completion/bash_completion
+        __load_completion "$1" || _completion_loader "$1"
+        spec=$(complete -p "$1") || exit 1
+        fn=$(sed -n "s/.* -F \([^ ]*\) .*/\1/p" <<<"$spec")
+        COMP_WORDS=("$1" --hel); COMP_CWORD=1; COMP_LINE="$1 --hel"; COMP_POINT=${#COMP_LINE}
+        "$fn" "$1" --hel "$1"
+        printf "%s\n" "${COMPREPLY[@]}"' bash "$t" 2>/dev/null </dev/null) || true
+    grep -qx -- '--help' <<<"$got" || fail "bash: complete -p $t, then '$t --hel<TAB>' gave '${got//$'\n'/ }'"
+    # zsh: the file parses and sits on zsh's default $fpath.
+    z=/usr/share/zsh/vendor-completions/_$t
+    if [ -f "$z" ] && zsh -n "$z" && zsh -fc "[[ \${fpath[(Ie)${z%/*}]} -gt 0 ]]"; then :; else fail "zsh completion of $t"; fi
+    # fish: the file parses and fish completes from it.
+    f=/usr/share/fish/vendor_completions.d/$t.fish
+    if [ -f "$f" ] && fish -n "$f" && fish -c "complete -C '$t --hel'" | grep -q -- '^--help'; then :; else fail "fish completion of $t"; fi
+    ok "$t: bash, zsh, fish"
+done
+
+# --- systemd units
+say "systemd units"
+if command -v systemd-analyze >/dev/null; then
+    while read -r unit; do
+        scope=()
+        [[ "$unit" == */systemd/user/* ]] && scope=(--user)
+        exe=$(sed -n 's/^ExecStart=[-@:+!]*\([^ ]*\).*/\1/p' "$unit" | head -n1)
+        if [ -x "$exe" ]; then
+            XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$work} systemd-analyze verify "${scope[@]}" "$unit" \
+                || fail "systemd-analyze verify ${scope[*]} $unit"
+            ok "$unit"
+        else
+            # Its program arrives with another tool: check the unit's syntax with a stand-in.
+            copy=$work/units/$(basename "$unit")
+            mkdir -p "$work/units"
+            sed "s|^\(Exec[A-Za-z]*=[-@:+!]*\)$exe|\1/bin/true|" "$unit" >"$copy"
+            XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$work} systemd-analyze verify --man=no "${scope[@]}" "$copy" \
+                || fail "systemd-analyze verify (syntax) $unit"
+            echo "  skipped: full verify of $unit: $exe is not installed (syntax checked with /bin/true)" >&2
+        fi
+    done < <(grep -E '/systemd/(system|user)/.+\.(service|socket|timer)$' "$work/paths")
+else
+    echo "  skipped: systemd units: systemd-analyze is not installed" >&2
+fi
+
+# --- a consumer, against the installed library: CMake package and pkg-config
+say "consumer build"
+pkg-config --cflags prockit | grep -q -- '-std=' && fail "pkg-config --cflags prockit names a -std= flag"
+rm -rf "$work/consumer"
+if cmake -S tests/consumer/project -B "$work/consumer" -G Ninja >"$work/consumer.log" 2>&1 \
+    && cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1 \
+    && "$work/consumer/consumer_cmake" && "$work/consumer/consumer_pkgconfig"; then
+    ldd "$work/consumer/consumer_cmake" | grep -q '/libprockit\.so\.0' || fail "consumer_cmake does not use /usr's libprockit.so.0"
+    ok "tests/consumer built and ran both ways"
+else
+    cat "$work/consumer.log" >&2
+    fail "tests/consumer against the installed packages"
+fi
+
+# --- removal: every path the packages installed is gone, but directories other packages share
+say "remove and purge"
+apt-get remove -y -qq "${packages[@]}" >/dev/null
+apt-get purge -y -qq "${packages[@]}" >/dev/null
+left=0
+while read -r path; do
+    [ -e "$path" ] || [ -L "$path" ] || continue
+    if [ -d "$path" ] && dpkg -S "$path" >/dev/null 2>&1; then continue; fi  # shared with a package
+    if [ -d "$path" ] && [ -n "$(ls -A "$path")" ]; then continue; fi        # holds others' files
+    fail "left behind after purge: $path"
+    left=$((left + 1))
+done <"$work/paths"
+[ $left -eq 0 ] && ok "nothing left of $(wc -l <"$work/paths") installed paths"
+
+if [ $failures -ne 0 ]; then
+    echo "package-test: $failures check(s) failed" >&2
+    exit 1
+fi
+say "package test passed"
