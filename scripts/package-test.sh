@@ -6,6 +6,7 @@
 # and purge them and check that nothing they installed is left. Needs root (apt-get).
 #   scripts/package-test.sh              the whole test
 #   scripts/package-test.sh --build-only build and lint only
+#   scripts/package-test.sh --reuse      install-test the .debs of the last build again
 # PROCKIT_DEB_DIR: scratch directory for the source copy and the .debs (default /tmp/prockit-deb).
 # PROCKIT_CCACHE=1: compile through ccache. DEB_BUILD_OPTIONS defaults to "nocheck parallel=N"
 # (the test suite runs separately, scripts/test.sh).
@@ -13,8 +14,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PROCKIT_ROOT"
 
-build_only=0
-[ "${1:-}" = --build-only ] && build_only=1
+build_only=0 reuse=0
+case ${1:-} in
+    --build-only) build_only=1 ;;
+    --reuse) reuse=1 ;;  # test the .debs already in $PROCKIT_DEB_DIR (skip build and lint)
+esac
 work=${PROCKIT_DEB_DIR:-/tmp/prockit-deb}
 packages=(libprockit0 libprockit-dev prockit)
 failures=0
@@ -27,6 +31,7 @@ if [ "$(id -u)" -ne 0 ] && [ $build_only -eq 0 ]; then
 fi
 ensure_packages "${PROCKIT_BUILD_DEPS[@]}" dpkg-dev debhelper fakeroot lintian man-db
 
+if [ $reuse -eq 0 ]; then
 # --- build, from a copy of the tree as it is (dpkg-buildpackage writes its .debs next to it)
 say "building the packages in $work"
 rm -rf "$work"
@@ -51,6 +56,7 @@ else
 fi
 sed 's/^/  lintian: /' "$work/lintian.log" >&2
 [ $build_only -eq 1 ] && { [ $failures -eq 0 ] || exit 1; exit 0; }
+fi
 
 # --- install
 say "installing"
@@ -69,7 +75,7 @@ real_action() {  # one thing each tool is for; a tool without an entry here is r
     local t=$1
     case $t in
         prun) [ "$(prun -j2 -k echo ::: a b)" = "$(printf 'a\nb')" ] && prun -- true ;;
-        paffinity) paffinity $$ | grep -q "^ *$$ " && paffinity --cpus 0 -- true ;;
+        paffinity) [[ "$(paffinity $$)" =~ (^|$'\n')\ *$$\  ]] && paffinity --cpus 0 -- true ;;
         pjobs) pjobs --help >/dev/null ;;      # filled in with pjobs's own smoke action at merge
         poomguard) poomguard --help >/dev/null ;;  # likewise
         *) echo "no real action known for $t: add one to real_action() in $0" >&2; return 1 ;;
@@ -78,7 +84,8 @@ real_action() {  # one thing each tool is for; a tool without an entry here is r
 for t in $tools; do
     v=$("$t" --version 2>&1) || fail "$t --version exited with $?"
     [[ "$v" == *0.* ]] || fail "$t --version printed '$v'"
-    "$t" --help 2>&1 | grep -q -- --help || fail "$t --help does not list --help"
+    h=$("$t" --help 2>&1) || fail "$t --help exited with $?"
+    grep -q -- --help <<<"$h" || fail "$t --help does not list --help"
     real_action "$t" >/dev/null || fail "$t: its real action failed"
     libs=$(ldd "/usr/bin/$t")
     grep -q 'libprockit\.so\.0 ' <<<"$libs" || fail "$t does not link the shared libprockit"
@@ -95,7 +102,8 @@ while read -r page; do
     man -w "$section" "$name" >/dev/null 2>&1 || fail "man -w $section $name finds no page"
     warnings=$(man --warnings -l "$page" 2>&1 >/dev/null)
     [ -z "$warnings" ] || fail "man -l $page: $warnings"
-    zcat -f "$page" | grep -q '^\.so ' && fail "$page still has a .so include"
+    text=$(zcat -f "$page")
+    grep -q '^\.so ' <<<"$text" && fail "$page still has a .so include"
     ok "$name($section)"
 done < <(grep '^/usr/share/man/man[1-8]/.' "$work/paths")
 for t in $tools; do
@@ -120,7 +128,7 @@ for t in $tools; do
     if [ -f "$z" ] && zsh -n "$z" && zsh -fc "[[ \${fpath[(Ie)${z%/*}]} -gt 0 ]]"; then :; else fail "zsh completion of $t"; fi
     # fish: the file parses and fish completes from it.
     f=/usr/share/fish/vendor_completions.d/$t.fish
-    if [ -f "$f" ] && fish -n "$f" && fish -c "complete -C '$t --hel'" | grep -q -- '^--help'; then :; else fail "fish completion of $t"; fi
+    if [ -f "$f" ] && fish -n "$f" && grep -q -- '^--help' <<<"$(fish -c "complete -C '$t --hel'")"; then :; else fail "fish completion of $t"; fi
     ok "$t: bash, zsh, fish"
 done
 
@@ -151,12 +159,16 @@ fi
 
 # --- a consumer, against the installed library: CMake package and pkg-config
 say "consumer build"
-pkg-config --cflags prockit | grep -q -- '-std=' && fail "pkg-config --cflags prockit names a -std= flag"
+cflags=$(pkg-config --cflags prockit) || fail "pkg-config finds no prockit"
+grep -q -- '-std=' <<<"$cflags" && fail "pkg-config --cflags prockit names a -std= flag: $cflags"
 rm -rf "$work/consumer"
 if cmake -S tests/consumer/project -B "$work/consumer" -G Ninja >"$work/consumer.log" 2>&1 \
     && cmake --build "$work/consumer" >>"$work/consumer.log" 2>&1 \
     && "$work/consumer/consumer_cmake" && "$work/consumer/consumer_pkgconfig"; then
-    ldd "$work/consumer/consumer_cmake" | grep -q '/libprockit\.so\.0' || fail "consumer_cmake does not use /usr's libprockit.so.0"
+    for c in consumer_cmake consumer_pkgconfig; do
+        libs=$(ldd "$work/consumer/$c")
+        grep -Eq '=> /(usr/)?lib/.*/libprockit\.so\.0 ' <<<"$libs" || fail "$c does not use the installed libprockit.so.0"
+    done
     ok "tests/consumer built and ran both ways"
 else
     cat "$work/consumer.log" >&2
@@ -166,7 +178,8 @@ fi
 # --- removal: every path the packages installed is gone, but directories other packages share
 say "remove and purge"
 apt-get remove -y -qq "${packages[@]}" >/dev/null
-apt-get purge -y -qq "${packages[@]}" >/dev/null
+# A package without conffiles is gone after remove; the others are purged (dpkg ignores the rest).
+dpkg --purge "${packages[@]}" >/dev/null 2>&1
 left=0
 while read -r path; do
     [ -e "$path" ] || [ -L "$path" ] || continue
