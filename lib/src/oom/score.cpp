@@ -102,7 +102,9 @@ Result<int> parse_adj(std::string_view text) {
         return fail(Error(make_error_code(Errc::parse_error),
                           "parse oom_score_adj \"" + std::string(text) + "\": expected a number from -1000 to 1000"));
     }
-    if (auto r = check_range(*v); !r) return fail(r.error());
+    if (*v < adj_min || *v > adj_max)
+        return fail(Error(make_error_code(Errc::out_of_range),
+                          "use oom_score_adj \"" + std::string(text) + "\": expected -1000 to 1000"));
     return *v;
 }
 
