@@ -162,7 +162,7 @@ Result<std::string> unit_cgroup(const std::string& unit_arg, const FsRoot& fs) {
             if (find_unit(fs.root() + m.mountpoint, m.root, unit, 0, found)) return found;
         }
     }
-    return fail(failure(Errc::not_found, "find unit " + unit + ": no cgroup of that name in any cgroup hierarchy"));
+    return fail(failure(Errc::not_found, "find unit \"" + unit + "\": no cgroup of that name in any cgroup hierarchy"));
 }
 
 Result<pid_t> read_pidfile(const std::string& path) {
@@ -174,7 +174,7 @@ Result<pid_t> read_pidfile(const std::string& path) {
     while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) t.remove_suffix(1);
     auto v = tools::parse_unsigned(t);
     if (!v || *v == 0 || *v > max_pid)
-        return fail(failure(Errc::parse_error, "parse pidfile " + path + ": expected a PID on its first line"));
+        return fail(failure(Errc::parse_error, "parse pidfile \"" + path + "\": expected a PID on its first line"));
     return static_cast<pid_t>(*v);
 }
 
