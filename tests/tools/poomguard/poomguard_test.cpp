@@ -490,3 +490,46 @@ TEST(PoomguardBadInput, AsAnUnprivilegedUser) {
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "100\n");
 }
+
+// --- documentation -----------------------------------------------------------------------------------
+
+TEST(PoomguardDocs, EverySubcommandsOptionsAreInTheManPageAndCompletions) {
+    std::string src = paff_test::env_or("PROCKIT_SOURCE_DIR", ".");
+    std::string man = prockit::test::read_text(src + "/docs/man/poomguard.1");
+    std::string bash = prockit::test::read_text(src + "/completions/bash/poomguard");
+    std::string fish = prockit::test::read_text(src + "/completions/fish/poomguard.fish");
+    ASSERT_FALSE(man.empty() || bash.empty() || fish.empty());
+    // The man page's headings: the line after each .TP, with "\-" read as "-".
+    std::string headings;
+    {
+        std::size_t at = 0;
+        bool heading = false;
+        while (at < man.size()) {
+            std::size_t nl = man.find('\n', at);
+            std::string line = man.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+            if (heading) {
+                for (std::size_t k; (k = line.find("\\-")) != std::string::npos;) line.erase(k, 1);
+                headings += line + "\n";
+            }
+            heading = line.rfind(".TP", 0) == 0;
+            at = nl == std::string::npos ? man.size() : nl + 1;
+        }
+    }
+    for (const char* sub : {"show", "top", "set", "run"}) {
+        EXPECT_NE(headings.find(std::string(sub) + " "), std::string::npos) << sub << " has no entry in the man page";
+        auto help = poomguard({sub, "--help"});
+        ASSERT_EQ(help.status, 0) << sub;
+        std::size_t at = 0;
+        while ((at = help.out.find("--", at)) != std::string::npos) {
+            std::size_t end = at + 2;
+            while (end < help.out.size() && (std::isalnum(static_cast<unsigned char>(help.out[end])) || help.out[end] == '-'))
+                ++end;
+            std::string opt = help.out.substr(at, end - at);
+            at = end;
+            if (opt.size() <= 2) continue;
+            EXPECT_NE(headings.find(opt), std::string::npos) << sub << ": " << opt << " has no entry in docs/man/poomguard.1";
+            EXPECT_NE(bash.find(opt), std::string::npos) << sub << ": " << opt << " is not in the bash completion";
+            EXPECT_NE(fish.find("-l " + opt.substr(2)), std::string::npos) << sub << ": " << opt << " is not in the fish completion";
+        }
+    }
+}
