@@ -7,7 +7,8 @@
 //                                      dominated by process start)
 // Each case prints the median of its per-pair ratios (peer time / poomguard time, above 1 means
 // poomguard is faster) with their range, and poomguard's median time in ms (the target for show
-// and top over 5,000 processes is 100 ms). Benchmarks never assert timing.
+// and top over 5,000 processes is 100 ms), and each side's median CPU time (user + system), which
+// a loaded machine inflates less than the wall-clock time. Benchmarks never assert timing.
 #include "ratio.hpp"
 
 #include <benchmark/benchmark.h>
@@ -22,6 +23,7 @@
 #include <spawn.h>
 #include <string>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -38,6 +40,8 @@ std::string poomguard_path() {
     return dir + "/../tools/poomguard/poomguard";
 }
 
+double g_last_cpu_s = 0;  // user + system CPU time of the last run() (its reaped descendants included)
+
 // Runs argv with stdout and stderr on /dev/null; returns the exit status.
 int run(const std::vector<std::string>& args) {
     std::vector<char*> argv;
@@ -52,8 +56,11 @@ int run(const std::vector<std::string>& args) {
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) return -1;
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    rusage ru{};
+    while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {
     }
+    g_last_cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                   static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -108,16 +115,20 @@ double median(std::vector<double> v) {
 // each pair and reports their median and range, and each side's median time.
 template <typename Mine, typename Peer>
 void paired(benchmark::State& state, const std::string& peer_name, Mine&& mine, Peer&& peer) {
-    std::vector<double> ratios, mine_s, peer_s;
+    std::vector<double> ratios, mine_s, peer_s, mine_cpu, peer_cpu;
     long i = 0;
     for (auto _ : state) {
         double m, p;
         if (i++ % 2 == 0) {
             m = timed(mine);
+            mine_cpu.push_back(g_last_cpu_s);
             p = timed(peer);
+            peer_cpu.push_back(g_last_cpu_s);
         } else {
             p = timed(peer);
+            peer_cpu.push_back(g_last_cpu_s);
             m = timed(mine);
+            mine_cpu.push_back(g_last_cpu_s);
         }
         if (m < 0 || p < 0) {
             state.SkipWithError(m < 0 ? "poomguard failed" : "the peer failed");
@@ -136,6 +147,9 @@ void paired(benchmark::State& state, const std::string& peer_name, Mine&& mine, 
     state.counters["ms_max"] = *std::max_element(mine_s.begin(), mine_s.end()) * 1e3;
     state.counters["peer_ms"] = median(peer_s) * 1e3;
     state.counters["pairs"] = static_cast<double>(ratios.size());
+    // CPU time (user + system) of each side: what the machine's load does not inflate.
+    state.counters["cpu_ms"] = median(mine_cpu) * 1e3;
+    state.counters["peer_cpu_ms"] = median(peer_cpu) * 1e3;
     state.SetLabel("paired:" + peer_name);
 }
 
