@@ -132,6 +132,12 @@ TEST(PoomguardSet, ChildrenResetInheritAndValueOnARealTree) {
     pid_t leader = tree.pid();
     ASSERT_TRUE(wait_until([&] { return children_of(leader).size() == 3; }));
     auto desc = children_of(leader);
+    struct KillAll {  // the descendants outlive the shell that Child kills
+        std::vector<pid_t> pids;
+        ~KillAll() {
+            for (pid_t p : pids) kill(p, SIGKILL);
+        }
+    } kill_all{desc};
     auto r = poomguard({"set", "300", s(leader), "--children", "inherit"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(count_lines(r.out), 4u) << r.out;
