@@ -379,6 +379,11 @@ Result<bool> Engine::next_job(Job& out) {
             inputs_done_ = true;
             return false;
         }
+        // -r: a combination with an empty or whitespace-only value is skipped, and gets no number.
+        if (values && plan_.no_run_if_empty &&
+            std::any_of(values->begin(), values->end(),
+                        [](const std::string& x) { return x.find_first_not_of(" \t\n\r\v\f") == std::string::npos; }))
+            continue;
         std::uint64_t seq = ++seq_;
         if (skip_.count(seq)) continue;
         out = Job{};
@@ -436,7 +441,7 @@ void Engine::start(Job job) {
     JobValues v{&job.inputs, job.seq, slot};
     if (plan_.pool && job.attempts == 0) {
         if (plan_.shell || !plan_.have_template) {
-            job.argv = {"/bin/sh", "-c", plan_.tmpl.expand_shell(v)};
+            job.argv = {plan_.shell_path, "-c", plan_.tmpl.expand_shell(v)};
             job.display = job.argv[2];
         } else {
             job.argv = plan_.tmpl.expand_argv(v);
@@ -778,6 +783,12 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
         auto d = halt_.record(ok, f.status.shell_code());
         if (d && !halt_code_) {
             halt_code_ = d->exit_code;
+            // GNU parallel: a halt on the first failure (or the first job done), soon or now,
+            // ends with that job's own status; on a count, with the number of failed jobs.
+            if (plan_.halt.why != HaltPolicy::Why::success && !plan_.halt.percent && plan_.halt.value == 1)
+                halt_code_ = f.status.shell_code();
+            else if (plan_.halt.why != HaltPolicy::Why::success)
+                halt_code_ = static_cast<int>(std::min<std::uint64_t>(halt_.failed(), 101));
             if (d->now)
                 stop_all(false);
             else
@@ -1055,7 +1066,8 @@ int Engine::run() {
             }
             skip_ = plan_.resume_failed ? logged->succeeded : logged->all;
         }
-        if (auto r = log_.open(plan_.joblog, plan_.resume || plan_.resume_failed, plan_.joblog_jsonl); !r) {
+        // A dry run leaves the joblog as it is: a later --resume must still know what ran.
+        if (auto r = plan_.dry_run ? Status{} : log_.open(plan_.joblog, plan_.resume || plan_.resume_failed, plan_.joblog_jsonl); !r) {
             tools::print_error(r.error());
             return plan_.own_failure;
         }

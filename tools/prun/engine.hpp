@@ -33,6 +33,7 @@ struct Plan {
     std::vector<std::string> single_argv;
     Template tmpl;
     bool shell = false;
+    std::string shell_path = "/bin/sh";  // what runs command strings (see job_shell())
     bool have_template = true;  // false: the inputs are the commands (run with sh -c)
     std::optional<Template> name_tmpl;
     std::string fixed_name;  // single mode's --name

@@ -21,6 +21,8 @@
 #include <charconv>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace prockit::prun {
@@ -205,7 +207,76 @@ std::optional<int> unrunnable(const std::string& prog, const Options& o, bool po
 
 bool is_separator(const std::string& w) { return w == ":::" || w == "::::" || w == ":::+" || w == "::::+"; }
 
+/// -d/--delimiter: one character, or a C escape (\n \t \0 \\ \xHH \NNN octal), as GNU parallel
+/// and xargs read it.
+char parse_delimiter(const std::string& text) {
+    auto bad = [&]() -> char {
+        usage("cannot parse -d \"" + text + "\": expected one character or an escape such as \\n, \\t, \\0, \\x1f");
+    };
+    if (text.size() == 1) return text[0];
+    if (text.size() < 2 || text[0] != '\\') return bad();
+    std::string_view rest = std::string_view(text).substr(1);
+    if (rest.size() == 1) {
+        switch (rest[0]) {
+            case 'n': return '\n';
+            case 't': return '\t';
+            case 'r': return '\r';
+            case 'a': return '\a';
+            case 'b': return '\b';
+            case 'f': return '\f';
+            case 'v': return '\v';
+            case '\\': return '\\';
+            default: break;
+        }
+    }
+    unsigned v = 0;
+    int base = 8;
+    if (rest[0] == 'x') {
+        base = 16;
+        rest.remove_prefix(1);
+    }
+    auto r = std::from_chars(rest.data(), rest.data() + rest.size(), v, base);
+    if (rest.empty() || r.ec != std::errc() || r.ptr != rest.data() + rest.size() || v > 255) return bad();
+    return static_cast<char>(v);
+}
+
 }  // namespace
+
+bool stdin_is_input() {
+    struct stat st {};
+    if (fstat(0, &st) != 0) return false;
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) return true;
+    if (!S_ISREG(st.st_mode)) return false;  // a terminal, /dev/null, another device
+    off_t at = lseek(0, 0, SEEK_CUR);
+    return st.st_size > (at < 0 ? 0 : at);
+}
+
+std::string job_shell() {
+    if (const char* s = std::getenv("PARALLEL_SHELL"); s && *s) return s;
+    for (char** e = environ; e && *e; ++e)
+        if (std::strncmp(*e, "BASH_FUNC_", 10) == 0) {
+            if (access("/bin/bash", X_OK) == 0) return "/bin/bash";
+            if (auto bash = find_program("bash")) return *bash;
+            break;
+        }
+    return "/bin/sh";
+}
+
+bool wants_shell(const std::vector<std::string>& words) {
+    if (words.empty()) return false;
+    static const std::string_view operators[] = {"|", "||", "&&", ";", "&", ">", ">>", "<", "<<", "2>", "2>>", "&>", "2>&1", ">&2", "|&", ";;"};
+    for (const auto& w : words)
+        for (auto op : operators)
+            if (w == op) return true;
+    if (words.size() == 1 && words[0].find_first_of(" \t\n|&;<>()$`\\\"'*?[]~") != std::string::npos) return true;
+    // A bash function exported with `export -f NAME` is in the environment as BASH_FUNC_NAME%%.
+    const std::string& prog = words[0];
+    if (prog.find_first_of("/={}") == std::string::npos && !prog.empty()) {
+        std::string var = "BASH_FUNC_" + prog + "%%";
+        if (std::getenv(var.c_str())) return true;
+    }
+    return false;
+}
 
 // ---------------------------------------------------------------- the command line
 
@@ -222,14 +293,17 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->formatter(std::make_shared<tools::Formatter>());
     app->get_formatter()->column_width(34);
     app->footer(
-        "A pool runs only on an explicit pool input: an input source (:::, ::::, :::+, ::::+, -a FILE),\n"
-        "--pipe, or -j N (without a source it reads its inputs from stdin). Everything else runs one\n"
-        "command; --retries then retries it.\n"
+        "A pool runs on a pool input: an input source (:::, ::::, :::+, ::::+, -a FILE), --pipe, -j N, or\n"
+        "lines on stdin when it is a pipe or a non-empty file (not a terminal or /dev/null), unless --single,\n"
+        "--daemon or --restart is given. Otherwise prun runs one command; --retries then retries it.\n"
+        "Without a command each input is a command line, run by the shell.\n"
         "Replacement strings: {} input, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
         "without extension, {#} job number, {%} slot, {N} {N.} {N/} {N//} {N/.} for input source N.\n"
-        "Commands are exec'd directly, one argument per template word, with no shell (inputs are never\n"
-        "split or interpreted); --shell runs them with sh -c and single-quotes each value. A template\n"
-        "without replacement strings gets the inputs appended. Several sources combine as a cross product.\n"
+        "A template of plain words is exec'd directly, one argument per word (inputs are never split or\n"
+        "interpreted). It runs through the shell, each value single-quoted, when it is one word with shell\n"
+        "syntax ('gzip {} && rm {}'), a word is a shell operator (| && ; > ...), or its program is an\n"
+        "exported bash function; --shell and --no-shell force either way. A template without replacement\n"
+        "strings gets the inputs appended. Several sources combine as a cross product.\n"
         "Exit status, one command: its status (128+N if killed by signal N); 124 --timeout passed; 126\n"
         "cannot execute (also: a script whose #! interpreter is missing); 127 not found; 1 prun failed;\n"
         "2 usage error.\n"
@@ -299,8 +373,15 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--link,--xapply", o.link, "Pair all input sources value by value (shorter ones wrap) instead of crossing them")
         ->group(g);
     app->add_flag("-0,--null", o.null_sep, "Inputs from files and stdin are NUL-separated")->group(g);
-    app->add_flag("--shell", o.shell, "Run each job with sh -c (values are single-quoted)")->group(g);
-    app->add_flag("-r,--no-run-if-empty", o.no_run_if_empty, "Empty input is no error: run nothing, exit 0")->group(g);
+    app->add_option("-d,--delimiter", o.delimiter, "Inputs end with this character (or \\n, \\t, \\0, \\xHH) instead of a newline")
+        ->type_name("CHAR")->group(g)->each(non_empty("-d"));
+    app->add_option("-E,--eof", o.eof, "A value equal to STR ends its input source (it and the rest are not used)")
+        ->type_name("STR")->group(g);
+    app->add_flag("--shell", o.shell, "Run each job with a shell (sh -c; values are single-quoted), whatever the template")->group(g);
+    app->add_flag("--no-shell", o.no_shell, "Exec each job directly, one argument per template word, whatever the template")->group(g);
+    app->add_flag("--single", o.single, "Run CMD once as one command even when stdin is a pipe or file (it is then CMD's stdin)")
+        ->group(g);
+    app->add_flag("-r,--no-run-if-empty", o.no_run_if_empty, "Skip inputs that are empty or only whitespace; empty input is no error")->group(g);
     app->add_flag("--group", o.group, "Print each job's output whole when it ends (pool default)")->group(g);
     app->add_flag("--line-buffer,--lb", o.line_buffer, "Print whole lines as they come, interleaved")->group(g);
     app->add_flag("-u,--ungroup", o.ungroup, "Let jobs write straight to prun's stdout and stderr")->group(g);
@@ -324,17 +405,31 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     return app;
 }
 
-bool is_pool(const Options& o) {
+namespace {
+bool explicit_pool(const Options& o) {
     return !o.arg_files.empty() || o.pipe || !o.jobs.empty() ||
            std::any_of(o.words.begin(), o.words.end(), [](const std::string& w) { return is_separator(w); });
 }
+bool single_only(const Options& o) {
+    return o.single || o.daemon || o.restart != "no" || !o.log.empty() || !o.pidfile.empty();
+}
+}  // namespace
+
+bool is_pool(const Options& o) { return explicit_pool(o) || (o.stdin_input && !single_only(o)); }
 
 namespace {
 // is_pool() before parsing: the mode a command line asks for decides the status of a usage
 // error CLI11 finds (2 for one command, 255 for a pool), and CLI11 has not filled Options then.
-bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::string>& words) {
+bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::string>& words, bool stdin_input) {
     for (const auto& w : words)
         if (is_separator(w)) return true;
+    if (stdin_input) {
+        bool single = false;
+        for (std::size_t i = 1; i < head.size(); ++i)
+            for (std::string_view o : {"--single", "--daemon", "--restart", "--log", "--pidfile"})
+                single = single || std::string_view(head[i]).rfind(o, 0) == 0;
+        if (!single) return true;
+    }
     for (std::size_t i = 1; i < head.size(); ++i) {
         std::string_view a = head[i];
         for (std::string_view o : {"--jobs", "--arg-file", "--pipe", "--spreadstdin"})
@@ -383,8 +478,9 @@ int main_entry(int argc, char** argv) {
         }
     }
     for (; i < argc; ++i) opts.words.emplace_back(argv[i]);
+    opts.stdin_input = stdin_is_input();
     if (auto code = tools::parse(*app, static_cast<int>(head.size()), head.data())) {
-        if (*code == tools::exit_usage && asks_for_pool(head, opts.words)) return exit_pool_error;
+        if (*code == tools::exit_usage && asks_for_pool(head, opts.words, opts.stdin_input)) return exit_pool_error;
         return tools::finish_output(*code);
     }
     // In a pool, every error of prun's own ends with 255; one command keeps the tools' 2 and 1.
@@ -430,11 +526,17 @@ int run(const Options& o) {
             {o.null_sep, "-0"}, {o.keep_order, "--keep-order"}, {o.link, "--link"}, {o.shell, "--shell"},
             {o.no_run_if_empty, "--no-run-if-empty"}, {o.halt != "never", "--halt"}, {!o.delay.empty(), "--delay"},
             {o.resume, "--resume"}, {o.resume_failed, "--resume-failed"}, {o.bar, "--bar"}, {o.eta, "--eta"},
-            {!o.block.empty(), "--block"}};
+            {!o.block.empty(), "--block"}, {!o.delimiter.empty(), "-d"}, {o.eof.has_value(), "-E"}};
         for (const auto& [given, name] : pool_only)
             if (given)
                 usage("cannot use " + std::string(name) + " with one command: it is for a pool (give inputs with ::: VALUES, :::: FILE or -a FILE, or --pipe or -j N)");
     }
+
+    if (o.single && plan.pool)
+        usage("cannot use --single with a pool input (:::, ::::, -a, --pipe, -j): --single runs one command");
+    if (o.shell && o.no_shell) usage("cannot use --shell and --no-shell together: they exclude each other");
+    if (o.null_sep && !o.delimiter.empty()) usage("cannot use -0 and -d together: both set the delimiter");
+    const char sep = o.null_sep ? '\0' : !o.delimiter.empty() ? parse_delimiter(o.delimiter) : '\n';
 
     // --- mode checks
     int modes = int(o.group) + int(o.line_buffer) + int(o.ungroup);
@@ -533,7 +635,8 @@ int run(const Options& o) {
     plan.retries = std::max(1U, o.retries);
     plan.dry_run = o.dry_run;
     plan.no_run_if_empty = o.no_run_if_empty;
-    plan.shell = o.shell;
+    plan.shell = o.shell || (plan.pool && !o.no_shell && wants_shell(tmpl_words));
+    plan.shell_path = job_shell();
     plan.tag = o.tag || !o.tagstring.empty();
     plan.tagstring = !o.tagstring.empty();
     plan.joblog = o.joblog.empty() ? "" : absolute(o.joblog);
@@ -580,9 +683,9 @@ int run(const Options& o) {
                 tools::print_error(Error::from_errno(errno, "read standard input"));
                 return own_failure;
             }
-            plan.blocks.emplace(unique_fd(fd), o.null_sep ? '\0' : '\n', o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block));
+            plan.blocks.emplace(unique_fd(fd), sep, o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block));
         } else {
-            auto in = Inputs::open(std::move(sources), o.null_sep ? '\0' : '\n', o.link);
+            auto in = Inputs::open(std::move(sources), sep, o.link, o.eof);
             if (!in) {
                 tools::print_error(in.error());
                 return own_failure;
