@@ -71,6 +71,13 @@ struct Plan {
     unsigned restart_limit = 5;
     Duration restart_window = std::chrono::seconds(60);
 
+    // Several arguments per job (-n, -N, -L, -m, -X; one input source): a job takes up to
+    // batch_args values (0: as many as fit), and its command line stays within max_chars.
+    bool batch = false;
+    Multi multi = Multi::none;
+    std::size_t batch_args = 0;
+    std::size_t max_chars = 0;
+
     std::optional<Inputs> inputs;
     std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs
     /// The process-tree guard this process supervises under (prun is then a subreaper): the

@@ -377,6 +377,16 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         ->type_name("CHAR")->group(g)->each(non_empty("-d"));
     app->add_option("-E,--eof", o.eof, "A value equal to STR ends its input source (it and the rest are not used)")
         ->type_name("STR")->group(g);
+    app->add_option("-n,--max-args", o.max_args, "Give each job up to N inputs (appended, or where {} is)")
+        ->type_name("N")->check(CLI::Range(1U, 1000000U))->group(g);
+    app->add_option("-N", o.max_args_pos, "As -n, and {1}..{N} are the job's 1st..Nth input")
+        ->type_name("N")->check(CLI::Range(1U, 100000U))->group(g);
+    app->add_option("-L,--max-lines", o.max_lines, "Give each job up to N input lines (as -N)")
+        ->type_name("N")->check(CLI::Range(1U, 100000U))->group(g);
+    app->add_flag("-m", o.multi_m, "Give each job as many inputs as fit (-s), spread over the slots; {} becomes them all")->group(g);
+    app->add_flag("-X", o.multi_x, "As -m, and a word holding {} is repeated for each input (x{}y: xay xby)")->group(g);
+    app->add_option("-s,--max-chars", o.max_chars, "Command line length at most (default: the system's limit, as xargs)")
+        ->type_name("N")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))->group(g);
     app->add_flag("--shell", o.shell, "Run each job with a shell (sh -c; values are single-quoted), whatever the template")->group(g);
     app->add_flag("--no-shell", o.no_shell, "Exec each job directly, one argument per template word, whatever the template")->group(g);
     app->add_flag("--single", o.single, "Run CMD once as one command even when stdin is a pipe or file (it is then CMD's stdin)")
@@ -526,7 +536,9 @@ int run(const Options& o) {
             {o.null_sep, "-0"}, {o.keep_order, "--keep-order"}, {o.link, "--link"}, {o.shell, "--shell"},
             {o.no_run_if_empty, "--no-run-if-empty"}, {o.halt != "never", "--halt"}, {!o.delay.empty(), "--delay"},
             {o.resume, "--resume"}, {o.resume_failed, "--resume-failed"}, {o.bar, "--bar"}, {o.eta, "--eta"},
-            {!o.block.empty(), "--block"}, {!o.delimiter.empty(), "-d"}, {o.eof.has_value(), "-E"}};
+            {!o.block.empty(), "--block"}, {!o.delimiter.empty(), "-d"}, {o.eof.has_value(), "-E"},
+            {o.max_args > 0, "-n"}, {o.max_args_pos > 0, "-N"}, {o.max_lines > 0, "-L"}, {o.multi_m, "-m"},
+            {o.multi_x, "-X"}, {o.max_chars > 0, "-s"}};
         for (const auto& [given, name] : pool_only)
             if (given)
                 usage("cannot use " + std::string(name) + " with one command: it is for a pool (give inputs with ::: VALUES, :::: FILE or -a FILE, or --pipe or -j N)");
@@ -655,8 +667,27 @@ int run(const Options& o) {
         if (o.pipe && o.link) usage("cannot use --link with --pipe: it pairs input sources, and --pipe takes none");
         if (!o.pipe && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
         plan.have_template = !tmpl_words.empty();
+        // Several arguments per job.
+        int batching = int(o.max_args > 0) + int(o.max_args_pos > 0) + int(o.max_lines > 0) + int(o.multi_m) + int(o.multi_x);
+        if (batching > 1) usage("cannot use more than one of -n, -N, -L, -m and -X: they say how a job's inputs are chosen");
+        if (batching && o.pipe) usage("cannot use -n, -N, -L, -m or -X with --pipe: each job gets a block, not arguments");
+        if (batching && sources.size() > 1) usage("cannot use -n, -N, -L, -m or -X with several input sources: they group the values of one");
+        if (batching) {
+            plan.batch = true;
+            plan.multi = o.multi_x ? Multi::x : Multi::m;
+            plan.batch_args = o.max_args ? o.max_args : o.max_args_pos ? o.max_args_pos : o.max_lines;
+            // As xargs: the exec limit less the environment and 2048 bytes of headroom, at most
+            // 128 KiB (also the most one argument, a shell script, may hold).
+            long arg_max = sysconf(_SC_ARG_MAX);
+            std::size_t env = 0;
+            for (char** e = environ; e && *e; ++e) env += std::strlen(*e) + 1 + sizeof(char*);
+            std::size_t limit = arg_max > 0 && static_cast<std::size_t>(arg_max) > env + 4096 ? static_cast<std::size_t>(arg_max) - env - 2048 : 4096;
+            limit = std::min<std::size_t>(limit, 131072);
+            plan.max_chars = o.max_chars ? std::min(o.max_chars, limit) : limit;
+        }
         // With --pipe there is no input value; parse as for one source, then refuse any use of it.
         std::size_t n_sources = o.pipe ? 999999 : sources.size();  // any {N} parses, then is refused
+        if (o.max_args_pos || o.max_lines) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
         auto t = Template::parse(tmpl_words, n_sources);
         if (!t) usage("cannot parse the command template: " + t.error().context());
         plan.tmpl = std::move(*t);
@@ -691,7 +722,7 @@ int run(const Options& o) {
                 return own_failure;
             }
             plan.inputs = std::move(*in);
-            if (plan.bar || plan.eta) {
+            if (plan.bar || plan.eta || plan.batch) {
                 if (auto r = plan.inputs->materialize(); !r) {
                     tools::print_error(r.error());
                     return own_failure;

@@ -56,6 +56,13 @@ struct Options {
     std::optional<std::string> eof;  // -E
     bool shell = false;
     bool no_shell = false;
+    // several arguments per job
+    unsigned max_args = 0;      // -n
+    unsigned max_args_pos = 0;  // -N
+    unsigned max_lines = 0;     // -L
+    bool multi_m = false;       // -m
+    bool multi_x = false;       // -X
+    std::size_t max_chars = 0;  // -s (0: the system's limit)
     bool single = false;  // --single: one command, whatever stdin is
     // Not an option: set by main_entry from what standard input is (see stdin_is_input()).
     bool stdin_input = false;

@@ -291,5 +291,74 @@ TEST(PrunParallel, HaltAndExitValues) {
     expect_same(many);
 }
 
+// ---------------------------------------------------------------- several arguments per job
+
+TEST(PrunParallel, SeveralArgumentsPerJob) {
+    // -n: up to N inputs, appended or where {} is (a word holding {} becomes one word per input).
+    auto r = prun({"-k", "-n2", "echo", "x{}y", ":::", "a", "b", "c"});
+    EXPECT_EQ(r.out, "xa by\nxcy\n") << r.err;
+    r = prun({"-k", "-n2", "printf", "[%s]", "x{}y", ":::", "a", "b", "c"});
+    EXPECT_EQ(r.out, "[xa][by][xcy]") << r.err;
+    // -X repeats the word per input; -N numbers them {1}..{N} (missing ones are empty).
+    r = prun({"-k", "-X", "-j1", "printf", "[%s]", "x{}y", ":::", "a", "b c"});
+    EXPECT_EQ(r.out, "[xay][xb cy]") << r.err;
+    r = prun({"-k", "-N2", "echo", "{2}-{1}", ":::", "a", "b", "c"});
+    EXPECT_EQ(r.out, "b-a\n-c\n") << r.err;
+    // -m spreads the inputs over the slots when they fit in fewer command lines.
+    r = prun({"-k", "-j2", "-m", "echo", ":::", "a", "b", "c"});
+    EXPECT_EQ(r.out, "a b\nc\n") << r.err;
+    r = prun({"-k", "-L2", "echo"}, "a\nb\nc\n");
+    EXPECT_EQ(r.out, "a b\nc\n") << r.err;
+    SKIP_WITHOUT_GNU_PARALLEL();
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"-k", "-n2", "echo", "x{}y", ":::", "a", "b", "c"},
+             {"-k", "-j2", "-m", "echo", "x{}y", ":::", "a", "b", "c"},
+             {"-k", "-j2", "-X", "echo", "x{}y", "{#}", ":::", "a", "b", "c"},
+             {"-k", "-N2", "echo", "{2}-{1}", ":::", "a", "b", "c"},
+             {"-k", "-n2", "echo", ":::", "a", "b", "c"},
+             {"-j1", "-k", "-m", "echo", ":::", "a", "b", "c"},
+             {"-k", "-N2", "echo", ":::", "a", "b", "c"},
+             {"-k", "-n2", "echo", "{}", "{#}", ":::", "a", "b", "c", "d", "e"},
+             {"-k", "-n2", "printf", "[%s]", "x{}y", ":::", "a", "b", "c"},
+             {"-k", "-X", "-j1", "printf", "[%s]", "x{}y", ":::", "a", "b c"},
+             {"-k", "-n2", "echo {} | tr a-z A-Z", ":::", "a", "b", "c"}})
+        expect_same(args);
+    expect_same({"-k", "-L2", "echo"}, "a\nb\nc\n");
+}
+
+TEST(PrunParallel, MaxCharsCountsAsXargsDoes) {
+    // Every word plus its NUL, the command included: the same command lines as xargs -s.
+    std::string input;
+    for (int i = 1; i <= 3000; ++i) input += std::to_string(i) + "\n";
+    auto ours = prun({"-k", "-j1", "-m", "-s", "1000", "echo"}, input);
+    auto xargs = run_program("/usr/bin/xargs", {"-s", "1000", "echo"}, input);
+    EXPECT_EQ(ours.code, 0) << ours.err;
+    EXPECT_EQ(ours.out, xargs.out);
+    for (const auto& l : lines(ours.out)) EXPECT_LE(l.size() + 1 + 5, 1000u) << l;
+    // The default: the system's limit, as xargs sizes it.
+    for (int i = 3001; i <= 100000; ++i) input += std::to_string(i) + "\n";
+    ours = prun({"-k", "-j1", "-X", "echo"}, input);
+    xargs = run_program("/usr/bin/xargs", {"echo"}, input);
+    EXPECT_EQ(ours.out, xargs.out);
+    EXPECT_GT(lines(ours.out).size(), 1u);
+    // One input longer than -s still runs, alone.
+    ours = prun({"-k", "-m", "-s", "10", "echo", ":::", "a-long-argument", "b"});
+    EXPECT_EQ(ours.out, "a-long-argument\nb\n") << ours.err;
+}
+
+TEST(PrunParallel, SeveralArgumentsPerJobRefusals) {
+    auto r = prun({"-n2", "echo", ":::", "a", ":::", "b"});
+    EXPECT_EQ(r.code, 255);
+    EXPECT_NE(r.err.find("several input sources"), std::string::npos) << r.err;
+    r = prun({"-n2", "-X", "echo", ":::", "a"});
+    EXPECT_EQ(r.code, 255);
+    r = prun({"--pipe", "-n2", "cat"}, "a\n");
+    EXPECT_EQ(r.code, 255);
+    r = prun({"--single", "-X", "echo"});
+    EXPECT_EQ(r.code, 2);
+    r = prun({"-N2", "echo", "{3}", ":::", "a"});
+    EXPECT_EQ(r.code, 255);
+}
+
 }  // namespace
 }  // namespace prockit::test
