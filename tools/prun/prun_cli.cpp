@@ -340,7 +340,7 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
                   "Refuse to run (exit 1) when prun cannot make sure that nothing it starts outlives it")
         ->group(g);
     app->add_option("--cwd", o.cwd, "Working directory of the child")->type_name("DIR")->group(g)->each(non_empty("--cwd"));
-    app->add_option("--env", o.env, "Set K=V in the child's environment; repeatable")->type_name("K=V")->group(g);
+    app->add_option("--env", o.env, "Set K=V in the child's environment (VAR: pass prun's VAR on); repeatable")->type_name("K=V")->group(g);
     app->add_option("--unset-env", o.unset_env, "Remove K from the child's environment; repeatable")->type_name("K")->group(g);
     app->add_flag("--clear-env", o.clear_env, "Start the child with an empty environment (then --env)")->group(g);
     app->add_option("--user", o.user, "Run as USER[:GROUP] (names or numbers)")->type_name("USER[:GROUP]")->group(g)->each(non_empty("--user"));
@@ -364,11 +364,11 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_option("--restart-limit", o.restart_limit, "At most N restarts per DUR: N[/DUR] (default 5/60s)")->type_name("N[/DURATION]")->group(g)->each(non_empty("--restart-limit"));
 
     g = "Pool";
-    app->add_option("-j,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->type_name("N")->group(g)->each(non_empty("-j"));
+    app->add_option("-j,-P,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->type_name("N")->group(g)->each(non_empty("-j"));
     app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->type_name("FILE")->group(g);
     app->add_flag("--pipe,--spreadstdin", o.pipe, "Cut standard input into blocks of whole lines, one block per job's stdin")
         ->group(g);
-    app->add_option("--block,--block-size", o.block, "--pipe: block size in bytes, with k m g t (1000s) or K M G T (1024s); default 1M")
+    app->add_option("--block,--block-size,--blocksize", o.block, "--pipe: block size in bytes, with k m g t (1000s) or K M G T (1024s); default 1M")
         ->type_name("SIZE")->each(non_empty("--block"))->group(g);
     app->add_flag("--link,--xapply", o.link, "Pair all input sources value by value (shorter ones wrap) instead of crossing them")
         ->group(g);
@@ -393,16 +393,16 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         ->group(g);
     app->add_flag("-r,--no-run-if-empty", o.no_run_if_empty, "Skip inputs that are empty or only whitespace; empty input is no error")->group(g);
     app->add_flag("--group", o.group, "Print each job's output whole when it ends (pool default)")->group(g);
-    app->add_flag("--line-buffer,--lb", o.line_buffer, "Print whole lines as they come, interleaved")->group(g);
+    app->add_flag("--line-buffer,--lb,--linebuffer", o.line_buffer, "Print whole lines as they come, interleaved")->group(g);
     app->add_flag("-u,--ungroup", o.ungroup, "Let jobs write straight to prun's stdout and stderr")->group(g);
     app->add_flag("--tag", o.tag, "Prefix each output line with the job's name and a TAB")->group(g);
-    app->add_option("--tagstring", o.tagstring, "Prefix each output line with this (replacement strings allowed) and a TAB")
+    app->add_option("--tagstring,--tag-string", o.tagstring, "Prefix each output line with this (replacement strings allowed) and a TAB")
         ->type_name("STRING")->group(g)->each(non_empty("--tagstring"));
-    app->add_flag("-k,--keep-order", o.keep_order, "Print output in input order")->group(g);
+    app->add_flag("-k,--keep-order,--keeporder", o.keep_order, "Print output in input order")->group(g);
     app->add_option("--halt", o.halt, "Stop early: never, now|soon,fail|success|done=N[%]")->type_name("POLICY")->group(g)->each(non_empty("--halt"));
     app->add_option("--retries", o.retries, "Run a failing job (or the one command) up to N times in all")->type_name("N")->each(non_empty("--retries"))->group(g);
     app->add_option("--delay", o.delay, "Wait DUR between job starts")->type_name("DURATION")->group(g)->each(non_empty("--delay"));
-    app->add_option("--joblog", o.joblog, "Log each job (GNU parallel's TSV columns)")->type_name("FILE")->group(g)->each(non_empty("--joblog"));
+    app->add_option("--joblog,--jl", o.joblog, "Log each job (GNU parallel's TSV columns)")->type_name("FILE")->group(g)->each(non_empty("--joblog"));
     app->add_option("--joblog-format", o.joblog_format, "tsv (default) or jsonl (adds CPU times, peak RSS, CPUs)")
         ->check(CLI::IsMember({"tsv", "jsonl"}))
         ->type_name("FORMAT")->group(g);
@@ -411,7 +411,7 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--pin-spread", o.pin_spread, "Pin slot k to its own CPU, one per physical core first")->group(g);
     app->add_flag("--bar", o.bar, "Progress bar with ETA on stderr (a periodic line when not a terminal)")->group(g);
     app->add_flag("--eta", o.eta, "Periodic progress line with ETA on stderr")->group(g);
-    app->add_flag("--dry-run", o.dry_run, "Print the commands that would run; run nothing")->group(g);
+    app->add_flag("--dry-run,--dryrun", o.dry_run, "Print the commands that would run; run nothing")->group(g);
     return app;
 }
 
@@ -447,7 +447,7 @@ bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::
         if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
             // A cluster of short flags (-kj4): -j and -a take a value, so what follows is theirs.
             for (char ch : a.substr(1)) {
-                if (ch == 'j' || ch == 'a') return true;
+                if (ch == 'j' || ch == 'P' || ch == 'a') return true;
                 if (ch != '0' && ch != 'r' && ch != 'u' && ch != 'k') break;
             }
         }
@@ -456,39 +456,84 @@ bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::
 }
 }  // namespace
 
+/// $PARALLEL: GNU parallel's default options, words split at blanks, a backslash escaping the
+/// next character.
+std::vector<std::string> parallel_env_words() {
+    std::vector<std::string> out;
+    const char* env = std::getenv("PARALLEL");
+    if (!env) return out;
+    std::string cur;
+    bool in_word = false;
+    for (const char* p = env; *p; ++p) {
+        if (*p == '\\' && p[1]) {
+            cur += *++p;
+            in_word = true;
+        } else if (*p == ' ' || *p == '\t' || *p == '\n') {
+            if (in_word) out.push_back(std::move(cur));
+            cur.clear();
+            in_word = false;
+        } else {
+            cur += *p;
+            in_word = true;
+        }
+    }
+    if (in_word) out.push_back(std::move(cur));
+    return out;
+}
+
 int main_entry(int argc, char** argv) {
     tools::set_tool_name("prun");
     Options opts;
     auto app = build_cli(opts);
-    // Split argv: prun's options first, then the command words (at "--" or the first word that is
-    // not an option or an option's value).
-    std::vector<const char*> head{argv[0]};
-    int i = 1;
-    for (; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--") {
-            ++i;
-            break;
-        }
-        if (a.size() < 2 || a[0] != '-' ) break;
-        head.push_back(argv[i]);
+    // Split the arguments: prun's options first, then the command words (at "--" or the first word
+    // that is not an option or an option's value).
+    auto split = [&](const std::vector<std::string>& args, std::vector<std::string>& head, std::vector<std::string>& words) {
+        head.assign(1, argv[0]);
+        words.clear();
+        std::size_t i = 0;
         auto takes_value = [&](const std::string& name) {
             const CLI::Option* o = app->get_option_no_throw(name);
             return o && o->get_expected_max() > 0 && o->get_type_size_max() > 0;
         };
-        if (a.rfind("--", 0) == 0) {
-            if (a.find('=') == std::string::npos && takes_value(a) && i + 1 < argc) head.push_back(argv[++i]);
-        } else {
-            for (std::size_t k = 1; k < a.size(); ++k) {
-                if (takes_value(std::string("-") + a[k])) {
-                    if (k + 1 == a.size() && i + 1 < argc) head.push_back(argv[++i]);
-                    break;
+        for (; i < args.size(); ++i) {
+            const std::string& a = args[i];
+            if (a == "--") {
+                ++i;
+                break;
+            }
+            if (a.size() < 2 || a[0] != '-') break;
+            head.push_back(a);
+            if (a.rfind("--", 0) == 0) {
+                if (a.find('=') == std::string::npos && takes_value(a) && i + 1 < args.size()) head.push_back(args[++i]);
+            } else {
+                for (std::size_t k = 1; k < a.size(); ++k) {
+                    if (takes_value(std::string("-") + a[k])) {
+                        if (k + 1 == a.size() && i + 1 < args.size()) head.push_back(args[++i]);
+                        break;
+                    }
                 }
             }
         }
-    }
-    for (; i < argc; ++i) opts.words.emplace_back(argv[i]);
+        for (; i < args.size(); ++i) words.push_back(args[i]);
+    };
+    std::vector<std::string> args(argv + 1, argv + argc), head_s;
+    split(args, head_s, opts.words);
     opts.stdin_input = stdin_is_input();
+    auto head_of = [](const std::vector<std::string>& h) {
+        std::vector<const char*> v;
+        for (const auto& x : h) v.push_back(x.c_str());
+        return v;
+    };
+    // $PARALLEL's options go before the command line's, for a pool only: one command (a service,
+    // `prun --timeout 5 -- cmd`) is not changed by a variable set for GNU parallel.
+    if (asks_for_pool(head_of(head_s), opts.words, opts.stdin_input)) {
+        auto extra = parallel_env_words();
+        if (!extra.empty()) {
+            args.insert(args.begin(), extra.begin(), extra.end());
+            split(args, head_s, opts.words);
+        }
+    }
+    std::vector<const char*> head = head_of(head_s);
     if (auto code = tools::parse(*app, static_cast<int>(head.size()), head.data())) {
         if (*code == tools::exit_usage && asks_for_pool(head, opts.words, opts.stdin_input)) return exit_pool_error;
         return tools::finish_output(*code);
@@ -592,7 +637,14 @@ int run(const Options& o) {
     if (o.clear_env) c.env_clear();
     for (const auto& e : o.env) {
         auto eq = e.find('=');
-        if (eq == std::string::npos || eq == 0) usage("cannot parse --env \"" + e + "\": expected K=V");
+        if (eq == 0 || e.empty()) usage("cannot parse --env \"" + e + "\": expected K=V or a name");
+        if (eq == std::string::npos) {
+            // GNU parallel's --env VAR: pass VAR on as prun has it (the jobs inherit it anyway unless
+            // --clear-env); "_" (GNU parallel's "every variable") is accepted and changes nothing.
+            if (e == "_") continue;
+            if (const char* v = std::getenv(e.c_str())) c.env(e, v);
+            continue;
+        }
         c.env(e.substr(0, eq), e.substr(eq + 1));
     }
     for (const auto& k : o.unset_env) {

@@ -79,7 +79,7 @@ TEST(PrunCli, VersionAndReadableHelp) {
     auto help = prun({"--help"}).out;
     for (const char* raw : {"TEXT", "UINT", "INT:", " in [", "{default}", "VALUE"})
         EXPECT_EQ(help.find(raw), std::string::npos) << "raw placeholder " << raw << " in --help:\n" << help;
-    for (const char* shown : {"-V,--version", "--timeout DURATION", "--cpus CPUS", "-j,--jobs N", "--user USER[:GROUP]",
+    for (const char* shown : {"-V,--version", "--timeout DURATION", "--cpus CPUS", "-j,-P,--jobs N", "--user USER[:GROUP]",
                               "--restart WHEN", "-a,--arg-file FILE ...", "--rlimit RES=SOFT[:HARD] ..."})
         EXPECT_NE(help.find(shown), std::string::npos) << shown << " not in --help:\n" << help;
     EXPECT_NE(help.find("255 prun's own error"), std::string::npos);

@@ -360,5 +360,46 @@ TEST(PrunParallel, SeveralArgumentsPerJobRefusals) {
     EXPECT_EQ(r.code, 255);
 }
 
+// ---------------------------------------------------------------- GNU parallel's spellings
+
+TEST(PrunParallel, GnuParallelSpellings) {
+    TempDir d;
+    std::string log = d / "jl";
+    auto r = prun({"--dryrun", "-P", "2", "--keeporder", "--jl", log, "echo", ":::", "a", "b"});
+    EXPECT_EQ(r.out, "echo a\necho b\n") << r.err;
+    EXPECT_EQ(r.code, 0);
+    r = prun({"-P2", "--keeporder", "--tag-string", "<{}>", "--linebuffer", "echo", ":::", "a", "b"});
+    EXPECT_EQ(r.out, "<a>\ta\n<b>\tb\n") << r.err;
+    r = prun({"--jl", log, "-k", "echo", ":::", "x"});
+    EXPECT_EQ(lines(slurp(log)).size(), 2u);
+    r = prun({"--pipe", "--blocksize", "2", "-k", "wc", "-l"}, "a\nb\nc\n");
+    EXPECT_EQ(r.out, "1\n1\n1\n") << r.err;
+    SKIP_WITHOUT_GNU_PARALLEL();
+    expect_same({"--dryrun", "-P", "2", "--keeporder", "echo", ":::", "a", "b"});
+    expect_same({"-P2", "--keeporder", "--tag-string", "<{}>", "--linebuffer", "echo", ":::", "a", "b"});
+}
+
+TEST(PrunParallel, EnvPassesAVariableByName) {
+    auto r = run_program("/bin/sh", {"-c", "FOO=bar exec '" + prun_path() + "' --clear-env --env FOO --env _ -k 'echo $FOO' ::: 1"});
+    EXPECT_EQ(r.out, "bar 1\n") << r.err;
+    EXPECT_EQ(r.code, 0);
+}
+
+TEST(PrunParallel, ParallelEnvironmentVariableHoldsDefaultOptionsForPools) {
+    auto with_env = [](const std::string& value, const std::string& line) {
+        return run_program("/bin/sh", {"-c", "PARALLEL='" + value + "' exec '" + prun_path() + "' " + line});
+    };
+    auto r = with_env("-k --tag-string x\\ y", "echo ::: a b");
+    EXPECT_EQ(r.out, "x y\ta\nx y\tb\n") << r.err;
+    // One command is left alone: -j4 there would have made it a pool.
+    r = with_env("-j4", "echo single < /dev/null");
+    EXPECT_EQ(r.out, "single\n") << r.err;
+    EXPECT_EQ(r.code, 0);
+    SKIP_WITHOUT_GNU_PARALLEL();
+    auto t = run_program("/bin/sh", {"-c", "PARALLEL='-k --tag-string x\\ y' exec " + gnu_parallel() + " --will-cite echo ::: a b"});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_EQ(t.out, "x y\ta\nx y\tb\n");
+}
+
 }  // namespace
 }  // namespace prockit::test
