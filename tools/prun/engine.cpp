@@ -1103,7 +1103,7 @@ int Engine::run() {
             skip_ = plan_.resume_failed ? logged->succeeded : logged->all;
         }
         // A dry run leaves the joblog as it is: a later --resume must still know what ran.
-        if (auto r = plan_.dry_run ? Status{} : log_.open(plan_.joblog, plan_.resume || plan_.resume_failed, plan_.joblog_jsonl); !r) {
+        if (auto r = plan_.dry_run ? Status{} : log_.open(plan_.joblog, plan_.resume || plan_.resume_failed || plan_.joblog_append, plan_.joblog_jsonl); !r) {
             tools::print_error(r.error());
             return plan_.own_failure;
         }

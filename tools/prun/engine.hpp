@@ -57,6 +57,7 @@ struct Plan {
     std::string joblog;
     bool joblog_jsonl = false;
     bool resume = false;
+    bool joblog_append = false;  // --joblog +FILE
     bool resume_failed = false;
 
     std::vector<CpuSet> slot_cpus;  // --pin-spread: CPUs of slot k (1-based) at [k-1]

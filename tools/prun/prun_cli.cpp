@@ -308,8 +308,8 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         "cannot execute (also: a script whose #! interpreter is missing); 127 not found; 1 prun failed;\n"
         "2 usage error.\n"
         "Exit status, pool: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more than 100 failed;\n"
-        "255 prun's own error (usage error included); 128+N prun was stopped by signal N; with\n"
-        "--halt now,fail=N the failing job's status. See prun(1).");
+        "255 prun's own error (usage error included); 128+N prun was stopped by signal N; after\n"
+        "--halt ...,fail=1 or done=1 the status of the job that triggered it. See prun(1).");
     app->option_defaults()->always_capture_default(false);
     // An empty value is refused, not taken for "not given" (--timeout '' would silently mean no
     // timeout).
@@ -377,6 +377,9 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         ->type_name("CHAR")->group(g)->each(non_empty("-d"));
     app->add_option("-E,--eof", o.eof, "A value equal to STR ends its input source (it and the rest are not used)")
         ->type_name("STR")->group(g);
+    app->add_option("-I,--replace", o.replace, "Use STR in place of {} for the whole input ({} is then plain text)")
+        ->type_name("STR")->group(g)->each(non_empty("-I"));
+    app->add_flag("-i", o.replace_default, "-I {}: the default; accepted for xargs' and GNU parallel's sake")->group(g);
     app->add_option("-n,--max-args", o.max_args, "Give each job up to N inputs (appended, or where {} is)")
         ->type_name("N")->check(CLI::Range(1U, 1000000U))->group(g);
     app->add_option("-N", o.max_args_pos, "As -n, and {1}..{N} are the job's 1st..Nth input")
@@ -583,7 +586,7 @@ int run(const Options& o) {
             {o.resume, "--resume"}, {o.resume_failed, "--resume-failed"}, {o.bar, "--bar"}, {o.eta, "--eta"},
             {!o.block.empty(), "--block"}, {!o.delimiter.empty(), "-d"}, {o.eof.has_value(), "-E"},
             {o.max_args > 0, "-n"}, {o.max_args_pos > 0, "-N"}, {o.max_lines > 0, "-L"}, {o.multi_m, "-m"},
-            {o.multi_x, "-X"}, {o.max_chars > 0, "-s"}};
+            {o.multi_x, "-X"}, {o.max_chars > 0, "-s"}, {!o.replace.empty(), "-I"}};
         for (const auto& [given, name] : pool_only)
             if (given)
                 usage("cannot use " + std::string(name) + " with one command: it is for a pool (give inputs with ::: VALUES, :::: FILE or -a FILE, or --pipe or -j N)");
@@ -703,7 +706,16 @@ int run(const Options& o) {
     plan.shell_path = job_shell();
     plan.tag = o.tag || !o.tagstring.empty();
     plan.tagstring = !o.tagstring.empty();
-    plan.joblog = o.joblog.empty() ? "" : absolute(o.joblog);
+    {
+        // GNU parallel's --joblog +FILE appends (a path that really starts with '+': ./+FILE).
+        std::string jl = o.joblog;
+        if (jl.size() > 1 && jl[0] == '+') {
+            jl.erase(0, 1);
+            plan.joblog_append = true;
+        }
+        if (jl == "-") usage("cannot use --joblog -: the joblog on standard output is not supported (give a file)");
+        plan.joblog = jl.empty() ? "" : absolute(jl);
+    }
     plan.joblog_jsonl = o.joblog_format == "jsonl";
     plan.resume = o.resume;
     plan.resume_failed = o.resume_failed;
@@ -740,7 +752,7 @@ int run(const Options& o) {
         // With --pipe there is no input value; parse as for one source, then refuse any use of it.
         std::size_t n_sources = o.pipe ? 999999 : sources.size();  // any {N} parses, then is refused
         if (o.max_args_pos || o.max_lines) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
-        auto t = Template::parse(tmpl_words, n_sources);
+        auto t = Template::parse(tmpl_words, n_sources, o.replace);
         if (!t) usage("cannot parse the command template: " + t.error().context());
         plan.tmpl = std::move(*t);
         if (o.pipe && plan.tmpl.uses_inputs())
@@ -749,13 +761,13 @@ int run(const Options& o) {
         if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && tmpl_words[0].empty())
             usage("cannot run the template: it yields an empty command");
         if (!o.name.empty()) {
-            auto n = Template::parse_text(o.name, n_sources);
+            auto n = Template::parse_text(o.name, n_sources, o.replace);
             if (!n) usage("cannot parse --name: " + n.error().context());
             if (o.pipe && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
             plan.name_tmpl = std::move(*n);
         }
         if (!o.tagstring.empty()) {
-            auto tag = Template::parse_text(o.tagstring, n_sources);
+            auto tag = Template::parse_text(o.tagstring, n_sources, o.replace);
             if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
             if (o.pipe && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
             plan.tag_tmpl = std::move(*tag);

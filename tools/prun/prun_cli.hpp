@@ -56,6 +56,8 @@ struct Options {
     std::optional<std::string> eof;  // -E
     bool shell = false;
     bool no_shell = false;
+    std::string replace;  // -I
+    bool replace_default = false;  // -i: -I {}
     // several arguments per job
     unsigned max_args = 0;      // -n
     unsigned max_args_pos = 0;  // -N

@@ -11,7 +11,8 @@ bool repl_alphabet(std::string_view c) {
     return true;
 }
 
-Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_sources, bool& has_repl) {
+Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_sources, bool& has_repl,
+                                     const std::string& replace) {
     std::vector<Part> parts;
     std::string lit;
     std::size_t i = 0;
@@ -20,6 +21,19 @@ Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_source
         lit.clear();
     };
     while (i < word.size()) {
+        // -I STR: STR stands for the whole input, and {} is then plain text.
+        if (!replace.empty() && word.compare(i, replace.size(), replace) == 0) {
+            flush();
+            parts.push_back(Part{false, {}, 0, Op::whole});
+            has_repl = true;
+            i += replace.size();
+            continue;
+        }
+        if (!replace.empty() && word.compare(i, 2, "{}") == 0) {
+            lit += "{}";
+            i += 2;
+            continue;
+        }
         if (word[i] != '{') {
             lit += word[i++];
             continue;
@@ -141,10 +155,10 @@ std::string shell_join(const std::vector<std::string>& argv) {
     return out;
 }
 
-Result<Template> Template::parse(const std::vector<std::string>& words, std::size_t n_sources) {
+Result<Template> Template::parse(const std::vector<std::string>& words, std::size_t n_sources, const std::string& replace) {
     Template t;
     for (const auto& w : words) {
-        auto parts = parse_word(w, n_sources, t.has_repl_);
+        auto parts = parse_word(w, n_sources, t.has_repl_, replace);
         if (!parts) return fail(parts.error());
         t.words_.push_back(std::move(*parts));
     }
@@ -158,8 +172,8 @@ bool Template::uses_inputs() const {
     return false;
 }
 
-Result<Template> Template::parse_text(std::string_view text, std::size_t n_sources) {
-    return parse({std::string(text)}, n_sources);
+Result<Template> Template::parse_text(std::string_view text, std::size_t n_sources, const std::string& replace) {
+    return parse({std::string(text)}, n_sources, replace);
 }
 
 bool Template::fixed_program() const {

@@ -43,10 +43,13 @@ struct JobValues {
 
 class Template {
 public:
-    /// Parses `words`; errors are Errc::parse_error naming the word and the string.
-    static Result<Template> parse(const std::vector<std::string>& words, std::size_t n_sources);
+    /// Parses `words`; errors are Errc::parse_error naming the word and the string. `replace`
+    /// (-I): when not empty, this text stands for the whole input in place of {} ({} is then
+    /// literal; the other replacement strings keep their meaning).
+    static Result<Template> parse(const std::vector<std::string>& words, std::size_t n_sources,
+                                  const std::string& replace = {});
     /// A single word (for --name).
-    static Result<Template> parse_text(std::string_view text, std::size_t n_sources);
+    static Result<Template> parse_text(std::string_view text, std::size_t n_sources, const std::string& replace = {});
 
     bool has_replacements() const noexcept { return has_repl_; }
     /// Whether a replacement string takes an input's value (anything but {#} and {%}).

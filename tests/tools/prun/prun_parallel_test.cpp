@@ -360,6 +360,21 @@ TEST(PrunParallel, SeveralArgumentsPerJobRefusals) {
     EXPECT_EQ(r.code, 255);
 }
 
+// ---------------------------------------------------------------- -I
+
+TEST(PrunParallel, ReplaceStringStandsForTheInput) {
+    // -I STR: STR is the input, {} is plain text, {.} keeps its meaning.
+    auto r = prun({"-k", "-I", ",,", "echo", ",,", "{}", "{.}", "x,,y", ":::", "a.c", "b"});
+    EXPECT_EQ(r.out, "a.c {} a xa.cy\nb {} b xby\n") << r.err;
+    r = prun({"-k", "-i", "echo", "<{}>", ":::", "a"});
+    EXPECT_EQ(r.out, "<a>\n") << r.err;
+    r = prun({"--single", "-I", "X", "echo", "X"});
+    EXPECT_EQ(r.code, 2);
+    SKIP_WITHOUT_GNU_PARALLEL();
+    expect_same({"-k", "-I", ",,", "echo", ",,", "{}", "{.}", "x,,y", ":::", "a.c", "b"});
+    expect_same({"-k", "--replace", "@", "echo {} @ | tr a-z A-Z", ":::", "a"});
+}
+
 // ---------------------------------------------------------------- GNU parallel's spellings
 
 TEST(PrunParallel, GnuParallelSpellings) {
@@ -377,6 +392,26 @@ TEST(PrunParallel, GnuParallelSpellings) {
     SKIP_WITHOUT_GNU_PARALLEL();
     expect_same({"--dryrun", "-P", "2", "--keeporder", "echo", ":::", "a", "b"});
     expect_same({"-P2", "--keeporder", "--tag-string", "<{}>", "--linebuffer", "echo", ":::", "a", "b"});
+}
+
+TEST(PrunParallel, JoblogPlusFileAppends) {
+    TempDir d;
+    std::string log = d / "jl";
+    auto r = prun({"--joblog", log, "echo", ":::", "a"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    r = prun({"--joblog", "+" + log, "echo", ":::", "b"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    auto l = lines(slurp(log));
+    ASSERT_EQ(l.size(), 3u) << slurp(log);  // one header, two jobs
+    EXPECT_EQ(columns(l[1]).back(), "echo a");
+    EXPECT_EQ(columns(l[2]).back(), "echo b");
+    r = prun({"--joblog", "-", "echo", ":::", "a"});
+    EXPECT_EQ(r.code, 255);
+    SKIP_WITHOUT_GNU_PARALLEL();
+    std::string theirs = d / "theirs";
+    (void)run_program(gnu_parallel(), {"--will-cite", "--joblog", theirs, "echo", ":::", "a"});
+    (void)run_program(gnu_parallel(), {"--will-cite", "--joblog", "+" + theirs, "echo", ":::", "b"});
+    EXPECT_EQ(lines(slurp(theirs)).size(), 3u);
 }
 
 TEST(PrunParallel, EnvPassesAVariableByName) {
