@@ -12,7 +12,7 @@ function __prockit_prun_command_at
             case --
                 echo (math $i + 1)
                 return 0
-            case '--name' '--argv0' '--cpus' '--nice' '--oom-score-adj' '--rlimit' '--timeout' '--kill-after' '--term-seq' '--termseq' '--cwd' '--env' '--unset-env' '--user' '--drop-caps' '--keep-caps' '--seccomp' '--log' '--pidfile' '--restart' '--restart-delay' '--restart-limit' '-j' '-P' '--jobs' '-a' '--arg-file' '--block' '--block-size' '--blocksize' '-d' '--delimiter' '-E' '--eof' '-n' '--max-args' '-N' '-L' '--max-lines' '-s' '--max-chars' '--tagstring' '--tag-string' '--halt' '--retries' '--delay' '--joblog' '--jl' '--joblog-format'
+            case '--name' '--argv0' '--cpus' '--nice' '--oom-score-adj' '--rlimit' '--timeout' '--kill-after' '--term-seq' '--termseq' '--cwd' '--env' '--unset-env' '--user' '--drop-caps' '--keep-caps' '--seccomp' '--log' '--pidfile' '--restart' '--restart-delay' '--restart-limit' '-j' '-P' '--jobs' '-a' '--arg-file' '--block' '--block-size' '--blocksize' '-d' '--delimiter' '-E' '--eof' '-I' '--replace' '-n' '--max-args' '-N' '-L' '--max-lines' '-s' '--max-chars' '--tagstring' '--tag-string' '--halt' '--retries' '--delay' '--joblog' '--jl' '--joblog-format'
                 set i (math $i + 1)
             case '-*'
             case '*'
@@ -79,6 +79,8 @@ complete -c prun -n 'not __prockit_prun_command_at' -l link -l xapply -f -d 'Pai
 complete -c prun -n 'not __prockit_prun_command_at' -s 0 -l null -f -d 'Inputs from files and stdin are NUL-separated'
 complete -c prun -n 'not __prockit_prun_command_at' -s d -l delimiter -x -d 'Inputs end with this character (or \\n, \\t, \\0, \\xHH) instead of a newline'
 complete -c prun -n 'not __prockit_prun_command_at' -s E -l eof -x -d 'A value equal to STR ends its input source (it and the rest are not used)'
+complete -c prun -n 'not __prockit_prun_command_at' -s I -l replace -x -d 'Use STR in place of {} for the whole input ({} is then plain text)'
+complete -c prun -n 'not __prockit_prun_command_at' -s i -f -d '-I {}: the default; accepted for xargs\' and GNU parallel\'s sake'
 complete -c prun -n 'not __prockit_prun_command_at' -s n -l max-args -x -d 'Give each job up to N inputs (appended, or where {} is)'
 complete -c prun -n 'not __prockit_prun_command_at' -s N -x -d 'As -n, and {1}..{N} are the job\'s 1st..Nth input'
 complete -c prun -n 'not __prockit_prun_command_at' -s L -l max-lines -x -d 'Give each job up to N input lines (as -N)'
