@@ -327,6 +327,10 @@ private:
     Clock::time_point begun_ = Clock::now();
     Clock::time_point last_progress_{};
     std::optional<std::size_t> total_;
+    Result<std::optional<std::vector<std::string>>> next_batch();
+    std::optional<std::string> pending_;  // batching: the value read that did not fit the last job
+    std::size_t batch_base_ = 0;          // batching: the command line's length without arguments
+    std::size_t batch_limit_ = 0;         // batching: values per job at most (0: as many as fit)
     bool tty_err_ = isatty(2) != 0;
     int input_fd_ = -1;  // the input descriptor being watched
     EventLoop::Id input_watch_ = 0;
@@ -342,6 +346,34 @@ unsigned Engine::free_slot() {
         if (!used) return s;
         ++s;
     }
+}
+
+Result<std::optional<std::vector<std::string>>> Engine::next_batch() {
+    // The input was read whole (materialize()), so next() does not block here.
+    std::vector<std::string> batch;
+    const bool shell = plan_.shell || !plan_.have_template;
+    std::size_t chars = batch_base_;
+    for (;;) {
+        if (!pending_) {
+            auto in = plan_.inputs->next();
+            if (!in) return fail(in.error());
+            if (!*in) break;
+            pending_ = std::move((**in)[0]);
+        }
+        if (plan_.no_run_if_empty && pending_->find_first_not_of(" \t\n\r\v\f") == std::string::npos) {
+            pending_.reset();
+            continue;
+        }
+        std::size_t cost = plan_.tmpl.arg_chars(*pending_, plan_.multi, shell);
+        // One argument goes alone however long it is (the kernel then has the last word).
+        if (!batch.empty() && chars + cost > plan_.max_chars) break;
+        chars += cost;
+        batch.push_back(std::move(*pending_));
+        pending_.reset();
+        if (batch_limit_ && batch.size() >= batch_limit_) break;
+    }
+    if (batch.empty()) return std::optional<std::vector<std::string>>();
+    return std::optional<std::vector<std::string>>(std::move(batch));
 }
 
 Result<bool> Engine::next_job(Job& out) {
@@ -370,6 +402,10 @@ Result<bool> Engine::next_job(Job& out) {
             auto b = plan_.blocks->next();
             if (!b) return fail(b.error());
             block = std::move(*b);
+        } else if (plan_.batch) {
+            auto b = next_batch();
+            if (!b) return fail(b.error());
+            values = std::move(*b);
         } else {
             auto in = plan_.inputs->next();
             if (!in) return fail(in.error());
@@ -379,6 +415,11 @@ Result<bool> Engine::next_job(Job& out) {
             inputs_done_ = true;
             return false;
         }
+        // -r: a combination with an empty or whitespace-only value is skipped, and gets no number.
+        if (values && plan_.no_run_if_empty &&
+            std::any_of(values->begin(), values->end(),
+                        [](const std::string& x) { return x.find_first_not_of(" \t\n\r\v\f") == std::string::npos; }))
+            continue;
         std::uint64_t seq = ++seq_;
         if (skip_.count(seq)) continue;
         out = Job{};
@@ -433,10 +474,10 @@ bool Engine::may_start(Clock::time_point now) const {
 
 void Engine::start(Job job) {
     unsigned slot = free_slot();
-    JobValues v{&job.inputs, job.seq, slot};
+    JobValues v{&job.inputs, job.seq, slot, plan_.batch ? plan_.multi : Multi::none};
     if (plan_.pool && job.attempts == 0) {
         if (plan_.shell || !plan_.have_template) {
-            job.argv = {"/bin/sh", "-c", plan_.tmpl.expand_shell(v)};
+            job.argv = {plan_.shell_path, "-c", plan_.tmpl.expand_shell(v)};
             job.display = job.argv[2];
         } else {
             job.argv = plan_.tmpl.expand_argv(v);
@@ -778,6 +819,12 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
         auto d = halt_.record(ok, f.status.shell_code());
         if (d && !halt_code_) {
             halt_code_ = d->exit_code;
+            // GNU parallel: a halt on the first failure (or the first job done), soon or now,
+            // ends with that job's own status; on a count, with the number of failed jobs.
+            if (plan_.halt.why != HaltPolicy::Why::success && !plan_.halt.percent && plan_.halt.value == 1)
+                halt_code_ = f.status.shell_code();
+            else if (plan_.halt.why != HaltPolicy::Why::success)
+                halt_code_ = static_cast<int>(std::min<std::uint64_t>(halt_.failed(), 101));
             if (d->now)
                 stop_all(false);
             else
@@ -1055,13 +1102,22 @@ int Engine::run() {
             }
             skip_ = plan_.resume_failed ? logged->succeeded : logged->all;
         }
-        if (auto r = log_.open(plan_.joblog, plan_.resume || plan_.resume_failed, plan_.joblog_jsonl); !r) {
+        // A dry run leaves the joblog as it is: a later --resume must still know what ran.
+        if (auto r = plan_.dry_run ? Status{} : log_.open(plan_.joblog, plan_.resume || plan_.resume_failed || plan_.joblog_append, plan_.joblog_jsonl); !r) {
             tools::print_error(r.error());
             return plan_.own_failure;
         }
     }
     if (plan_.pool) fit_descriptors();
     if (plan_.inputs) total_ = plan_.inputs->total();
+    if (plan_.batch) {
+        batch_base_ = plan_.tmpl.base_chars(plan_.multi, plan_.shell || !plan_.have_template);
+        batch_limit_ = plan_.batch_args;
+        // -m, -X: the arguments are spread evenly over the job slots when they would fit in fewer
+        // command lines than there are slots (GNU parallel's rule).
+        if (!batch_limit_ && total_ && *total_ > 0) batch_limit_ = (*total_ + plan_.jobs - 1) / plan_.jobs;
+        total_.reset();  // the number of jobs is known only as they are formed
+    }
     if (total_ && !skip_.empty()) total_ = *total_ - std::min(*total_, skip_.size());
     if (total_) halt_.set_total(*total_);
 

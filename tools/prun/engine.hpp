@@ -33,6 +33,7 @@ struct Plan {
     std::vector<std::string> single_argv;
     Template tmpl;
     bool shell = false;
+    std::string shell_path = "/bin/sh";  // what runs command strings (see job_shell())
     bool have_template = true;  // false: the inputs are the commands (run with sh -c)
     std::optional<Template> name_tmpl;
     std::string fixed_name;  // single mode's --name
@@ -56,6 +57,7 @@ struct Plan {
     std::string joblog;
     bool joblog_jsonl = false;
     bool resume = false;
+    bool joblog_append = false;  // --joblog +FILE
     bool resume_failed = false;
 
     std::vector<CpuSet> slot_cpus;  // --pin-spread: CPUs of slot k (1-based) at [k-1]
@@ -69,6 +71,13 @@ struct Plan {
     Duration restart_delay = std::chrono::seconds(1);
     unsigned restart_limit = 5;
     Duration restart_window = std::chrono::seconds(60);
+
+    // Several arguments per job (-n, -N, -L, -m, -X; one input source): a job takes up to
+    // batch_args values (0: as many as fit), and its command line stays within max_chars.
+    bool batch = false;
+    Multi multi = Multi::none;
+    std::size_t batch_args = 0;
+    std::size_t max_chars = 0;
 
     std::optional<Inputs> inputs;
     std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs

@@ -25,6 +25,16 @@ RecordReader::RecordReader(unique_fd fd, char sep, std::string what)
     : fd_(std::move(fd)), sep_(sep), what_(std::move(what)) {}
 
 Result<std::optional<std::string>> RecordReader::next() {
+    if (ended_) return std::optional<std::string>();
+    auto rec = next_record();
+    if (rec && *rec && eof_str_ && **rec == *eof_str_) {
+        ended_ = true;
+        return std::optional<std::string>();
+    }
+    return rec;
+}
+
+Result<std::optional<std::string>> RecordReader::next_record() {
     for (;;) {
         auto at = buf_.find(sep_, std::max(pos_, scanned_));
         if (at != std::string::npos) {
@@ -48,7 +58,7 @@ Result<std::optional<std::string>> RecordReader::next() {
 }
 
 int RecordReader::waiting_fd() const {
-    if (eof_) return -1;
+    if (eof_ || ended_) return -1;
     if (buf_.find(sep_, std::max(pos_, scanned_)) != std::string::npos) return -1;
     scanned_ = buf_.size();
     return fd_.get();
@@ -144,15 +154,19 @@ Status BlockReader::fill() {
 
 namespace {
 
-Result<std::unique_ptr<RecordReader>> open_reader(const SourceSpec& s, char sep) {
+Result<std::unique_ptr<RecordReader>> open_reader(const SourceSpec& s, char sep, const std::optional<std::string>& eof) {
+    std::unique_ptr<RecordReader> r;
     if (s.kind == SourceSpec::Kind::stdin_ || (s.kind == SourceSpec::Kind::file && s.path == "-")) {
         int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
         if (fd < 0) return fail(last_error("read standard input"));
-        return std::make_unique<RecordReader>(unique_fd(fd), sep, "standard input");
+        r = std::make_unique<RecordReader>(unique_fd(fd), sep, "standard input");
+    } else {
+        auto fd = open_fd(s.path, O_RDONLY | O_CLOEXEC);
+        if (!fd) return fail(Error(fd.error().code(), "read input file " + s.path));
+        r = std::make_unique<RecordReader>(std::move(*fd), sep, "input file " + s.path);
     }
-    auto fd = open_fd(s.path, O_RDONLY | O_CLOEXEC);
-    if (!fd) return fail(Error(fd.error().code(), "read input file " + s.path));
-    return std::make_unique<RecordReader>(std::move(*fd), sep, "input file " + s.path);
+    if (eof) r->set_eof(*eof);
+    return r;
 }
 
 Result<std::vector<std::string>> read_all(RecordReader& r) {
@@ -167,7 +181,7 @@ Result<std::vector<std::string>> read_all(RecordReader& r) {
 
 }  // namespace
 
-Result<Inputs> Inputs::open(std::vector<SourceSpec> specs, char sep, bool wrap) {
+Result<Inputs> Inputs::open(std::vector<SourceSpec> specs, char sep, bool wrap, std::optional<std::string> eof) {
     Inputs in;
     in.specs_ = std::move(specs);
     in.wrap_ = wrap;
@@ -181,9 +195,12 @@ Result<Inputs> Inputs::open(std::vector<SourceSpec> specs, char sep, bool wrap) 
         const auto& s = in.specs_[i];
         if (s.kind == SourceSpec::Kind::args) {
             in.values_[i] = s.args;
+            if (eof)
+                if (auto at = std::find(in.values_[i].begin(), in.values_[i].end(), *eof); at != in.values_[i].end())
+                    in.values_[i].erase(at, in.values_[i].end());
             continue;
         }
-        auto r = open_reader(s, sep);
+        auto r = open_reader(s, sep, eof);
         if (!r) return fail(r.error());
         if (i == 0 && in.groups_[0].size() == 1) {
             in.first_reader_ = std::move(*r);

@@ -41,7 +41,14 @@ public:
 
     static constexpr std::size_t max_record_bytes = std::size_t{1} << 20;
 
+    /// -E/--eof: a record equal to `text` ends the input (it and what follows are not read as
+    /// values).
+    void set_eof(std::string text) { eof_str_ = std::move(text); }
+
 private:
+    Result<std::optional<std::string>> next_record();
+    std::optional<std::string> eof_str_;
+    bool ended_ = false;  // the -E record was met
     unique_fd fd_;
     char sep_;
     std::string what_;
@@ -85,7 +92,9 @@ public:
     /// Opens every source now (so an unreadable file is reported before any job starts).
     /// `wrap`: linked sources shorter than their group's longest start again (--link); otherwise
     /// the group ends with its shortest source (:::+).
-    static Result<Inputs> open(std::vector<SourceSpec> specs, char sep, bool wrap = false);
+    /// `eof` (-E): in every source, a value equal to it ends that source.
+    static Result<Inputs> open(std::vector<SourceSpec> specs, char sep, bool wrap = false,
+                               std::optional<std::string> eof = std::nullopt);
     Inputs(Inputs&&) = default;
     Inputs& operator=(Inputs&&) = default;
 

@@ -22,6 +22,8 @@
 #include <charconv>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace prockit::prun {
@@ -206,7 +208,76 @@ std::optional<int> unrunnable(const std::string& prog, const Options& o, bool po
 
 bool is_separator(const std::string& w) { return w == ":::" || w == "::::" || w == ":::+" || w == "::::+"; }
 
+/// -d/--delimiter: one character, or a C escape (\n \t \0 \\ \xHH \NNN octal), as GNU parallel
+/// and xargs read it.
+char parse_delimiter(const std::string& text) {
+    auto bad = [&]() -> char {
+        usage("cannot parse -d \"" + text + "\": expected one character or an escape such as \\n, \\t, \\0, \\x1f");
+    };
+    if (text.size() == 1) return text[0];
+    if (text.size() < 2 || text[0] != '\\') return bad();
+    std::string_view rest = std::string_view(text).substr(1);
+    if (rest.size() == 1) {
+        switch (rest[0]) {
+            case 'n': return '\n';
+            case 't': return '\t';
+            case 'r': return '\r';
+            case 'a': return '\a';
+            case 'b': return '\b';
+            case 'f': return '\f';
+            case 'v': return '\v';
+            case '\\': return '\\';
+            default: break;
+        }
+    }
+    unsigned v = 0;
+    int base = 8;
+    if (rest[0] == 'x') {
+        base = 16;
+        rest.remove_prefix(1);
+    }
+    auto r = std::from_chars(rest.data(), rest.data() + rest.size(), v, base);
+    if (rest.empty() || r.ec != std::errc() || r.ptr != rest.data() + rest.size() || v > 255) return bad();
+    return static_cast<char>(v);
+}
+
 }  // namespace
+
+bool stdin_is_input() {
+    struct stat st {};
+    if (fstat(0, &st) != 0) return false;
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) return true;
+    if (!S_ISREG(st.st_mode)) return false;  // a terminal, /dev/null, another device
+    off_t at = lseek(0, 0, SEEK_CUR);
+    return st.st_size > (at < 0 ? 0 : at);
+}
+
+std::string job_shell() {
+    if (const char* s = std::getenv("PARALLEL_SHELL"); s && *s) return s;
+    for (char** e = environ; e && *e; ++e)
+        if (std::strncmp(*e, "BASH_FUNC_", 10) == 0) {
+            if (access("/bin/bash", X_OK) == 0) return "/bin/bash";
+            if (auto bash = find_program("bash")) return *bash;
+            break;
+        }
+    return "/bin/sh";
+}
+
+bool wants_shell(const std::vector<std::string>& words) {
+    if (words.empty()) return false;
+    static const std::string_view operators[] = {"|", "||", "&&", ";", "&", ">", ">>", "<", "<<", "2>", "2>>", "&>", "2>&1", ">&2", "|&", ";;"};
+    for (const auto& w : words)
+        for (auto op : operators)
+            if (w == op) return true;
+    if (words.size() == 1 && words[0].find_first_of(" \t\n|&;<>()$`\\\"'*?[]~") != std::string::npos) return true;
+    // A bash function exported with `export -f NAME` is in the environment as BASH_FUNC_NAME%%.
+    const std::string& prog = words[0];
+    if (prog.find_first_of("/={}") == std::string::npos && !prog.empty()) {
+        std::string var = "BASH_FUNC_" + prog + "%%";
+        if (std::getenv(var.c_str())) return true;
+    }
+    return false;
+}
 
 // ---------------------------------------------------------------- the command line
 
@@ -223,20 +294,23 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->formatter(std::make_shared<tools::Formatter>());
     app->get_formatter()->column_width(34);
     app->footer(
-        "A pool runs only on an explicit pool input: an input source (:::, ::::, :::+, ::::+, -a FILE),\n"
-        "--pipe, or -j N (without a source it reads its inputs from stdin). Everything else runs one\n"
-        "command; --retries then retries it.\n"
+        "A pool runs on a pool input: an input source (:::, ::::, :::+, ::::+, -a FILE), --pipe, -j N, or\n"
+        "lines on stdin when it is a pipe or a non-empty file (not a terminal or /dev/null), unless --single,\n"
+        "--daemon or --restart is given. Otherwise prun runs one command; --retries then retries it.\n"
+        "Without a command each input is a command line, run by the shell.\n"
         "Replacement strings: {} input, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
         "without extension, {#} job number, {%} slot, {N} {N.} {N/} {N//} {N/.} for input source N.\n"
-        "Commands are exec'd directly, one argument per template word, with no shell (inputs are never\n"
-        "split or interpreted); --shell runs them with sh -c and single-quotes each value. A template\n"
-        "without replacement strings gets the inputs appended. Several sources combine as a cross product.\n"
+        "A template of plain words is exec'd directly, one argument per word (inputs are never split or\n"
+        "interpreted). It runs through the shell, each value single-quoted, when it is one word with shell\n"
+        "syntax ('gzip {} && rm {}'), a word is a shell operator (| && ; > ...), or its program is an\n"
+        "exported bash function; --shell and --no-shell force either way. A template without replacement\n"
+        "strings gets the inputs appended. Several sources combine as a cross product.\n"
         "Exit status, one command: its status (128+N if killed by signal N); 124 --timeout passed; 126\n"
         "cannot execute (also: a script whose #! interpreter is missing); 127 not found; 1 prun failed;\n"
         "2 usage error.\n"
         "Exit status, pool: 0 all jobs succeeded; 1-100 that many jobs failed; 101 more than 100 failed;\n"
-        "255 prun's own error (usage error included); 128+N prun was stopped by signal N; with\n"
-        "--halt now,fail=N the failing job's status. See prun(1).");
+        "255 prun's own error (usage error included); 128+N prun was stopped by signal N; after\n"
+        "--halt ...,fail=1 or done=1 the status of the job that triggered it. See prun(1).");
     app->option_defaults()->always_capture_default(false);
     // An empty value is refused, not taken for "not given" (--timeout '' would silently mean no
     // timeout).
@@ -267,7 +341,7 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
                   "Refuse to run (exit 1) when prun cannot make sure that nothing it starts outlives it")
         ->group(g);
     app->add_option("--cwd", o.cwd, "Working directory of the child")->type_name("DIR")->group(g)->each(non_empty("--cwd"));
-    app->add_option("--env", o.env, "Set K=V in the child's environment; repeatable")->type_name("K=V")->group(g);
+    app->add_option("--env", o.env, "Set K=V in the child's environment (VAR: pass prun's VAR on); repeatable")->type_name("K=V")->group(g);
     app->add_option("--unset-env", o.unset_env, "Remove K from the child's environment; repeatable")->type_name("K")->group(g);
     app->add_flag("--clear-env", o.clear_env, "Start the child with an empty environment (then --env)")->group(g);
     app->add_option("--user", o.user, "Run as USER[:GROUP] (names or numbers)")->type_name("USER[:GROUP]")->group(g)->each(non_empty("--user"));
@@ -291,28 +365,48 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_option("--restart-limit", o.restart_limit, "At most N restarts per DUR: N[/DUR] (default 5/60s)")->type_name("N[/DURATION]")->group(g)->each(non_empty("--restart-limit"));
 
     g = "Pool";
-    app->add_option("-j,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->type_name("N")->group(g)->each(non_empty("-j"));
+    app->add_option("-j,-P,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->type_name("N")->group(g)->each(non_empty("-j"));
     app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->type_name("FILE")->group(g);
     app->add_flag("--pipe,--spreadstdin", o.pipe, "Cut standard input into blocks of whole lines, one block per job's stdin")
         ->group(g);
-    app->add_option("--block,--block-size", o.block, "--pipe: block size in bytes, with k m g t (1000s) or K M G T (1024s); default 1M")
+    app->add_option("--block,--block-size,--blocksize", o.block, "--pipe: block size in bytes, with k m g t (1000s) or K M G T (1024s); default 1M")
         ->type_name("SIZE")->each(non_empty("--block"))->group(g);
     app->add_flag("--link,--xapply", o.link, "Pair all input sources value by value (shorter ones wrap) instead of crossing them")
         ->group(g);
     app->add_flag("-0,--null", o.null_sep, "Inputs from files and stdin are NUL-separated")->group(g);
-    app->add_flag("--shell", o.shell, "Run each job with sh -c (values are single-quoted)")->group(g);
-    app->add_flag("-r,--no-run-if-empty", o.no_run_if_empty, "Empty input is no error: run nothing, exit 0")->group(g);
+    app->add_option("-d,--delimiter", o.delimiter, "Inputs end with this character (or \\n, \\t, \\0, \\xHH) instead of a newline")
+        ->type_name("CHAR")->group(g)->each(non_empty("-d"));
+    app->add_option("-E,--eof", o.eof, "A value equal to STR ends its input source (it and the rest are not used)")
+        ->type_name("STR")->group(g);
+    app->add_option("-I,--replace", o.replace, "Use STR in place of {} for the whole input ({} is then plain text)")
+        ->type_name("STR")->group(g)->each(non_empty("-I"));
+    app->add_flag("-i", o.replace_default, "-I {}: the default; accepted for xargs' and GNU parallel's sake")->group(g);
+    app->add_option("-n,--max-args", o.max_args, "Give each job up to N inputs (appended, or where {} is)")
+        ->type_name("N")->check(CLI::Range(1U, 1000000U))->group(g);
+    app->add_option("-N", o.max_args_pos, "As -n, and {1}..{N} are the job's 1st..Nth input")
+        ->type_name("N")->check(CLI::Range(1U, 100000U))->group(g);
+    app->add_option("-L,--max-lines", o.max_lines, "Give each job up to N input lines (as -N)")
+        ->type_name("N")->check(CLI::Range(1U, 100000U))->group(g);
+    app->add_flag("-m", o.multi_m, "Give each job as many inputs as fit (-s), spread over the slots; {} becomes them all")->group(g);
+    app->add_flag("-X", o.multi_x, "As -m, and a word holding {} is repeated for each input (x{}y: xay xby)")->group(g);
+    app->add_option("-s,--max-chars", o.max_chars, "Command line length at most (default: the system's limit, as xargs)")
+        ->type_name("N")->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))->group(g);
+    app->add_flag("--shell", o.shell, "Run each job with a shell (sh -c; values are single-quoted), whatever the template")->group(g);
+    app->add_flag("--no-shell", o.no_shell, "Exec each job directly, one argument per template word, whatever the template")->group(g);
+    app->add_flag("--single", o.single, "Run CMD once as one command even when stdin is a pipe or file (it is then CMD's stdin)")
+        ->group(g);
+    app->add_flag("-r,--no-run-if-empty", o.no_run_if_empty, "Skip inputs that are empty or only whitespace; empty input is no error")->group(g);
     app->add_flag("--group", o.group, "Print each job's output whole when it ends (pool default)")->group(g);
-    app->add_flag("--line-buffer,--lb", o.line_buffer, "Print whole lines as they come, interleaved")->group(g);
+    app->add_flag("--line-buffer,--lb,--linebuffer", o.line_buffer, "Print whole lines as they come, interleaved")->group(g);
     app->add_flag("-u,--ungroup", o.ungroup, "Let jobs write straight to prun's stdout and stderr")->group(g);
     app->add_flag("--tag", o.tag, "Prefix each output line with the job's name and a TAB")->group(g);
-    app->add_option("--tagstring", o.tagstring, "Prefix each output line with this (replacement strings allowed) and a TAB")
+    app->add_option("--tagstring,--tag-string", o.tagstring, "Prefix each output line with this (replacement strings allowed) and a TAB")
         ->type_name("STRING")->group(g)->each(non_empty("--tagstring"));
-    app->add_flag("-k,--keep-order", o.keep_order, "Print output in input order")->group(g);
+    app->add_flag("-k,--keep-order,--keeporder", o.keep_order, "Print output in input order")->group(g);
     app->add_option("--halt", o.halt, "Stop early: never, now|soon,fail|success|done=N[%]")->type_name("POLICY")->group(g)->each(non_empty("--halt"));
     app->add_option("--retries", o.retries, "Run a failing job (or the one command) up to N times in all")->type_name("N")->each(non_empty("--retries"))->group(g);
     app->add_option("--delay", o.delay, "Wait DUR between job starts")->type_name("DURATION")->group(g)->each(non_empty("--delay"));
-    app->add_option("--joblog", o.joblog, "Log each job (GNU parallel's TSV columns)")->type_name("FILE")->group(g)->each(non_empty("--joblog"));
+    app->add_option("--joblog,--jl", o.joblog, "Log each job (GNU parallel's TSV columns)")->type_name("FILE")->group(g)->each(non_empty("--joblog"));
     app->add_option("--joblog-format", o.joblog_format, "tsv (default) or jsonl (adds CPU times, peak RSS, CPUs)")
         ->check(CLI::IsMember({"tsv", "jsonl"}))
         ->type_name("FORMAT")->group(g);
@@ -321,21 +415,35 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--pin-spread", o.pin_spread, "Pin slot k to its own CPU, one per physical core first")->group(g);
     app->add_flag("--bar", o.bar, "Progress bar with ETA on stderr (a periodic line when not a terminal)")->group(g);
     app->add_flag("--eta", o.eta, "Periodic progress line with ETA on stderr")->group(g);
-    app->add_flag("--dry-run", o.dry_run, "Print the commands that would run; run nothing")->group(g);
+    app->add_flag("--dry-run,--dryrun", o.dry_run, "Print the commands that would run; run nothing")->group(g);
     return app;
 }
 
-bool is_pool(const Options& o) {
+namespace {
+bool explicit_pool(const Options& o) {
     return !o.arg_files.empty() || o.pipe || !o.jobs.empty() ||
            std::any_of(o.words.begin(), o.words.end(), [](const std::string& w) { return is_separator(w); });
 }
+bool single_only(const Options& o) {
+    return o.single || o.daemon || o.restart != "no" || !o.log.empty() || !o.pidfile.empty();
+}
+}  // namespace
+
+bool is_pool(const Options& o) { return explicit_pool(o) || (o.stdin_input && !single_only(o)); }
 
 namespace {
 // is_pool() before parsing: the mode a command line asks for decides the status of a usage
 // error CLI11 finds (2 for one command, 255 for a pool), and CLI11 has not filled Options then.
-bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::string>& words) {
+bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::string>& words, bool stdin_input) {
     for (const auto& w : words)
         if (is_separator(w)) return true;
+    if (stdin_input) {
+        bool single = false;
+        for (std::size_t i = 1; i < head.size(); ++i)
+            for (std::string_view o : {"--single", "--daemon", "--restart", "--log", "--pidfile"})
+                single = single || std::string_view(head[i]).rfind(o, 0) == 0;
+        if (!single) return true;
+    }
     for (std::size_t i = 1; i < head.size(); ++i) {
         std::string_view a = head[i];
         for (std::string_view o : {"--jobs", "--arg-file", "--pipe", "--spreadstdin"})
@@ -343,7 +451,7 @@ bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::
         if (a.size() >= 2 && a[0] == '-' && a[1] != '-') {
             // A cluster of short flags (-kj4): -j and -a take a value, so what follows is theirs.
             for (char ch : a.substr(1)) {
-                if (ch == 'j' || ch == 'a') return true;
+                if (ch == 'j' || ch == 'P' || ch == 'a') return true;
                 if (ch != '0' && ch != 'r' && ch != 'u' && ch != 'k') break;
             }
         }
@@ -352,40 +460,86 @@ bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::
 }
 }  // namespace
 
+/// $PARALLEL: GNU parallel's default options, words split at blanks, a backslash escaping the
+/// next character.
+std::vector<std::string> parallel_env_words() {
+    std::vector<std::string> out;
+    const char* env = std::getenv("PARALLEL");
+    if (!env) return out;
+    std::string cur;
+    bool in_word = false;
+    for (const char* p = env; *p; ++p) {
+        if (*p == '\\' && p[1]) {
+            cur += *++p;
+            in_word = true;
+        } else if (*p == ' ' || *p == '\t' || *p == '\n') {
+            if (in_word) out.push_back(std::move(cur));
+            cur.clear();
+            in_word = false;
+        } else {
+            cur += *p;
+            in_word = true;
+        }
+    }
+    if (in_word) out.push_back(std::move(cur));
+    return out;
+}
+
 int main_entry(int argc, char** argv) {
     tools::set_tool_name("prun");
     Options opts;
     auto app = build_cli(opts);
-    // Split argv: prun's options first, then the command words (at "--" or the first word that is
-    // not an option or an option's value).
-    std::vector<const char*> head{argv[0]};
-    int i = 1;
-    for (; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--") {
-            ++i;
-            break;
-        }
-        if (a.size() < 2 || a[0] != '-' ) break;
-        head.push_back(argv[i]);
+    // Split the arguments: prun's options first, then the command words (at "--" or the first word
+    // that is not an option or an option's value).
+    auto split = [&](const std::vector<std::string>& args, std::vector<std::string>& head, std::vector<std::string>& words) {
+        head.assign(1, argv[0]);
+        words.clear();
+        std::size_t i = 0;
         auto takes_value = [&](const std::string& name) {
             const CLI::Option* o = app->get_option_no_throw(name);
             return o && o->get_expected_max() > 0 && o->get_type_size_max() > 0;
         };
-        if (a.rfind("--", 0) == 0) {
-            if (a.find('=') == std::string::npos && takes_value(a) && i + 1 < argc) head.push_back(argv[++i]);
-        } else {
-            for (std::size_t k = 1; k < a.size(); ++k) {
-                if (takes_value(std::string("-") + a[k])) {
-                    if (k + 1 == a.size() && i + 1 < argc) head.push_back(argv[++i]);
-                    break;
+        for (; i < args.size(); ++i) {
+            const std::string& a = args[i];
+            if (a == "--") {
+                ++i;
+                break;
+            }
+            if (a.size() < 2 || a[0] != '-') break;
+            head.push_back(a);
+            if (a.rfind("--", 0) == 0) {
+                if (a.find('=') == std::string::npos && takes_value(a) && i + 1 < args.size()) head.push_back(args[++i]);
+            } else {
+                for (std::size_t k = 1; k < a.size(); ++k) {
+                    if (takes_value(std::string("-") + a[k])) {
+                        if (k + 1 == a.size() && i + 1 < args.size()) head.push_back(args[++i]);
+                        break;
+                    }
                 }
             }
         }
+        for (; i < args.size(); ++i) words.push_back(args[i]);
+    };
+    std::vector<std::string> args(argv + 1, argv + argc), head_s;
+    split(args, head_s, opts.words);
+    opts.stdin_input = stdin_is_input();
+    auto head_of = [](const std::vector<std::string>& h) {
+        std::vector<const char*> v;
+        for (const auto& x : h) v.push_back(x.c_str());
+        return v;
+    };
+    // $PARALLEL's options go before the command line's, for a pool only: one command (a service,
+    // `prun --timeout 5 -- cmd`) is not changed by a variable set for GNU parallel.
+    if (asks_for_pool(head_of(head_s), opts.words, opts.stdin_input)) {
+        auto extra = parallel_env_words();
+        if (!extra.empty()) {
+            args.insert(args.begin(), extra.begin(), extra.end());
+            split(args, head_s, opts.words);
+        }
     }
-    for (; i < argc; ++i) opts.words.emplace_back(argv[i]);
+    std::vector<const char*> head = head_of(head_s);
     if (auto code = tools::parse(*app, static_cast<int>(head.size()), head.data())) {
-        if (*code == tools::exit_usage && asks_for_pool(head, opts.words)) return exit_pool_error;
+        if (*code == tools::exit_usage && asks_for_pool(head, opts.words, opts.stdin_input)) return exit_pool_error;
         return tools::finish_output(*code);
     }
     // In a pool, every error of prun's own ends with 255; one command keeps the tools' 2 and 1.
@@ -431,11 +585,19 @@ int run(const Options& o) {
             {o.null_sep, "-0"}, {o.keep_order, "--keep-order"}, {o.link, "--link"}, {o.shell, "--shell"},
             {o.no_run_if_empty, "--no-run-if-empty"}, {o.halt != "never", "--halt"}, {!o.delay.empty(), "--delay"},
             {o.resume, "--resume"}, {o.resume_failed, "--resume-failed"}, {o.bar, "--bar"}, {o.eta, "--eta"},
-            {!o.block.empty(), "--block"}};
+            {!o.block.empty(), "--block"}, {!o.delimiter.empty(), "-d"}, {o.eof.has_value(), "-E"},
+            {o.max_args > 0, "-n"}, {o.max_args_pos > 0, "-N"}, {o.max_lines > 0, "-L"}, {o.multi_m, "-m"},
+            {o.multi_x, "-X"}, {o.max_chars > 0, "-s"}, {!o.replace.empty(), "-I"}};
         for (const auto& [given, name] : pool_only)
             if (given)
                 usage("cannot use " + std::string(name) + " with one command: it is for a pool (give inputs with ::: VALUES, :::: FILE or -a FILE, or --pipe or -j N)");
     }
+
+    if (o.single && plan.pool)
+        usage("cannot use --single with a pool input (:::, ::::, -a, --pipe, -j): --single runs one command");
+    if (o.shell && o.no_shell) usage("cannot use --shell and --no-shell together: they exclude each other");
+    if (o.null_sep && !o.delimiter.empty()) usage("cannot use -0 and -d together: both set the delimiter");
+    const char sep = o.null_sep ? '\0' : !o.delimiter.empty() ? parse_delimiter(o.delimiter) : '\n';
 
     // --- mode checks
     int modes = int(o.group) + int(o.line_buffer) + int(o.ungroup);
@@ -479,7 +641,14 @@ int run(const Options& o) {
     if (o.clear_env) c.env_clear();
     for (const auto& e : o.env) {
         auto eq = e.find('=');
-        if (eq == std::string::npos || eq == 0) usage("cannot parse --env \"" + e + "\": expected K=V");
+        if (eq == 0 || e.empty()) usage("cannot parse --env \"" + e + "\": expected K=V or a name");
+        if (eq == std::string::npos) {
+            // GNU parallel's --env VAR: pass VAR on as prun has it (the jobs inherit it anyway unless
+            // --clear-env); "_" (GNU parallel's "every variable") is accepted and changes nothing.
+            if (e == "_") continue;
+            if (const char* v = std::getenv(e.c_str())) c.env(e, v);
+            continue;
+        }
         c.env(e.substr(0, eq), e.substr(eq + 1));
     }
     for (const auto& k : o.unset_env) {
@@ -534,10 +703,20 @@ int run(const Options& o) {
     plan.retries = std::max(1U, o.retries);
     plan.dry_run = o.dry_run;
     plan.no_run_if_empty = o.no_run_if_empty;
-    plan.shell = o.shell;
+    plan.shell = o.shell || (plan.pool && !o.no_shell && wants_shell(tmpl_words));
+    plan.shell_path = job_shell();
     plan.tag = o.tag || !o.tagstring.empty();
     plan.tagstring = !o.tagstring.empty();
-    plan.joblog = o.joblog.empty() ? "" : absolute(o.joblog);
+    {
+        // GNU parallel's --joblog +FILE appends (a path that really starts with '+': ./+FILE).
+        std::string jl = o.joblog;
+        if (jl.size() > 1 && jl[0] == '+') {
+            jl.erase(0, 1);
+            plan.joblog_append = true;
+        }
+        if (jl == "-") usage("cannot use --joblog -: the joblog on standard output is not supported (give a file)");
+        plan.joblog = jl.empty() ? "" : absolute(jl);
+    }
     plan.joblog_jsonl = o.joblog_format == "jsonl";
     plan.resume = o.resume;
     plan.resume_failed = o.resume_failed;
@@ -553,9 +732,28 @@ int run(const Options& o) {
         if (o.pipe && o.link) usage("cannot use --link with --pipe: it pairs input sources, and --pipe takes none");
         if (!o.pipe && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
         plan.have_template = !tmpl_words.empty();
+        // Several arguments per job.
+        int batching = int(o.max_args > 0) + int(o.max_args_pos > 0) + int(o.max_lines > 0) + int(o.multi_m) + int(o.multi_x);
+        if (batching > 1) usage("cannot use more than one of -n, -N, -L, -m and -X: they say how a job's inputs are chosen");
+        if (batching && o.pipe) usage("cannot use -n, -N, -L, -m or -X with --pipe: each job gets a block, not arguments");
+        if (batching && sources.size() > 1) usage("cannot use -n, -N, -L, -m or -X with several input sources: they group the values of one");
+        if (batching) {
+            plan.batch = true;
+            plan.multi = o.multi_x ? Multi::x : Multi::m;
+            plan.batch_args = o.max_args ? o.max_args : o.max_args_pos ? o.max_args_pos : o.max_lines;
+            // As xargs: the exec limit less the environment and 2048 bytes of headroom, at most
+            // 128 KiB (also the most one argument, a shell script, may hold).
+            long arg_max = sysconf(_SC_ARG_MAX);
+            std::size_t env = 0;
+            for (char** e = environ; e && *e; ++e) env += std::strlen(*e) + 1 + sizeof(char*);
+            std::size_t limit = arg_max > 0 && static_cast<std::size_t>(arg_max) > env + 4096 ? static_cast<std::size_t>(arg_max) - env - 2048 : 4096;
+            limit = std::min<std::size_t>(limit, 131072);
+            plan.max_chars = o.max_chars ? std::min(o.max_chars, limit) : limit;
+        }
         // With --pipe there is no input value; parse as for one source, then refuse any use of it.
         std::size_t n_sources = o.pipe ? 999999 : sources.size();  // any {N} parses, then is refused
-        auto t = Template::parse(tmpl_words, n_sources);
+        if (o.max_args_pos || o.max_lines) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
+        auto t = Template::parse(tmpl_words, n_sources, o.replace);
         if (!t) usage("cannot parse the command template: " + t.error().context());
         plan.tmpl = std::move(*t);
         if (o.pipe && plan.tmpl.uses_inputs())
@@ -564,13 +762,13 @@ int run(const Options& o) {
         if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && tmpl_words[0].empty())
             usage("cannot run the template: it yields an empty command");
         if (!o.name.empty()) {
-            auto n = Template::parse_text(o.name, n_sources);
+            auto n = Template::parse_text(o.name, n_sources, o.replace);
             if (!n) usage("cannot parse --name: " + n.error().context());
             if (o.pipe && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
             plan.name_tmpl = std::move(*n);
         }
         if (!o.tagstring.empty()) {
-            auto tag = Template::parse_text(o.tagstring, n_sources);
+            auto tag = Template::parse_text(o.tagstring, n_sources, o.replace);
             if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
             if (o.pipe && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
             plan.tag_tmpl = std::move(*tag);
@@ -581,15 +779,15 @@ int run(const Options& o) {
                 tools::print_error(Error::from_errno(errno, "read standard input"));
                 return own_failure;
             }
-            plan.blocks.emplace(unique_fd(fd), o.null_sep ? '\0' : '\n', o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block));
+            plan.blocks.emplace(unique_fd(fd), sep, o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block));
         } else {
-            auto in = Inputs::open(std::move(sources), o.null_sep ? '\0' : '\n', o.link);
+            auto in = Inputs::open(std::move(sources), sep, o.link, o.eof);
             if (!in) {
                 tools::print_error(in.error());
                 return own_failure;
             }
             plan.inputs = std::move(*in);
-            if (plan.bar || plan.eta) {
+            if (plan.bar || plan.eta || plan.batch) {
                 if (auto r = plan.inputs->materialize(); !r) {
                     tools::print_error(r.error());
                     return own_failure;

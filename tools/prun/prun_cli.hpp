@@ -52,7 +52,22 @@ struct Options {
     std::string jobs;  // empty: not given
     std::vector<std::string> arg_files;
     bool null_sep = false;
+    std::string delimiter;  // -d: empty, not given
+    std::optional<std::string> eof;  // -E
     bool shell = false;
+    bool no_shell = false;
+    std::string replace;  // -I
+    bool replace_default = false;  // -i: -I {}
+    // several arguments per job
+    unsigned max_args = 0;      // -n
+    unsigned max_args_pos = 0;  // -N
+    unsigned max_lines = 0;     // -L
+    bool multi_m = false;       // -m
+    bool multi_x = false;       // -X
+    std::size_t max_chars = 0;  // -s (0: the system's limit)
+    bool single = false;  // --single: one command, whatever stdin is
+    // Not an option: set by main_entry from what standard input is (see stdin_is_input()).
+    bool stdin_input = false;
     bool no_run_if_empty = false;
     bool group = false;
     bool line_buffer = false;
@@ -80,8 +95,23 @@ struct Options {
 inline constexpr int exit_pool_error = 255;
 
 /// Whether the command line asks for a pool: an input source (:::, ::::, :::+, ::::+) among the
-/// words, -a/--arg-file, --pipe, or -j. Nothing else does (prun --retries 3 -- CMD runs CMD).
+/// words, -a/--arg-file, --pipe, or -j; or, without --single and without an option only one command
+/// takes (--daemon, --restart, --log, --pidfile), lines waiting on standard input (stdin_input).
 bool is_pool(const Options& opts);
+
+/// Whether standard input holds inputs for an implicit pool, GNU parallel's commonest input: it is a
+/// pipe, a socket, or a regular file with bytes left to read. A terminal, /dev/null and other
+/// devices, an empty file, or a closed descriptor are not: `prun CMD` then runs CMD once.
+bool stdin_is_input();
+
+/// Which shell runs a job's command string: $PARALLEL_SHELL when set; bash when the environment
+/// holds an exported bash function (BASH_FUNC_name%%, `export -f`); else /bin/sh.
+std::string job_shell();
+
+/// Whether a template runs through the shell when neither --shell nor --no-shell is given: it is
+/// one word holding shell syntax ('gzip {} && rm {}'), or a word of it is a shell operator (|, &&,
+/// ;, >, ...), or its program is an exported bash function.
+bool wants_shell(const std::vector<std::string>& tmpl_words);
 
 /// The command line: options only; the command/template words are split off before parsing.
 std::unique_ptr<CLI::App> build_cli(Options& opts);

@@ -11,7 +11,8 @@ bool repl_alphabet(std::string_view c) {
     return true;
 }
 
-Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_sources, bool& has_repl) {
+Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_sources, bool& has_repl,
+                                     const std::string& replace) {
     std::vector<Part> parts;
     std::string lit;
     std::size_t i = 0;
@@ -20,6 +21,19 @@ Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_source
         lit.clear();
     };
     while (i < word.size()) {
+        // -I STR: STR stands for the whole input, and {} is then plain text.
+        if (!replace.empty() && word.compare(i, replace.size(), replace) == 0) {
+            flush();
+            parts.push_back(Part{false, {}, 0, Op::whole});
+            has_repl = true;
+            i += replace.size();
+            continue;
+        }
+        if (!replace.empty() && word.compare(i, 2, "{}") == 0) {
+            lit += "{}";
+            i += 2;
+            continue;
+        }
         if (word[i] != '{') {
             lit += word[i++];
             continue;
@@ -141,10 +155,10 @@ std::string shell_join(const std::vector<std::string>& argv) {
     return out;
 }
 
-Result<Template> Template::parse(const std::vector<std::string>& words, std::size_t n_sources) {
+Result<Template> Template::parse(const std::vector<std::string>& words, std::size_t n_sources, const std::string& replace) {
     Template t;
     for (const auto& w : words) {
-        auto parts = parse_word(w, n_sources, t.has_repl_);
+        auto parts = parse_word(w, n_sources, t.has_repl_, replace);
         if (!parts) return fail(parts.error());
         t.words_.push_back(std::move(*parts));
     }
@@ -158,8 +172,8 @@ bool Template::uses_inputs() const {
     return false;
 }
 
-Result<Template> Template::parse_text(std::string_view text, std::size_t n_sources) {
-    return parse({std::string(text)}, n_sources);
+Result<Template> Template::parse_text(std::string_view text, std::size_t n_sources, const std::string& replace) {
+    return parse({std::string(text)}, n_sources, replace);
 }
 
 bool Template::fixed_program() const {
@@ -198,17 +212,91 @@ std::string Template::expand_word(const std::vector<Part>& w, const JobValues& v
                 continue;
             }
         } else {
-            val = apply_op(p.op, (*v.inputs)[p.source - 1]);
+            // -N: the last job may have fewer arguments than {N} asks for; that one is empty.
+            if (p.source <= v.inputs->size()) val = apply_op(p.op, (*v.inputs)[p.source - 1]);
         }
         out += quote ? shell_quote(val) : val;
     }
     return out;
 }
 
+bool Template::takes_all(const std::vector<Part>& w) {
+    for (const Part& p : w)
+        if (!p.literal && p.source == 0 && p.op != Op::seq && p.op != Op::slot) return true;
+    return false;
+}
+
+void Template::expand_word_m(const std::vector<Part>& w, const JobValues& v, std::vector<std::string>& out) const {
+    std::string cur;
+    for (const Part& p : w) {
+        if (p.literal || p.source != 0 || p.op == Op::seq || p.op == Op::slot) {
+            JobValues one = v;
+            one.multi = Multi::none;
+            cur += expand_word({p}, one, false);
+            continue;
+        }
+        const auto& in = *v.inputs;
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            if (i) {
+                out.push_back(std::move(cur));
+                cur.clear();
+            }
+            cur += apply_op(p.op, in[i]);
+        }
+    }
+    out.push_back(std::move(cur));
+}
+
+std::size_t Template::base_chars(Multi multi, bool shell) const {
+    std::vector<std::string> none;
+    JobValues v{&none, 0, 0, multi};
+    // {#} and {%} were expanded as one digit: room for up to 9 more each.
+    std::size_t counters = 0;
+    for (const auto& w : words_)
+        for (const Part& p : w) counters += (!p.literal && (p.op == Op::seq || p.op == Op::slot)) ? 8 : 0;
+    if (shell) return 10 + expand_shell(v).size() + 1 + counters;  // "/bin/sh -c " and the script
+    std::size_t n = counters;
+    for (const auto& w : expand_argv(v)) n += w.size() + 1;
+    return n;
+}
+
+std::size_t Template::arg_chars(std::string_view value, Multi multi, bool shell) const {
+    auto one = [&](Op op) {
+        std::string s = apply_op(op, value);
+        return (shell ? shell_quote(s).size() : s.size()) + 1;
+    };
+    if (!has_repl_) return one(Op::whole);
+    std::size_t n = 0;
+    for (const auto& w : words_) {
+        if (!takes_all(w)) continue;
+        if (multi == Multi::x) {
+            std::vector<std::string> in{std::string(value)};
+            JobValues v{&in, 0, 0, Multi::none};
+            n += expand_word(w, v, shell).size() + 1;
+            for (const Part& p : w) n += (!p.literal && (p.op == Op::seq || p.op == Op::slot)) ? 8 : 0;
+            continue;
+        }
+        for (const Part& p : w)
+            if (!p.literal && p.source == 0 && p.op != Op::seq && p.op != Op::slot) n += one(p.op);
+    }
+    return n;
+}
+
 std::vector<std::string> Template::expand_argv(const JobValues& v) const {
     std::vector<std::string> argv;
     argv.reserve(words_.size() + (has_repl_ ? 0 : v.inputs->size()));
-    for (const auto& w : words_) argv.push_back(expand_word(w, v, false));
+    for (const auto& w : words_) {
+        if (v.multi == Multi::none || !takes_all(w)) {
+            argv.push_back(expand_word(w, v, false));
+        } else if (v.multi == Multi::m) {
+            expand_word_m(w, v, argv);
+        } else {
+            for (const auto& in : *v.inputs) {
+                std::vector<std::string> one{in};
+                argv.push_back(expand_word(w, JobValues{&one, v.seq, v.slot, Multi::none}, false));
+            }
+        }
+    }
     if (!has_repl_)
         for (const auto& in : *v.inputs) argv.push_back(in);
     return argv;
@@ -217,6 +305,14 @@ std::vector<std::string> Template::expand_argv(const JobValues& v) const {
 std::string Template::expand_shell(const JobValues& v) const {
     std::string out;
     for (const auto& w : words_) {
+        if (v.multi == Multi::x && takes_all(w)) {
+            for (const auto& in : *v.inputs) {
+                std::vector<std::string> one{in};
+                if (!out.empty()) out += ' ';
+                out += expand_word(w, JobValues{&one, v.seq, v.slot, Multi::none}, true);
+            }
+            continue;
+        }
         if (!out.empty()) out += ' ';
         out += expand_word(w, v, true);
     }

@@ -28,18 +28,28 @@ struct Part {
     Op op = Op::whole;
 };
 
+/// How a job with several arguments of one source (-n, -N, -L, -m, -X) fills a word holding {}:
+/// `m` puts the arguments there as separate words (x{}y with a, b: "xa" "by"), `x` repeats the
+/// whole word per argument ("xay" "xby"). `none`: one value per source (the inputs of a
+/// combination).
+enum class Multi { none, m, x };
+
 struct JobValues {
     const std::vector<std::string>* inputs = nullptr;
     std::uint64_t seq = 0;
     unsigned slot = 0;
+    Multi multi = Multi::none;
 };
 
 class Template {
 public:
-    /// Parses `words`; errors are Errc::parse_error naming the word and the string.
-    static Result<Template> parse(const std::vector<std::string>& words, std::size_t n_sources);
+    /// Parses `words`; errors are Errc::parse_error naming the word and the string. `replace`
+    /// (-I): when not empty, this text stands for the whole input in place of {} ({} is then
+    /// literal; the other replacement strings keep their meaning).
+    static Result<Template> parse(const std::vector<std::string>& words, std::size_t n_sources,
+                                  const std::string& replace = {});
     /// A single word (for --name).
-    static Result<Template> parse_text(std::string_view text, std::size_t n_sources);
+    static Result<Template> parse_text(std::string_view text, std::size_t n_sources, const std::string& replace = {});
 
     bool has_replacements() const noexcept { return has_repl_; }
     /// Whether a replacement string takes an input's value (anything but {#} and {%}).
@@ -55,8 +65,16 @@ public:
     /// The one word, values unquoted (names, tags).
     std::string expand_text(const JobValues& v) const;
 
+    /// Command line length of the template with no argument (-s/--max-chars: every word plus its
+    /// terminating NUL, as xargs counts), and what one more argument adds at most.
+    std::size_t base_chars(Multi multi, bool shell) const;
+    std::size_t arg_chars(std::string_view value, Multi multi, bool shell) const;
+
 private:
     std::string expand_word(const std::vector<Part>& w, const JobValues& v, bool quote) const;
+    /// -m: a word holding {} split into one word per argument.
+    void expand_word_m(const std::vector<Part>& w, const JobValues& v, std::vector<std::string>& out) const;
+    static bool takes_all(const std::vector<Part>& w);  // holds an input string of source 0
     std::vector<std::vector<Part>> words_;
     bool has_repl_ = false;
 };

@@ -70,7 +70,7 @@ TEST(PrunBadInput, EveryBadInputIsRefusedWithItsStatusAndOneHouseFormLine) {
         {{"--timeout", "5x", "--", "true"}, 2, R"(cannot parse --timeout "5x": unknown unit)"},
         {{"--term-seq", "FOO", "--", "true"}, 2, R"(cannot parse --term-seq "FOO": unknown signal)"},
         {{"--rlimit", "bogus=1", "--", "true"}, 2, R"(cannot parse --rlimit "bogus=1": )"},
-        {{"--env", "NOEQUALS", "--", "true"}, 2, R"(cannot parse --env "NOEQUALS": expected K=V)"},
+        {{"--env", "=V", "--", "true"}, 2, R"(cannot parse --env "=V": expected K=V or a name)"},
         {{"-j", "x", "echo", ":::", "a"}, 255, R"(cannot parse -j "x": expected)"},
         {{"--block", "1x", "--pipe", "cat"}, 255, R"(cannot parse --block "1x": unknown unit)"},
         {{"--drop-caps", "bogus", "--", "true"}, 2, R"(cannot parse --drop-caps "bogus": )"},

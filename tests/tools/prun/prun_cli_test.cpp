@@ -43,8 +43,9 @@ TEST(PrunCli, MoreThanAHundredFailedJobsIs101) {
 }
 
 TEST(PrunCli, PoolOnlyOnAnExplicitPoolInput) {
-    // --retries with one command retries that command; stdin is its stdin, not a list of inputs.
-    auto r = prun({"--retries", "3", "--", "sh", "-c", "echo try; cat; exit 3"}, "from-stdin\n");
+    // --retries with one command retries that command; with --single stdin is its stdin, not a
+    // list of inputs.
+    auto r = prun({"--single", "--retries", "3", "--", "sh", "-c", "echo try; cat; exit 3"}, "from-stdin\n");
     EXPECT_EQ(r.code, 3) << r.err;
     EXPECT_EQ(r.out, "try\nfrom-stdin\ntry\ntry\n");
     r = prun({"--retries", "3", "--", "sh", "-c", "exit 0"});
@@ -54,14 +55,18 @@ TEST(PrunCli, PoolOnlyOnAnExplicitPoolInput) {
     EXPECT_EQ(r.out, "got a\ngot b\n");
     r = prun({"-k", "-a", "-", "echo", "got"}, "a\nb\n");
     EXPECT_EQ(r.out, "got a\ngot b\n");
-    // What only a pool can use is an error with one command (not a silent switch to stdin).
+    // What only a pool can use is an error with one command: stdin holding nothing, or --single.
     for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
              {"-k", "--", "true"}, {"--halt", "now,fail=1", "--", "true"}, {"--shell", "--", "true"},
              {"-0", "--", "true"}, {"--delay", "1s", "--", "true"}, {"--link", "--", "true"}}) {
-        r = prun(args, "x\n");
-        EXPECT_EQ(r.code, 2) << ::testing::PrintToString(args);
-        EXPECT_NE(r.err.find("is for a pool"), std::string::npos) << r.err;
-        EXPECT_EQ(lines_in(r.err), 1) << r.err;
+        for (bool single : {false, true}) {
+            auto a = args;
+            if (single) a.insert(a.begin(), "--single");
+            r = prun(a, single ? "x\n" : "");
+            EXPECT_EQ(r.code, 2) << ::testing::PrintToString(a);
+            EXPECT_NE(r.err.find("is for a pool"), std::string::npos) << r.err;
+            EXPECT_EQ(lines_in(r.err), 1) << r.err;
+        }
     }
 }
 
@@ -74,7 +79,7 @@ TEST(PrunCli, VersionAndReadableHelp) {
     auto help = prun({"--help"}).out;
     for (const char* raw : {"TEXT", "UINT", "INT:", " in [", "{default}", "VALUE"})
         EXPECT_EQ(help.find(raw), std::string::npos) << "raw placeholder " << raw << " in --help:\n" << help;
-    for (const char* shown : {"-V,--version", "--timeout DURATION", "--cpus CPUS", "-j,--jobs N", "--user USER[:GROUP]",
+    for (const char* shown : {"-V,--version", "--timeout DURATION", "--cpus CPUS", "-j,-P,--jobs N", "--user USER[:GROUP]",
                               "--restart WHEN", "-a,--arg-file FILE ...", "--rlimit RES=SOFT[:HARD] ..."})
         EXPECT_NE(help.find(shown), std::string::npos) << shown << " not in --help:\n" << help;
     EXPECT_NE(help.find("255 prun's own error"), std::string::npos);

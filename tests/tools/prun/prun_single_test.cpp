@@ -104,7 +104,10 @@ TEST(PrunSingle, CwdAndEnvironment) {
     EXPECT_TRUE(m.count("env:PATH"));
     r = prun({"--clear-env", "--env", "ONLY=1", "--", helper(), "env"});
     EXPECT_EQ(r.out, "env:ONLY=1\n");
-    EXPECT_EQ(prun({"--env", "NOEQUALS", "--", "true"}).code, 2);
+    EXPECT_EQ(prun({"--env", "=V", "--", "true"}).code, 2);
+    // A bare name (GNU parallel's --env VAR) passes prun's own value on; an unset one, nothing.
+    r = prun({"--clear-env", "--env", "PATH", "--env", "PRUN_SURELY_UNSET", "--", helper(), "env"});
+    EXPECT_EQ(r.out, "env:PATH=" + std::string(std::getenv("PATH")) + "\n");
 }
 
 TEST(PrunSingle, UserAndNewSession) {

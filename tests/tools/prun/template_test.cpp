@@ -214,5 +214,43 @@ TEST(PrunInputs, UnreadableFileIsReportedAtOpen) {
     EXPECT_NE(in.error().message().find("/nonexistent/inputs"), std::string::npos);
 }
 
+TEST(PrunTemplate, ReplaceStringTakesThePlaceOfBraces) {
+    auto t = Template::parse({"echo", ",,", "{}", "{.}", "x,,y"}, 1, ",,");
+    ASSERT_TRUE(t);
+    std::vector<std::string> in{"a.c"};
+    EXPECT_EQ(t->expand_argv({&in, 1, 1}), (std::vector<std::string>{"echo", "a.c", "{}", "a", "xa.cy"}));
+    EXPECT_TRUE(t->has_replacements());
+}
+
+TEST(PrunTemplate, SeveralValuesPerJob) {
+    auto t = Template::parse({"echo", "x{}y", "{#}"}, 1);
+    ASSERT_TRUE(t);
+    std::vector<std::string> in{"a", "b c"};
+    // -m: one word per value, the context on the first and last.
+    EXPECT_EQ(t->expand_argv({&in, 7, 1, Multi::m}), (std::vector<std::string>{"echo", "xa", "b cy", "7"}));
+    // -X: the word repeated per value.
+    EXPECT_EQ(t->expand_argv({&in, 7, 1, Multi::x}), (std::vector<std::string>{"echo", "xay", "xb cy", "7"}));
+    EXPECT_EQ(t->expand_shell({&in, 7, 1, Multi::m}), "echo xa 'b c'y 7");
+    EXPECT_EQ(t->expand_shell({&in, 7, 1, Multi::x}), "echo xay x'b c'y 7");
+    // -N: a positional string past the job's values is empty.
+    auto p = Template::parse({"echo", "{2}-{1}"}, 2);
+    ASSERT_TRUE(p);
+    std::vector<std::string> one{"a"};
+    EXPECT_EQ(p->expand_argv({&one, 1, 1, Multi::m}), (std::vector<std::string>{"echo", "-a"}));
+}
+
+TEST(PrunTemplate, CommandLineLengthCountsAsXargs) {
+    // Every word and its NUL: "echo" is 5, each appended value its length + 1.
+    auto t = Template::parse({"echo"}, 1);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->base_chars(Multi::m, false), 5u);
+    EXPECT_EQ(t->arg_chars("abc", Multi::m, false), 4u);
+    auto x = Template::parse({"echo", "x{}y"}, 1);
+    ASSERT_TRUE(x);
+    EXPECT_EQ(x->arg_chars("abc", Multi::x, false), 6u);
+    // Quoted in shell mode.
+    EXPECT_EQ(t->arg_chars("a b", Multi::m, true), 6u);
+}
+
 }  // namespace
 }  // namespace prockit::prun
