@@ -335,7 +335,8 @@ Result<Job*, SpawnFailure> JobTable::start(std::vector<Command> pipeline, std::s
         if (!child) {
             if (!job->members_.empty()) ::kill(-job->pgid_, SIGKILL);  // the leader is unreaped: safe
             for (auto& m : job->members_) (void)m.wait();
-            if (fg && !job->members_.empty()) (void)terminal_->reclaim();
+            // A leader that failed after taking the terminal (at exec) leaves it to a dead group.
+            if (fg) (void)terminal_->reclaim();
             return fail(std::move(child).error());
         }
         if (i == 0) job->pgid_ = child->pid();

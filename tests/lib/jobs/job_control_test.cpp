@@ -193,3 +193,26 @@ TEST(JobControl, ForegroundJobOnAPtyStopsWithCtrlZAndComesBack) {
     typed += read_until(master, "\x01never");  // the rest, until EIO
     EXPECT_EQ(count(typed, "hello"), 1u) << typed;  // cat's copy only: the job's -echo was given back
 }
+
+// A foreground leader that fails at exec has already taken the terminal: start() gives it back.
+TEST(JobControl, AFailedForegroundStartLeavesTheTerminalWithTheShell) {
+    auto pty = open_pty();
+    ASSERT_TRUE(pty) << pty.error().message();
+    std::string slave_path = pty->slave_path;
+    Process shell([&] {
+        if (::setsid() < 0) return 10;
+        auto tty = open_fd(slave_path, O_RDWR);
+        if (!tty || ::ioctl(tty->get(), TIOCSCTTY, 0) != 0) return 11;
+        auto term = Terminal::open(tty->get());
+        if (!term) return 12;
+        JobTable table(&*term);
+        auto job = table.start({Command("/nonexistent/prockit-no-such-program")}, "missing", Launch::foreground);
+        if (job) return 13;
+        if (!job.error().not_found()) return 14;
+        if (term->foreground_group().value_or(0) != ::getpgrp()) return 15;
+        return 0;
+    });
+    shell.start();
+    shell.join();
+    EXPECT_EQ(shell.exitcode(), 0);
+}
