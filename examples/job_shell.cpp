@@ -157,8 +157,9 @@ int main() {
             if (Job* j = job_named(jobs, words)) {
                 std::cout << j->command() << "\n" << std::flush;
                 auto st = jobs.continue_foreground(*j);
-                if (!st) complain(st.error().message());
-                else last = after_foreground(jobs, *j);
+                if (st) last = after_foreground(jobs, *j);
+                else if (j->state() != JobState::done) complain(st.error().message());
+                // (a job that ended meanwhile is reported before the next prompt)
             }
         } else if (cmd == "bg") {
             if (Job* j = job_named(jobs, words)) {

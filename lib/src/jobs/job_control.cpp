@@ -275,7 +275,9 @@ Result<bool> Job::collect() {
         }
     }
     recompute();
-    return state_ != before;
+    if (state_ == before) return false;
+    notified = false;  // news for the user, whoever collected it
+    return true;
 }
 
 void Job::recompute() {
@@ -406,6 +408,7 @@ Status JobTable::send_continue(Job& job) {
 }
 
 Result<JobState> JobTable::continue_foreground(Job& job) {
+    if (auto c = job.collect(); !c) return fail(c.error());  // it may have ended meanwhile
     if (job.state_ == JobState::done)
         return fail(Error::from_errno(ESRCH, "continue job %" + std::to_string(job.number_)));
     if (terminal_) {
@@ -433,7 +436,6 @@ Result<std::vector<Job*>> JobTable::update() {
         if (!c) return fail(c.error());
         if (*c) {
             if (j->state_ == JobState::stopped) j->seq_ = next_seq_++;
-            j->notified = false;
             changed.push_back(j.get());
         }
     }

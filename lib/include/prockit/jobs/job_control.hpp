@@ -170,7 +170,8 @@ public:
     /// a shell's `kill %N` does). Nothing is sent to a job that is done.
     Status signal(int sig);
 
-    /// For the caller's bookkeeping: has the user been told the job is done or stopped?
+    /// For the caller's bookkeeping: has the user been told the job is done or stopped? Reset
+    /// to false whenever the table sees the job's state change.
     bool notified = false;
     /// When it was last started, stopped or put in the background (JobEntry::seq).
     std::uint64_t seq() const noexcept { return seq_; }
@@ -221,7 +222,8 @@ public:
     /// foreground.
     Result<JobState> wait_foreground(Job& job);
     /// fg: gives the job the terminal (with its saved modes), SIGCONT to its group, then
-    /// wait_foreground(). A done job: ESRCH ("continue job %N").
+    /// wait_foreground(). A job found done (also one that ended since the last look): ESRCH
+    /// ("continue job %N"), the terminal untouched; its status() is then set.
     Result<JobState> continue_foreground(Job& job);
     /// bg: SIGCONT to the group; the job is running again and becomes the current job. A done job: ESRCH.
     Status continue_background(Job& job);
