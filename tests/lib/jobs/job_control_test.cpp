@@ -9,6 +9,8 @@
 #include <prockit/process/process.hpp>
 #include <prockit/sys/syscall.hpp>
 
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 
@@ -215,4 +217,28 @@ TEST(JobControl, AFailedForegroundStartLeavesTheTerminalWithTheShell) {
     shell.start();
     shell.join();
     EXPECT_EQ(shell.exitcode(), 0);
+}
+
+// A table that goes away hangs up its jobs (SIGHUP, SIGCONT) and their members are reaped: a
+// stopped job too, which a HUP alone would not reach.
+TEST(JobControl, ADestroyedTableHangsUpItsJobs) {
+    std::vector<unique_fd> watch;
+    {
+        JobTable table;
+        auto running = table.start({helper_cmd({"sleep", "60"})}, "sleep 60", Launch::background);
+        auto stopped = table.start({helper_cmd({"sleep", "61"})}, "sleep 61", Launch::background);
+        ASSERT_TRUE(running && stopped);
+        ASSERT_TRUE((*stopped)->signal(SIGSTOP));
+        ASSERT_EQ(table.wait(**stopped).value(), JobState::stopped);
+        for (Job* j : {*running, *stopped}) {
+            int fd = static_cast<int>(::syscall(SYS_pidfd_open, j->pgid(), 0));
+            ASSERT_GE(fd, 0);
+            watch.emplace_back(fd);
+        }
+    }
+    for (auto& fd : watch) {
+        pollfd p{fd.get(), POLLIN, 0};
+        EXPECT_EQ(::poll(&p, 1, 0), 1);  // ended (and reaped by the members' destructors)
+    }
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
 }

@@ -268,3 +268,19 @@ TEST(Relay, ReopenedTerminalIsNonBlockingAlone) {
     EXPECT_EQ(::read(fd->get(), &c, 1), -1);
     EXPECT_EQ(errno, EAGAIN);
 }
+
+TEST(Pty, ResizingTheMasterTellsTheForegroundJob) {
+    auto pty = open_pty(WindowSize{24, 80, 0, 0});
+    ASSERT_TRUE(pty);
+    auto child = Command("sh").args({"-c", "trap 'stty size; exit 0' WINCH; echo ready; while :; do sleep 1; done"})
+                     .new_session().in(Stdio::fd(pty->slave.get())).out(Stdio::fd(pty->slave.get()))
+                     .err(Stdio::fd(pty->slave.get())).controlling_terminal(0).spawn();
+    ASSERT_TRUE(child) << child.error().message();
+    pty->slave.reset();
+    std::string seen = read_until(pty->master.get(), "ready");
+    ASSERT_NE(seen.find("ready"), std::string::npos) << seen;
+    ASSERT_TRUE(set_window_size(pty->master.get(), WindowSize{33, 77, 0, 0}));
+    seen = read_until(pty->master.get(), "33 77");
+    EXPECT_NE(seen.find("33 77"), std::string::npos) << seen;
+    EXPECT_TRUE(child->wait().value().success());
+}
