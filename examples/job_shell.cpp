@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -143,7 +144,7 @@ int main() {
                 warned = true;
                 continue;
             }
-            return words.size() > 1 ? std::stoi(words[1]) : last;
+            return words.size() > 1 ? std::atoi(words[1].c_str()) : last;
         }
         warned = false;
         if (cmd == "jobs") {

@@ -371,16 +371,14 @@ Result<void, Error> JobTable::block_until_change(Job& job) {
 }
 
 Result<JobState> JobTable::wait(Job& job) {
+    const JobState before = job.state_;
     for (;;) {
         auto changed = job.collect();
         if (!changed) return fail(changed.error());
         if (job.state_ != JobState::running) break;
         if (auto r = block_until_change(job); !r) return fail(r.error());
     }
-    if (job.state_ == JobState::stopped) {
-        job.seq_ = next_seq_++;
-        job.notified = false;
-    }
+    if (job.state_ == JobState::stopped && before != JobState::stopped) job.seq_ = next_seq_++;  // now the current job
     return job.state_;
 }
 

@@ -215,7 +215,8 @@ public:
     /// the highest in use (1 for an empty table), as in bash.
     Result<Job*, SpawnFailure> start(std::vector<Command> pipeline, std::string text, Launch launch);
 
-    /// Blocks until the job stops or is done (not for a job already so). Does not touch the terminal.
+    /// Blocks until the job stops or is done (returns at once for a job already stopped or done).
+    /// A job that stops becomes the current job. Does not touch the terminal.
     Result<JobState> wait(Job& job);
     /// wait(), then — with a Terminal — takes the terminal back: a stopped job's modes are saved
     /// (saved_modes()) and the shell's restored. What a shell does after starting a job in the
