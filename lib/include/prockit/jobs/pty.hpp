@@ -1,8 +1,8 @@
 // prockit/jobs/pty.hpp — pseudo-terminals: a pty pair, a terminal in raw mode for a scope, the
 // window size, a bounded scrollback of what a job wrote, and a relay step for a poll loop.
 //
-//   auto pty = prockit::open_pty(prockit::window_size(0).value_or({}))  // the user's size
-//                  .value();
+//   auto size = prockit::window_size(0).value_or(prockit::WindowSize{});  // the user's size
+//   auto pty = prockit::open_pty(size).value();
 //   auto child = prockit::Command("bash").new_session()
 //                    .in(Stdio::fd(pty.slave.get())).out(Stdio::fd(pty.slave.get()))
 //                    .err(Stdio::fd(pty.slave.get())).controlling_terminal(0).spawn().value();
