@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -97,6 +98,12 @@ PROCKIT_CHILD_CODE int child_exec_main(void* arg) {
     if (p.session == 1 && setsid() < 0) fail(p, SpawnStage::session, errno);
     if (p.session == 2 && setpgid(0, 0) < 0) fail(p, SpawnStage::session, errno);
     if (p.session == 3 && setpgid(0, p.pgid) < 0) fail(p, SpawnStage::session, errno);
+    if (p.foreground_tty >= 0) {
+        // Every signal is still blocked (the parent blocked them around the clone), so a caller in
+        // the terminal's background gets no SIGTTOU: the kernel lets a blocked one through.
+        pid_t pg = getpgrp();
+        if (ioctl(p.foreground_tty, TIOCSPGRP, &pg) != 0) fail(p, SpawnStage::terminal, errno);
+    }
 
     if (p.pdeathsig) {
         if (prctl(PR_SET_PDEATHSIG, p.pdeathsig, 0, 0, 0) != 0) fail(p, SpawnStage::parent_death_signal, errno);
@@ -119,6 +126,7 @@ PROCKIT_CHILD_CODE int child_exec_main(void* arg) {
     if (p.cwd && chdir(p.cwd) != 0) fail(p, SpawnStage::chdir, errno);
 
     arrange_fds(p);
+    if (p.ctty_fd >= 0 && ioctl(p.ctty_fd, TIOCSCTTY, p.ctty_steal) != 0) fail(p, SpawnStage::terminal, errno);
 
     if (p.set_umask) ::umask(p.umask);
     if (p.set_groups && syscall(SYS_setgroups, p.n_groups, p.groups) != 0) fail(p, SpawnStage::groups, errno);

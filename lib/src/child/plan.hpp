@@ -29,6 +29,9 @@ struct ChildPlan {
     // session: 0 inherit, 1 setsid, 2 setpgid(0,0), 3 setpgid(0,pgid)
     int session = 0;
     pid_t pgid = 0;
+    int foreground_tty = -1;  // parent descriptor: tcsetpgrp(fd, own group) after the session step
+    int ctty_fd = -1;         // child descriptor: TIOCSCTTY after the fds are arranged
+    int ctty_steal = 0;
 
     int pdeathsig = 0;
     pid_t parent_pid = 0;

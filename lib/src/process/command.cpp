@@ -50,6 +50,7 @@ const char* to_string(SpawnStage s) noexcept {
         case SpawnStage::exec: return "exec";
         case SpawnStage::capabilities: return "capabilities";
         case SpawnStage::seccomp: return "seccomp";
+        case SpawnStage::terminal: return "terminal";
     }
     return "unknown";
 }
@@ -125,6 +126,15 @@ Command& Command::new_process_group() {
 Command& Command::join_process_group(pid_t pgid) {
     session_ = Session::join_group;
     pgid_ = pgid;
+    return *this;
+}
+Command& Command::foreground(int tty_fd) {
+    foreground_tty_ = tty_fd;
+    return *this;
+}
+Command& Command::controlling_terminal(int child_fd, bool steal) {
+    ctty_fd_ = child_fd;
+    ctty_steal_ = steal;
     return *this;
 }
 Command& Command::parent_death_signal(int sig) {
@@ -422,6 +432,12 @@ struct SpawnPlanBuilder {
                 plan.pgid = cmd.pgid_;
                 break;
         }
+        if (cmd.ctty_fd_ >= 0 && cmd.session_ != Command::Session::new_session)
+            return fail(prep_error(Error::from_errno(
+                EINVAL, "give a controlling terminal to a process that does not lead a new session")));
+        plan.foreground_tty = cmd.foreground_tty_;
+        plan.ctty_fd = cmd.ctty_fd_;
+        plan.ctty_steal = cmd.ctty_steal_ ? 1 : 0;
         plan.pdeathsig = cmd.pdeathsig_;
         plan.parent_pid = getpid();
         for (const auto& r : cmd.rlimits_) {
@@ -543,6 +559,10 @@ struct SpawnPlanBuilder {
             case SpawnStage::signals: ctx = "set the signal mask"; break;
             case SpawnStage::capabilities: ctx = "set capabilities"; break;
             case SpawnStage::seccomp: ctx = "install the seccomp filter"; break;
+            case SpawnStage::terminal:
+                ctx = plan.ctty_fd >= 0 && cmd.foreground_tty_ < 0 ? "acquire the controlling terminal"
+                      : "make the process group the terminal's foreground group";
+                break;
             default: ctx = std::string("spawn ") + cmd.program_; break;
         }
         return SpawnFailure(stage, err, std::move(ctx));
@@ -698,6 +718,12 @@ Result<Child, SpawnFailure> Command::spawn() const {
         if (!b.cgroup_dir.empty()) detail::remove_cgroup(b.cgroup_dir);
         return fail(SpawnFailure(SpawnStage::clone, clone_errno, "start " + program_));
     }
+    // The parent's half of setpgid (rule 7). The child's call came first (CLONE_VFORK), so this
+    // normally fails with EACCES (the child has exec'd) or ESRCH/EPERM (it failed and exited).
+    if (session_ == Session::new_group)
+        (void)::setpgid(pid, pid);
+    else if (session_ == Session::join_group)
+        (void)::setpgid(pid, pgid_);
 
     Child child(pid, unique_fd(pidfd));
     if (b.plan.failed_stage >= 0) {

@@ -107,6 +107,7 @@ enum class SpawnStage {
     exec,                 ///< execve: not found (ENOENT), not executable (EACCES, ENOEXEC, ...)
     capabilities,         ///< bounding-set drop, capset, ambient raise
     seccomp,              ///< installing the seccomp filter
+    terminal,             ///< tcsetpgrp (foreground) or TIOCSCTTY (controlling_terminal)
 };
 /// "chdir", "exec", ...
 const char* to_string(SpawnStage s) noexcept;
@@ -189,6 +190,31 @@ public:
     Command& new_process_group();
     /// setpgid(0, pgid): joins an existing group.
     Command& join_process_group(pid_t pgid);
+    // The group is set from both sides, as shells do: by the child before anything else, and by
+    // the parent once clone() returns (setpgid(pid, pgid); EACCES, "has exec'd", is expected and
+    // ignored). With CLONE_VFORK the child's call has always happened by then; the parent's keeps
+    // the rule "no one sees the child outside its group" true whatever the spawn path.
+
+    /// Makes the child's process group the foreground process group of the terminal open at the
+    /// caller's descriptor `tty_fd` (borrowed: it must stay open until spawn() returns): the child
+    /// calls tcsetpgrp() right after setsid()/setpgid(), with every signal still blocked, so a
+    /// caller in the background of that terminal is not stopped by SIGTTOU and the program finds
+    /// itself in the foreground from its first instruction. Use it with new_process_group() or
+    /// join_process_group(); the caller takes the terminal back itself (jobs/job_control.hpp).
+    /// Not needed with controlling_terminal(): a session leader that acquires a terminal is its
+    /// foreground group already.
+    Command& foreground(int tty_fd);
+    /// Gives the child the terminal at its own descriptor `child_fd` (after the descriptors are
+    /// arranged) as its controlling terminal (TIOCSCTTY). Needs new_session(); spawn() fails at
+    /// SpawnStage::prepare (EINVAL) without it. With a pty slave on 0, 1 and 2 this starts a
+    /// program the way a terminal emulator does:
+    ///
+    ///   Command(shell).new_session().in(Stdio::fd(slave)).out(Stdio::fd(slave))
+    ///       .err(Stdio::fd(slave)).controlling_terminal(0).spawn();
+    ///
+    /// The terminal must not be another session's controlling terminal (EPERM at
+    /// SpawnStage::terminal; root may steal one with `steal = true`, TIOCSCTTY's argument 1).
+    Command& controlling_terminal(int child_fd = 0, bool steal = false);
 
     // --- lifetime
     /// The child receives `sig` when the thread that spawned it exits (PR_SET_PDEATHSIG). Note: the
@@ -266,6 +292,9 @@ private:
     std::vector<FdSpec> fds_;
     Session session_ = Session::inherit;
     pid_t pgid_ = 0;
+    int foreground_tty_ = -1;
+    int ctty_fd_ = -1;
+    bool ctty_steal_ = false;
     int pdeathsig_ = 0;
     std::optional<std::string> cgroup_;
     int cgroup_dirfd_ = -1;
