@@ -108,9 +108,12 @@ struct Holder {
     }
 
     void signal_job(int sig, bool tree) {
+        // Descendants are found before the group is signalled: once the job's leader dies, those
+        // that left its group are re-parented and no longer found below it.
+        std::vector<pid_t> below = tree ? descendants_of(child.pid()) : std::vector<pid_t>{};
         (void)child.signal_tree(sig);
         if (tree) {
-            for (pid_t p : descendants_of(child.pid())) {
+            for (pid_t p : below) {
                 auto c = Child::adopt(p);
                 if (c) {
                     (void)c->send_signal(sig);
@@ -357,7 +360,7 @@ int holder_main(const std::string& spec_text) {
     h.sigfd = unique_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     auto spawned = cmd.spawn();
     if (!spawned) {
-        daemon->notify(spawned.error().not_found() ? 127 : 126, "cannot execute " + argv.at(0) + ": " + spawned.error().message());
+        daemon->notify(spawned.error().not_found() ? 127 : 126, std::strerror(spawned.error().code().value()));
         unlink(h.paths.holder_socket(h.id).c_str());
         return 1;
     }

@@ -530,6 +530,10 @@ struct Server {
             }
             json reply = handle(fd, msg);
             if (!reply.is_null()) send_json(fd, reply);
+            if (msg.value("v", 0) != protocol_version) {  // a client of another version: answered, closed
+                alive = false;
+                break;
+            }
             if (stopping) return;
         }
         if (!alive) close_conn(fd);

@@ -50,9 +50,16 @@ TEST(PjobsBadInput, CommandNotFoundOrNotExecutable) {
     auto r = pj({"run", "--", "no-such-command-pjobs"});
     EXPECT_EQ(r.code, 127);
     EXPECT_NE(r.err.find("pjobs: cannot run no-such-command-pjobs: "), std::string::npos) << r.err;
-    auto x = pj({"run", "--", "/etc/hostname"});
+    std::string plain = pj.file("plain");
+    spit(plain, "not a program\n");
+    chmod(plain.c_str(), 0644);
+    auto x = pj({"run", "--", plain});
     EXPECT_EQ(x.code, 126);
-    EXPECT_EQ(x.err, "pjobs: cannot run /etc/hostname: Permission denied\n");
+    EXPECT_EQ(x.err, "pjobs: cannot run " + plain + ": Permission denied\n");
+    chmod(plain.c_str(), 0755);  // executable, but not a program: the holder's spawn says why
+    auto f = pj({"run", "--", plain});
+    EXPECT_EQ(f.code, 126);
+    EXPECT_EQ(f.err, "pjobs: cannot run " + plain + ": Exec format error\n");
     EXPECT_EQ(pj.list().size(), 0u);
     auto u = pj({"run", "--bogus", "--", "true"});
     EXPECT_EQ(u.code, 2);

@@ -26,7 +26,7 @@ TEST(PjobsGroups, QueuedJobsStartAsSlotsFree) {
     EXPECT_EQ(pj.state_of(1), "running");
     EXPECT_EQ(pj.state_of(2), "running");
     EXPECT_EQ(pj.state_of(3), "queued");
-    EXPECT_NE(pj({"list"}).out.find("[3]  -       Queued"), std::string::npos) << pj({"list"}).out;
+    EXPECT_NE(pj({"list"}).out.find("[3]+ -       Queued"), std::string::npos) << pj({"list"}).out;
     touch(pj.file("go1"));
     EXPECT_EQ(pj({"wait", "%1"}).code, 1);
     EXPECT_TRUE(eventually([&] { return pj.state_of(3) == "running"; }));

@@ -7,6 +7,9 @@
 
 #include "paffinity_cli.hpp"
 #include "prun_cli.hpp"
+#if PROCKIT_HAVE_PJOBS
+#include "pjobs_cli.hpp"
+#endif
 
 #include <cstdio>
 #include <fstream>
@@ -45,5 +48,10 @@ int main(int argc, char** argv) {
     auto paff_app = prockit::paffinity::build_cli(paff_opts);
     bool ok = emit(dir, {"prun", prun_app.get(), true, {":::", "::::", ":::+", "::::+"}}) &&
               emit(dir, {"paffinity", paff_app.get(), true, {}});
+#if PROCKIT_HAVE_PJOBS
+    prockit::pjobs::Options pjobs_opts;
+    auto pjobs_app = prockit::pjobs::build_cli(pjobs_opts);
+    ok = ok && emit(dir, {"pjobs", pjobs_app.get(), false, {}});
+#endif
     return ok ? 0 : 1;
 }
