@@ -297,6 +297,7 @@ struct Server {
             return code == 127 || code == 126 ? code : 126;
         }
         job["pid"] = std::stol(line.substr(4));
+        job.erase("env");  // the holder has it; the table need not keep it
         job["state"] = "running";
         job["started"] = static_cast<long long>(std::time(nullptr));
         job["touch"] = ++touch;
@@ -354,7 +355,14 @@ struct Server {
     json list_reply() {
         auto [cur, prev] = current_previous();
         json r = {{"ok", true}, {"current", cur}, {"previous", prev}, {"jobs", json::array()}};
-        for (const auto& [id, j] : jobs) r["jobs"].push_back(j);
+        // What a list shows, not the whole record (a job's environment alone is kilobytes).
+        json& out = r["jobs"];
+        for (const auto& [id, j] : jobs) {
+            json e = json::object();
+            for (const char* k : {"id", "pid", "state", "code", "kind", "sig", "core", "argv", "name", "group", "log_error", "reason"})
+                if (auto it = j.find(k); it != j.end()) e[k] = *it;
+            out.push_back(std::move(e));
+        }
         r["warnings"] = warnings;
         return r;
     }
