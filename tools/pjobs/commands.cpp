@@ -28,17 +28,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string job_line(const json& j, long cur, long prev) {
-    long id = j.value("id", 0L);
-    char mark = id == cur ? '+' : id == prev ? '-' : ' ';
-    std::string pid = j.contains("pid") ? std::to_string(j["pid"].get<long>()) : "-";
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "[%ld]%c %-7s %-22s ", id, mark, pid.c_str(), state_text(j).c_str());
-    std::string line = buf + command_text(j);
-    if (j.contains("name")) line += "  (" + j["name"].get<std::string>() + ")";
-    return line;
-}
-
 void print_warnings(const json& reply) {
     for (const auto& w : reply.value("warnings", json::array())) std::fprintf(stderr, "pjobs: warning: %s\n", w.get<std::string>().c_str());
 }
@@ -86,7 +75,8 @@ int mode_run(const Paths& p, const Options& o) {
 }
 
 int mode_list(const Paths& p, const Options& o) {
-    json r = call(p, {{"op", "list"}});
+    // The server formats the text itself: one string to parse here, not 10,000 objects.
+    json r = call(p, {{"op", "list"}, {"text", !o.json}});
     print_warnings(r);
     long cur = r.value("current", 0L), prev = r.value("previous", 0L);
     if (o.json) {
@@ -109,8 +99,7 @@ int mode_list(const Paths& p, const Options& o) {
         std::puts(out.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
         return 0;
     }
-    std::string text;
-    for (const auto& j : r["jobs"]) text += job_line(j, cur, prev) + "\n";
+    const std::string& text = r["text"].get_ref<const std::string&>();
     std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
 }

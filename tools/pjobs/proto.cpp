@@ -276,6 +276,17 @@ int job_status(const nlohmann::json& job) {
     return 1;  // lost or cancelled: the status is unknown
 }
 
+std::string job_line(const nlohmann::json& j, long cur, long prev) {
+    long id = j.value("id", 0L);
+    char mark = id == cur ? '+' : id == prev ? '-' : ' ';
+    std::string pid = j.contains("pid") ? std::to_string(j["pid"].get<long>()) : "-";
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "[%ld]%c %-7s %-22s ", id, mark, pid.c_str(), state_text(j).c_str());
+    std::string line = buf + command_text(j);
+    if (j.contains("name")) line += "  (" + j["name"].get<std::string>() + ")";
+    return line;
+}
+
 std::string command_text(const nlohmann::json& job) {
     std::string out;
     for (const auto& a : job.value("argv", nlohmann::json::array())) {

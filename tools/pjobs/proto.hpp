@@ -79,6 +79,8 @@ std::string state_text(const nlohmann::json& job);
 /// The job's shell status (wait): exit code, 128+N for a signal, 1 for a lost job.
 int job_status(const nlohmann::json& job);
 bool job_finished(const nlohmann::json& job);
+/// A line of `pjobs list` ("[1]+ 4242    Running                sleep 100"), without newline.
+std::string job_line(const nlohmann::json& job, long current, long previous);
 /// The command line for display.
 std::string command_text(const nlohmann::json& job);
 

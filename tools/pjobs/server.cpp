@@ -352,9 +352,16 @@ struct Server {
     }
 
     // --- requests
-    json list_reply() {
+    json list_reply(bool as_text) {
         auto [cur, prev] = current_previous();
         json r = {{"ok", true}, {"current", cur}, {"previous", prev}, {"jobs", json::array()}};
+        if (as_text) {
+            std::string text;
+            for (const auto& [id, j] : jobs) text += job_line(j, cur, prev) + "\n";
+            r["text"] = std::move(text);
+            r["warnings"] = warnings;
+            return r;
+        }
         // What a list shows, not the whole record (a job's environment alone is kilobytes).
         json& out = r["jobs"];
         for (const auto& [id, j] : jobs) {
@@ -375,7 +382,7 @@ struct Server {
         std::string op = req.value("op", "");
         std::string why;
         if (op == "run") return run(req);
-        if (op == "list") return list_reply();
+        if (op == "list") return list_reply(req.value("text", false));
         if (op == "resolve") {
             long id = resolve(req.value("spec", ""), why);
             if (id == 0) return error_reply("cannot " + req.value("verb", "find") + " " + display(req) + ": " + why);
