@@ -6,6 +6,7 @@
 #include "common/completion.hpp"
 
 #include "paffinity_cli.hpp"
+#include "pjobs_cli.hpp"
 #include "poomguard_cli.hpp"
 #include "prun_cli.hpp"
 
@@ -49,5 +50,8 @@ int main(int argc, char** argv) {
     bool ok = emit(dir, {"prun", prun_app.get(), true, {":::", "::::", ":::+", "::::+"}}) &&
               emit(dir, {"paffinity", paff_app.get(), true, {}}) &&
               emit(dir, {"poomguard", poom_app.get(), true, {}});
+    prockit::pjobs::Options pjobs_opts;
+    auto pjobs_app = prockit::pjobs::build_cli(pjobs_opts);
+    ok = ok && emit(dir, {"pjobs", pjobs_app.get(), false, {}});
     return ok ? 0 : 1;
 }

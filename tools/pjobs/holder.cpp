@@ -1,0 +1,402 @@
+// tools/pjobs/holder.cpp — a job's holder. The server starts one per job (an exec of pjobs
+// itself); the holder, not the server, is the job's owner: it holds the pty master (or the output
+// pipe with --no-tty), appends the output to the job's log, keeps a bounded scrollback for the next
+// `pjobs fg`, watches the job stop, continue and end, and serves its own socket in the runtime
+// directory (named by job id), so a server that was restarted — even after SIGKILL — finds it
+// again. When the job ends the holder writes the job's exit record atomically next to its log,
+// tells whoever listens, and exits. If the holder itself is killed, the pty master closes and the
+// kernel hangs up the job's session (SIGHUP), and the job's parent-death signal is SIGHUP too: a
+// job never outlives its owner unless it ignores hang-ups (nohup), which is an explicit ask.
+#include "holder.hpp"
+
+#include "proto.hpp"
+
+#include <prockit/process/command.hpp>
+#include <prockit/process/daemon.hpp>
+#include <prockit/sched/cpuset.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <map>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
+#include <vector>
+
+namespace prockit::pjobs {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t scrollback_limit = 64 * 1024;
+
+struct Client {
+    FrameReader reader;
+    bool subscriber = false;
+};
+
+struct Holder {
+    json spec;
+    Paths paths;
+    long id = 0;
+    bool tty = true;
+    unique_fd master;  // pty master, or the read end of the output pipe
+    unique_fd listener;
+    unique_fd sigfd;
+    unique_fd log;
+    std::string log_error;
+    Child child;
+    std::string scrollback;
+    std::map<int, Client> clients;
+    std::map<int, unique_fd> fds;
+    int attached = -1;
+    json state = {{"event", "state"}, {"state", "running"}};
+
+    void broadcast(const json& ev) {
+        for (auto& [fd, c] : clients)
+            if (c.subscriber || fd == attached) send_json(fd, ev);
+    }
+
+    void drop(int fd) {
+        if (fd == attached) attached = -1;
+        clients.erase(fd);
+        fds.erase(fd);
+    }
+
+    void output(const char* p, std::size_t n) {
+        if (log) {
+            std::size_t off = 0;
+            while (off < n) {
+                ssize_t w = write(log.get(), p + off, n - off);
+                if (w < 0 && errno == EINTR) continue;
+                if (w < 0) {
+                    // A full disk (or any write error): the job keeps running; the log stops here
+                    // and the truncation is reported with the job's state.
+                    log_error = std::strerror(errno);
+                    log.reset();
+                    state["log_error"] = log_error;
+                    broadcast(state);
+                    break;
+                }
+                off += static_cast<std::size_t>(w);
+            }
+        }
+        scrollback.append(p, n);
+        if (scrollback.size() > 2 * scrollback_limit) scrollback.erase(0, scrollback.size() - scrollback_limit);
+        if (attached >= 0 && !send_frame(attached, 'o', std::string_view(p, n))) drop(attached);
+    }
+
+    bool read_output() {
+        char buf[65536];
+        for (;;) {
+            ssize_t r = read(master.get(), buf, sizeof buf);
+            if (r > 0) {
+                output(buf, static_cast<std::size_t>(r));
+                continue;
+            }
+            if (r < 0 && errno == EINTR) continue;
+            return r < 0 && errno == EAGAIN;  // EOF or EIO (no slave left): nothing more to read
+        }
+    }
+
+    void signal_job(int sig, bool tree) {
+        // Descendants are found before the group is signalled: once the job's leader dies, those
+        // that left its group are re-parented and no longer found below it.
+        std::vector<pid_t> below = tree ? descendants_of(child.pid()) : std::vector<pid_t>{};
+        (void)child.signal_tree(sig);
+        if (tree) {
+            for (pid_t p : below) {
+                auto c = Child::adopt(p);
+                if (c) {
+                    (void)c->send_signal(sig);
+                    c->detach();
+                }
+            }
+        }
+        // As a shell's kill: a stopped job is continued so that it sees the signal.
+        if (state.value("state", "") == "stopped" && sig != SIGSTOP && sig != SIGTSTP && sig != SIGCONT &&
+            sig != SIGTTIN && sig != SIGTTOU && sig != 0)
+            (void)child.signal_tree(SIGCONT);
+    }
+
+    void set_winsize(const std::string& text) {
+        unsigned rows = 0, cols = 0;
+        if (!tty || std::sscanf(text.c_str(), "%u %u", &rows, &cols) != 2 || rows == 0 || cols == 0) return;
+        winsize ws{};
+        ws.ws_row = static_cast<unsigned short>(rows);
+        ws.ws_col = static_cast<unsigned short>(cols);
+        ioctl(master.get(), TIOCSWINSZ, &ws);  // the kernel sends SIGWINCH to the job if it changed
+    }
+
+    void input(const std::string& data) {
+        if (tty) {
+            std::size_t off = 0;
+            while (off < data.size()) {
+                ssize_t w = write(master.get(), data.data() + off, data.size() - off);
+                if (w < 0 && errno == EINTR) continue;
+                if (w < 0) {
+                    if (errno == EAGAIN) {
+                        pollfd p{master.get(), POLLOUT, 0};
+                        poll(&p, 1, 1000);
+                        continue;
+                    }
+                    break;
+                }
+                off += static_cast<std::size_t>(w);
+            }
+            return;
+        }
+        // Without a terminal there is no line discipline: the keys that signal are done here.
+        for (char c : data) {
+            if (c == 0x03) signal_job(SIGINT, false);
+            else if (c == 0x1a) signal_job(SIGTSTP, false);
+            else if (c == 0x1c) signal_job(SIGQUIT, false);
+        }
+    }
+
+    void request(int fd, const json& req) {
+        if (req.value("v", 0) != protocol_version) {
+            send_json(fd, {{"ok", false}, {"error", "protocol version " + std::to_string(req.value("v", 0)) +
+                                                        " is not supported (the holder speaks " +
+                                                        std::to_string(protocol_version) + ")"}});
+            return;
+        }
+        std::string op = req.value("op", "");
+        if (op == "subscribe") {
+            clients[fd].subscriber = true;
+            send_json(fd, state);
+        } else if (op == "signal") {
+            signal_job(req.value("sig", SIGTERM), req.value("tree", false));
+            send_json(fd, {{"ok", true}});
+        } else if (op == "attach") {
+            if (attached >= 0 && attached != fd) {
+                // A second client takes the job over; the first is told why it was detached.
+                send_json(attached, {{"event", "detached"}, {"reason", "attached from another terminal"}});
+                drop(attached);
+            }
+            attached = fd;
+            send_json(fd, state);
+            if (!scrollback.empty()) {
+                std::size_t from = scrollback.size() > scrollback_limit ? scrollback.size() - scrollback_limit : 0;
+                send_frame(fd, 'o', std::string_view(scrollback).substr(from));
+            }
+            if (req.contains("size")) set_winsize(req.value("size", ""));
+            if (req.value("cont", false)) signal_job(SIGCONT, false);
+        } else {
+            send_json(fd, {{"ok", false}, {"error", "unknown request " + op}});
+        }
+    }
+
+    void client_readable(int fd) {
+        auto it = clients.find(fd);
+        if (it == clients.end()) return;
+        bool alive = it->second.reader.fill(fd);
+        while (auto f = it->second.reader.next()) {
+            if (f->type == 'j') {
+                json req = json::parse(f->payload, nullptr, false);
+                if (req.is_discarded() || !req.is_object()) {
+                    alive = false;
+                    break;
+                }
+                request(fd, req);
+                if (clients.find(fd) == clients.end()) return;
+            } else if (f->type == 'i' && fd == attached) {
+                input(f->payload);
+            } else if (f->type == 'w' && fd == attached) {
+                set_winsize(f->payload);
+            } else if (f->type == '!') {
+                alive = false;
+                break;
+            }
+        }
+        if (!alive) drop(fd);
+    }
+
+    void accept_clients() {
+        for (;;) {
+            unique_fd c(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+            if (!c) return;
+            if (peer_uid(c.get()) != static_cast<long>(geteuid())) continue;  // not ours: closed
+            int fd = c.get();
+            clients[fd];
+            fds.emplace(fd, std::move(c));
+        }
+    }
+
+    /// Reaps what changed. True once the job has ended.
+    bool job_changed() {
+        for (;;) {
+            auto st = child.try_wait_state();
+            if (!st || !*st) return false;
+            const ExitStatus& s = **st;
+            if (s.is_stopped()) {
+                state = {{"event", "state"}, {"state", "stopped"}, {"sig", *s.signal()}};
+            } else if (s.is_continued()) {
+                state = {{"event", "state"}, {"state", "running"}};
+            } else {
+                state = {{"event", "exit"}, {"state", "done"}, {"ended", static_cast<long long>(std::time(nullptr))}};
+                if (s.is_exited()) {
+                    state["kind"] = "exited";
+                    state["code"] = *s.code();
+                } else {
+                    state["kind"] = "killed";
+                    state["sig"] = *s.signal();
+                    state["core"] = s.core_dumped();
+                }
+            }
+            if (!log_error.empty()) state["log_error"] = log_error;
+            if (state["event"] == "exit") return true;
+            broadcast(state);
+        }
+    }
+
+    int finish() {
+        read_output();  // what the job wrote last
+        std::string err;
+        if (!write_file_atomic(paths.exit_record(id), state.dump() + "\n", &err))
+            std::fprintf(stderr, "pjobs holder %ld: cannot write exit record: %s\n", id, err.c_str());
+        broadcast(state);
+        unlink(paths.holder_socket(id).c_str());
+        return 0;
+    }
+};
+
+}  // namespace
+
+int holder_main(const std::string& spec_text) {
+    Holder h;
+    h.spec = json::parse(spec_text, nullptr, false);
+    if (h.spec.is_discarded()) {
+        std::fprintf(stderr, "pjobs holder: cannot parse the job's description\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    h.paths.runtime = h.spec.value("runtime", "");
+    h.paths.state = h.spec.value("state_dir", "");
+    h.id = h.spec.value("id", 0L);
+    h.tty = h.spec.value("tty", true);
+    // Leave the server's process tree and session (the library's double fork): the holder is the
+    // job's owner, not a child of the server, so neither a server that ends nor a signal to the
+    // server's group touches it. The first process reports the daemon's verdict on stdout.
+    DaemonOptions dopts;
+    dopts.umask = mode_t{077};
+    dopts.log_path = h.paths.server_log();
+    auto daemon = daemonize(dopts);
+    if (!daemon) {
+        std::printf("error %s\n", daemon.error().message().c_str());
+        return 1;
+    }
+    if (!daemon->is_daemon()) {
+        auto r = daemon->wait_ready();
+        if (!r) {
+            std::printf("error the job's holder died while starting\n");
+            return 1;
+        }
+        std::printf("%s %s\n", r->code == 0 ? "pid" : "error", r->message.c_str());
+        return r->code;
+    }
+    try {
+        h.listener = listen_unix(h.paths.holder_socket(h.id));
+    } catch (const std::exception& e) {
+        daemon->notify(1, e.what());
+        return 1;
+    }
+    h.log = unique_fd(open(h.paths.log(h.id).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));
+    if (!h.log) h.log_error = std::strerror(errno);
+
+    std::vector<std::string> argv = h.spec.value("argv", std::vector<std::string>{});
+    // The holder does for its job what a shell does: it leads a session whose controlling terminal
+    // is the job's pty, and the job leads its own process group in that session, made the pty's
+    // foreground group. The job's group is then not orphaned (its parent, the holder, is in the same
+    // session but another group), so SIGTSTP from Ctrl-Z or `pjobs stop` stops it; and when the
+    // holder dies, the kernel hangs up the session's terminal (SIGHUP to the job).
+    setsid();
+    signal(SIGTTOU, SIG_IGN);
+    Command cmd(argv.at(0));
+    cmd.args(std::vector<std::string>(argv.begin() + 1, argv.end()));
+    unique_fd slave;
+    if (h.tty) {
+        h.master = unique_fd(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+        if (!h.master || grantpt(h.master.get()) != 0 || unlockpt(h.master.get()) != 0) {
+            daemon->notify(1, std::string("cannot open a pseudo-terminal: ") + std::strerror(errno));
+            return 1;
+        }
+        slave = unique_fd(open(ptsname(h.master.get()), O_RDWR | O_CLOEXEC));  // our controlling tty
+        if (!slave || ioctl(slave.get(), TIOCSCTTY, 0) != 0) {
+            daemon->notify(1, std::string("cannot open a pseudo-terminal: ") + std::strerror(errno));
+            return 1;
+        }
+        h.set_winsize(h.spec.value("size", "24 80"));
+        cmd.in(Stdio::fd(slave.get())).out(Stdio::fd(slave.get())).err(Stdio::fd(slave.get()));
+    } else {
+        cmd.in(Stdio::null()).out(Stdio::pipe()).err(Stdio::to_stdout());
+    }
+    cmd.new_process_group().parent_death_signal(SIGHUP).on_destroy(DestroyPolicy::detach);
+    cmd.env_clear();
+    for (const auto& kv : h.spec.value("env", std::vector<std::string>{})) {
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) cmd.env(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    if (auto cwd = h.spec.value("cwd", ""); !cwd.empty()) cmd.cwd(cwd);
+    if (h.spec.contains("nice")) cmd.nice(h.spec["nice"].get<int>());
+    if (h.spec.contains("oom_score_adj")) cmd.oom_score_adj(h.spec["oom_score_adj"].get<int>());
+    if (h.spec.contains("cpus")) {
+        auto set = CpuSet::parse(h.spec["cpus"].get<std::string>());
+        if (set) cmd.affinity(*set);
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    h.sigfd = unique_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    auto spawned = cmd.spawn();
+    if (!spawned) {
+        daemon->notify(spawned.error().not_found() ? 127 : 126, std::strerror(spawned.error().code().value()));
+        unlink(h.paths.holder_socket(h.id).c_str());
+        return 1;
+    }
+    h.child = std::move(*spawned);
+    h.child.set_destroy_policy(DestroyPolicy::detach);
+    if (h.tty) {
+        tcsetpgrp(slave.get(), h.child.pid());  // the job is the pty's foreground group
+        slave.reset();
+    }
+    if (!h.tty) h.master = std::move(h.child.stdout_pipe());
+    fcntl(h.master.get(), F_SETFL, fcntl(h.master.get(), F_GETFL) | O_NONBLOCK);
+    h.state["pid"] = h.child.pid();
+    daemon->notify(0, std::to_string(h.child.pid()));
+
+    bool master_open = true;
+    for (;;) {
+        std::vector<pollfd> pfds;
+        pfds.push_back({h.sigfd.get(), POLLIN, 0});
+        pfds.push_back({h.listener.get(), POLLIN, 0});
+        pfds.push_back({master_open ? h.master.get() : -1, POLLIN, 0});
+        for (auto& [fd, c] : h.clients) pfds.push_back({fd, POLLIN, 0});
+        if (poll(pfds.data(), pfds.size(), -1) < 0) {
+            if (errno == EINTR) continue;
+            return 1;
+        }
+        if (pfds[2].revents) master_open = h.read_output();
+        if (pfds[1].revents) h.accept_clients();
+        for (std::size_t k = 3; k < pfds.size(); ++k)
+            if (pfds[k].revents) h.client_readable(pfds[k].fd);
+        if (pfds[0].revents) {
+            signalfd_siginfo si;
+            while (read(h.sigfd.get(), &si, sizeof si) > 0) {
+            }
+            if (h.job_changed()) return h.finish();
+        }
+    }
+}
+
+}  // namespace prockit::pjobs

@@ -1,0 +1,307 @@
+// tools/pjobs/proto.cpp — see proto.hpp.
+#include "proto.hpp"
+
+#include <prockit/sys/signals.hpp>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace prockit::pjobs {
+
+namespace {
+
+std::string env_or(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v == '/' ? std::string(v) : std::string();
+}
+
+void make_dirs(const std::string& path, mode_t mode) {
+    std::string cur;
+    std::size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        cur = path.substr(0, pos);
+        if (cur.empty()) continue;
+        if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+            throw std::runtime_error("cannot create directory " + cur + ": " + std::strerror(errno));
+    }
+}
+
+}  // namespace
+
+std::string check_private_dir(const std::string& dir) {
+    struct stat st{};
+    if (lstat(dir.c_str(), &st) != 0) return std::strerror(errno);
+    if (S_ISLNK(st.st_mode)) return "it is a symbolic link";
+    if (!S_ISDIR(st.st_mode)) return "it is not a directory";
+    if (st.st_uid != geteuid())
+        return "it belongs to uid " + std::to_string(st.st_uid) + ", not to uid " + std::to_string(geteuid());
+    if ((st.st_mode & 077) != 0) {
+        char m[8];
+        std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        return std::string("its mode is ") + m + ", not 0700";
+    }
+    return {};
+}
+
+Paths paths_from_env() {
+    Paths p;
+    std::string rt = env_or("XDG_RUNTIME_DIR");
+    p.runtime = rt.empty() ? "/tmp/prockit-" + std::to_string(geteuid()) : rt + "/prockit";
+    if (!rt.empty()) make_dirs(rt, 0700);
+    if (mkdir(p.runtime.c_str(), 0700) != 0 && errno != EEXIST)
+        throw std::runtime_error("cannot create directory " + p.runtime + ": " + std::strerror(errno));
+    if (auto why = check_private_dir(p.runtime); !why.empty())
+        throw std::runtime_error("cannot use runtime directory " + p.runtime + ": " + why);
+    std::string st = env_or("XDG_STATE_HOME");
+    if (st.empty()) {
+        std::string home = env_or("HOME");
+        if (home.empty()) home = "/tmp/prockit-state-" + std::to_string(geteuid());
+        st = home + "/.local/state";
+    }
+    p.state = st + "/prockit";
+    make_dirs(p.state + "/pjobs-logs", 0700);
+    return p;
+}
+
+unique_fd listen_unix(const std::string& path) {
+    sockaddr_un addr{};
+    if (path.size() >= sizeof addr.sun_path) throw std::runtime_error("cannot listen on " + path + ": path too long");
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    unique_fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) throw std::runtime_error(std::string("cannot create socket: ") + std::strerror(errno));
+    unlink(path.c_str());
+    mode_t old = umask(077);
+    int r = bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    int e = errno;
+    umask(old);
+    if (r != 0) throw std::runtime_error("cannot listen on " + path + ": " + std::strerror(e));
+    if (listen(fd.get(), 64) != 0) throw std::runtime_error("cannot listen on " + path + ": " + std::strerror(errno));
+    return fd;
+}
+
+unique_fd connect_unix(const std::string& path) {
+    sockaddr_un addr{};
+    if (path.size() >= sizeof addr.sun_path) {
+        errno = ENAMETOOLONG;
+        return unique_fd();
+    }
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    unique_fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return fd;
+    int r;
+    do r = connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    while (r != 0 && errno == EINTR);
+    if (r != 0) {
+        int e = errno;
+        fd.reset();
+        errno = e;
+    }
+    return fd;
+}
+
+long peer_uid(int fd) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -1;
+    return static_cast<long>(cred.uid);
+}
+
+namespace {
+bool write_all(int fd, const char* p, std::size_t n) {
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {  // a non-blocking socket: wait until it drains
+                fd_set set;
+                FD_ZERO(&set);
+                FD_SET(fd, &set);
+                select(fd + 1, nullptr, &set, nullptr, nullptr);
+                continue;
+            }
+            return false;
+        }
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+bool read_all(int fd, char* p, std::size_t n) {
+    while (n > 0) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        p += r;
+        n -= static_cast<std::size_t>(r);
+    }
+    return true;
+}
+}  // namespace
+
+bool send_frame(int fd, char type, std::string_view payload) {
+    std::string buf(5 + payload.size(), '\0');
+    uint32_t len = htonl(static_cast<uint32_t>(payload.size() + 1));
+    std::memcpy(buf.data(), &len, 4);
+    buf[4] = type;
+    std::memcpy(buf.data() + 5, payload.data(), payload.size());
+    return write_all(fd, buf.data(), buf.size());
+}
+
+bool send_json(int fd, const nlohmann::json& j) { return send_frame(fd, 'j', j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); }
+
+std::optional<Frame> recv_frame(int fd) {
+    uint32_t len = 0;
+    if (!read_all(fd, reinterpret_cast<char*>(&len), 4)) return std::nullopt;
+    len = ntohl(len);
+    if (len == 0 || len > max_frame) return std::nullopt;
+    Frame f;
+    std::string buf(len, '\0');
+    if (!read_all(fd, buf.data(), len)) return std::nullopt;
+    f.type = buf[0];
+    f.payload = buf.substr(1);
+    return f;
+}
+
+bool FrameReader::fill(int fd) {
+    char tmp[65536];
+    for (;;) {
+        ssize_t r = read(fd, tmp, sizeof tmp);
+        if (r > 0) {
+            buf_.append(tmp, static_cast<std::size_t>(r));
+            if (static_cast<std::size_t>(r) < sizeof tmp) return true;
+            continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EAGAIN) return true;
+        return false;
+    }
+}
+
+std::optional<Frame> FrameReader::next() {
+    if (buf_.size() < 4) return std::nullopt;
+    uint32_t len = 0;
+    std::memcpy(&len, buf_.data(), 4);
+    len = ntohl(len);
+    if (len == 0 || len > max_frame) {  // garbage: drop everything
+        buf_.clear();
+        return Frame{'!', {}};
+    }
+    if (buf_.size() < 4 + static_cast<std::size_t>(len)) return std::nullopt;
+    Frame f;
+    f.type = buf_[4];
+    f.payload = buf_.substr(5, len - 1);
+    buf_.erase(0, 4 + len);
+    return f;
+}
+
+bool write_file_atomic(const std::string& path, std::string_view text, std::string* error) {
+    std::string tmp = path + ".tmp." + std::to_string(getpid());
+    auto fail = [&](const char* what) {
+        if (error) *error = std::string(what) + " " + tmp + ": " + std::strerror(errno);
+        unlink(tmp.c_str());
+        return false;
+    };
+    unique_fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) return fail("create");
+    const char* p = text.data();
+    std::size_t n = text.size();
+    while (n > 0) {
+        ssize_t w = write(fd.get(), p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return fail("write");
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    if (fsync(fd.get()) != 0) return fail("sync");
+    fd.reset();
+    if (rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
+    auto slash = path.rfind('/');
+    unique_fd dir(open(slash == std::string::npos ? "." : path.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir) fsync(dir.get());
+    return true;
+}
+
+std::string read_small_file(const std::string& path) {
+    std::string out;
+    unique_fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return out;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0) out.append(buf, static_cast<std::size_t>(n));
+    return out;
+}
+
+bool job_finished(const nlohmann::json& job) {
+    auto s = job.value("state", "");
+    return s == "done" || s == "lost" || s == "cancelled";
+}
+
+std::string state_text(const nlohmann::json& job) {
+    auto s = job.value("state", "");
+    if (s == "running") return "Running";
+    if (s == "queued") return "Queued";
+    if (s == "lost") return "Lost";
+    if (s == "cancelled") return "Cancelled";
+    if (s == "stopped") {
+        int sig = job.value("sig", SIGTSTP);
+        return sig == SIGTSTP ? "Stopped" : "Stopped (SIG" + signal_name(sig) + ")";
+    }
+    if (s == "done") {
+        if (job.value("kind", "") == "killed") {
+            int sig = job.value("sig", 0);
+            return "Killed (SIG" + signal_name(sig) + ")" + (job.value("core", false) ? " (core dumped)" : "");
+        }
+        int code = job.value("code", 0);
+        return code == 0 ? "Done" : "Exit " + std::to_string(code);
+    }
+    return s;
+}
+
+int job_status(const nlohmann::json& job) {
+    auto s = job.value("state", "");
+    if (s == "done") return job.value("kind", "") == "killed" ? 128 + job.value("sig", 0) : job.value("code", 0);
+    if (s == "stopped") return 128 + job.value("sig", SIGTSTP);
+    return 1;  // lost or cancelled: the status is unknown
+}
+
+std::string job_line(const nlohmann::json& j, long cur, long prev) {
+    long id = j.value("id", 0L);
+    char mark = id == cur ? '+' : id == prev ? '-' : ' ';
+    std::string pid = j.contains("pid") ? std::to_string(j["pid"].get<long>()) : "-";
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "[%ld]%c %-7s %-22s ", id, mark, pid.c_str(), state_text(j).c_str());
+    std::string line = buf + command_text(j);
+    if (j.contains("name")) line += "  (" + j["name"].get<std::string>() + ")";
+    return line;
+}
+
+std::string command_text(const nlohmann::json& job) {
+    std::string out;
+    for (const auto& a : job.value("argv", nlohmann::json::array())) {
+        std::string w = a.get<std::string>();
+        if (!out.empty()) out += ' ';
+        bool plain = !w.empty() && w.find_first_of(" \t\n'\"\\$`*?[]{}()<>|&;#~") == std::string::npos;
+        if (plain) {
+            out += w;
+        } else {
+            out += '\'';
+            for (char c : w) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            out += '\'';
+        }
+    }
+    return out;
+}
+
+}  // namespace prockit::pjobs

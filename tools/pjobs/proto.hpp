@@ -1,0 +1,87 @@
+// tools/pjobs/proto.hpp — what pjobs' client, server and holders share: the per-user directories
+// (checked: ours, 0700, not a symlink), and the wire format.
+//
+// Wire format: every message is a frame — a 4-byte big-endian length, then that many bytes: one
+// type byte and the payload. Type 'j' carries a JSON object (requests carry "v": protocol_version;
+// a server or holder answers another version with a clear error). While a client is attached to a
+// holder, 'o' frames carry the job's output, 'i' frames the terminal's input, and 'w' frames a
+// window size ("ROWS COLS").
+#pragma once
+
+#include <prockit/sys/unique_fd.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace prockit::pjobs {
+
+inline constexpr int protocol_version = 1;
+/// The largest frame accepted (a job table of 10,000 jobs is ~3 MB).
+inline constexpr std::size_t max_frame = 64u << 20;
+
+struct Paths {
+    std::string runtime;  ///< $XDG_RUNTIME_DIR/prockit or /tmp/prockit-$UID: sockets, pidfile
+    std::string state;    ///< $XDG_STATE_HOME/prockit or ~/.local/state/prockit: table, logs
+    std::string server_socket() const { return runtime + "/pjobs.sock"; }
+    std::string server_pidfile() const { return runtime + "/pjobs.pid"; }
+    std::string holder_socket(long id) const { return runtime + "/pjobs-job-" + std::to_string(id) + ".sock"; }
+    std::string table() const { return state + "/pjobs-jobs.jsonl"; }
+    std::string log(long id) const { return state + "/pjobs-logs/" + std::to_string(id) + ".log"; }
+    std::string exit_record(long id) const { return state + "/pjobs-logs/" + std::to_string(id) + ".exit"; }
+    std::string server_log() const { return state + "/pjobs-server.log"; }
+};
+
+/// The directories from the environment. Creates them when missing; a runtime directory that is a
+/// symlink, not ours, or open to others is refused (std::runtime_error "cannot use ...").
+Paths paths_from_env();
+/// The checks alone: "" when `dir` is a directory owned by us with mode 0700, else the reason.
+std::string check_private_dir(const std::string& dir);
+
+/// A Unix stream socket listening on `path` (a stale socket there is removed), mode 0600.
+unique_fd listen_unix(const std::string& path);
+/// A connection to `path`, or an empty fd with errno set.
+unique_fd connect_unix(const std::string& path);
+/// The uid of the peer of a connected Unix socket (SO_PEERCRED), or -1.
+long peer_uid(int fd);
+
+/// Sends one frame (blocking, whole). False when the peer is gone.
+bool send_frame(int fd, char type, std::string_view payload);
+bool send_json(int fd, const nlohmann::json& j);
+/// Reads one frame (blocking). std::nullopt at EOF or on error.
+struct Frame {
+    char type = 0;
+    std::string payload;
+};
+std::optional<Frame> recv_frame(int fd);
+
+/// Incremental frame reader for non-blocking sockets in a poll loop.
+class FrameReader {
+public:
+    /// Reads what is available. False at EOF or error (frames already complete stay available).
+    bool fill(int fd);
+    std::optional<Frame> next();
+
+private:
+    std::string buf_;
+};
+
+/// Writes `text` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.
+bool write_file_atomic(const std::string& path, std::string_view text, std::string* error = nullptr);
+
+/// A whole file's text ("" when it cannot be read).
+std::string read_small_file(const std::string& path);
+
+/// "Running", "Stopped", "Done", "Exit 3", "Killed (SIGKILL)"... for a job record.
+std::string state_text(const nlohmann::json& job);
+/// The job's shell status (wait): exit code, 128+N for a signal, 1 for a lost job.
+int job_status(const nlohmann::json& job);
+bool job_finished(const nlohmann::json& job);
+/// A line of `pjobs list` ("[1]+ 4242    Running                sleep 100"), without newline.
+std::string job_line(const nlohmann::json& job, long current, long previous);
+/// The command line for display.
+std::string command_text(const nlohmann::json& job);
+
+}  // namespace prockit::pjobs
