@@ -86,7 +86,7 @@ std::string_view trim(std::string_view s) {
 }
 
 // An integer in -1000..1000; "" on success, else the reason.
-std::string parse_adj(std::string_view v, int& out) {
+std::string parse_value(std::string_view v, int& out) {
     long long n = 0;
     const char* b = v.data();
     const char* e = v.data() + v.size();
@@ -361,7 +361,7 @@ void RuleSet::parse(std::string_view text, const std::string& file, std::vector<
                 continue;
             }
             int v = 0;
-            std::string why = parse_adj(value, v);
+            std::string why = parse_value(value, v);
             if (!why.empty()) {
                 report(lineno, vcol, why);
                 slot = 0;  // keeps the later checks quiet
@@ -388,7 +388,7 @@ void RuleSet::parse(std::string_view text, const std::string& file, std::vector<
                 p.children = ChildrenAdj{false, 0};
             } else {
                 int v = 0;
-                std::string why = parse_adj(value, v);
+                std::string why = parse_value(value, v);
                 if (!why.empty()) {
                     report(lineno, vcol, why + " (or inherit, reset)");
                     p.children = ChildrenAdj{};
