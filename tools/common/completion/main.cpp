@@ -6,6 +6,7 @@
 #include "common/completion.hpp"
 
 #include "paffinity_cli.hpp"
+#include "poomguard_cli.hpp"
 #include "prun_cli.hpp"
 
 #include <cstdio>
@@ -43,7 +44,10 @@ int main(int argc, char** argv) {
     auto prun_app = prockit::prun::build_cli(prun_opts);
     prockit::paffinity::Options paff_opts;
     auto paff_app = prockit::paffinity::build_cli(paff_opts);
+    prockit::poomguard::Options poom_opts;
+    auto poom_app = prockit::poomguard::build_cli(poom_opts);
     bool ok = emit(dir, {"prun", prun_app.get(), true, {":::", "::::", ":::+", "::::+"}}) &&
-              emit(dir, {"paffinity", paff_app.get(), true, {}});
+              emit(dir, {"paffinity", paff_app.get(), true, {}}) &&
+              emit(dir, {"poomguard", poom_app.get(), true, {}});
     return ok ? 0 : 1;
 }

@@ -1,0 +1,38 @@
+// tools/poomguard/subcommands.hpp — the subcommands, one file each. A subcommand is a pair of
+// functions: add_X() defines its CLI11 subcommand (options bound to its part of Options, and a
+// callback setting Options::subcommand to its name), run_X() does it. Adding one is a new file, a
+// declaration here and a row in the table.
+#pragma once
+
+#include "poomguard_cli.hpp"
+
+#include <prockit/sys/fsroot.hpp>
+
+#include <CLI/CLI.hpp>
+
+namespace prockit::poomguard {
+
+struct Subcommand {
+    const char* name;
+    void (*add)(CLI::App& app, Options& o);
+    int (*run)(const Options& o, const FsRoot& fs);
+};
+
+void add_show(CLI::App& app, Options& o);
+int run_show(const Options& o, const FsRoot& fs);
+void add_top(CLI::App& app, Options& o);
+int run_top(const Options& o, const FsRoot& fs);
+void add_set(CLI::App& app, Options& o);
+int run_set(const Options& o, const FsRoot& fs);
+void add_run(CLI::App& app, Options& o);
+int run_run(const Options& o, const FsRoot& fs);
+
+/// In the order --help lists them.
+inline constexpr Subcommand subcommands[] = {
+    {"show", add_show, run_show},
+    {"top", add_top, run_top},
+    {"set", add_set, run_set},
+    {"run", add_run, run_run},
+};
+
+}  // namespace prockit::poomguard
