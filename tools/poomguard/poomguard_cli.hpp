@@ -56,6 +56,23 @@ struct RunOptions {
     std::string adj;
 };
 
+struct WatchOptions {
+    std::vector<std::string> configs;  ///< --config FILE... (default: the system's rules files)
+    bool dry_run = false;
+    bool once = false;
+    std::string interval = "1s";       ///< --interval D: pidfile re-reads, /proc rescans without events
+};
+
+struct AuditOptions {
+    std::vector<std::string> configs;
+    bool json = false;
+};
+
+struct CheckConfigOptions {
+    std::vector<std::string> files;
+    bool quiet = false;
+};
+
 struct Options {
     std::string subcommand;  ///< the subcommand given (set by its CLI11 callback)
     SelectionOptions sel;    ///< shared by the subcommands that select processes
@@ -63,6 +80,9 @@ struct Options {
     TopOptions top;
     SetOptions set;
     RunOptions run;
+    WatchOptions watch;
+    AuditOptions audit;
+    CheckConfigOptions check;
     // Subcommands added later keep their options here, one struct each.
 
     std::vector<std::string> command;  ///< after "--" (run)

@@ -26,6 +26,12 @@ void add_set(CLI::App& app, Options& o);
 int run_set(const Options& o, const FsRoot& fs);
 void add_run(CLI::App& app, Options& o);
 int run_run(const Options& o, const FsRoot& fs);
+void add_watch(CLI::App& app, Options& o);
+int run_watch(const Options& o, const FsRoot& fs);
+void add_audit(CLI::App& app, Options& o);
+int run_audit(const Options& o, const FsRoot& fs);
+void add_check_config(CLI::App& app, Options& o);
+int run_check_config(const Options& o, const FsRoot& fs);
 
 /// In the order --help lists them.
 inline constexpr Subcommand subcommands[] = {
@@ -33,6 +39,9 @@ inline constexpr Subcommand subcommands[] = {
     {"top", add_top, run_top},
     {"set", add_set, run_set},
     {"run", add_run, run_run},
+    {"watch", add_watch, run_watch},
+    {"audit", add_audit, run_audit},
+    {"check-config", add_check_config, run_check_config},
 };
 
 }  // namespace prockit::poomguard
