@@ -89,6 +89,11 @@ void Enforcer::on_exec(pid_t pid) {
         tracked_.erase(it);  // a stale entry: that PID was reused
         it = tracked_.end();
     }
+    if (it == tracked_.end() && rules_.every_rule_matches_exe()) {
+        // The common case of a machine where most execs are unrelated: one readlink decides.
+        auto exe = reader_.exe(pid);
+        if (!exe || !rules_.some_exe_glob_matches(*exe)) return;
+    }
     auto f = read_facts(reader_, pid, rules_.needs());
     if (!f) {
         tracked_.erase(pid);

@@ -436,6 +436,30 @@ void RuleSet::load(const std::vector<std::string>& files, std::vector<Diagnostic
     }
 }
 
+namespace {
+
+std::string without_deleted(const std::string& exe) {
+    static constexpr std::string_view deleted = " (deleted)";
+    if (exe.size() > deleted.size() && exe.compare(exe.size() - deleted.size(), deleted.size(), deleted) == 0)
+        return exe.substr(0, exe.size() - deleted.size());  // a package upgrade replaced the binary
+    return exe;
+}
+
+}  // namespace
+
+bool RuleSet::every_rule_matches_exe() const {
+    return !impl_->rules.empty() &&
+           std::all_of(impl_->rules.begin(), impl_->rules.end(), [](const Rule& r) { return !r.exes.empty(); });
+}
+
+bool RuleSet::some_exe_glob_matches(const std::string& exe_in) const {
+    std::string exe = without_deleted(exe_in);
+    for (const Rule& r : impl_->rules)
+        for (const std::string& g : r.exes)
+            if (::fnmatch(g.c_str(), exe.c_str(), 0) == 0) return true;
+    return false;
+}
+
 bool RuleSet::matches(std::size_t i, const ProcessFacts& p) const {
     const Rule& r = impl_->rules[i];
     const Impl::Compiled& c = impl_->compiled[i];
@@ -448,10 +472,7 @@ bool RuleSet::matches(std::size_t i, const ProcessFacts& p) const {
         return false;
     if (!r.exes.empty()) {
         if (p.exe.empty()) return false;
-        std::string exe = p.exe;
-        static constexpr std::string_view deleted = " (deleted)";
-        if (exe.size() > deleted.size() && exe.compare(exe.size() - deleted.size(), deleted.size(), deleted) == 0)
-            exe.resize(exe.size() - deleted.size());  // a package upgrade replaced the binary
+        std::string exe = without_deleted(p.exe);
         if (std::none_of(r.exes.begin(), r.exes.end(),
                          [&](const std::string& g) { return ::fnmatch(g.c_str(), exe.c_str(), 0) == 0; }))
             return false;

@@ -108,6 +108,11 @@ public:
     /// Whether process `p` matches rule `i` itself (its criteria, not its ancestry). The pidfile
     /// criterion compares with the PIDs read by the last refresh_pidfiles().
     bool matches(std::size_t i, const ProcessFacts& p) const;
+    /// Whether every rule has a match.exe criterion: then an executable no rule's glob matches
+    /// rules a process out without reading anything else (what the watch loop checks first).
+    bool every_rule_matches_exe() const;
+    /// Whether some rule's match.exe glob matches `exe` (" (deleted)" ignored).
+    bool some_exe_glob_matches(const std::string& exe) const;
     /// The first rule `p` matches, if any.
     std::optional<std::size_t> first_match(const ProcessFacts& p) const;
 
