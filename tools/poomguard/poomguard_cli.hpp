@@ -47,6 +47,7 @@ struct TopOptions {
 struct SetOptions {
     std::string adj;                      ///< ADJ, as given
     std::optional<std::string> children;  ///< --children reset|inherit|VALUE
+    bool follow = false;                  ///< --follow: keep the values on future children
     bool dry_run = false;
     bool quiet = false;
     bool json = false;

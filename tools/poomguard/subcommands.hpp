@@ -6,7 +6,11 @@
 
 #include "poomguard_cli.hpp"
 
+#include <prockit/proc/select.hpp>
 #include <prockit/sys/fsroot.hpp>
+
+#include <optional>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -32,6 +36,9 @@ void add_audit(CLI::App& app, Options& o);
 int run_audit(const Options& o, const FsRoot& fs);
 void add_check_config(CLI::App& app, Options& o);
 int run_check_config(const Options& o, const FsRoot& fs);
+/// set --follow (follow.cpp): keeps the values on the leaders' future children until they exit.
+int follow_set(const std::vector<proc::ProcessRef>& leaders, int adj, std::optional<int> child_adj, bool dry_run,
+               bool quiet, const FsRoot& fs);
 
 /// In the order --help lists them.
 inline constexpr Subcommand subcommands[] = {

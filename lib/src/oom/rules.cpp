@@ -467,6 +467,7 @@ bool RuleSet::matches(std::size_t i, const ProcessFacts& p) const {
         std::none_of(r.comms.begin(), r.comms.end(), [&](const std::string& n) { return p.comm == n; }))
         return false;
     if (!r.users.empty() && std::find(r.users.begin(), r.users.end(), p.uid) == r.users.end()) return false;
+    if (!r.pids.empty() && std::find(r.pids.begin(), r.pids.end(), p.pid) == r.pids.end()) return false;
     if (!r.pidfiles.empty() &&
         std::find(c.pidfile_pids.begin(), c.pidfile_pids.end(), p.pid) == c.pidfile_pids.end())
         return false;

@@ -296,3 +296,26 @@ TEST(PoomguardAudit, FixtureTree) {
     EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
     EXPECT_EQ(ok.out, "");
 }
+
+TEST(PoomguardSetFollow, FutureChildrenGetTheChildrenValueUntilTheLeaderExits) {
+    Scratch d;
+    Command c("/bin/bash");
+    c.args({"-c", "read x; sleep 60 & wait"}).in(Stdio::pipe());
+    c.on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0));
+    Child leader = c.spawn().value();
+    Background f(d, {"set", "600", "--pid", std::to_string(leader.pid()), "--children", "300", "--follow"}, "follow");
+    ASSERT_TRUE(eventually([&] { return adj_of(leader.pid()) == 600; }, std::chrono::seconds(20))) << f.err();
+    ASSERT_EQ(::write(leader.stdin_pipe().get(), "go\n", 3), 3);  // now the leader forks
+    ASSERT_TRUE(eventually([&] { return children_of_pid(leader.pid()).size() == 1; }, std::chrono::seconds(20)));
+    pid_t kid = children_of_pid(leader.pid()).at(0);
+    EXPECT_TRUE(eventually([&] { return adj_of(kid) == 300; }, std::chrono::seconds(20)))
+        << "child at " << adj_of(kid).value_or(-9999) << "\n" << f.out() << f.err();
+    EXPECT_TRUE(eventually([&] { return f.out().find("[child]: oom_score_adj 600 -> 300") != std::string::npos; },
+                           std::chrono::seconds(20)))
+        << f.out();
+    // The leader's end ends the follow, with status 0.
+    (void)leader.terminate_tree(std::chrono::seconds(0));
+    auto st = f.child().wait_for(std::chrono::seconds(30));
+    ASSERT_TRUE(st && *st) << "set --follow did not end with its leader";
+    EXPECT_EQ((*st)->shell_code(), 0) << f.err();
+}

@@ -53,6 +53,8 @@ struct Rule {
     std::vector<std::string> cgroups;   ///< cgroup path (as /proc/PID/cgroup shows it) or below
     std::vector<std::string> units;     ///< systemd unit: a cgroup path component equals it
     std::vector<std::string> pidfiles;  ///< the PID written in the file
+    std::vector<pid_t> pids;            ///< exactly these processes (rules built in code only:
+                                        ///< `poomguard set --follow`; not in the file format)
     int leader = 0;
     ChildrenAdj children;
 };
