@@ -226,20 +226,6 @@ std::vector<proc::ProcessRef> select(const SelectionOptions& o, const FsRoot& fs
     return std::move(sel->processes);
 }
 
-std::vector<proc::ProcessRef> all_processes(const FsRoot& fs) {
-    auto pids = proc::list_pids(fs);
-    if (!pids) throw SystemError(pids.error());
-    proc::ProcReader r(fs);
-    std::vector<proc::ProcessRef> out;
-    out.reserve(pids->size());
-    for (pid_t p : *pids) {
-        auto st = r.stat(p);
-        if (!st || st->kernel_thread()) continue;
-        out.push_back({p, st->start_time, std::move(st->comm), st->num_threads, false});
-    }
-    return out;
-}
-
 // --- per-process facts ---------------------------------------------------------------------------
 
 namespace {
@@ -278,27 +264,57 @@ Result<int> read_int(proc::ProcReader& r, pid_t pid, const char* file) {
 
 }  // namespace
 
+namespace {
+
+// The rest of a process's facts: scores, sizes and command line (and the name from status when
+// `name_from_status`). False when it vanished meanwhile, or when `user_only` and it has no memory
+// of its own (a kernel thread or a zombie: no VmRSS line).
+bool fill(proc::ProcReader& r, Facts& f, bool name_from_status, bool user_only) {
+    if (auto status = r.read(f.pid, "status")) {
+        f.rss_kib = status_kib(*status, "VmRSS");
+        f.swap_kib = status_kib(*status, "VmSwap");
+        if (name_from_status) {
+            std::string_view st = *status;
+            if (st.substr(0, 6) == "Name:\t") f.name = std::string(st.substr(6, st.find('\n') - 6));
+        }
+    } else {
+        return false;
+    }
+    if (user_only && f.rss_kib < 0) return false;
+    auto score = read_int(r, f.pid, "oom_score");
+    if (!score) return false;
+    f.oom_score = *score;
+    auto adj = read_int(r, f.pid, "oom_score_adj");
+    if (!adj) return false;
+    f.oom_score_adj = *adj;
+    auto cmd = r.cmdline(f.pid);
+    if (cmd && !cmd->empty()) f.command.assign(cmd->data(), cmd->size());
+    if (f.command.empty()) f.command = "[" + f.name + "]";
+    return true;
+}
+
+}  // namespace
+
 Result<Facts> read_facts(proc::ProcReader& r, const proc::ProcessRef& ref) {
     Facts f;
     f.pid = ref.pid;
     f.name = ref.comm;
-    auto score = read_int(r, ref.pid, "oom_score");
-    if (!score) return fail(Error::from_errno(ESRCH, "read oom_score of pid " + std::to_string(ref.pid)));
-    f.oom_score = *score;
-    auto adj = read_int(r, ref.pid, "oom_score_adj");
-    if (!adj) return fail(Error::from_errno(ESRCH, "read oom_score_adj of pid " + std::to_string(ref.pid)));
-    f.oom_score_adj = *adj;
-    if (auto status = r.read(ref.pid, "status")) {
-        f.rss_kib = status_kib(*status, "VmRSS");
-        f.swap_kib = status_kib(*status, "VmSwap");
-    }
-    auto cmd = r.cmdline(ref.pid);
-    if (cmd && !cmd->empty()) {
-        f.command.assign(cmd->data(), cmd->size());
-        while (!f.command.empty() && (f.command.back() == ' ' || f.command.back() == '\0')) f.command.pop_back();
-    }
-    if (f.command.empty()) f.command = "[" + f.name + "]";
+    if (!fill(r, f, false, false)) return fail(Error::from_errno(ESRCH, "read pid " + std::to_string(ref.pid)));
     return f;
+}
+
+std::vector<Facts> scan_all(const FsRoot& fs) {
+    auto pids = proc::list_pids(fs);
+    if (!pids) throw SystemError(pids.error());
+    proc::ProcReader r(fs);
+    std::vector<Facts> out;
+    out.reserve(pids->size());
+    for (pid_t p : *pids) {
+        Facts f;
+        f.pid = p;
+        if (fill(r, f, true, true)) out.push_back(std::move(f));
+    }
+    return out;
 }
 
 std::string human_kib(long long kib) {

@@ -44,8 +44,6 @@ Result<pid_t> read_pidfile(const std::string& path);
 /// --allow-none) and set `failed`; unknown users, units and malformed regexes are usage errors.
 std::vector<proc::ProcessRef> select(const SelectionOptions& s, const FsRoot& fs, bool& failed);
 
-/// Every user process (no kernel threads), in PID order: what show and top list by default.
-std::vector<proc::ProcessRef> all_processes(const FsRoot& fs);
 
 // --- per-process facts -------------------------------------------------------------------------
 
@@ -61,6 +59,11 @@ struct Facts {
 
 /// Reads the facts of `ref`; ESRCH when it exited meanwhile.
 Result<Facts> read_facts(proc::ProcReader& r, const proc::ProcessRef& ref);
+/// The facts of every user process, in PID order: what show and top list by default. Kernel
+/// threads and zombies (no memory of their own: the OOM killer never picks them) are left out,
+/// and so are processes that exit while they are read. Four files per process (status,
+/// oom_score, oom_score_adj, cmdline): the name comes from status, not from a fifth read of stat.
+std::vector<Facts> scan_all(const FsRoot& fs);
 
 /// "123M"-style sizes for a table ("-" for -1).
 std::string human_kib(long long kib);

@@ -46,16 +46,22 @@ void json_facts(tools::JsonWriter& j, const Facts& f) {
 
 int run_show(const Options& o, const FsRoot& fs) {
     bool failed = false;
-    auto procs = o.sel.given() ? select(o.sel, fs, failed) : all_processes(fs);
-    proc::ProcReader reader(fs);
     std::vector<Facts> rows;
-    rows.reserve(procs.size());
-    for (const proc::ProcessRef& p : procs) {
-        // A process that exited since the selection found it is not listed.
-        auto f = read_facts(reader, p);
-        if (f) rows.push_back(std::move(*f));
+    std::size_t selected = 0;
+    if (o.sel.given()) {
+        auto procs = select(o.sel, fs, failed);
+        selected = procs.size();
+        proc::ProcReader reader(fs);
+        rows.reserve(procs.size());
+        for (const proc::ProcessRef& p : procs) {
+            // A process that exited since the selection found it is not listed.
+            auto f = read_facts(reader, p);
+            if (f) rows.push_back(std::move(*f));
+        }
+    } else {
+        rows = scan_all(fs);
     }
-    if (!failed && !o.sel.allow_none && !procs.empty() && rows.empty()) {
+    if (!failed && !o.sel.allow_none && selected != 0 && rows.empty()) {
         tools::print_error("cannot find a process matching the selection: not found");
         failed = true;
     }

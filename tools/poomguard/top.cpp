@@ -52,11 +52,7 @@ Snapshot take(const FsRoot& fs, std::size_t count) {
     Snapshot s;
     if (auto p = oom::read_memory_pressure(fs)) s.pressure = *p;
     if (auto k = oom::read_oom_kill_count(fs)) s.oom_kills = *k;
-    auto procs = all_processes(fs);
-    proc::ProcReader reader(fs);
-    s.ranked.reserve(procs.size());
-    for (const proc::ProcessRef& p : procs)
-        if (auto f = read_facts(reader, p)) s.ranked.push_back(std::move(*f));
+    s.ranked = scan_all(fs);
     s.total = s.ranked.size();
     auto by_rank = [](const Facts& a, const Facts& b) {
         if (a.oom_score != b.oom_score) return a.oom_score > b.oom_score;

@@ -74,9 +74,8 @@ Result<void> write_adj(int dir, const std::string& who, int adj, Alive alive) {
     unique_fd file(fd);
     if (!alive()) return fail(Error::from_errno(ESRCH, what(who, adj) + ": the process exited"));
     char buf[16];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, adj);
-    (void)ec;
-    ssize_t n = retry_eintr([&] { return ::write(file.get(), buf, static_cast<std::size_t>(end - buf)); });
+    const std::size_t len = static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, adj).ptr - buf);
+    ssize_t n = retry_eintr([&] { return ::write(file.get(), buf, len); });
     if (n < 0) {
         int err = errno;
         if (err == ESRCH) return fail(Error::from_errno(ESRCH, what(who, adj) + ": the process exited"));

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <poll.h>
+#include <pty.h>
 #include <fstream>
 #include <optional>
 #include <pwd.h>
@@ -132,6 +134,12 @@ TEST(PoomguardSet, ChildrenResetInheritAndValueOnARealTree) {
     pid_t leader = tree.pid();
     ASSERT_TRUE(wait_until([&] { return children_of(leader).size() == 3; }));
     auto desc = children_of(leader);
+    struct KillAll {  // the descendants outlive the shell that Child kills
+        std::vector<pid_t> pids;
+        ~KillAll() {
+            for (pid_t p : pids) kill(p, SIGKILL);
+        }
+    } kill_all{desc};
     auto r = poomguard({"set", "300", s(leader), "--children", "inherit"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(count_lines(r.out), 4u) << r.out;
@@ -340,6 +348,63 @@ TEST(PoomguardTop, WatchWithoutATerminalPrintsEachIntervalAndEndsOnSigint) {
     for (int round = 0; round < 3; ++round)
         ASSERT_TRUE(c.read_until("memory pressure (avg10 avg60 avg300): some 1.25")) << "round " << round;
     int st = c.stop(SIGINT);
+    ASSERT_TRUE(WIFEXITED(st)) << st;
+    EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
+TEST(PoomguardTop, WatchOnATerminalRedrawsAndEndsOnQ) {
+    prockit::test::OomFixture fx;
+    fill(fx);
+    std::string path = poomguard_path();
+    std::string env = fx.env();
+    int master = -1;
+    pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        putenv(env.data());
+        execl(path.c_str(), "poomguard", "top", "--watch", "--interval", "100ms", static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    struct Reap {
+        pid_t pid;
+        int fd;
+        ~Reap() {
+            if (pid > 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+            }
+            close(fd);
+        }
+    } reap{pid, master};
+    std::string screen;
+    auto count = [&](const std::string& what) {
+        std::size_t n = 0;
+        for (std::size_t at = screen.find(what); at != std::string::npos; at = screen.find(what, at + 1)) ++n;
+        return n;
+    };
+    auto read_some = [&] {
+        pollfd pfd{master, POLLIN, 0};
+        if (poll(&pfd, 1, 50) == 1) {
+            char buf[4096];
+            ssize_t n = read(master, buf, sizeof buf);
+            if (n > 0) screen.append(buf, static_cast<std::size_t>(n));
+        }
+    };
+    // Two redraws: clear + home, the title, the header, the ranking.
+    ASSERT_TRUE(wait_until([&] {
+        read_some();
+        return count("\033[H\033[2J") >= 2;
+    })) << screen;
+    EXPECT_NE(screen.find("q to quit"), std::string::npos) << screen;
+    EXPECT_NE(screen.find("OOM kills since boot: 3"), std::string::npos) << screen;
+    EXPECT_NE(screen.find("     300  batch"), std::string::npos) << screen;
+    ASSERT_EQ(write(master, "q", 1), 1);
+    int st = 0;
+    ASSERT_TRUE(wait_until([&] {
+        read_some();
+        return waitpid(pid, &st, WNOHANG) == pid;
+    }));
+    reap.pid = 0;  // reaped: nothing to kill
     ASSERT_TRUE(WIFEXITED(st)) << st;
     EXPECT_EQ(WEXITSTATUS(st), 0);
 }
