@@ -72,6 +72,7 @@ complete -c poomguard -n '__fish_seen_subcommand_from set' -l unit -x -d 'Select
 complete -c poomguard -n '__fish_seen_subcommand_from set' -l allow-none -f -d 'A selection that matches nothing is not an error'
 complete -c poomguard -n '__fish_seen_subcommand_from set' -l children -x -d 'Also set the existing descendants of the selected processes: \'reset\' (0), \'inherit\' (ADJ) or VALUE; a selected process below another selected one counts as a child'
 complete -c poomguard -n '__fish_seen_subcommand_from set' -l dry-run -f -d 'Show what would change, change nothing'
+complete -c poomguard -n '__fish_seen_subcommand_from set' -l follow -f -d 'Keep the values on future children too, until the selected processes exit (or SIGTERM)'
 complete -c poomguard -n '__fish_seen_subcommand_from set' -s q -l quiet -f -d 'Print nothing on success'
 complete -c poomguard -n '__fish_seen_subcommand_from set' -s J -l json -f -d 'Machine-readable output on stdout'
 complete -c poomguard -n 'not __prockit_poomguard_command_at; and __fish_use_subcommand' -f -a run -d 'Run COMMAND (after \'--\') with oom_score_adj ADJ: set own, then exec'
