@@ -47,6 +47,7 @@ struct TopOptions {
 struct SetOptions {
     std::string adj;                      ///< ADJ, as given
     std::optional<std::string> children;  ///< --children reset|inherit|VALUE
+    bool follow = false;                  ///< --follow: keep the values on future children
     bool dry_run = false;
     bool quiet = false;
     bool json = false;
@@ -56,6 +57,23 @@ struct RunOptions {
     std::string adj;
 };
 
+struct WatchOptions {
+    std::vector<std::string> configs;  ///< --config FILE... (default: the system's rules files)
+    bool dry_run = false;
+    bool once = false;
+    std::string interval = "1s";       ///< --interval D: pidfile re-reads, /proc rescans without events
+};
+
+struct AuditOptions {
+    std::vector<std::string> configs;
+    bool json = false;
+};
+
+struct CheckConfigOptions {
+    std::vector<std::string> files;
+    bool quiet = false;
+};
+
 struct Options {
     std::string subcommand;  ///< the subcommand given (set by its CLI11 callback)
     SelectionOptions sel;    ///< shared by the subcommands that select processes
@@ -63,6 +81,9 @@ struct Options {
     TopOptions top;
     SetOptions set;
     RunOptions run;
+    WatchOptions watch;
+    AuditOptions audit;
+    CheckConfigOptions check;
     // Subcommands added later keep their options here, one struct each.
 
     std::vector<std::string> command;  ///< after "--" (run)

@@ -32,6 +32,9 @@ void add_set(CLI::App& app, Options& o) {
         ->type_name("WHAT")
         ->check(non_empty("--children", "value (reset, inherit or a number)"));
     sub->add_flag("--dry-run", o.set.dry_run, "Show what would change, change nothing")->group(chg);
+    sub->add_flag("--follow", o.set.follow,
+                  "Keep the values on future children too, until the selected processes exit (or SIGTERM)")
+        ->group(chg);
     sub->add_flag("-q,--quiet", o.set.quiet, "Print nothing on success")->group("Output");
     sub->add_flag("-J,--json", o.set.json, "Machine-readable output on stdout")->group("Output");
     sub->callback([&o] { o.subcommand = "set"; });
@@ -65,6 +68,7 @@ int run_set(const Options& o, const FsRoot& fs) {
     }
     if (!o.sel.given()) throw UsageError("set needs a selection (PID, --pid, --name, --match, --exe, --user, --cgroup, --pidfile, --unit)");
     if (o.set.json && o.set.quiet) throw UsageError("--json and --quiet exclude each other");
+    if (o.set.json && o.set.follow) throw UsageError("--follow and --json exclude each other");
 
     bool failed = false;
     auto leaders = select(o.sel, fs, failed);
@@ -129,6 +133,10 @@ int run_set(const Options& o, const FsRoot& fs) {
             if (o.set.dry_run) line = "would set " + line;
             out_line(line);
         }
+    }
+    if (o.set.follow) {
+        if (failed) return tools::exit_failure;
+        return follow_set(leaders, adj, child_adj, o.set.dry_run, o.set.quiet, fs);
     }
     return failed ? tools::exit_failure : tools::exit_ok;
 }

@@ -451,7 +451,7 @@ TEST(PoomguardBadInput, ExitCodesAndOneLineMessages) {
         {{"top", "--interval", "0"}, 2, "poomguard: cannot use --interval \"0\": expected 100ms to 24h" + help},
         {{"top", "--interval", "soon"}, 2, ""},
         {{"show", "--", "x"}, 2, "poomguard: a command after '--' needs 'run'" + help},
-        {{}, 2, "poomguard: no subcommand: give one of show, top, set, run" + help},
+        {{}, 2, "poomguard: no subcommand: give one of show, top, set, run, watch, audit, check-config" + help},
         {{"frobnicate"}, 2, ""},
     };
     for (const Case& c : cases) {
