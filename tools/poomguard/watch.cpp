@@ -12,6 +12,7 @@
 
 #include <prockit/oom/enforcer.hpp>
 #include <prockit/supervise/event_loop.hpp>
+#include <prockit/sys/notify.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -78,11 +79,18 @@ int run_watch(const Options& o, const FsRoot& fs) {
 
     EventLoop loop;
     bool stop = false;
+    // Readiness for systemd (Type=notify, when NOTIFY_SOCKET is set): a failed notification is
+    // reported and the watch goes on, since the rules are what matters.
+    auto tell_systemd = [](const Result<bool>& sent) {
+        if (!sent) tools::print_warning(sent.error().message());
+    };
     auto reload = [&] {
+        tell_systemd(notify_reloading());
         LoadedRules again = load_rules_files(o.watch.configs, fs);
         warn_diagnostics(again.diagnostics);
         tools::print_warning("reloaded " + std::to_string(again.rules.size()) + " rules");
         enforcer.set_rules(std::move(again.rules));
+        tell_systemd(notify_ready());
     };
     loop.watch_signals({SIGHUP, SIGTERM, SIGINT},
                        [&](const signalfd_siginfo& si) {
@@ -104,6 +112,8 @@ int run_watch(const Options& o, const FsRoot& fs) {
                           (enforcer.rules().size() == 1 ? " rule" : " rules") + " with " + how;
     std::string line = tools::tool_name() + ": " + started + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
+    tell_systemd(notify_status(started));
+    tell_systemd(notify_ready());  // the first full scan is done
     while (!stop) {
         auto st = loop.run_once();
         if (!st) {
@@ -111,6 +121,7 @@ int run_watch(const Options& o, const FsRoot& fs) {
             return tools::exit_failure;
         }
     }
+    tell_systemd(notify_stopping());
     return tools::exit_ok;
 }
 

@@ -79,10 +79,12 @@ inline std::vector<pid_t> children_of_pid(pid_t pid) {
 /// SIGKILLed at destruction if still running.
 class Background {
 public:
-    Background(const Scratch& dir, const std::vector<std::string>& args, const std::string& tag = "watch")
+    Background(const Scratch& dir, const std::vector<std::string>& args, const std::string& tag = "watch",
+               const std::vector<std::pair<std::string, std::string>>& env = {})
         : out_(dir / (tag + ".out")), err_(dir / (tag + ".err")) {
         Command c(poomguard_path());
         c.args(args).in(Stdio::null()).out(Stdio::write_file(out_)).err(Stdio::write_file(err_));
+        for (const auto& [k, v] : env) c.env(k, v);
         c.on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0));
         auto ch = c.spawn();
         EXPECT_TRUE(ch) << (ch ? "" : ch.error().message());

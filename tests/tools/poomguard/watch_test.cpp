@@ -9,6 +9,10 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 using namespace prockit;
 using namespace prockit::test;
@@ -62,6 +66,40 @@ TEST(PoomguardWatch, CatchesExecAndForks) {
         << log;
     EXPECT_NE(log.find("-> 300 (rule family, child)"), std::string::npos) << log;
     EXPECT_EQ(w.stop(SIGTERM), 0);
+}
+
+// A Type=notify service: READY=1 once the first full scan is done, RELOADING=1 then READY=1 around
+// a SIGHUP reload, STOPPING=1 at the end (systemd's NOTIFY_SOCKET, a datagram socket bound here).
+TEST(PoomguardWatch, TellsSystemdWhenReadyReloadingAndStopping) {
+    Scratch d;
+    unique_fd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(sock);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string path = d / "notify";
+    ASSERT_LT(path.size(), sizeof a.sun_path);
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    ASSERT_EQ(::bind(sock.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+    auto next = [&]() -> std::string {
+        pollfd p{sock.get(), POLLIN, 0};
+        if (::poll(&p, 1, 30000) != 1) return "(no datagram within 30 s)";
+        char buf[512];
+        auto n = ::recv(sock.get(), buf, sizeof buf, 0);
+        return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "(recv failed)";
+    };
+    std::string shell = d.copy_program("/bin/bash", "pgw-notify");
+    write_file(d / "rules.conf", rule_text(shell, "leader = 600\n"));
+    Background w(d, {"watch", "--config", d / "rules.conf"}, "watch", {{"NOTIFY_SOCKET", path}});
+    std::string status = next();
+    EXPECT_EQ(status.rfind("STATUS=watching 1 rule with ", 0), 0u) << status;
+    EXPECT_EQ(next(), "READY=1");
+    ASSERT_TRUE(w.ready()) << w.err();
+    ASSERT_TRUE(w.child().send_signal(SIGHUP));
+    std::string reloading = next();
+    EXPECT_EQ(reloading.rfind("RELOADING=1", 0), 0u) << reloading;
+    EXPECT_EQ(next(), "READY=1");
+    EXPECT_EQ(w.stop(SIGTERM), 0);
+    EXPECT_EQ(next(), "STOPPING=1");
 }
 
 TEST(PoomguardWatch, DryRunChangesNothing) {
