@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -28,8 +29,9 @@ std::string read_text(const std::string& path) {
     return ss.str();
 }
 
-std::string help_of(const std::string& tool) {
-    std::string cmd = env_or("PROCKIT_BUILD_DIR", ".") + "/tools/" + tool + "/" + tool + " --help";
+/// `tool --help`, or `tool SUB --help` with a subcommand.
+std::string help_of(const std::string& tool, const std::string& sub = {}) {
+    std::string cmd = env_or("PROCKIT_BUILD_DIR", ".") + "/tools/" + tool + "/" + tool + (sub.empty() ? "" : " " + sub) + " --help";
     std::string out;
     if (FILE* p = popen(cmd.c_str(), "r")) {
         char buf[4096];
@@ -71,19 +73,41 @@ std::string bash_option_list(const std::string& bash) {
     return {};
 }
 
+/// Checks the long options of `tool --help` or, for a tool with subcommands, those of each
+/// `tool SUB --help` (the subcommands a tool's --help lists under "Subcommands:").
 void check_tool(const std::string& tool) {
     std::string src = env_or("PROCKIT_SOURCE_DIR", ".");
     std::string help = help_of(tool);
     ASSERT_NE(help.find("--help"), std::string::npos) << tool << " --help printed nothing useful";
+    std::vector<std::string> subs;
+    if (std::size_t at = help.find("\nSubcommands:\n"); at != std::string::npos) {
+        std::istringstream in(help.substr(at + 14));
+        std::string line;
+        while (std::getline(in, line) && line.rfind("  ", 0) == 0) {
+            std::istringstream words(line);
+            std::string sub;
+            if (words >> sub) subs.push_back(sub);
+        }
+    }
     std::set<std::string> options;
     std::regex long_option("--[a-z0-9][a-z0-9-]*");
-    for (auto it = std::sregex_iterator(help.begin(), help.end(), long_option); it != std::sregex_iterator(); ++it)
-        options.insert(it->str());
+    auto collect = [&](const std::string& text) {
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), long_option); it != std::sregex_iterator(); ++it)
+            options.insert(it->str());
+    };
+    collect(help);
+    for (const std::string& sub : subs) {
+        std::string h = help_of(tool, sub);
+        EXPECT_NE(h.find("--help"), std::string::npos) << tool << " " << sub << " --help printed nothing useful";
+        collect(h);
+    }
     EXPECT_GT(options.size(), 5u);
 
     // The assembled page (docs/man/CMakeLists.txt): shared sections such as SELECTION included.
     std::string man = man_headings(read_text(env_or("PROCKIT_BUILD_DIR", ".") + "/docs/man/" + tool + ".1"));
-    std::string bash = bash_option_list(read_text(src + "/completions/bash/" + tool));
+    // A tool with subcommands has one option list per subcommand in its bash completion.
+    std::string bash_text = read_text(src + "/completions/bash/" + tool);
+    std::string bash = subs.empty() ? bash_option_list(bash_text) : bash_text;
     std::string zsh = read_text(src + "/completions/zsh/_" + tool);
     std::string fish = read_text(src + "/completions/fish/" + tool + ".fish");
     ASSERT_FALSE(man.empty() || bash.empty() || zsh.empty() || fish.empty()) << "a documentation file of " << tool << " is missing";
@@ -119,5 +143,7 @@ TEST(ToolDocs, ManPagesAreAssembled) {
 
 TEST(ToolDocs, PrunOptionsAreDocumentedAndCompleted) { check_tool("prun"); }
 TEST(ToolDocs, PaffinityOptionsAreDocumentedAndCompleted) { check_tool("paffinity"); }
+TEST(ToolDocs, PoomguardOptionsAreDocumentedAndCompleted) { check_tool("poomguard"); }
+TEST(ToolDocs, PjobsOptionsAreDocumentedAndCompleted) { check_tool("pjobs"); }
 
 }  // namespace
