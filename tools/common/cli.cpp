@@ -264,4 +264,30 @@ std::optional<unsigned long> parse_unsigned(std::string_view text) {
     return v;
 }
 
+void bad_value(const std::string& option, const std::string& text, const std::string& why) {
+    throw UsageError("cannot parse " + option + " \"" + text + "\": " + why);
+}
+
+CLI::Validator non_empty(std::string option, std::string what) {
+    return CLI::Validator(
+        [option, what](std::string& v) {
+            if (v.empty()) bad_value(option, v, "empty " + what);
+            return std::string();
+        },
+        "", "");
+}
+
+CLI::Validator number(std::string option, unsigned long lo, unsigned long hi) {
+    return CLI::Validator(
+        [option, lo, hi](std::string& v) {
+            auto n = parse_unsigned(v);
+            if (!n || *n < lo || *n > hi)
+                bad_value(option, v,
+                          "expected a number from " + std::to_string(lo) +
+                              (hi == ~0ul ? std::string() : " to " + std::to_string(hi)));
+            return std::string();
+        },
+        "", "");
+}
+
 }  // namespace prockit::tools

@@ -116,4 +116,11 @@ std::vector<std::string> value_choices(const CLI::Option* opt);
 /// A CLI11 validator-free check for small non-negative integers in option text.
 std::optional<unsigned long> parse_unsigned(std::string_view text);
 
+/// Throws the usage error `cannot parse OPTION "TEXT": WHY`.
+[[noreturn]] void bad_value(const std::string& option, const std::string& text, const std::string& why);
+/// A validator: the value is not empty (else `cannot parse OPTION "": empty WHAT`).
+CLI::Validator non_empty(std::string option, std::string what);
+/// A validator: a number from lo to hi (~0ul: no upper bound).
+CLI::Validator number(std::string option, unsigned long lo, unsigned long hi);
+
 }  // namespace prockit::tools

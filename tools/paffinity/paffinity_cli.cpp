@@ -14,6 +14,10 @@
 
 namespace prockit::paffinity {
 
+using tools::bad_value;
+using tools::non_empty;
+using tools::number;
+
 using tools::UsageError;
 
 namespace {
@@ -76,32 +80,6 @@ void validate(const Options& o, Mode m) {
 // (`cannot parse --cores "x": expected a number from 1`) rather than a silent default or CLI11's
 // "could not convert". Deeper checks (CPU lists, regexes, users) happen in the modes, in the same
 // words. A validator that throws UsageError ends the parse (tools::parse() reports it).
-
-[[noreturn]] void bad_value(const std::string& option, const std::string& text, const std::string& why) {
-    throw UsageError("cannot parse " + option + " \"" + text + "\": " + why);
-}
-
-CLI::Validator non_empty(std::string option, std::string what) {
-    return CLI::Validator(
-        [option, what](std::string& v) {
-            if (v.empty()) bad_value(option, v, "empty " + what);
-            return std::string();
-        },
-        "", "");
-}
-
-CLI::Validator number(std::string option, unsigned long lo, unsigned long hi) {
-    return CLI::Validator(
-        [option, lo, hi](std::string& v) {
-            auto n = tools::parse_unsigned(v);
-            if (!n || *n < lo || *n > hi)
-                bad_value(option, v,
-                          "expected a number from " + std::to_string(lo) +
-                              (hi == ~0ul ? std::string() : " to " + std::to_string(hi)));
-            return std::string();
-        },
-        "", "");
-}
 
 constexpr unsigned long max_pid = 0x3fffffff;  // PID_MAX_LIMIT is 2^22; a PID fits in 30 bits
 

@@ -18,6 +18,8 @@
 
 namespace prockit::poomguard {
 
+using tools::non_empty;
+
 void add_audit(CLI::App& app, Options& o) {
     auto* sub = app.add_subcommand("audit", "List protected processes no rule covers, and children that kept a protection");
     sub->set_help_flag("-h,--help", "Print this help and exit");

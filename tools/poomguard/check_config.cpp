@@ -13,6 +13,8 @@
 
 namespace prockit::poomguard {
 
+using tools::non_empty;
+
 void add_check_config(CLI::App& app, Options& o) {
     auto* sub = app.add_subcommand("check-config", "Validate rules files (default: /etc/poomguard.conf, /etc/poomguard.d/*.conf)");
     sub->set_help_flag("-h,--help", "Print this help and exit");

@@ -21,43 +21,21 @@
 
 namespace prockit::poomguard {
 
+using tools::bad_value;
+using tools::non_empty;
+using tools::number;
+
 using tools::UsageError;
 
 namespace {
 
 constexpr unsigned long max_pid = 0x3fffffff;  // a PID fits in 30 bits
 
-[[noreturn]] void bad_value(const std::string& option, const std::string& text, const std::string& why) {
-    throw UsageError("cannot parse " + option + " \"" + text + "\": " + why);
-}
-
 Error failure(Errc code, std::string context) { return Error(make_error_code(code), std::move(context)); }
 
 }  // namespace
 
 // --- command line --------------------------------------------------------------------------------
-
-CLI::Validator non_empty(std::string option, std::string what) {
-    return CLI::Validator(
-        [option, what](std::string& v) {
-            if (v.empty()) bad_value(option, v, "empty " + what);
-            return std::string();
-        },
-        "", "");
-}
-
-CLI::Validator number(std::string option, unsigned long lo, unsigned long hi) {
-    return CLI::Validator(
-        [option, lo, hi](std::string& v) {
-            auto n = tools::parse_unsigned(v);
-            if (!n || *n < lo || *n > hi)
-                bad_value(option, v,
-                          "expected a number from " + std::to_string(lo) +
-                              (hi == ~0ul ? std::string() : " to " + std::to_string(hi)));
-            return std::string();
-        },
-        "", "");
-}
 
 int parse_adj_arg(const std::string& text, const std::string& what) {
     auto v = oom::parse_adj(text);

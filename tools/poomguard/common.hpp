@@ -23,10 +23,6 @@ namespace prockit::poomguard {
 
 /// Adds the selection options (and the positional PIDs unless `positional` is false) to `sub`.
 void add_selection(CLI::App& sub, SelectionOptions& s, bool positional = true);
-/// A validator: the value is not empty (a usage error naming `option` otherwise).
-CLI::Validator non_empty(std::string option, std::string what);
-/// A validator: a number from lo to hi.
-CLI::Validator number(std::string option, unsigned long lo, unsigned long hi);
 /// An oom_score_adj value given as `what` ("ADJ", "--children"): -1000..1000, else a usage error.
 int parse_adj_arg(const std::string& text, const std::string& what);
 

@@ -15,6 +15,8 @@
 
 namespace prockit::poomguard {
 
+using tools::non_empty;
+
 using tools::UsageError;
 
 void add_set(CLI::App& app, Options& o) {

@@ -23,6 +23,9 @@
 
 namespace prockit::poomguard {
 
+using tools::non_empty;
+using tools::number;
+
 using tools::UsageError;
 
 void add_top(CLI::App& app, Options& o) {

@@ -19,6 +19,8 @@
 
 namespace prockit::poomguard {
 
+using tools::non_empty;
+
 void add_watch(CLI::App& app, Options& o) {
     auto* sub = app.add_subcommand("watch", "Apply the rules to every matching process, now and as processes start");
     sub->set_help_flag("-h,--help", "Print this help and exit");
