@@ -86,8 +86,8 @@ int mode_fg(const Paths& p, const Options& o) {
     json req = {{"v", protocol_version}, {"op", "attach"}, {"cont", true}};
     if (auto s = size_text(); !s.empty()) req["size"] = s;
     if (!send_json(sock.get(), req)) throw Failure("cannot attach " + what + ": its holder closed the connection");
-    write_out(command_text(job) + "\n");
-
+    // Signals blocked and the terminal raw before anything is shown: a key typed as soon as the
+    // command line appears (Ctrl-\, Ctrl-C) must reach the job, not end this process.
     sigset_t mask;
     sigemptyset(&mask);
     for (int s : {SIGWINCH, SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGTSTP}) sigaddset(&mask, s);
@@ -95,6 +95,7 @@ int mode_fg(const Paths& p, const Options& o) {
     unique_fd sigfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     RawMode raw;
     raw.enter();
+    write_out(command_text(job) + "\r\n");
     auto done = [&](const std::string& line) {
         raw.leave();
         write_out("\r\n" + line);
