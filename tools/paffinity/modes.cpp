@@ -3,13 +3,13 @@
 #include "modes.hpp"
 
 #include "common/cli.hpp"
+#include "common/selection.hpp"
 
 #include <prockit/proc/procfs.hpp>
 #include <prockit/sched/affinity.hpp>
 #include <prockit/sched/cgroup_cpuset.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <stdexcept>
@@ -74,33 +74,7 @@ proc::Selector make_selector(const Options& o) {
 }  // namespace
 
 std::vector<proc::ProcessRef> select(const Options& o, const FsRoot& fs, bool& failed) {
-    auto matcher = proc::Matcher::compile(make_selector(o), fs);
-    if (!matcher) {
-        if (matcher.error().code() == Errc::parse_error) {
-            // The context reads `compile regular expression "PAT" (regerror's reason)`.
-            const std::string& c = matcher.error().context();
-            std::size_t q = c.find('"'), end = c.rfind("\" (");
-            if (q == std::string::npos || end == std::string::npos || end <= q || c.back() != ')')
-                throw UsageError("cannot parse --match: " + tools::error_reason(matcher.error()));
-            std::string why = c.substr(end + 3, c.size() - end - 4);
-            if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
-            throw UsageError("cannot parse --match " + c.substr(q, end + 1 - q) + ": " + why);
-        }
-        throw SystemError(matcher.error());
-    }
-    auto sel = matcher->select();
-    if (!sel) throw SystemError(sel.error());
-    if (!o.allow_none) {
-        for (pid_t p : sel->missing) {
-            tools::print_error(Error::from_errno(ESRCH, "find process " + std::to_string(p)));
-            failed = true;
-        }
-        if (sel->processes.empty() && sel->missing.empty()) {
-            tools::print_error(failure(Errc::not_found, "find a process matching the selection"));
-            failed = true;
-        }
-    }
-    return std::move(sel->processes);
+    return tools::select_processes(make_selector(o), o.allow_none, fs, failed);
 }
 
 bool vanished(const Options& o, pid_t pid, const Error& e, bool& failed) {

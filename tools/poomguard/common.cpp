@@ -7,13 +7,13 @@
 #include "common.hpp"
 
 #include "common/cli.hpp"
+#include "common/selection.hpp"
 
 #include <prockit/oom/score.hpp>
 #include <prockit/proc/cgroup.hpp>
 #include <prockit/sys/syscall.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <dirent.h>
@@ -183,25 +183,7 @@ std::vector<proc::ProcessRef> select(const SelectionOptions& o, const FsRoot& fs
         if (!uid) throw UsageError("cannot use --user \"" + u + "\": " + tools::error_reason(uid.error()));
         s.users.push_back(*uid);
     }
-    auto matcher = proc::Matcher::compile(s, fs);
-    if (!matcher) {
-        if (matcher.error().code() == Errc::parse_error)
-            throw UsageError("cannot parse --match: " + tools::error_reason(matcher.error()));
-        throw SystemError(matcher.error());
-    }
-    auto sel = matcher->select();
-    if (!sel) throw SystemError(sel.error());
-    if (!o.allow_none) {
-        for (pid_t p : sel->missing) {
-            tools::print_error(Error::from_errno(ESRCH, "find process " + std::to_string(p)));
-            failed = true;
-        }
-        if (sel->processes.empty() && sel->missing.empty()) {
-            tools::print_error(failure(Errc::not_found, "find a process matching the selection"));
-            failed = true;
-        }
-    }
-    return std::move(sel->processes);
+    return tools::select_processes(s, o.allow_none, fs, failed);
 }
 
 // --- per-process facts ---------------------------------------------------------------------------
