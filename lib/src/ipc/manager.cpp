@@ -12,6 +12,7 @@
 #include <csignal>
 #include <deque>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <poll.h>
@@ -166,6 +167,9 @@ private:
         Connection sock;
         std::unordered_set<std::uint64_t> holds;  // one reference per object, for the whole process
     };
+    enum class Tag : std::uint64_t { signal, listener, client, refs, ticket };
+    void watch(int fd, Tag tag, std::uint64_t id);
+    void unwatch(int fd);
     void accept_one();
     void serve_refs(std::uint64_t rid);
     RefReply handle_ref(std::uint64_t rid, const RefRequest& q, unique_fd fd);
@@ -184,6 +188,7 @@ private:
 
     Listener listener_;
     int sigfd_;
+    unique_fd epfd_;
     std::unordered_map<std::uint64_t, Client> clients_;
     std::unordered_map<std::uint64_t, Object> objects_;
     std::unordered_map<std::uint64_t, RefClient> ref_clients_;
@@ -192,42 +197,47 @@ private:
     std::size_t parked_count_ = 0;
 };
 
+// epoll rather than poll: a wake-up costs the same whatever the number of clients (poll would
+// rebuild and scan every client's descriptor for each request).
+void Server::watch(int fd, Tag tag, std::uint64_t id) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = (static_cast<std::uint64_t>(tag) << 60) | id;
+    if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &e) < 0) throw SystemError(last_error("watch a manager client"));
+}
+
+void Server::unwatch(int fd) {
+    epoll_event e{};
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, &e);
+}
+
 void Server::run() {
-    std::vector<pollfd> fds;
-    std::vector<std::uint64_t> ids;
+    epfd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epfd_) return;
+    try {
+        watch(sigfd_, Tag::signal, 0);
+        watch(listener_.fileno(), Tag::listener, 0);
+    } catch (const SystemError&) {
+        return;
+    }
+    epoll_event ev[64];
     for (;;) {
-        fds.clear();
-        ids.clear();
-        fds.push_back({sigfd_, POLLIN, 0});
-        fds.push_back({listener_.fileno(), POLLIN, 0});
-        for (auto& [cid, c] : clients_) {
-            fds.push_back({c.conn.fileno(), POLLIN, 0});
-            ids.push_back(cid);
-        }
-        std::size_t first_ref = fds.size();
-        for (auto& [rid, c] : ref_clients_) {
-            fds.push_back({c.sock.fileno(), POLLIN, 0});
-            ids.push_back(rid);
-        }
-        std::size_t first_ticket = fds.size();
-        for (auto& [tid, t] : tickets_)
-            if (t.hangup) {
-                fds.push_back({t.hangup.get(), POLLIN, 0});
-                ids.push_back(tid);
-            }
         timespec ts{};
-        int r = ::ppoll(fds.data(), fds.size(), next_deadline(ts), nullptr);
-        if (r < 0) {
+        int n = ::epoll_pwait2(epfd_.get(), ev, 64, next_deadline(ts), nullptr);
+        if (n < 0) {
             if (errno == EINTR) continue;
             return;
         }
-        if (fds[0].revents) return;  // SIGTERM (shutdown, or the owner died) or SIGHUP
-        if (fds[1].revents) accept_one();
-        for (std::size_t i = 2; i < fds.size(); ++i) {
-            if (!fds[i].revents) continue;
-            if (i < first_ref) serve(ids[i - 2]);
-            else if (i < first_ticket) serve_refs(ids[i - 2]);
-            else drop_ticket(ids[i - 2]);  // the forked child ended (or exec'd) without claiming it
+        for (int i = 0; i < n; ++i) {
+            // Events of a client dropped earlier in this batch find no client (ids are never reused).
+            std::uint64_t id = ev[i].data.u64 & ((std::uint64_t{1} << 60) - 1);
+            switch (static_cast<Tag>(ev[i].data.u64 >> 60)) {
+                case Tag::signal: return;  // SIGTERM (shutdown, or the owner died) or SIGHUP
+                case Tag::listener: accept_one(); break;
+                case Tag::client: serve(id); break;
+                case Tag::refs: serve_refs(id); break;
+                case Tag::ticket: drop_ticket(id); break;  // the forked child ended (or exec'd) without claiming it
+            }
         }
         if (parked_count_) expire();
     }
@@ -249,6 +259,7 @@ void Server::drop_ticket(std::uint64_t tid) {
     if (it == tickets_.end()) return;
     Ticket t = std::move(it->second);
     tickets_.erase(it);
+    if (t.hangup) unwatch(t.hangup.get());
     for (std::uint64_t id : t.ids) unhold(id);
 }
 
@@ -257,6 +268,7 @@ void Server::drop_refs(std::uint64_t rid) {
     if (it == ref_clients_.end()) return;
     RefClient c = std::move(it->second);
     ref_clients_.erase(it);
+    unwatch(c.sock.fileno());
     std::vector<std::uint64_t> owned;
     for (auto& [tid, t] : tickets_)
         if (t.owner == rid) owned.push_back(tid);
@@ -335,6 +347,11 @@ RefReply Server::handle_ref(std::uint64_t rid, const RefRequest& q, unique_fd fd
         case RefOp::fork: {
             if (!fd) return {status(ReplyStatus::bad_request), 0};
             std::uint64_t tid = next_ticket_++;
+            try {
+                watch(fd.get(), Tag::ticket, tid);
+            } catch (const SystemError&) {
+                return {status(ReplyStatus::bad_request), 0};
+            }
             Ticket& t = tickets_[tid];
             t.hangup = std::move(fd);
             t.ids.assign(c.holds.begin(), c.holds.end());
@@ -346,6 +363,7 @@ RefReply Server::handle_ref(std::uint64_t rid, const RefRequest& q, unique_fd fd
             if (it == tickets_.end()) return {status(ReplyStatus::bad_handle), 0};
             Ticket t = std::move(it->second);
             tickets_.erase(it);
+            if (t.hangup) unwatch(t.hangup.get());
             for (std::uint64_t id : t.ids)
                 if (!c.holds.insert(id).second) unhold(id);  // we held it already: one is enough
             return {status(ReplyStatus::ok), t.ids.size() == 1 ? t.ids[0] : 0};
@@ -359,10 +377,14 @@ void Server::accept_one() {
     try {
         // A client that connects and then says nothing holds the server for at most this long.
         Connection c = listener_.accept(2s);
-        if (auto pipes = receive_pipes(c))
-            clients_.emplace(next_client_++, Client{std::move(*pipes)});
-        else
-            ref_clients_.emplace(next_client_++, RefClient{std::move(c), {}});
+        std::uint64_t id = next_client_++;
+        if (auto pipes = receive_pipes(c)) {
+            watch(pipes->fileno(), Tag::client, id);
+            clients_.emplace(id, Client{std::move(*pipes)});
+        } else {
+            watch(c.fileno(), Tag::refs, id);
+            ref_clients_.emplace(id, RefClient{std::move(c), {}});
+        }
     } catch (const SystemError&) {
         // A failed handshake (wrong key, a client that went away): that client's problem only.
     }
@@ -404,7 +426,10 @@ void Server::reply(std::uint64_t cid, ReplyStatus s, std::string payload) {
 }
 
 void Server::drop(std::uint64_t cid) {
-    if (clients_.erase(cid) == 0) return;
+    auto c = clients_.find(cid);
+    if (c == clients_.end()) return;
+    unwatch(c->second.conn.fileno());
+    clients_.erase(c);
     for (auto& [oid, o] : objects_) {
         auto before = o.parked.size();
         std::erase_if(o.parked, [&](const Parked& p) { return p.client == cid; });
