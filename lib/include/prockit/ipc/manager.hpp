@@ -13,8 +13,9 @@
 //
 // Values are codec values (prockit/ipc/codec.hpp): the server keeps their bytes and the proxy names
 // the type when it reads them back (get<T>; a mismatch is a CodecError). Dict and Namespace keys are
-// strings. Each operation is one request and one reply over a Unix-domain socket (Listener/Client,
-// prockit/ipc/connection.hpp, authenticated with the manager's key): nothing is shared in memory,
+// strings. Each operation is one request and one reply over a connection made through a Unix-domain
+// socket (Listener/Client, prockit/ipc/connection.hpp, authenticated with the manager's key; the
+// messages then travel through two pipes the client hands over): nothing is shared in memory,
 // so a proxy works in any process that knows the address and key — forked children, or unrelated
 // processes through Manager::connect() and a proxy built from an object's id().
 //
@@ -23,7 +24,7 @@
 // another process, drops its copy, and connects anew). Lock ownership belongs to the connection,
 // so a Lock is released by the thread that acquired it (as prockit::Lock).
 //
-// The server: one process (a prockit::Process, daemon), single-threaded, a poll(2) loop over its
+// The server: one process (a prockit::Process, daemon), single-threaded, an epoll loop over its
 // clients. A blocking request (Lock acquire, Queue get or put on a full queue, Event wait) is parked
 // until it can be answered or its timeout passes; other clients are served meanwhile. A client that
 // dies releases the locks it held (the next holder gets LockStatus::owner_died) and its parked
