@@ -890,6 +890,9 @@ void fork_parent() {
 void fork_child() {
     RefsRegistry& g = registry();
     for (auto& r : g.forking) {
+        // The parent's reference socket is the parent's: a copy kept here would hide the parent's
+        // death from the server. (Closing it frees nothing: its Connection never buffered a read.)
+        r->sock.reset();
         if (r->pending_ticket) {
             r->fork_ticket = r->pending_ticket;
             r->fork_hangup.reset(r->pending_hangup);
