@@ -12,6 +12,7 @@
 #include <csignal>
 #include <deque>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <poll.h>
@@ -20,7 +21,9 @@
 #include <sys/signalfd.h>
 #include <tuple>
 #include <unistd.h>
+#include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace prockit {
 
@@ -35,6 +38,27 @@ using detail::ManagerOp;
 using Request = std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::string, std::string>;
 using Reply = std::tuple<std::uint32_t, std::string>;
 enum class ReplyStatus : std::uint32_t { ok = 0, missing, empty, full, not_owner, bad_handle, bad_request };
+
+// References travel on a second connection of each process, its reference socket (the Unix
+// socket itself, kept after the handshake): fixed-size requests, so that a descriptor can ride
+// along (SCM_RIGHTS) and the server can read them without a Connection's buffer. A process's
+// references are released when that socket closes (EOF when the process ends, however it ends).
+enum class RefOp : std::uint64_t {
+    create = 1,  // a = kind, b = argument        -> the new object's id, held by this process
+    acquire,     // a = id, b = kind              -> ok or bad_handle
+    release,     // a = id                        (no reply)
+    share,       // a = id                        -> a ticket holding one reference, owned by this process
+    fork,        // a descriptor rides along      -> a ticket holding all of this process's references,
+                 //                                  released when every copy of the descriptor's peer closes
+    claim,       // a = ticket                    -> the ticket's object id (its references become ours)
+    count,       //                               -> how many objects the server holds
+};
+struct RefRequest {
+    std::uint64_t op, a, b;
+};
+struct RefReply {
+    std::uint64_t status, value;
+};
 
 std::uint64_t random_u64() {
     std::uint64_t v = 0;
@@ -67,7 +91,9 @@ void send_pipes(Connection& sock, int request_read, int reply_write) {
         throw SystemError(last_error("hand the manager its pipes"));
 }
 
-Connection receive_pipes(Connection& sock) {
+// A client's first message after the handshake: 'P' with its two pipe ends (a data connection),
+// or 'R' alone (its reference socket: `sock` stays open and nothing comes back here).
+std::optional<Connection> receive_pipes(Connection& sock) {
     pollfd p{sock.fileno(), POLLIN, 0};
     if (retry_eintr([&] { return ::poll(&p, 1, 2000); }) != 1)
         throw SystemError(Error(make_error_code(Errc::timed_out), "receive a client's pipes"));
@@ -81,6 +107,7 @@ Connection receive_pipes(Connection& sock) {
     m.msg_controllen = sizeof ctl;
     ssize_t r = retry_eintr([&] { return ::recvmsg(sock.fileno(), &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT); });
     cmsghdr* c = r == 1 ? CMSG_FIRSTHDR(&m) : nullptr;
+    if (r == 1 && byte == 'R' && !c) return std::nullopt;
     if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int)) ||
         byte != 'P') {
         if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
@@ -117,6 +144,14 @@ struct Object {
     bool owner_died = false;
     bool flag = false;         // event
     std::deque<Parked> parked;
+    std::size_t refs = 0;      // processes holding it, and tickets
+};
+
+// References held on a process's behalf until another process takes them (claim).
+struct Ticket {
+    std::uint64_t owner = 0;        // share: the reference socket that made it (released with it)
+    unique_fd hangup;               // fork: released when every copy of the pipe's write end is closed
+    std::vector<std::uint64_t> ids;
 };
 
 class Server {
@@ -128,7 +163,20 @@ private:
     struct Client {
         Connection conn;
     };
+    struct RefClient {
+        Connection sock;
+        std::unordered_set<std::uint64_t> holds;  // one reference per object, for the whole process
+    };
+    enum class Tag : std::uint64_t { signal, listener, client, refs, ticket };
+    void watch(int fd, Tag tag, std::uint64_t id);
+    void unwatch(int fd);
     void accept_one();
+    void serve_refs(std::uint64_t rid);
+    RefReply handle_ref(std::uint64_t rid, const RefRequest& q, unique_fd fd);
+    void drop_refs(std::uint64_t rid);
+    void drop_ticket(std::uint64_t tid);
+    void hold(std::uint64_t id) { ++objects_.at(id).refs; }
+    void unhold(std::uint64_t id);
     void serve(std::uint64_t cid);
     void drop(std::uint64_t cid);
     void reply(std::uint64_t cid, ReplyStatus s, std::string payload = {});
@@ -140,43 +188,203 @@ private:
 
     Listener listener_;
     int sigfd_;
+    unique_fd epfd_;
     std::unordered_map<std::uint64_t, Client> clients_;
     std::unordered_map<std::uint64_t, Object> objects_;
-    std::uint64_t next_client_ = 1, next_object_ = 1;
+    std::unordered_map<std::uint64_t, RefClient> ref_clients_;
+    std::unordered_map<std::uint64_t, Ticket> tickets_;
+    std::uint64_t next_client_ = 1, next_object_ = 1, next_ticket_ = 1;
     std::size_t parked_count_ = 0;
 };
 
+// epoll rather than poll: a wake-up costs the same whatever the number of clients (poll would
+// rebuild and scan every client's descriptor for each request).
+void Server::watch(int fd, Tag tag, std::uint64_t id) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.u64 = (static_cast<std::uint64_t>(tag) << 60) | id;
+    if (::epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fd, &e) < 0) throw SystemError(last_error("watch a manager client"));
+}
+
+void Server::unwatch(int fd) {
+    epoll_event e{};
+    ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, fd, &e);
+}
+
 void Server::run() {
-    std::vector<pollfd> fds;
-    std::vector<std::uint64_t> ids;
+    epfd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!epfd_) return;
+    try {
+        watch(sigfd_, Tag::signal, 0);
+        watch(listener_.fileno(), Tag::listener, 0);
+    } catch (const SystemError&) {
+        return;
+    }
+    epoll_event ev[64];
     for (;;) {
-        fds.clear();
-        ids.clear();
-        fds.push_back({sigfd_, POLLIN, 0});
-        fds.push_back({listener_.fileno(), POLLIN, 0});
-        for (auto& [cid, c] : clients_) {
-            fds.push_back({c.conn.fileno(), POLLIN, 0});
-            ids.push_back(cid);
-        }
         timespec ts{};
-        int r = ::ppoll(fds.data(), fds.size(), next_deadline(ts), nullptr);
-        if (r < 0) {
+        int n = ::epoll_pwait2(epfd_.get(), ev, 64, next_deadline(ts), nullptr);
+        if (n < 0) {
             if (errno == EINTR) continue;
             return;
         }
-        if (fds[0].revents) return;  // SIGTERM (shutdown, or the owner died) or SIGHUP
-        if (fds[1].revents) accept_one();
-        for (std::size_t i = 0; i < ids.size(); ++i)
-            if (fds[i + 2].revents) serve(ids[i]);
+        for (int i = 0; i < n; ++i) {
+            // Events of a client dropped earlier in this batch find no client (ids are never reused).
+            std::uint64_t id = ev[i].data.u64 & ((std::uint64_t{1} << 60) - 1);
+            switch (static_cast<Tag>(ev[i].data.u64 >> 60)) {
+                case Tag::signal: return;  // SIGTERM (shutdown, or the owner died) or SIGHUP
+                case Tag::listener: accept_one(); break;
+                case Tag::client: serve(id); break;
+                case Tag::refs: serve_refs(id); break;
+                case Tag::ticket: drop_ticket(id); break;  // the forked child ended (or exec'd) without claiming it
+            }
+        }
         if (parked_count_) expire();
     }
+}
+
+void Server::unhold(std::uint64_t id) {
+    auto it = objects_.find(id);
+    if (it == objects_.end() || --it->second.refs > 0) return;
+    // The last reference is gone. Nobody can be parked on it (a waiting process holds a
+    // reference), but a client that used a bare id could be: tell it.
+    Object dead = std::move(it->second);
+    objects_.erase(it);
+    parked_count_ -= dead.parked.size();
+    for (auto& p : dead.parked) reply(p.client, ReplyStatus::bad_handle);
+}
+
+void Server::drop_ticket(std::uint64_t tid) {
+    auto it = tickets_.find(tid);
+    if (it == tickets_.end()) return;
+    Ticket t = std::move(it->second);
+    tickets_.erase(it);
+    if (t.hangup) unwatch(t.hangup.get());
+    for (std::uint64_t id : t.ids) unhold(id);
+}
+
+void Server::drop_refs(std::uint64_t rid) {
+    auto it = ref_clients_.find(rid);
+    if (it == ref_clients_.end()) return;
+    RefClient c = std::move(it->second);
+    ref_clients_.erase(it);
+    unwatch(c.sock.fileno());
+    std::vector<std::uint64_t> owned;
+    for (auto& [tid, t] : tickets_)
+        if (t.owner == rid) owned.push_back(tid);
+    for (std::uint64_t tid : owned) drop_ticket(tid);
+    for (std::uint64_t id : c.holds) unhold(id);
+}
+
+void Server::serve_refs(std::uint64_t rid) {
+    // Requests are fixed-size and each is one sendmsg, so a read returns whole ones; read what is
+    // there (a process's releases come without waiting for replies) and stop at EAGAIN.
+    for (int n = 0; n < 256; ++n) {
+        auto it = ref_clients_.find(rid);
+        if (it == ref_clients_.end()) return;
+        RefRequest q{};
+        iovec iov{&q, sizeof q};
+        alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+        msghdr m{};
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = ctl;
+        m.msg_controllen = sizeof ctl;
+        ssize_t r = retry_eintr([&] {
+            return ::recvmsg(it->second.sock.fileno(), &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        });
+        unique_fd fd;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+                int f;
+                std::memcpy(&f, CMSG_DATA(c), sizeof f);
+                fd.reset(f);
+            }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (r != static_cast<ssize_t>(sizeof q)) return drop_refs(rid);  // EOF: the process is gone
+        RefReply a = handle_ref(rid, q, std::move(fd));
+        if (static_cast<RefOp>(q.op) == RefOp::release) continue;
+        auto again = ref_clients_.find(rid);
+        if (again == ref_clients_.end()) return;
+        if (retry_eintr([&] { return ::send(again->second.sock.fileno(), &a, sizeof a, MSG_NOSIGNAL); }) !=
+            static_cast<ssize_t>(sizeof a))
+            return drop_refs(rid);
+    }
+}
+
+RefReply Server::handle_ref(std::uint64_t rid, const RefRequest& q, unique_fd fd) {
+    RefClient& c = ref_clients_.at(rid);
+    auto status = [](ReplyStatus s) { return static_cast<std::uint64_t>(s); };
+    switch (static_cast<RefOp>(q.op)) {
+        case RefOp::create: {
+            auto kind = static_cast<ManagerKind>(q.a);
+            if (kind < ManagerKind::dict || kind > ManagerKind::event) return {status(ReplyStatus::bad_request), 0};
+            std::uint64_t oid = next_object_++;
+            Object& o = objects_[oid];
+            o.kind = kind;
+            if (kind == ManagerKind::queue) o.maxsize = static_cast<std::size_t>(q.b);
+            o.refs = 1;
+            c.holds.insert(oid);
+            return {status(ReplyStatus::ok), oid};
+        }
+        case RefOp::acquire: {
+            auto it = objects_.find(q.a);
+            if (it == objects_.end() || it->second.kind != static_cast<ManagerKind>(q.b))
+                return {status(ReplyStatus::bad_handle), 0};
+            if (c.holds.insert(q.a).second) hold(q.a);
+            return {status(ReplyStatus::ok), q.a};
+        }
+        case RefOp::release:
+            if (c.holds.erase(q.a)) unhold(q.a);
+            return {};
+        case RefOp::share: {
+            if (!objects_.contains(q.a)) return {status(ReplyStatus::bad_handle), 0};
+            std::uint64_t tid = next_ticket_++;
+            tickets_[tid] = Ticket{rid, unique_fd(), {q.a}};
+            hold(q.a);
+            return {status(ReplyStatus::ok), tid};
+        }
+        case RefOp::fork: {
+            if (!fd) return {status(ReplyStatus::bad_request), 0};
+            std::uint64_t tid = next_ticket_++;
+            try {
+                watch(fd.get(), Tag::ticket, tid);
+            } catch (const SystemError&) {
+                return {status(ReplyStatus::bad_request), 0};
+            }
+            Ticket& t = tickets_[tid];
+            t.hangup = std::move(fd);
+            t.ids.assign(c.holds.begin(), c.holds.end());
+            for (std::uint64_t id : t.ids) hold(id);
+            return {status(ReplyStatus::ok), tid};
+        }
+        case RefOp::claim: {
+            auto it = tickets_.find(q.a);
+            if (it == tickets_.end()) return {status(ReplyStatus::bad_handle), 0};
+            Ticket t = std::move(it->second);
+            tickets_.erase(it);
+            if (t.hangup) unwatch(t.hangup.get());
+            for (std::uint64_t id : t.ids)
+                if (!c.holds.insert(id).second) unhold(id);  // we held it already: one is enough
+            return {status(ReplyStatus::ok), t.ids.size() == 1 ? t.ids[0] : 0};
+        }
+        case RefOp::count: return {status(ReplyStatus::ok), objects_.size()};
+    }
+    return {status(ReplyStatus::bad_request), 0};
 }
 
 void Server::accept_one() {
     try {
         // A client that connects and then says nothing holds the server for at most this long.
         Connection c = listener_.accept(2s);
-        clients_.emplace(next_client_++, Client{receive_pipes(c)});
+        std::uint64_t id = next_client_++;
+        if (auto pipes = receive_pipes(c)) {
+            watch(pipes->fileno(), Tag::client, id);
+            clients_.emplace(id, Client{std::move(*pipes)});
+        } else {
+            watch(c.fileno(), Tag::refs, id);
+            ref_clients_.emplace(id, RefClient{std::move(c), {}});
+        }
     } catch (const SystemError&) {
         // A failed handshake (wrong key, a client that went away): that client's problem only.
     }
@@ -218,7 +426,10 @@ void Server::reply(std::uint64_t cid, ReplyStatus s, std::string payload) {
 }
 
 void Server::drop(std::uint64_t cid) {
-    if (clients_.erase(cid) == 0) return;
+    auto c = clients_.find(cid);
+    if (c == clients_.end()) return;
+    unwatch(c->second.conn.fileno());
+    clients_.erase(c);
     for (auto& [oid, o] : objects_) {
         auto before = o.parked.size();
         std::erase_if(o.parked, [&](const Parked& p) { return p.client == cid; });
@@ -349,7 +560,7 @@ bool kind_allows(ManagerKind k, ManagerOp op) {
         case ManagerOp::event_clear:
         case ManagerOp::event_is_set:
         case ManagerOp::event_wait: return k == ManagerKind::event;
-        case ManagerOp::create: return true;
+        case ManagerOp::create: return false;  // objects are made on the reference socket
     }
     return false;
 }
@@ -364,15 +575,6 @@ void Server::handle(std::uint64_t cid, const Request& r) {
     const std::int64_t timeout_ns = std::get<2>(r);
     const std::string& a = std::get<3>(r);
     const std::string& b = std::get<4>(r);
-    if (op == ManagerOp::create) {
-        auto kind = static_cast<ManagerKind>(id);
-        if (kind < ManagerKind::dict || kind > ManagerKind::event) return reply(cid, ReplyStatus::bad_request);
-        std::uint64_t oid = next_object_++;
-        Object& o = objects_[oid];
-        o.kind = kind;
-        if (kind == ManagerKind::queue && !a.empty()) o.maxsize = static_cast<std::size_t>(index_of(a));
-        return reply(cid, ReplyStatus::ok, encode(oid));
-    }
     auto it = objects_.find(id);
     if (it == objects_.end() || !kind_allows(it->second.kind, op)) return reply(cid, ReplyStatus::bad_handle);
     Object& o = it->second;
@@ -526,6 +728,200 @@ Connection& connection_for(const detail::ManagerLink& link, const char* what) {
 
 }  // namespace
 
+// ---- references, client side --------------------------------------------------------------------
+
+// This process's references to one manager's objects: how many proxies of each object live here,
+// and the reference socket on which the server counts one reference per object for the process.
+struct detail::ManagerRefs {
+    std::mutex mu;
+    std::string address, authkey;
+    std::uint64_t serial = 0;
+    pid_t pid = 0;                   // the process `sock` was opened in (a forked child sees another)
+    std::optional<Connection> sock;  // the reference socket
+    bool shut = false;               // the owner shut the manager down: never connect again
+    // Proxies per object in this process. After a fork, until the child opens its own socket,
+    // objects whose count fell to 0 stay listed so that they are released once it has.
+    std::unordered_map<std::uint64_t, long> local;
+    // In a forked child: the ticket holding the references it inherited, and the pipe end whose
+    // closing (this child's end, exec or exit) lets the server release them if it never claims.
+    std::uint64_t fork_ticket = 0;
+    unique_fd fork_hangup;
+    // Between the fork handlers (prepare -> parent/child).
+    std::uint64_t pending_ticket = 0;
+    int pending_hangup = -1;
+};
+
+namespace {
+
+using detail::ManagerRefs;
+
+[[noreturn]] void refs_gone(const ManagerRefs& r, const std::string& why) {
+    throw_ipc(IpcErrc::eof, "use a manager object: the manager's server at " + r.address + " is gone" +
+                                (why.empty() ? std::string() : " (" + why + ")"));
+}
+
+// One request on the reference socket (mu held); `fd` rides along when >= 0. No reply for release.
+RefReply ref_call(ManagerRefs& r, RefOp op, std::uint64_t a = 0, std::uint64_t b = 0, int fd = -1) {
+    RefRequest q{static_cast<std::uint64_t>(op), a, b};
+    iovec iov{&q, sizeof q};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (fd >= 0) {
+        m.msg_control = ctl;
+        m.msg_controllen = sizeof ctl;
+        cmsghdr* c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    int s = r.sock->fileno();
+    if (retry_eintr([&] { return ::sendmsg(s, &m, MSG_NOSIGNAL); }) != static_cast<ssize_t>(sizeof q)) {
+        r.sock.reset();
+        refs_gone(r, "");
+    }
+    if (op == RefOp::release) return {};
+    RefReply a2{};
+    ssize_t n = retry_eintr([&] { return ::recv(s, &a2, sizeof a2, MSG_WAITALL); });
+    if (n != static_cast<ssize_t>(sizeof a2)) {
+        r.sock.reset();
+        refs_gone(r, "");
+    }
+    return a2;
+}
+
+// Makes sure this process has its own reference socket (mu held): a forked child closes its copy
+// of its parent's, connects, and claims the references its parent handed over at the fork.
+void ensure_refs(ManagerRefs& r) {
+    pid_t self = ::getpid();
+    if (r.pid == self && r.sock) return;
+    if (r.shut) refs_gone(r, "it was shut down");
+    r.sock.reset();  // inherited: closes this process's copy only
+    r.pid = 0;
+    try {
+        Connection sock = Client(r.address, r.authkey, 10s);
+        char byte = 'R';
+        if (retry_eintr([&] { return ::send(sock.fileno(), &byte, 1, MSG_NOSIGNAL); }) != 1)
+            throw SystemError(last_error("open a manager's reference socket"));
+        r.sock.emplace(std::move(sock));
+    } catch (const AuthenticationError&) {
+        throw;
+    } catch (const SystemError& e) {
+        refs_gone(r, e.what());
+    }
+    r.pid = self;
+    if (r.fork_ticket) {
+        std::uint64_t t = r.fork_ticket;
+        r.fork_ticket = 0;
+        ref_call(r, RefOp::claim, t);
+        r.fork_hangup.reset();
+    }
+    for (auto it = r.local.begin(); it != r.local.end();) {
+        if (it->second > 0) {
+            ++it;
+            continue;
+        }
+        ref_call(r, RefOp::release, it->first);
+        it = r.local.erase(it);
+    }
+}
+
+// Every process's ManagerRefs by serial (weak: a manager's references end with its last link).
+struct RefsRegistry {
+    std::mutex mu;
+    std::unordered_map<std::uint64_t, std::weak_ptr<ManagerRefs>> all;
+    std::vector<std::shared_ptr<ManagerRefs>> forking;  // between prepare and parent/child
+};
+
+RefsRegistry& registry() {
+    static auto* r = new RefsRegistry;  // never destroyed: proxies may outlive static destruction
+    return *r;
+}
+
+// Fork: a child inherits its parent's proxies, so it must inherit their references before the
+// parent can drop its own. Before the fork the parent asks the server for a ticket holding all its
+// references, tied to a pipe whose write end only the child keeps; the child claims the ticket
+// when it first needs its own reference socket, and if it never does, its exit (or exec) closes
+// the pipe and the server releases the ticket.
+void fork_prepare() {
+    RefsRegistry& g = registry();
+    g.mu.lock();
+    for (auto it = g.all.begin(); it != g.all.end();) {
+        if (auto r = it->second.lock()) {
+            g.forking.push_back(std::move(r));
+            ++it;
+        } else {
+            it = g.all.erase(it);
+        }
+    }
+    for (auto& r : g.forking) {
+        r->mu.lock();
+        bool any = std::any_of(r->local.begin(), r->local.end(), [](auto& e) { return e.second > 0; });
+        if (!any || r->shut) continue;
+        try {
+            ensure_refs(*r);
+            int p[2];
+            if (::pipe2(p, O_CLOEXEC) < 0) continue;
+            unique_fd rd(p[0]), wr(p[1]);
+            RefReply a = ref_call(*r, RefOp::fork, 0, 0, rd.get());
+            if (a.status != 0) continue;
+            r->pending_ticket = a.value;
+            r->pending_hangup = wr.release();
+        } catch (...) {
+            // The server is gone: the child's proxies will say so when used.
+        }
+    }
+}
+
+void fork_parent() {
+    RefsRegistry& g = registry();
+    for (auto& r : g.forking) {
+        if (r->pending_hangup >= 0) ::close(r->pending_hangup);
+        r->pending_hangup = -1;
+        r->pending_ticket = 0;
+        r->mu.unlock();
+    }
+    g.forking.clear();
+    g.mu.unlock();
+}
+
+void fork_child() {
+    RefsRegistry& g = registry();
+    for (auto& r : g.forking) {
+        // The parent's reference socket is the parent's: a copy kept here would hide the parent's
+        // death from the server. (Closing it frees nothing: its Connection never buffered a read.)
+        r->sock.reset();
+        if (r->pending_ticket) {
+            r->fork_ticket = r->pending_ticket;
+            r->fork_hangup.reset(r->pending_hangup);
+        }
+        r->pending_hangup = -1;
+        r->pending_ticket = 0;
+        r->mu.unlock();
+    }
+    g.forking.clear();
+    g.mu.unlock();
+}
+
+std::shared_ptr<ManagerRefs> refs_for(std::uint64_t serial, const std::string& address, const std::string& authkey) {
+    static std::once_flag once;
+    std::call_once(once, [] { ::pthread_atfork(fork_prepare, fork_parent, fork_child); });
+    RefsRegistry& g = registry();
+    std::lock_guard lock(g.mu);
+    auto& w = g.all[serial];
+    if (auto r = w.lock()) return r;
+    auto r = std::make_shared<ManagerRefs>();
+    r->address = address;
+    r->authkey = authkey;
+    r->serial = serial;
+    w = r;
+    return r;
+}
+
+}  // namespace
+
 std::string detail::ManagerLink::call(ManagerOp op, std::uint64_t id, Timeout timeout, std::string_view a,
                                       std::string_view b, const char* what) const {
     Connection& c = connection_for(*this, what);
@@ -586,31 +982,160 @@ void EventProxy::clear() const { call(detail::ManagerOp::event_clear, kWhat); }
 bool EventProxy::is_set() const { return call(detail::ManagerOp::event_is_set, kWhat) == "1"; }
 bool EventProxy::wait(Timeout timeout) const { return call(detail::ManagerOp::event_wait, kWhat, {}, {}, timeout) == "1"; }
 
+// ---- proxies' references ------------------------------------------------------------------------
+
+detail::ProxyBase::ProxyBase(std::shared_ptr<const ManagerLink> link, std::uint64_t id, ManagerKind kind, Adopt)
+    : link_(std::move(link)), id_(id), kind_(kind) {}
+
+detail::ProxyBase::ProxyBase(std::shared_ptr<const ManagerLink> link, std::uint64_t id, ManagerKind kind)
+    : kind_(kind) {
+    if (!link || !link->refs) throw_ipc(IpcErrc::closed, "use a manager object (the manager was moved from)");
+    ManagerRefs& r = *link->refs;
+    std::lock_guard lock(r.mu);
+    ensure_refs(r);
+    long& n = r.local[id];
+    if (n == 0) {
+        RefReply a = ref_call(r, RefOp::acquire, id, static_cast<std::uint64_t>(kind));
+        if (a.status != 0) {
+            r.local.erase(id);
+            throw_ipc(IpcErrc::bad_handle, "use manager object " + std::to_string(id) +
+                                               " (there is no such object of this kind: it was freed, or never made)");
+        }
+    }
+    ++n;
+    link_ = std::move(link);
+    id_ = id;
+}
+
+detail::ProxyBase::ProxyBase(ProxyBase&& o, ManagerKind kind) : ProxyBase(std::move(o)) {
+    if (link_ && kind_ != kind) {
+        release();
+        link_.reset();
+        throw CodecError("a manager proxy of another kind");
+    }
+}
+
+detail::ProxyBase::ProxyBase(const ProxyBase& o) : link_(o.link_), id_(o.id_), kind_(o.kind_) {
+    if (!link_) return;
+    std::lock_guard lock(link_->refs->mu);
+    ++link_->refs->local[id_];
+}
+
+detail::ProxyBase& detail::ProxyBase::operator=(const ProxyBase& o) {
+    if (this != &o) {
+        ProxyBase copy(o);
+        *this = std::move(copy);
+    }
+    return *this;
+}
+
+detail::ProxyBase& detail::ProxyBase::operator=(ProxyBase&& o) noexcept {
+    if (this != &o) {
+        release();
+        link_ = std::move(o.link_);
+        id_ = o.id_;
+        kind_ = o.kind_;
+        o.id_ = 0;
+    }
+    return *this;
+}
+
+detail::ProxyBase::~ProxyBase() { release(); }
+
+void detail::ProxyBase::release() noexcept {
+    if (!link_) return;
+    ManagerRefs& r = *link_->refs;
+    std::lock_guard lock(r.mu);
+    auto it = r.local.find(id_);
+    if (it == r.local.end() || --it->second > 0) return;
+    if (r.pid != ::getpid() || !r.sock) {
+        // Not connected in this process: a forked child releases it after claiming its
+        // inheritance; otherwise the server is gone or never heard of us.
+        if (!r.fork_ticket) r.local.erase(it);
+        return;
+    }
+    r.local.erase(it);
+    try {
+        ref_call(r, RefOp::release, id_);  // one-way: the destructor does not wait for the server
+    } catch (...) {
+    }
+}
+
+void detail::ProxyBase::encode_to(Writer& w) const {
+    if (!link_) throw_ipc(IpcErrc::closed, "send a manager proxy (an empty proxy)");
+    ManagerRefs& r = *link_->refs;
+    std::uint64_t ticket;
+    {
+        std::lock_guard lock(r.mu);
+        ensure_refs(r);
+        RefReply a = ref_call(r, RefOp::share, id_);
+        if (a.status != 0) throw_ipc(IpcErrc::bad_handle, "send manager object " + std::to_string(id_) + " (it is gone)");
+        ticket = a.value;
+    }
+    Codec<std::tuple<std::uint32_t, std::uint64_t, std::string, std::string, std::uint64_t, std::uint64_t>>::encode(
+        w, {static_cast<std::uint32_t>(kind_), link_->serial, link_->address, link_->authkey, id_, ticket});
+}
+
+detail::ProxyBase detail::ProxyBase::decode_from(Reader& rd, ManagerKind kind) {
+    auto [k, serial, address, authkey, id, ticket] =
+        Codec<std::tuple<std::uint32_t, std::uint64_t, std::string, std::string, std::uint64_t, std::uint64_t>>::decode(rd);
+    auto link = std::make_shared<ManagerLink>();
+    link->address = address;
+    link->authkey = authkey;
+    link->serial = serial;
+    link->refs = refs_for(serial, address, authkey);
+    ManagerRefs& r = *link->refs;
+    {
+        std::lock_guard lock(r.mu);
+        ensure_refs(r);
+        RefReply a = ref_call(r, RefOp::claim, ticket);
+        if (a.status != 0 || a.value != id)
+            throw_ipc(IpcErrc::bad_handle, "receive manager object " + std::to_string(id) +
+                                               " (its hand-over ticket was used already, or its sender ended first)");
+        ++r.local[id];
+    }
+    ProxyBase p(std::move(link), id, static_cast<ManagerKind>(k), Adopt{});
+    return ProxyBase(std::move(p), kind);
+}
+
 std::shared_ptr<const detail::ManagerLink> Manager::checked(const Manager& m, std::uint64_t id, ManagerKind kind) {
     (void)id;
-    (void)kind;  // the server checks the kind at each request (IpcError bad_handle)
+    (void)kind;  // the proxy's constructor takes a reference, which checks the kind
     return m.link_;
 }
-DictProxy::DictProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::dict), id) {}
-NamespaceProxy::NamespaceProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::names), id) {}
-ListProxy::ListProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::list), id) {}
-QueueProxy::QueueProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::queue), id) {}
-LockProxy::LockProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::lock), id) {}
-EventProxy::EventProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::event), id) {}
+DictProxy::DictProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::dict), id, ManagerKind::dict) {}
+NamespaceProxy::NamespaceProxy(const Manager& m, std::uint64_t id)
+    : ProxyBase(Manager::checked(m, id, ManagerKind::names), id, ManagerKind::names) {}
+ListProxy::ListProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::list), id, ManagerKind::list) {}
+QueueProxy::QueueProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::queue), id, ManagerKind::queue) {}
+LockProxy::LockProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::lock), id, ManagerKind::lock) {}
+EventProxy::EventProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, ManagerKind::event), id, ManagerKind::event) {}
 
-std::uint64_t Manager::create(ManagerKind kind, std::uint64_t arg) const {
+detail::ProxyBase Manager::create(ManagerKind kind, std::uint64_t arg) const {
     if (!link_) throw_ipc(IpcErrc::closed, "create a manager object (the manager was moved from)");
-    std::string a = arg ? encode(arg) : std::string();
-    return decode_or_throw<std::uint64_t>(
-        link_->call(ManagerOp::create, static_cast<std::uint64_t>(kind), std::nullopt, a, {}, "a manager"));
+    ManagerRefs& r = *link_->refs;
+    std::lock_guard lock(r.mu);
+    ensure_refs(r);
+    RefReply a = ref_call(r, RefOp::create, static_cast<std::uint64_t>(kind), arg);
+    if (a.status != 0) throw_ipc(IpcErrc::bad_handle, "create a manager object: the manager refused");
+    ++r.local[a.value];
+    return detail::ProxyBase(link_, a.value, kind, detail::ProxyBase::Adopt{});
 }
 
-DictProxy Manager::dict() const { return DictProxy(link_, create(ManagerKind::dict)); }
-ListProxy Manager::list() const { return ListProxy(link_, create(ManagerKind::list)); }
-NamespaceProxy Manager::Namespace() const { return NamespaceProxy(link_, create(ManagerKind::names)); }
-QueueProxy Manager::Queue(std::size_t maxsize) const { return QueueProxy(link_, create(ManagerKind::queue, maxsize)); }
-LockProxy Manager::Lock() const { return LockProxy(link_, create(ManagerKind::lock)); }
-EventProxy Manager::Event() const { return EventProxy(link_, create(ManagerKind::event)); }
+std::size_t Manager::object_count() const {
+    if (!link_) throw_ipc(IpcErrc::closed, "count a manager's objects (the manager was moved from)");
+    ManagerRefs& r = *link_->refs;
+    std::lock_guard lock(r.mu);
+    ensure_refs(r);
+    return static_cast<std::size_t>(ref_call(r, RefOp::count).value);
+}
+
+DictProxy Manager::dict() const { return DictProxy(create(ManagerKind::dict)); }
+ListProxy Manager::list() const { return ListProxy(create(ManagerKind::list)); }
+NamespaceProxy Manager::Namespace() const { return NamespaceProxy(create(ManagerKind::names)); }
+QueueProxy Manager::Queue(std::size_t maxsize) const { return QueueProxy(create(ManagerKind::queue, maxsize)); }
+LockProxy Manager::Lock() const { return LockProxy(create(ManagerKind::lock)); }
+EventProxy Manager::Event() const { return EventProxy(create(ManagerKind::event)); }
 
 Manager::Manager(ManagerOptions options) {
     auto link = std::make_shared<detail::ManagerLink>();
@@ -677,6 +1202,7 @@ Manager::Manager(ManagerOptions options) {
         throw SystemError(Error(make_error_code(std::errc::address_in_use), "start a manager: " + std::get<1>(r)));
     }
     link->address = std::get<1>(r);
+    link->refs = refs_for(link->serial, link->address, link->authkey);
     link_ = std::move(link);
 }
 
@@ -686,6 +1212,7 @@ Manager Manager::connect(std::string address, std::string authkey) {
     link->address = std::move(address);
     link->authkey = std::move(authkey);
     link->serial = random_u64();
+    link->refs = refs_for(link->serial, link->address, link->authkey);
     m.link_ = std::move(link);
     return m;
 }
@@ -706,6 +1233,11 @@ pid_t Manager::pid() const { return server_ ? server_->pid().value_or(0) : 0; }
 void Manager::shutdown() {
     if (!server_ || owner_ != ::getpid()) return;
     forget_connection(link_->serial);
+    {
+        std::lock_guard lock(link_->refs->mu);
+        link_->refs->shut = true;
+        link_->refs->sock.reset();
+    }
     std::optional<pid_t> p = server_->pid();
     // Only the process that started the server ends it (a forked copy of the Manager does not).
     if (p && server_->is_alive()) {

@@ -6,12 +6,15 @@
 #include <prockit/ipc/connection.hpp>
 #include <prockit/ipc/manager.hpp>
 #include <prockit/ipc/pipe.hpp>
+#include <prockit/ipc/queue.hpp>
+#include <prockit/pool/pool.hpp>
 #include <prockit/sys/syscall.hpp>
 
 #include <csignal>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <thread>
 
 using namespace prockit;
 using namespace prockit::test;
@@ -295,4 +298,173 @@ TEST_F(ManagerTest, AForkedCopyOfTheManagerDoesNotEndTheServer) {
     EXPECT_EQ(join_code(*p), 0);
     d.set("still", 1);
     EXPECT_EQ(d.get<int>("still"), 1);
+}
+
+// ---- references --------------------------------------------------------------------------------
+
+namespace {
+
+// Waits (at most `d`) until the server holds `n` objects; returns the last count seen.
+std::size_t await_count(const Manager& m, std::size_t n, std::chrono::seconds d = 30s) {
+    auto end = std::chrono::steady_clock::now() + d;
+    std::size_t c = m.object_count();
+    while (c != n && std::chrono::steady_clock::now() < end) {
+        std::this_thread::sleep_for(2ms);
+        c = m.object_count();
+    }
+    return c;
+}
+
+}  // namespace
+
+TEST_F(ManagerTest, DroppingTheLastProxyFreesTheObject) {
+    Manager m;
+    const std::size_t start = m.object_count();
+    auto kept = m.dict();
+    kept.set("x", 1);
+    for (int i = 0; i < 100000; ++i) {  // each make is a round trip; each drop a one-way release
+        auto d = m.dict();
+        auto copy = d;               // copies share the process's one reference
+        DictProxy moved = std::move(copy);
+        if (i % 1000 == 0) moved.set("i", i);
+    }
+    EXPECT_EQ(m.object_count(), start + 1);
+    {
+        auto l = m.list();
+        auto q = m.Queue(3);
+        auto v = m.Value(2.5);
+        auto lk = m.Lock();
+        auto e = m.Event();
+        auto ns = m.Namespace();
+        EXPECT_EQ(m.object_count(), start + 7);
+    }
+    EXPECT_EQ(m.object_count(), start + 1);
+    EXPECT_EQ(kept.get<int>("x"), 1);  // a live proxy's object is untouched
+    std::uint64_t id = kept.id();
+    kept = DictProxy();
+    EXPECT_EQ(m.object_count(), start);
+    EXPECT_THROW(DictProxy(m, id), IpcError);  // freed: its id names nothing now
+}
+
+TEST_F(ManagerTest, AKilledClientsObjectsAreFreed) {
+    Manager m;
+    auto d = m.dict();
+    const std::size_t start = m.object_count();
+    Pipe made(false);
+    auto p = spawn_fn([&] {
+        made.first.close();
+        std::vector<ListProxy> mine;
+        for (int i = 0; i < 10; ++i) mine.push_back(m.list());
+        d.set("child", 1);
+        made.second.send(1);
+        ::raise(SIGKILL);
+        return 0;
+    });
+    made.second.close();
+    EXPECT_EQ(made.first.recv<int>(30s), 1);
+    EXPECT_EQ(join_code(*p), -SIGKILL);
+    // The child's reference socket closed with it: its ten lists are freed, the dict (ours) is not.
+    EXPECT_EQ(await_count(m, start), start);
+    EXPECT_EQ(d.get<int>("child"), 1);
+}
+
+TEST_F(ManagerTest, AProxySentThroughAPipeOutlivesTheSendersCopy) {
+    Manager m;
+    const std::size_t start = m.object_count();
+    Pipe to_child(false), from_child(false);
+    auto p = spawn_fn([&] {
+        to_child.second.close();
+        from_child.first.close();
+        auto d = to_child.first.recv<DictProxy>(30s);  // the sender dropped its own long ago
+        from_child.second.send(d.get<int>("x"));
+        d.set("y", 2);
+        to_child.first.recv<int>(30s);  // hold it until told
+        return 0;
+    });
+    to_child.first.close();
+    from_child.second.close();
+    {
+        auto d = m.dict();
+        d.set("x", 7);
+        to_child.second.send(d);
+    }  // our proxy is gone; the message in the pipe holds the object
+    EXPECT_EQ(m.object_count(), start + 1);
+    EXPECT_EQ(from_child.first.recv<int>(30s), 7);
+    to_child.second.send(0);
+    EXPECT_EQ(join_code(*p), 0);
+    EXPECT_EQ(await_count(m, start), start);  // the receiver's reference ended with it
+}
+
+TEST_F(ManagerTest, AProxySentThroughAQueueAndAsAPoolArgumentKeepsItsObject) {
+    Manager m;
+    const std::size_t start = m.object_count();
+    prockit::Queue q;
+    {
+        auto l = m.list();
+        l.append(std::string("a"));
+        q.put(l);
+        q.put(l);  // twice: each message holds its own reference
+    }
+    EXPECT_EQ(m.object_count(), start + 1);
+    {
+        auto first = q.get<ListProxy>(30s);
+        EXPECT_EQ(first.get<std::string>(0), "a");
+    }
+    EXPECT_EQ(m.object_count(), start + 1);  // the second message still holds it
+    auto second = q.get<ListProxy>(30s);
+    EXPECT_EQ(second.size(), 1u);
+    {
+        Pool pool({.processes = 1});
+        auto r = pool.apply_async([](ListProxy l) {
+            l.append(std::string("from a worker"));
+            return static_cast<int>(l.size());
+        }, std::tuple{second});
+        EXPECT_EQ(r.get(30s), 2);
+    }
+    second = ListProxy();
+    EXPECT_EQ(await_count(m, start), start);
+}
+
+TEST_F(ManagerTest, AForkedChildKeepsWhatItInheritedAfterTheParentDropsIt) {
+    Manager m;
+    const std::size_t start = m.object_count();
+    auto held = std::make_shared<std::optional<DictProxy>>(m.dict());
+    (*held)->set("x", 3);
+    Pipe go(false), done(false);
+    auto p = spawn_fn([held, &go, &done] {
+        go.second.close();
+        done.first.close();
+        go.first.recv<int>(30s);  // the parent has dropped its proxy by now
+        int x = (*held)->get<int>("x");
+        done.second.send(x);
+        go.first.recv<int>(30s);
+        return 0;
+    });
+    go.first.close();
+    done.second.close();
+    held->reset();  // the parent's only proxy (the child's copy is in its own memory)
+    EXPECT_EQ(m.object_count(), start + 1);
+    go.second.send(1);
+    EXPECT_EQ(done.first.recv<int>(30s), 3);
+    go.second.send(2);
+    EXPECT_EQ(join_code(*p), 0);
+    EXPECT_EQ(await_count(m, start), start);
+}
+
+TEST_F(ManagerTest, AChildThatNeverUsesTheManagerReleasesWhatItInherited) {
+    Manager m;
+    const std::size_t start = m.object_count();
+    auto held = std::make_shared<std::optional<QueueProxy>>(m.Queue());
+    Pipe go(false);
+    auto p = spawn_fn([held, &go] {
+        go.second.close();
+        go.first.recv<int>(30s);
+        return 0;  // ends without a word to the manager: its hand-over ticket hangs up
+    });
+    go.first.close();
+    held->reset();
+    EXPECT_EQ(m.object_count(), start + 1);  // the child may still use it
+    go.second.send(1);
+    EXPECT_EQ(join_code(*p), 0);
+    EXPECT_EQ(await_count(m, start), start);
 }

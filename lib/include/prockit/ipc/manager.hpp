@@ -13,8 +13,9 @@
 //
 // Values are codec values (prockit/ipc/codec.hpp): the server keeps their bytes and the proxy names
 // the type when it reads them back (get<T>; a mismatch is a CodecError). Dict and Namespace keys are
-// strings. Each operation is one request and one reply over a Unix-domain socket (Listener/Client,
-// prockit/ipc/connection.hpp, authenticated with the manager's key): nothing is shared in memory,
+// strings. Each operation is one request and one reply over a connection made through a Unix-domain
+// socket (Listener/Client, prockit/ipc/connection.hpp, authenticated with the manager's key; the
+// messages then travel through two pipes the client hands over): nothing is shared in memory,
 // so a proxy works in any process that knows the address and key — forked children, or unrelated
 // processes through Manager::connect() and a proxy built from an object's id().
 //
@@ -23,7 +24,7 @@
 // another process, drops its copy, and connects anew). Lock ownership belongs to the connection,
 // so a Lock is released by the thread that acquired it (as prockit::Lock).
 //
-// The server: one process (a prockit::Process, daemon), single-threaded, a poll(2) loop over its
+// The server: one process (a prockit::Process, daemon), single-threaded, an epoll loop over its
 // clients. A blocking request (Lock acquire, Queue get or put on a full queue, Event wait) is parked
 // until it can be answered or its timeout passes; other clients are served meanwhile. A client that
 // dies releases the locks it held (the next holder gets LockStatus::owner_died) and its parked
@@ -36,7 +37,14 @@
 //    thread that constructed the Manager) and ends the same way.
 //  * The default address is a fresh abstract name ('@prockit-...'), which leaves no file at all.
 //  * A proxy whose server is gone throws EofError ("the manager's server is gone"); never a hang.
-//  * Objects live as long as the server (there is no reference counting).
+//
+// References (as in Python): every proxy holds a reference to its object, and the server frees the
+// object when the last reference is gone. Copies of a proxy within one process are counted in the
+// process; the server sees one reference per process (held on that process's reference
+// connection, which is released when the process ends, even by SIGKILL). A forked child inherits
+// its parent's references (fork hands them over through pthread_atfork). A proxy sent to another
+// process (Pipe, Queue, Connection, Pool arguments: any codec message) carries a reference from
+// the sender until the receiver decodes it. See docs/ipc.md ("Manager") for the rules.
 #pragma once
 
 #include <prockit/ipc/codec.hpp>
@@ -65,6 +73,8 @@ struct ManagerOptions {
     std::chrono::milliseconds start_timeout{10000};
 };
 
+class Manager;
+
 namespace detail {
 /// What a proxy asks the server (internal protocol).
 enum class ManagerOp : std::uint32_t {
@@ -75,12 +85,14 @@ enum class ManagerOp : std::uint32_t {
     event_set, event_clear, event_is_set, event_wait,
 };
 enum class ManagerKind : std::uint32_t { dict = 1, list, names, value, queue, lock, event };
+struct ManagerRefs;  // this process's references to one manager's objects (manager.cpp)
 
 /// One manager as seen from a client: its address and key (the connections are per thread).
 struct ManagerLink {
     std::string address;
     std::string authkey;
     std::uint64_t serial = 0;  // tells managers at a reused address apart
+    std::shared_ptr<ManagerRefs> refs;  // shared by every link with this serial in this process
     /// One request; returns the reply's payload, or throws what the reply's status means.
     /// `what` names the object in error messages ("a manager dict").
     std::string call(ManagerOp op, std::uint64_t id, Timeout timeout, std::string_view a, std::string_view b,
@@ -92,13 +104,45 @@ public:
     /// The object's id in its manager (pass it to an unrelated process with address and key).
     std::uint64_t id() const noexcept { return id_; }
 
+    /// Each proxy holds a reference (counted in this process; the server sees one per process).
+    ProxyBase(const ProxyBase& o);
+    ProxyBase(ProxyBase&& o) noexcept : link_(std::move(o.link_)), id_(o.id_), kind_(o.kind_) { o.id_ = 0; }
+    ProxyBase& operator=(const ProxyBase& o);
+    ProxyBase& operator=(ProxyBase&& o) noexcept;
+    ~ProxyBase();
+
+    /// The codec's form of a proxy (Codec<DictProxy> etc.): the manager's address and key, the
+    /// object's id and a hand-over ticket, which holds a reference until the receiver decodes it
+    /// (or until the sending process ends). Encoding asks the server for the ticket.
+    void encode_to(Writer& w) const;
+    /// Decodes a proxy of `kind` and takes the reference its ticket holds (CodecError when the
+    /// message holds another kind of proxy; IpcError bad_handle when the ticket is gone).
+    static ProxyBase decode_from(Reader& r, ManagerKind kind);
+
 protected:
     ProxyBase() = default;
-    ProxyBase(std::shared_ptr<const ManagerLink> link, std::uint64_t id) : link_(std::move(link)), id_(id) {}
+    struct Adopt {};  // the server already holds a reference for this process (a new object)
+    ProxyBase(std::shared_ptr<const ManagerLink> link, std::uint64_t id, ManagerKind kind, Adopt);
+    // An existing object by id: takes a reference (IpcError bad_handle if there is no such object
+    // of this kind).
+    ProxyBase(std::shared_ptr<const ManagerLink> link, std::uint64_t id, ManagerKind kind);
+    ProxyBase(ProxyBase&& o, ManagerKind kind);  // from decode_from, checked to be of `kind`
     std::string call(ManagerOp op, const char* what, std::string_view a = {}, std::string_view b = {},
                      Timeout timeout = std::nullopt) const;
     std::shared_ptr<const ManagerLink> link_;
     std::uint64_t id_ = 0;
+    ManagerKind kind_ = ManagerKind::dict;
+
+private:
+    friend class prockit::Manager;
+    void release() noexcept;
+};
+
+/// Codec<P> for every proxy type P (a value sent between processes keeps its object alive).
+template <class P, ManagerKind K>
+struct ProxyCodec {
+    static void encode(Writer& w, const P& p) { p.encode_to(w); }
+    static P decode(Reader& r) { return P(ProxyBase::decode_from(r, K)); }
 };
 }  // namespace detail
 
@@ -138,7 +182,8 @@ public:
 
 private:
     friend class Manager;
-    using ProxyBase::ProxyBase;
+    friend struct detail::ProxyCodec<DictProxy, detail::ManagerKind::dict>;
+    explicit DictProxy(detail::ProxyBase&& b) : ProxyBase(std::move(b)) {}
     static constexpr const char* kWhat = "a manager dict";
 };
 
@@ -156,7 +201,8 @@ public:
 
 private:
     friend class Manager;
-    using ProxyBase::ProxyBase;
+    friend struct detail::ProxyCodec<NamespaceProxy, detail::ManagerKind::names>;
+    explicit NamespaceProxy(detail::ProxyBase&& b) : ProxyBase(std::move(b)) {}
     static constexpr const char* kWhat = "a manager Namespace";
 };
 
@@ -187,7 +233,8 @@ public:
 
 private:
     friend class Manager;
-    using ProxyBase::ProxyBase;
+    friend struct detail::ProxyCodec<ListProxy, detail::ManagerKind::list>;
+    explicit ListProxy(detail::ProxyBase&& b) : ProxyBase(std::move(b)) {}
     static constexpr const char* kWhat = "a manager list";
 };
 
@@ -202,7 +249,8 @@ public:
 
 private:
     friend class Manager;
-    using ProxyBase::ProxyBase;
+    friend struct detail::ProxyCodec<ValueProxy<T>, detail::ManagerKind::value>;
+    explicit ValueProxy(detail::ProxyBase&& b) : ProxyBase(std::move(b)) {}
     static constexpr const char* kWhat = "a manager Value";
 };
 
@@ -222,7 +270,8 @@ public:
 
 private:
     friend class Manager;
-    using ProxyBase::ProxyBase;
+    friend struct detail::ProxyCodec<QueueProxy, detail::ManagerKind::queue>;
+    explicit QueueProxy(detail::ProxyBase&& b) : ProxyBase(std::move(b)) {}
     static constexpr const char* kWhat = "a manager Queue";
 };
 
@@ -241,7 +290,8 @@ public:
 
 private:
     friend class Manager;
-    using ProxyBase::ProxyBase;
+    friend struct detail::ProxyCodec<LockProxy, detail::ManagerKind::lock>;
+    explicit LockProxy(detail::ProxyBase&& b) : ProxyBase(std::move(b)) {}
     static constexpr const char* kWhat = "a manager Lock";
 };
 
@@ -258,7 +308,8 @@ public:
 
 private:
     friend class Manager;
-    using ProxyBase::ProxyBase;
+    friend struct detail::ProxyCodec<EventProxy, detail::ManagerKind::event>;
+    explicit EventProxy(detail::ProxyBase&& b) : ProxyBase(std::move(b)) {}
     static constexpr const char* kWhat = "a manager Event";
 };
 
@@ -282,7 +333,7 @@ public:
     NamespaceProxy Namespace() const;  // NOLINT: Python's name
     template <class T>
     ValueProxy<T> Value(const T& initial) const {  // NOLINT
-        ValueProxy<T> v(link_, create(detail::ManagerKind::value));
+        ValueProxy<T> v(create(detail::ManagerKind::value));
         v.set(initial);
         return v;
     }
@@ -294,13 +345,16 @@ public:
     const std::string& authkey() const noexcept { return link_->authkey; }
     /// The server's PID (0 for a connect()ed handle).
     pid_t pid() const;
+    /// How many objects the server holds now (a diagnostic: each is freed with its last reference).
+    std::size_t object_count() const;
     /// Ends the server and reaps it; later requests through proxies throw EofError.
     void shutdown();
 
 private:
     struct ConnectTag {};
     explicit Manager(ConnectTag);
-    std::uint64_t create(detail::ManagerKind kind, std::uint64_t arg = 0) const;
+    /// A new object, held by this process's reference to it.
+    detail::ProxyBase create(detail::ManagerKind kind, std::uint64_t arg = 0) const;
     friend class detail::ProxyBase;
     friend class DictProxy;
     friend class ListProxy;
@@ -318,6 +372,23 @@ private:
 };
 
 template <class T>
-ValueProxy<T>::ValueProxy(const Manager& m, std::uint64_t id) : ProxyBase(Manager::checked(m, id, detail::ManagerKind::value), id) {}
+ValueProxy<T>::ValueProxy(const Manager& m, std::uint64_t id)
+    : ProxyBase(Manager::checked(m, id, detail::ManagerKind::value), id, detail::ManagerKind::value) {}
+
+// Proxies travel in codec messages (Pipe, Queue, Connection, Pool arguments) with their reference.
+template <>
+struct Codec<DictProxy> : detail::ProxyCodec<DictProxy, detail::ManagerKind::dict> {};
+template <>
+struct Codec<NamespaceProxy> : detail::ProxyCodec<NamespaceProxy, detail::ManagerKind::names> {};
+template <>
+struct Codec<ListProxy> : detail::ProxyCodec<ListProxy, detail::ManagerKind::list> {};
+template <class T>
+struct Codec<ValueProxy<T>> : detail::ProxyCodec<ValueProxy<T>, detail::ManagerKind::value> {};
+template <>
+struct Codec<QueueProxy> : detail::ProxyCodec<QueueProxy, detail::ManagerKind::queue> {};
+template <>
+struct Codec<LockProxy> : detail::ProxyCodec<LockProxy, detail::ManagerKind::lock> {};
+template <>
+struct Codec<EventProxy> : detail::ProxyCodec<EventProxy, detail::ManagerKind::event> {};
 
 }  // namespace prockit
