@@ -1,8 +1,12 @@
 #!/bin/sh
 # bench/pjobs_bench.sh — pjobs against its peers, paired runs, medians and ranges printed.
 #   1. `pjobs run` latency (command issued -> job running: pjobs run returns once the job's PID is
-#      known) vs `nohup CMD &` in a shell (and task-spooler's `tsp` when installed);
-#   2. `pjobs list` with 10,000 finished jobs in the table (goal: <= 50 ms);
+#      known) vs `nohup CMD &` in a shell and vs task-spooler's `tsp` (when installed; it returns
+#      once the job is queued, and with 1000 slots it starts at once), in rounds of three;
+#   2. `pjobs list` with 10,000 finished jobs in the table (goal: <= 50 ms), with the client's and
+#      the server's CPU time, beside two floors (bench/pjobs_list_floor): a C client sending the
+#      same request to the same server, and one receiving the same bytes from a server that only
+#      sends them;
 #   3. output throughput while attached (`pjobs fg` under script(1)) vs the same job writing to a
 #      pty directly (script(1) alone), goal >= 0.5x.
 # Usage: bench/pjobs_bench.sh [BUILD_DIR] [PAIRS] [MIB]
@@ -20,7 +24,13 @@ now() { date +%s%N; }
 stats() { sort -g "$2" | awk -v n="$1" '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%-34s median %10.3f  range %10.3f .. %10.3f  (n=%d)\n", n, m, v[1], v[NR], NR}'; }
 
 "$PJOBS" list >/dev/null  # the server, started once
-: > "$T/run.ms"; : > "$T/nohup.ms"; : > "$T/ratio.run"
+TSP=$(command -v tsp || command -v ts || true)
+if [ -n "$TSP" ] && ! "$TSP" -h 2>&1 | grep -qi "task spooler"; then TSP=""; fi  # moreutils' ts is another tool
+if [ -n "$TSP" ]; then
+  export TS_SOCKET="$T/tsp.sock" TMPDIR="$T"
+  "$TSP" -S 1000 >/dev/null  # its server, started once; slots enough that every job starts at once
+fi
+: > "$T/run.ms"; : > "$T/nohup.ms"; : > "$T/tsp.ms"; : > "$T/ratio.run"; : > "$T/ratio.tsp"
 i=0
 while [ $i -lt "$PAIRS" ]; do
   a=$(now); "$PJOBS" run --no-tty -- sleep 30 >/dev/null; b=$(now)
@@ -31,22 +41,23 @@ while [ $i -lt "$PAIRS" ]; do
   echo "$p" | awk '{print $1/1e6}' >> "$T/run.ms"
   echo "$q" | awk '{print $1/1e6}' >> "$T/nohup.ms"
   echo "$p $q" | awk '{print $1/$2}' >> "$T/ratio.run"
+  if [ -n "$TSP" ]; then
+    e=$(now); "$TSP" sleep 30 >/dev/null; f=$(now)
+    echo "$((f - e))" | awk '{print $1/1e6}' >> "$T/tsp.ms"
+    echo "$p $((f - e))" | awk '{print $1/$2}' >> "$T/ratio.tsp"
+  fi
   i=$((i + 1))
 done
 echo "== pjobs run latency (ms), $PAIRS pairs"
 stats "pjobs run --no-tty -- sleep" "$T/run.ms"
 stats "sh -c 'nohup sleep &'" "$T/nohup.ms"
 stats "ratio pjobs/nohup" "$T/ratio.run"
-if command -v tsp >/dev/null 2>&1; then
-  : > "$T/tsp.ms"
-  i=0
-  while [ $i -lt "$PAIRS" ]; do
-    a=$(now); TS_SOCKET="$T/tsp.sock" tsp sleep 30 >/dev/null; b=$(now)
-    echo "$((b - a))" | awk '{print $1/1e6}' >> "$T/tsp.ms"
-    i=$((i + 1))
-  done
-  stats "tsp sleep" "$T/tsp.ms"
-  TS_SOCKET="$T/tsp.sock" tsp -K >/dev/null 2>&1 || true
+if [ -n "$TSP" ]; then
+  stats "tsp sleep (task-spooler)" "$T/tsp.ms"
+  stats "ratio pjobs/tsp" "$T/ratio.tsp"
+  "$TSP" -K >/dev/null 2>&1 || true
+else
+  echo "task-spooler (tsp) is not installed: not measured"
 fi
 
 # 2. list with 10,000 finished jobs: the table written as the server writes it.
@@ -57,16 +68,45 @@ awk 'BEGIN { print "{\"pjobs_table\":1}";
     printf "{\"argv\":[\"make\",\"-C\",\"dir%d\",\"all\"],\"code\":%d,\"cwd\":\"/tmp\",\"ended\":1796600000,\"id\":%d,\"kind\":\"exited\",\"pid\":%d,\"started\":1796599000,\"state\":\"done\",\"submitted\":1796599000,\"touch\":%d,\"tty\":true}\n", i, i % 3, i, 100000 + i, i }' \
   > "$XDG_STATE_HOME/prockit/pjobs-jobs.jsonl"
 "$PJOBS" list >/dev/null  # loads the table
-: > "$T/list.ms"; : > "$T/listj.ms"
+: > "$T/list.ms"; : > "$T/listj.ms"; : > "$T/floor.ms"; : > "$T/wire.ms"; : > "$T/listcpu.ms"; : > "$T/servercpu.ms"
+SOCK="$XDG_RUNTIME_DIR/prockit/pjobs.sock"
+SPID=$(cat "$XDG_RUNTIME_DIR/prockit/pjobs.pid")
+TICK=$(getconf CLK_TCK)
+FLOOR="$BUILD/bench/pjobs_list_floor"
+if [ -x "$FLOOR" ]; then  # the same bytes from a server that only sends them
+  "$PJOBS" list > "$T/list.txt"
+  "$FLOOR" serve "$T/floor.sock" "$T/list.txt" & FLOOR_SERVER=$!
+  while [ ! -S "$T/floor.sock" ]; do sleep 0.01; done
+fi
+server_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat"; }
 i=0
 while [ $i -lt "$PAIRS" ]; do
-  a=$(now); "$PJOBS" list >/dev/null; b=$(now); "$PJOBS" list -J >/dev/null; c=$(now)
+  s0=$(server_ticks)
+  a=$(now); "$PJOBS" list >/dev/null; b=$(now)
+  s1=$(server_ticks)
   echo "$((b - a))" | awk '{print $1/1e6}' >> "$T/list.ms"
-  echo "$((c - b))" | awk '{print $1/1e6}' >> "$T/listj.ms"
+  echo "$s0 $s1" | awk -v t="$TICK" '{print ($2 - $1) * 1000 / t}' >> "$T/servercpu.ms"
+  # the client's own CPU (user + sys), from a second run
+  /usr/bin/time -f "%U %S" -o "$T/cpu" "$PJOBS" list >/dev/null
+  awk '{print ($1 + $2) * 1000}' "$T/cpu" >> "$T/listcpu.ms"
+  if [ -x "$FLOOR" ]; then
+    c=$(now); "$FLOOR" get "$SOCK" >/dev/null; d=$(now); "$FLOOR" cat "$T/floor.sock" >/dev/null; e=$(now)
+    echo "$((d - c))" | awk '{print $1/1e6}' >> "$T/floor.ms"
+    echo "$((e - d))" | awk '{print $1/1e6}' >> "$T/wire.ms"
+  fi
+  c=$(now); "$PJOBS" list -J >/dev/null; d=$(now)
+  echo "$((d - c))" | awk '{print $1/1e6}' >> "$T/listj.ms"
   i=$((i + 1))
 done
+[ -n "${FLOOR_SERVER:-}" ] && kill "$FLOOR_SERVER"
 echo "== pjobs list, 10,000 finished jobs (ms; goal <= 50)"
 stats "pjobs list" "$T/list.ms"
+stats "  client CPU, user+sys (10 ms ticks)" "$T/listcpu.ms"
+stats "  server CPU (10 ms ticks)" "$T/servercpu.ms"
+if [ -x "$FLOOR" ]; then
+  stats "floor: C client, same request" "$T/floor.ms"
+  stats "floor: C client, bytes only" "$T/wire.ms"
+fi
 stats "pjobs list -J" "$T/listj.ms"
 "$PJOBS" clean
 

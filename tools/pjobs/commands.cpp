@@ -3,7 +3,9 @@
 #include "client.hpp"
 #include "pjobs_cli.hpp"
 #include "server.hpp"
+#include "common/cli.hpp"
 
+#include <prockit/sched/cpuset.hpp>
 #include <prockit/sys/signals.hpp>
 
 #include <cerrno>
@@ -60,7 +62,13 @@ int mode_run(const Paths& p, const Options& o) {
     if (!o.name.empty()) req["name"] = o.name;
     if (!o.group.empty()) req["group"] = o.group;
     if (!o.after.empty()) req["after"] = o.after;
-    if (!o.cpus.empty()) req["cpus"] = o.cpus;
+    if (!o.cpus.empty()) {
+        // Checked here, so that a job never starts unpinned because of a typo.
+        auto set = CpuSet::parse(o.cpus);
+        if (!set) throw Failure("cannot parse --cpus \"" + o.cpus + "\": " + tools::error_reason(set.error()), 2);
+        if (set->empty()) throw Failure("cannot use --cpus \"" + o.cpus + "\": it names no CPU", 2);
+        req["cpus"] = o.cpus;
+    }
     if (o.nice) req["nice"] = *o.nice;
     if (o.oom_score_adj) req["oom_score_adj"] = *o.oom_score_adj;
     winsize ws{};

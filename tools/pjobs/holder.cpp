@@ -362,7 +362,12 @@ int holder_main(const std::string& spec_text) {
     if (h.spec.contains("oom_score_adj")) cmd.oom_score_adj(h.spec["oom_score_adj"].get<int>());
     if (h.spec.contains("cpus")) {
         auto set = CpuSet::parse(h.spec["cpus"].get<std::string>());
-        if (set) cmd.affinity(*set);
+        if (!set) {  // the client checked it; a table edited by hand is refused, not ignored
+            daemon->notify(2, "cannot parse the job's CPU list: " + set.error().message());
+            unlink(h.paths.holder_socket(h.id).c_str());
+            return 1;
+        }
+        cmd.affinity(*set);
     }
     sigset_t mask;
     sigemptyset(&mask);
