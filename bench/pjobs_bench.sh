@@ -9,7 +9,7 @@
 #      sends them;
 #   3. output throughput while attached (`pjobs fg` under script(1)) vs the same job writing to a
 #      pty directly (script(1) alone), goal >= 0.5x.
-# Usage: bench/pjobs_bench.sh [BUILD_DIR] [PAIRS] [MIB]
+# Usage: [PJOBS_BENCH_SECTIONS="1 2 3"] bench/pjobs_bench.sh [BUILD_DIR] [PAIRS] [MIB]
 set -eu
 BUILD=${1:-build}
 PAIRS=${2:-7}
@@ -20,10 +20,13 @@ export XDG_RUNTIME_DIR="$T/run" XDG_STATE_HOME="$T/state"
 trap '"$PJOBS" kill -s KILL %% >/dev/null 2>&1 || true; "$PJOBS" server stop >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
 
 now() { date +%s%N; }
+# PJOBS_BENCH_SECTIONS="1 3" runs only those sections (default: all three)
+want() { case " ${PJOBS_BENCH_SECTIONS:-1 2 3} " in *" $1 "*) return 0 ;; esac; return 1; }
 # stats NAME FILE: median and range of the numbers in FILE
 stats() { sort -g "$2" | awk -v n="$1" '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%-34s median %10.3f  range %10.3f .. %10.3f  (n=%d)\n", n, m, v[1], v[NR], NR}'; }
 
 "$PJOBS" list >/dev/null  # the server, started once
+if want 1; then
 TSP=$(command -v tsp || command -v ts || true)
 if [ -n "$TSP" ] && ! "$TSP" -h 2>&1 | grep -qi "task spooler"; then TSP=""; fi  # moreutils' ts is another tool
 if [ -n "$TSP" ]; then
@@ -60,6 +63,9 @@ else
   echo "task-spooler (tsp) is not installed: not measured"
 fi
 
+fi
+
+if want 2; then
 # 2. list with 10,000 finished jobs: the table written as the server writes it.
 "$PJOBS" kill -s KILL %% >/dev/null 2>&1 || true
 "$PJOBS" server stop
@@ -110,17 +116,41 @@ fi
 stats "pjobs list -J" "$T/listj.ms"
 "$PJOBS" clean
 
-# 3. attached throughput: $MIB MiB written to the job's terminal.
-: > "$T/fg.s"; : > "$T/pty.s"; : > "$T/ratio.fg"
+fi
+
+if want 3; then
+# 3. attached throughput: $MIB MiB written to the job's terminal. Wall time, and — when the cgroup
+# v1 cpuacct controller is writable (root) — the CPU time of everything on each path: for pjobs
+# the server, the holder, the job and fg under script(1) (the server is restarted in the cgroup,
+# its holders and jobs follow), for the peer script(1) and the writer.
+CG=""
+if mkdir "/sys/fs/cgroup/cpuacct/pjobs-bench-$$" 2>/dev/null; then
+  CG="/sys/fs/cgroup/cpuacct/pjobs-bench-$$"
+  mkdir "$CG/fg" "$CG/direct"
+  "$PJOBS" server stop >/dev/null
+  sh -c "echo \$\$ > $CG/fg/cgroup.procs; exec $PJOBS list" >/dev/null
+fi
+# in_cg NAME CMD...: runs CMD in cgroup NAME when there is one
+in_cg() { g=$1; shift; if [ -n "$CG" ]; then sh -c 'echo $$ > "$0/cgroup.procs"; exec "$@"' "$CG/$g" "$@"; else "$@"; fi; }
+usage() { if [ -n "$CG" ]; then cat "$CG/$1/cpuacct.usage"; else echo 0; fi; }
+: > "$T/fg.s"; : > "$T/pty.s"; : > "$T/ratio.fg"; : > "$T/fgcpu.s"; : > "$T/ptycpu.s"; : > "$T/ratio.cpu"
 i=0
 while [ $i -lt "$PAIRS" ]; do
   rm -f "$T/go"
   "$PJOBS" run -- sh -c "while [ ! -e $T/go ]; do sleep 0.01; done; head -c ${MIB}M /dev/zero" >/dev/null
-  a=$(now); script -qec "sh -c 'touch $T/go; exec $PJOBS fg %%'" /dev/null </dev/null >/dev/null 2>&1 || true; b=$(now)
-  c=$(now); script -qec "head -c ${MIB}M /dev/zero" /dev/null >/dev/null 2>&1; d=$(now)
+  u0=$(usage fg)
+  a=$(now); in_cg fg script -qec "sh -c 'touch $T/go; exec $PJOBS fg %%'" /dev/null </dev/null >/dev/null 2>&1 || true; b=$(now)
+  u1=$(usage fg); v0=$(usage direct)
+  c=$(now); in_cg direct script -qec "head -c ${MIB}M /dev/zero" /dev/null >/dev/null 2>&1; d=$(now)
+  v1=$(usage direct)
   echo "$((b - a))" | awk '{print $1/1e9}' >> "$T/fg.s"
   echo "$((d - c))" | awk '{print $1/1e9}' >> "$T/pty.s"
   echo "$((b - a)) $((d - c))" | awk -v m="$MIB" '{print (m/($1/1e9)) / (m/($2/1e9))}' >> "$T/ratio.fg"
+  if [ -n "$CG" ]; then
+    echo "$((u1 - u0))" | awk '{print $1/1e9}' >> "$T/fgcpu.s"
+    echo "$((v1 - v0))" | awk '{print $1/1e9}' >> "$T/ptycpu.s"
+    echo "$((u1 - u0)) $((v1 - v0))" | awk '{print $2 / $1}' >> "$T/ratio.cpu"
+  fi
   "$PJOBS" clean >/dev/null
   i=$((i + 1))
 done
@@ -128,3 +158,11 @@ echo "== attached output throughput, $MIB MiB (s; throughput ratio goal >= 0.5)"
 stats "pjobs fg (job -> holder -> fg)" "$T/fg.s"
 stats "direct to a pty (script)" "$T/pty.s"
 stats "throughput ratio fg/direct" "$T/ratio.fg"
+if [ -n "$CG" ]; then
+  stats "CPU s, pjobs path (all processes)" "$T/fgcpu.s"
+  stats "CPU s, direct path" "$T/ptycpu.s"
+  stats "CPU ratio direct/pjobs" "$T/ratio.cpu"
+  "$PJOBS" server stop >/dev/null 2>&1 || true
+  for k in 1 2 3 4 5 6 7 8 9 10; do rmdir "$CG/fg" "$CG/direct" "$CG" 2>/dev/null && break; sleep 0.2; done
+fi
+fi

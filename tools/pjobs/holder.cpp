@@ -61,6 +61,7 @@ struct Holder {
     Child child;
     Scrollback scrollback{scrollback_limit};
     std::vector<char> batch = std::vector<char>(batch_limit);
+    std::size_t last_batch = 0;  // what the last read_output() read
     std::map<int, Client> clients;
     std::map<int, unique_fd> fds;
     int attached = -1;
@@ -99,25 +100,25 @@ struct Holder {
         if (attached >= 0 && !send_frame(attached, 'o', std::string_view(p, n))) drop(attached);
     }
 
-    /// Reads what the job wrote, in batches of up to batch_limit bytes, each logged and sent
-    /// whole. False at EOF or EIO (no slave left): nothing more to read.
+    /// Reads what the job wrote, up to batch_limit bytes, logged and sent as one. One batch per
+    /// call: a job that writes without pause leaves the loop time for keys, signals and clients.
+    /// False at EOF or EIO (no slave left): nothing more to read.
     bool read_output() {
-        for (;;) {
-            std::size_t got = 0;
-            bool open = true;
-            while (got < batch.size()) {
-                ssize_t r = read(master.get(), batch.data() + got, batch.size() - got);
-                if (r > 0) {
-                    got += static_cast<std::size_t>(r);
-                    continue;
-                }
-                if (r < 0 && errno == EINTR) continue;
-                open = r < 0 && errno == EAGAIN;
-                break;
+        std::size_t got = 0;
+        bool open = true;
+        while (got < batch.size()) {
+            ssize_t r = read(master.get(), batch.data() + got, batch.size() - got);
+            if (r > 0) {
+                got += static_cast<std::size_t>(r);
+                continue;
             }
-            if (got > 0) output(batch.data(), got);
-            if (!open || got < batch.size()) return open;
+            if (r < 0 && errno == EINTR) continue;
+            open = r < 0 && errno == EAGAIN;
+            break;
         }
+        if (got > 0) output(batch.data(), got);
+        last_batch = got;
+        return open;
     }
 
     void signal_job(int sig, bool tree) {
@@ -269,7 +270,8 @@ struct Holder {
     }
 
     int finish() {
-        read_output();  // what the job wrote last
+        while (read_output() && last_batch == batch.size()) {  // what the job wrote last
+        }
         std::string err;
         if (!write_file_atomic(paths.exit_record(id), state.dump() + "\n", &err))
             std::fprintf(stderr, "pjobs holder %ld: cannot write exit record: %s\n", id, err.c_str());
