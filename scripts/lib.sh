@@ -6,6 +6,8 @@ PROCKIT_BUILD_DEPS=(g++ cmake ninja-build pkg-config libcli11-dev libcap-dev lib
                     libgtest-dev libgmock-dev libbenchmark-dev
                     bash-completion zsh fish  # the completion tests drive bash, parse zsh and fish
                     parallel    # prun's side-by-side tests run GNU parallel
+                    tmux less   # pjobs' full-screen test drives less under fg in a tmux pane
+                    task-spooler  # pjobs_bench.sh measures tsp as a peer of pjobs run
                     postgresql)  # poomguard's real-component test runs a throw-away cluster
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -3,7 +3,9 @@
 #include "client.hpp"
 #include "pjobs_cli.hpp"
 #include "server.hpp"
+#include "common/cli.hpp"
 
+#include <prockit/sched/cpuset.hpp>
 #include <prockit/sys/signals.hpp>
 
 #include <cerrno>
@@ -60,7 +62,13 @@ int mode_run(const Paths& p, const Options& o) {
     if (!o.name.empty()) req["name"] = o.name;
     if (!o.group.empty()) req["group"] = o.group;
     if (!o.after.empty()) req["after"] = o.after;
-    if (!o.cpus.empty()) req["cpus"] = o.cpus;
+    if (!o.cpus.empty()) {
+        // Checked here, so that a job never starts unpinned because of a typo.
+        auto set = CpuSet::parse(o.cpus);
+        if (!set) throw Failure("cannot parse --cpus \"" + o.cpus + "\": " + tools::error_reason(set.error()), 2);
+        if (set->empty()) throw Failure("cannot use --cpus \"" + o.cpus + "\": it names no CPU", 2);
+        req["cpus"] = o.cpus;
+    }
     if (o.nice) req["nice"] = *o.nice;
     if (o.oom_score_adj) req["oom_score_adj"] = *o.oom_score_adj;
     winsize ws{};
@@ -75,8 +83,10 @@ int mode_run(const Paths& p, const Options& o) {
 }
 
 int mode_list(const Paths& p, const Options& o) {
-    // The server formats the text itself: one string to parse here, not 10,000 objects.
-    json r = call(p, {{"op", "list"}, {"text", !o.json}});
+    // The server formats the text itself and sends it raw, after the answer: nothing to parse or
+    // unescape here, one write to print it.
+    unique_fd fd = connect_server(p);
+    json r = call_on(fd.get(), {{"op", "list"}, {"text", !o.json}, {"raw", !o.json}});
     print_warnings(r);
     long cur = r.value("current", 0L), prev = r.value("previous", 0L);
     if (o.json) {
@@ -99,8 +109,21 @@ int mode_list(const Paths& p, const Options& o) {
         std::puts(out.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
         return 0;
     }
-    const std::string& text = r["text"].get_ref<const std::string&>();
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::string text;
+    if (r.value("raw", false)) {
+        auto f = recv_frame(fd.get());
+        if (!f || f->type != 't') throw Failure("cannot talk to the server: the connection was closed");
+        text = std::move(f->payload);
+    } else {
+        text = r.value("text", "");
+    }
+    std::fflush(stdout);
+    for (std::size_t off = 0; off < text.size();) {
+        ssize_t w = write(1, text.data() + off, text.size() - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) throw Failure(std::string("cannot write the list: ") + std::strerror(errno));
+        off += static_cast<std::size_t>(w);
+    }
     return 0;
 }
 

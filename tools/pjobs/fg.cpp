@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
@@ -102,6 +103,9 @@ int mode_fg(const Paths& p, const Options& o) {
     };
     bool first = true;
     bool stdin_open = true;
+    FrameReader reader;
+    std::string out;
+    fcntl(sock.get(), F_SETFL, fcntl(sock.get(), F_GETFL) | O_NONBLOCK);
     std::string buf;
     buf.resize(65536);
     for (;;) {
@@ -140,18 +144,22 @@ int mode_fg(const Paths& p, const Options& o) {
                 send_frame(sock.get(), 'i', in);
             }
         }
-        if (pf[1].revents) {
-            auto f = recv_frame(sock.get());
-            if (!f) {
-                // The holder ended without a word: it was killed, the job is lost.
-                done("");
-                throw Failure("cannot attach " + what + ": its holder ended (the job is lost)");
-            }
-            if (f->type == 'o') {
-                if (!write_out(f->payload)) return 1;
+        if (!pf[1].revents) continue;
+        // Everything the socket has, then every whole frame in it: the output of consecutive 'o'
+        // frames goes to the terminal in one write.
+        bool holder_open = reader.fill(sock.get());
+        out.clear();
+        for (;;) {
+            auto v = reader.next_view();
+            if (!v) break;
+            if (v->type == 'o') {
+                out += v->payload;
                 continue;
             }
-            if (f->type != 'j') continue;
+            if (v->type != 'j') continue;
+            auto f = std::optional<Frame>(Frame{v->type, std::string(v->payload)});
+            if (!out.empty() && !write_out(out)) return 1;
+            out.clear();
             json ev = json::parse(f->payload, nullptr, false);
             if (ev.is_discarded()) continue;
             if (first) {  // the holder's answer to attach: the state before we continued it
@@ -171,6 +179,12 @@ int mode_fg(const Paths& p, const Options& o) {
                 done("[" + std::to_string(id) + "]+ " + state_text(ev) + "   " + command_text(job) + "\n");
                 return 128 + ev.value("sig", SIGTSTP);
             }
+        }
+        if (!out.empty() && !write_out(out)) return 1;
+        if (!holder_open) {
+            // The holder ended without a word: it was killed, the job is lost.
+            done("");
+            throw Failure("cannot attach " + what + ": its holder ended (the job is lost)");
         }
     }
     return 1;

@@ -11,6 +11,7 @@
 
 #include "proto.hpp"
 
+#include <prockit/jobs/pty.hpp>
 #include <prockit/process/command.hpp>
 #include <prockit/process/daemon.hpp>
 #include <prockit/sched/cpuset.hpp>
@@ -37,6 +38,10 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t scrollback_limit = 64 * 1024;
+/// What one round of reads from the pty gathers before it is logged and sent: a pty master gives
+/// at most a few KiB per read, and a log write and a frame per read were most of the cost of a
+/// job that writes fast.
+constexpr std::size_t batch_limit = 256 * 1024;
 
 struct Client {
     FrameReader reader;
@@ -54,7 +59,9 @@ struct Holder {
     unique_fd log;
     std::string log_error;
     Child child;
-    std::string scrollback;
+    Scrollback scrollback{scrollback_limit};
+    std::vector<char> batch = std::vector<char>(batch_limit);
+    std::size_t last_batch = 0;  // what the last read_output() read
     std::map<int, Client> clients;
     std::map<int, unique_fd> fds;
     int attached = -1;
@@ -89,22 +96,29 @@ struct Holder {
                 off += static_cast<std::size_t>(w);
             }
         }
-        scrollback.append(p, n);
-        if (scrollback.size() > 2 * scrollback_limit) scrollback.erase(0, scrollback.size() - scrollback_limit);
+        scrollback.append(std::string_view(p, n));
         if (attached >= 0 && !send_frame(attached, 'o', std::string_view(p, n))) drop(attached);
     }
 
+    /// Reads what the job wrote, up to batch_limit bytes, logged and sent as one. One batch per
+    /// call: a job that writes without pause leaves the loop time for keys, signals and clients.
+    /// False at EOF or EIO (no slave left): nothing more to read.
     bool read_output() {
-        char buf[65536];
-        for (;;) {
-            ssize_t r = read(master.get(), buf, sizeof buf);
+        std::size_t got = 0;
+        bool open = true;
+        while (got < batch.size()) {
+            ssize_t r = read(master.get(), batch.data() + got, batch.size() - got);
             if (r > 0) {
-                output(buf, static_cast<std::size_t>(r));
+                got += static_cast<std::size_t>(r);
                 continue;
             }
             if (r < 0 && errno == EINTR) continue;
-            return r < 0 && errno == EAGAIN;  // EOF or EIO (no slave left): nothing more to read
+            open = r < 0 && errno == EAGAIN;
+            break;
         }
+        if (got > 0) output(batch.data(), got);
+        last_batch = got;
+        return open;
     }
 
     void signal_job(int sig, bool tree) {
@@ -184,10 +198,7 @@ struct Holder {
             }
             attached = fd;
             send_json(fd, state);
-            if (!scrollback.empty()) {
-                std::size_t from = scrollback.size() > scrollback_limit ? scrollback.size() - scrollback_limit : 0;
-                send_frame(fd, 'o', std::string_view(scrollback).substr(from));
-            }
+            if (scrollback.size() > 0) send_frame(fd, 'o', scrollback.contents());
             if (req.contains("size")) set_winsize(req.value("size", ""));
             if (req.value("cont", false)) signal_job(SIGCONT, false);
         } else {
@@ -259,7 +270,8 @@ struct Holder {
     }
 
     int finish() {
-        read_output();  // what the job wrote last
+        while (read_output() && last_batch == batch.size()) {  // what the job wrote last
+        }
         std::string err;
         if (!write_file_atomic(paths.exit_record(id), state.dump() + "\n", &err))
             std::fprintf(stderr, "pjobs holder %ld: cannot write exit record: %s\n", id, err.c_str());
@@ -325,13 +337,14 @@ int holder_main(const std::string& spec_text) {
     cmd.args(std::vector<std::string>(argv.begin() + 1, argv.end()));
     unique_fd slave;
     if (h.tty) {
-        h.master = unique_fd(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-        if (!h.master || grantpt(h.master.get()) != 0 || unlockpt(h.master.get()) != 0) {
-            daemon->notify(1, std::string("cannot open a pseudo-terminal: ") + std::strerror(errno));
+        auto pty = open_pty();
+        if (!pty) {
+            daemon->notify(1, "cannot open a pseudo-terminal: " + pty.error().message());
             return 1;
         }
-        slave = unique_fd(open(ptsname(h.master.get()), O_RDWR | O_CLOEXEC));  // our controlling tty
-        if (!slave || ioctl(slave.get(), TIOCSCTTY, 0) != 0) {
+        h.master = std::move(pty->master);
+        slave = std::move(pty->slave);
+        if (ioctl(slave.get(), TIOCSCTTY, 0) != 0) {  // our controlling terminal
             daemon->notify(1, std::string("cannot open a pseudo-terminal: ") + std::strerror(errno));
             return 1;
         }
@@ -351,7 +364,12 @@ int holder_main(const std::string& spec_text) {
     if (h.spec.contains("oom_score_adj")) cmd.oom_score_adj(h.spec["oom_score_adj"].get<int>());
     if (h.spec.contains("cpus")) {
         auto set = CpuSet::parse(h.spec["cpus"].get<std::string>());
-        if (set) cmd.affinity(*set);
+        if (!set) {  // the client checked it; a table edited by hand is refused, not ignored
+            daemon->notify(2, "cannot parse the job's CPU list: " + set.error().message());
+            unlink(h.paths.holder_socket(h.id).c_str());
+            return 1;
+        }
+        cmd.affinity(*set);
     }
     sigset_t mask;
     sigemptyset(&mask);

@@ -32,8 +32,10 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     run->add_option("--cwd", o.cwd, "Working directory (default: the current one)")->type_name("DIR");
     run->add_option("--env", o.env, "Set an environment variable (repeatable)")->type_name("K=V")->allow_extra_args(false);
     run->add_option("--cpus", o.cpus, "Pin the job to these CPUs (a list, as in prun)")->type_name("LIST");
-    run->add_option("--nice", o.nice, "Nice value, -20..19")->type_name("N");
-    run->add_option("--oom-score-adj", o.oom_score_adj, "OOM score adjustment, -1000..1000")->type_name("N");
+    run->add_option("--nice", o.nice, "Nice value, -20..19")->check(CLI::Range(-20, 19))->type_name("N");
+    run->add_option("--oom-score-adj", o.oom_score_adj, "OOM score adjustment, -1000..1000")
+        ->check(CLI::Range(-1000, 1000))
+        ->type_name("N");
     run->add_option("command", o.command, "The command and its arguments (after --)")->type_name("CMD");
     run->prefix_command(false);
     run->callback([&o] { o.mode = "run"; });

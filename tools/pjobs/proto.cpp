@@ -3,6 +3,7 @@
 
 #include <prockit/sys/signals.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -150,36 +152,60 @@ bool read_all(int fd, char* p, std::size_t n) {
 }  // namespace
 
 bool send_frame(int fd, char type, std::string_view payload) {
-    std::string buf(5 + payload.size(), '\0');
+    // Header and payload in one sendmsg, the payload not copied: a job's output and a list of
+    // 10,000 lines go out as they are.
+    char head[5];
     uint32_t len = htonl(static_cast<uint32_t>(payload.size() + 1));
-    std::memcpy(buf.data(), &len, 4);
-    buf[4] = type;
-    std::memcpy(buf.data() + 5, payload.data(), payload.size());
-    return write_all(fd, buf.data(), buf.size());
+    std::memcpy(head, &len, 4);
+    head[4] = type;
+    iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = payload.empty() ? 1 : 2;
+    ssize_t w;
+    do w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && errno != EAGAIN) return false;
+    std::size_t sent = w < 0 ? 0 : static_cast<std::size_t>(w);
+    if (sent < sizeof head && !write_all(fd, head + sent, sizeof head - sent)) return false;
+    std::size_t done = sent < sizeof head ? 0 : sent - sizeof head;
+    return write_all(fd, payload.data() + done, payload.size() - done);
 }
 
 bool send_json(int fd, const nlohmann::json& j) { return send_frame(fd, 'j', j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); }
 
 std::optional<Frame> recv_frame(int fd) {
+    char head[5];
+    if (!read_all(fd, head, sizeof head)) return std::nullopt;
     uint32_t len = 0;
-    if (!read_all(fd, reinterpret_cast<char*>(&len), 4)) return std::nullopt;
+    std::memcpy(&len, head, 4);
     len = ntohl(len);
     if (len == 0 || len > max_frame) return std::nullopt;
     Frame f;
-    std::string buf(len, '\0');
-    if (!read_all(fd, buf.data(), len)) return std::nullopt;
-    f.type = buf[0];
-    f.payload = buf.substr(1);
+    f.type = head[4];
+    f.payload.resize(len - 1);
+    if (!read_all(fd, f.payload.data(), len - 1)) return std::nullopt;
     return f;
 }
 
 bool FrameReader::fill(int fd) {
-    char tmp[65536];
+    // Read straight into the buffer's free end (a job's output arrives in frames of up to
+    // 256 KiB), until the socket has nothing more. The buffer grows to what the frames need and
+    // stays that size.
     for (;;) {
-        ssize_t r = read(fd, tmp, sizeof tmp);
+        if (pos_ == end_) {
+            pos_ = end_ = 0;
+        } else if (pos_ > 0 && buf_.size() - end_ < 64 * 1024) {  // compact: what was consumed goes
+            std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+            end_ -= pos_;
+            pos_ = 0;
+        }
+        if (buf_.size() - end_ < 64 * 1024) buf_.resize(std::max<std::size_t>(256 * 1024, 2 * buf_.size()));
+        std::size_t room = buf_.size() - end_;
+        ssize_t r = read(fd, buf_.data() + end_, room);
         if (r > 0) {
-            buf_.append(tmp, static_cast<std::size_t>(r));
-            if (static_cast<std::size_t>(r) < sizeof tmp) return true;
+            end_ += static_cast<std::size_t>(r);
+            if (static_cast<std::size_t>(r) < room) return true;
             continue;
         }
         if (r < 0 && errno == EINTR) continue;
@@ -188,21 +214,26 @@ bool FrameReader::fill(int fd) {
     }
 }
 
-std::optional<Frame> FrameReader::next() {
-    if (buf_.size() < 4) return std::nullopt;
+std::optional<FrameReader::View> FrameReader::next_view() {
+    std::size_t avail = end_ - pos_;
+    if (avail < 4) return std::nullopt;
     uint32_t len = 0;
-    std::memcpy(&len, buf_.data(), 4);
+    std::memcpy(&len, buf_.data() + pos_, 4);
     len = ntohl(len);
     if (len == 0 || len > max_frame) {  // garbage: drop everything
-        buf_.clear();
-        return Frame{'!', {}};
+        pos_ = end_ = 0;
+        return View{'!', {}};
     }
-    if (buf_.size() < 4 + static_cast<std::size_t>(len)) return std::nullopt;
-    Frame f;
-    f.type = buf_[4];
-    f.payload = buf_.substr(5, len - 1);
-    buf_.erase(0, 4 + len);
-    return f;
+    if (avail < 4 + static_cast<std::size_t>(len)) return std::nullopt;
+    View v{buf_[pos_ + 4], std::string_view(buf_.data() + pos_ + 5, len - 1)};
+    pos_ += 4 + len;
+    return v;
+}
+
+std::optional<Frame> FrameReader::next() {
+    auto v = next_view();
+    if (!v) return std::nullopt;
+    return Frame{v->type, std::string(v->payload)};
 }
 
 bool write_file_atomic(const std::string& path, std::string_view text, std::string* error) {
@@ -243,8 +274,14 @@ std::string read_small_file(const std::string& path) {
     return out;
 }
 
+std::string_view state_of(const nlohmann::json& job) {
+    auto it = job.find("state");
+    if (it == job.end() || !it->is_string()) return {};
+    return it->get_ref<const std::string&>();
+}
+
 bool job_finished(const nlohmann::json& job) {
-    auto s = job.value("state", "");
+    auto s = state_of(job);
     return s == "done" || s == "lost" || s == "cancelled";
 }
 

@@ -5,7 +5,9 @@
 // type byte and the payload. Type 'j' carries a JSON object (requests carry "v": protocol_version;
 // a server or holder answers another version with a clear error). While a client is attached to a
 // holder, 'o' frames carry the job's output, 'i' frames the terminal's input, and 'w' frames a
-// window size ("ROWS COLS").
+// window size ("ROWS COLS"). A text list (`{"op":"list","text":true,"raw":true}`) is answered
+// with a 'j' frame carrying `"raw": true` followed by one 't' frame: the lines themselves, not
+// escaped into a JSON string (a server that does not know "raw" puts them in "text" instead).
 #pragma once
 
 #include <prockit/sys/unique_fd.hpp>
@@ -15,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace prockit::pjobs {
 
@@ -63,9 +66,16 @@ public:
     /// Reads what is available. False at EOF or error (frames already complete stay available).
     bool fill(int fd);
     std::optional<Frame> next();
+    /// The next frame without a copy: the payload is valid until the next fill().
+    struct View {
+        char type = 0;
+        std::string_view payload;
+    };
+    std::optional<View> next_view();
 
 private:
-    std::string buf_;
+    std::vector<char> buf_;
+    std::size_t pos_ = 0, end_ = 0;  // unread bytes are buf_[pos_, end_)
 };
 
 /// Writes `text` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.
@@ -79,6 +89,8 @@ std::string state_text(const nlohmann::json& job);
 /// The job's shell status (wait): exit code, 128+N for a signal, 1 for a lost job.
 int job_status(const nlohmann::json& job);
 bool job_finished(const nlohmann::json& job);
+/// The record's "state" without a copy ("" when missing); valid while `job` is.
+std::string_view state_of(const nlohmann::json& job);
 /// A line of `pjobs list` ("[1]+ 4242    Running                sleep 100"), without newline.
 std::string job_line(const nlohmann::json& job, long current, long previous);
 /// The command line for display.

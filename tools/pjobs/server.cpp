@@ -18,6 +18,8 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <unordered_map>
+#include <optional>
 #include <poll.h>
 #include <sstream>
 #include <sys/socket.h>
@@ -49,6 +51,16 @@ struct Server {
     std::map<int, FrameReader> clients;
     std::map<int, long> holders;  // subscription fd -> job id
     std::map<int, Waiter> waiters;
+    /// What `list` and the job specs need of a finished job. A finished job's record no longer
+    /// changes until it is forgotten (forget() and run() drop the entry with the record), so
+    /// this is worked out once: 10,000 finished jobs then cost no JSON look-ups per list.
+    struct Finished {
+        std::string line;  // its line in `pjobs list`, with a blank for the mark, and "\n"
+        long touch = 0;
+    };
+    mutable std::unordered_map<long, Finished> finished;
+    mutable std::size_t list_bytes = 0;  // the size of the last list, to reserve the next
+    std::optional<std::string> raw_after;  // a 't' frame to send after the reply (a raw list)
     std::string self_exe;
     long long started = std::time(nullptr);
     bool stopping = false;
@@ -101,16 +113,28 @@ struct Server {
     }
 
     // --- job specs
+    /// The job's entry in `finished`, made when missing; nullptr for a job that has not finished.
+    const Finished* finished_entry(long id, const json& j) const {
+        if (auto it = finished.find(id); it != finished.end()) return &it->second;
+        if (!job_finished(j)) return nullptr;
+        Finished f{job_line(j, 0, 0) + "\n", j.value("touch", 0L)};
+        return &finished.emplace(id, std::move(f)).first->second;
+    }
+
     std::pair<long, long> current_previous() const {
         long cur = 0, prev = 0, tc = -1, tp = -1;
         bool any_unfinished = false;
         for (const auto& [id, j] : jobs)
-            if (!job_finished(j)) any_unfinished = true;
+            if (!finished_entry(id, j)) {
+                any_unfinished = true;
+                break;
+            }
         for (const auto& [id, j] : jobs) {
-            if (any_unfinished && job_finished(j)) continue;
-            long t = j.value("touch", 0L);
+            const Finished* f = finished_entry(id, j);
+            if (any_unfinished && f) continue;
+            long t = f ? f->touch : j.value("touch", 0L);
             // A stopped job is preferred as the current job, as in a shell.
-            if (j.value("state", "") == "stopped") t += 1L << 40;
+            if (!f && state_of(j) == "stopped") t += 1L << 40;
             if (t > tc) {
                 prev = cur;
                 tp = tc;
@@ -352,13 +376,36 @@ struct Server {
     }
 
     // --- requests
-    json list_reply(bool as_text) {
+    /// The lines of `pjobs list`: finished jobs' lines as kept, unfinished jobs' formatted now,
+    /// then the marks of the current and previous jobs put in place.
+    std::string list_text(long cur, long prev) const {
+        std::string text;
+        text.reserve(list_bytes + list_bytes / 8);
+        for (const auto& [id, j] : jobs) {
+            std::size_t at = text.size();
+            if (const Finished* f = finished_entry(id, j)) {
+                text += f->line;
+            } else {
+                text += job_line(j, 0, 0);
+                text += '\n';
+            }
+            if (id == cur || id == prev) text[text.find(']', at) + 1] = id == cur ? '+' : '-';
+        }
+        list_bytes = text.size();
+        return text;
+    }
+
+    json list_reply(bool as_text, bool raw) {
         auto [cur, prev] = current_previous();
         json r = {{"ok", true}, {"current", cur}, {"previous", prev}, {"jobs", json::array()}};
         if (as_text) {
-            std::string text;
-            for (const auto& [id, j] : jobs) text += job_line(j, cur, prev) + "\n";
-            r["text"] = std::move(text);
+            std::string text = list_text(cur, prev);
+            if (raw) {
+                r["raw"] = true;
+                raw_after = std::move(text);
+            } else {
+                r["text"] = std::move(text);
+            }
             r["warnings"] = warnings;
             return r;
         }
@@ -382,7 +429,7 @@ struct Server {
         std::string op = req.value("op", "");
         std::string why;
         if (op == "run") return run(req);
-        if (op == "list") return list_reply(req.value("text", false));
+        if (op == "list") return list_reply(req.value("text", false), req.value("raw", false));
         if (op == "resolve") {
             long id = resolve(req.value("spec", ""), why);
             if (id == 0) return error_reply("cannot " + req.value("verb", "find") + " " + display(req) + ": " + why);
@@ -483,6 +530,7 @@ struct Server {
         unlink(paths.log(id).c_str());
         unlink(paths.exit_record(id).c_str());
         jobs.erase(id);
+        finished.erase(id);
     }
 
     json run(const json& req) {
@@ -518,6 +566,7 @@ struct Server {
         if (j.value("state", "") == "done" && j.contains("start_error")) {
             json err = error_reply("cannot run " + argv[0] + ": " + j["start_error"].get<std::string>(), j.value("code", 1));
             jobs.erase(id);
+            finished.erase(id);
             save();
             return err;
         }
@@ -545,6 +594,10 @@ struct Server {
             }
             json reply = handle(fd, msg);
             if (!reply.is_null()) send_json(fd, reply);
+            if (raw_after) {
+                send_frame(fd, 't', *raw_after);
+                raw_after.reset();
+            }
             if (msg.value("v", 0) != protocol_version) {  // a client of another version: answered, closed
                 alive = false;
                 break;
