@@ -166,7 +166,7 @@ TEST(ProcEvents, FilterPassesForkExecExitButNoRenameOrSession) {
 }
 
 TEST(ProcEvents, FilterPassesOnlyExecWhenOnlyExecIsAsked) {
-    auto ev = ProcEvents::open({.fork = false, .exec = true, .exit = false});
+    auto ev = ProcEvents::open({.fork = false, .exec = true, .exit = false, .threads = true});
     if (!ev) GTEST_SKIP() << "proc connector unavailable: " << ev.error().message();
     pid_t first = run_renaming_child();
     // A second child's exec comes after every message of the first: once it is read, nothing
