@@ -210,7 +210,7 @@ void scan_files(benchmark::State& state, const std::vector<const char*>& files) 
             if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
             ++procs;
             for (const char* f : files) {
-                char rel[64];
+                char rel[sizeof e->d_name + 32];
                 std::snprintf(rel, sizeof rel, "%s/%s", e->d_name, f);
                 int fd = openat(proc_fd, rel, O_RDONLY | O_CLOEXEC);
                 if (fd < 0) continue;
