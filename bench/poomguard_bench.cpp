@@ -5,6 +5,9 @@
 //   3. poomguard show              vs  a pgrep + choom loop, as a script would write it
 //   4. poomguard set N PID         vs  choom -p PID -n N  (one process; no target: both are
 //                                      dominated by process start)
+//   5. the floor, in this process: open + read of oom_score_adj alone (what `ps -eo pid,oomadj`
+//      must read at least), and of the four files show needs (stat, oom_score, oom_score_adj,
+//      cmdline), for every process; CPU time per scan.
 // Each case prints the median of its per-pair ratios (peer time / poomguard time, above 1 means
 // poomguard is faster) with their range, and poomguard's median time in ms (the target for show
 // and top over 5,000 processes is 100 ms), and each side's median CPU time (user + system), which
@@ -19,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <string>
@@ -192,8 +196,40 @@ void BM_set_vs_choom(benchmark::State& state) {
         [&] { return run({"choom", "-p", pid, "-n", std::to_string(200 + (n % 2))}) == 0; });
 }
 
+// The floor: what any implementation pays in this process, without starting one: list /proc, then
+// open + read + close the given files of every process (relative to /proc, one read each).
+void scan_files(benchmark::State& state, const std::vector<const char*>& files) {
+    populate(extra_processes);
+    char buf[8192];
+    std::size_t procs = 0;
+    for (auto _ : state) {
+        DIR* d = opendir("/proc");
+        int proc_fd = dirfd(d);
+        procs = 0;
+        while (dirent* e = readdir(d)) {
+            if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+            ++procs;
+            for (const char* f : files) {
+                char rel[sizeof e->d_name + 32];
+                std::snprintf(rel, sizeof rel, "%s/%s", e->d_name, f);
+                int fd = openat(proc_fd, rel, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) continue;
+                benchmark::DoNotOptimize(read(fd, buf, sizeof buf));
+                close(fd);
+            }
+        }
+        closedir(d);
+    }
+    state.counters["processes"] = static_cast<double>(procs);
+}
+
+void BM_floor_one_file(benchmark::State& state) { scan_files(state, {"oom_score_adj"}); }
+void BM_floor_show_files(benchmark::State& state) { scan_files(state, {"stat", "oom_score", "oom_score_adj", "cmdline"}); }
+
 }  // namespace
 
+BENCHMARK(BM_floor_one_file)->Unit(benchmark::kMillisecond)->Iterations(9);
+BENCHMARK(BM_floor_show_files)->Unit(benchmark::kMillisecond)->Iterations(9);
 BENCHMARK(BM_show_vs_ps)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(9);
 BENCHMARK(BM_top_vs_ps)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(9);
 BENCHMARK(BM_show_vs_pgrep_choom_loop)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(5);

@@ -18,6 +18,8 @@
 #include <cstdio>
 #include <dirent.h>
 #include <fcntl.h>
+#include <optional>
+#include <unistd.h>
 
 namespace prockit::poomguard {
 
@@ -226,21 +228,86 @@ Result<int> read_int(proc::ProcReader& r, pid_t pid, const char* file) {
 
 namespace {
 
-// The rest of a process's facts: scores, sizes and command line (and the name from status when
-// `name_from_status`). False when it vanished meanwhile, or when `user_only` and it has no memory
-// of its own (a kernel thread or a zombie: no VmRSS line).
-bool fill(proc::ProcReader& r, Facts& f, bool name_from_status, bool user_only) {
-    if (auto status = r.read(f.pid, "status")) {
+// Fields 23 (vsize, bytes) and 24 (rss, pages) of a stat line, and the name (field 2).
+struct StatMemory {
+    std::string_view name;
+    unsigned long long vsize = 0;
+    unsigned long long rss_pages = 0;
+};
+
+std::optional<StatMemory> parse_stat_memory(std::string_view line) {
+    std::size_t open = line.find('(');
+    std::size_t close = line.rfind(')');
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open) return std::nullopt;
+    StatMemory m;
+    m.name = line.substr(open + 1, close - open - 1);
+    // After ") " comes field 3; fields 23 and 24 are the 21st and 22nd after it.
+    std::size_t i = close + 1;
+    auto next_field = [&]() -> std::string_view {
+        while (i < line.size() && line[i] == ' ') ++i;
+        std::size_t start = i;
+        while (i < line.size() && line[i] != ' ' && line[i] != '\n') ++i;
+        return line.substr(start, i - start);
+    };
+    auto number = [](std::string_view f, unsigned long long& v) {
+        if (f.empty()) return false;
+        v = 0;
+        for (char c : f) {
+            if (c < '0' || c > '9') return false;
+            v = v * 10 + static_cast<unsigned long long>(c - '0');
+        }
+        return true;
+    };
+    for (int field = 3; field < 23; ++field)
+        if (next_field().empty()) return std::nullopt;
+    if (!number(next_field(), m.vsize) || !number(next_field(), m.rss_pages)) return std::nullopt;
+    return m;
+}
+
+long long page_kib() {
+    static const long long kib = ::sysconf(_SC_PAGESIZE) / 1024;
+    return kib;
+}
+
+// Whether the machine has no swap space at all (SwapTotal 0 in meminfo): then every process's
+// VmSwap is 0 and stat, cheaper than status, gives the rest. False when it cannot be told.
+bool no_swap(const FsRoot& fs) {
+    auto text = read_file(fs.root() + "/proc/meminfo");
+    if (!text) return false;
+    std::size_t at = text->find("\nSwapTotal:");
+    if (at == std::string::npos) return false;
+    std::size_t i = at + 11;
+    while (i < text->size() && ((*text)[i] == ' ' || (*text)[i] == '\t')) ++i;
+    return text->compare(i, 5, "0 kB\n") == 0;
+}
+
+// The rest of a process's facts: scores, sizes and command line (and the name when
+// `name_from_file`). False when it vanished meanwhile, or when `user_only` and it has no memory of
+// its own (a kernel thread or a zombie). `from_stat`: name and RSS from stat, swap 0 (no swap).
+bool fill(proc::ProcReader& r, Facts& f, bool name_from_file, bool user_only, bool from_stat = false) {
+    if (from_stat) {
+        auto text = r.read(f.pid, "stat");
+        if (!text) return false;
+        auto m = parse_stat_memory(*text);
+        if (!m) return false;
+        if (m->vsize == 0) {  // no memory map: a kernel thread or a zombie (status has no VmRSS)
+            if (user_only) return false;
+        } else {
+            f.rss_kib = static_cast<long long>(m->rss_pages) * page_kib();
+            f.swap_kib = 0;
+        }
+        if (name_from_file) f.name = std::string(m->name);
+    } else if (auto status = r.read(f.pid, "status")) {
         f.rss_kib = status_kib(*status, "VmRSS");
         f.swap_kib = status_kib(*status, "VmSwap");
-        if (name_from_status) {
+        if (name_from_file) {
             std::string_view st = *status;
             if (st.substr(0, 6) == "Name:\t") f.name = std::string(st.substr(6, st.find('\n') - 6));
         }
+        if (user_only && f.rss_kib < 0) return false;
     } else {
         return false;
     }
-    if (user_only && f.rss_kib < 0) return false;
     auto score = read_int(r, f.pid, "oom_score");
     if (!score) return false;
     f.oom_score = *score;
@@ -251,6 +318,25 @@ bool fill(proc::ProcReader& r, Facts& f, bool name_from_status, bool user_only) 
     if (cmd && !cmd->empty()) f.command.assign(cmd->data(), cmd->size());
     if (f.command.empty()) f.command = "[" + f.name + "]";
     return true;
+}
+
+// RSS in KiB of a process with a memory map of its own; -1 without one (a kernel thread, a
+// zombie) or when it is gone. statm where there is one (a cheap file), else status.
+long long mm_rss_kib(proc::ProcReader& r, pid_t pid, bool have_statm) {
+    if (!have_statm) {
+        auto status = r.read(pid, "status");
+        return status ? status_kib(*status, "VmRSS") : -1;
+    }
+    auto text = r.read(pid, "statm");
+    if (!text) return -1;
+    std::string_view t = *text;
+    unsigned long long size = 0, resident = 0;
+    std::size_t i = 0;
+    for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) size = size * 10 + static_cast<unsigned long long>(t[i] - '0');
+    for (++i; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i)
+        resident = resident * 10 + static_cast<unsigned long long>(t[i] - '0');
+    if (size == 0) return -1;
+    return static_cast<long long>(resident) * page_kib();
 }
 
 }  // namespace
@@ -267,13 +353,82 @@ std::vector<Facts> scan_all(const FsRoot& fs) {
     auto pids = proc::list_pids(fs);
     if (!pids) throw SystemError(pids.error());
     proc::ProcReader r(fs);
+    bool from_stat = no_swap(fs);
     std::vector<Facts> out;
     out.reserve(pids->size());
     for (pid_t p : *pids) {
         Facts f;
         f.pid = p;
-        if (fill(r, f, true, true)) out.push_back(std::move(f));
+        if (fill(r, f, true, true, from_stat)) out.push_back(std::move(f));
     }
+    return out;
+}
+
+bool ranks_before(const Facts& a, const Facts& b) {
+    if (a.oom_score != b.oom_score) return a.oom_score > b.oom_score;
+    if (a.rss_kib != b.rss_kib) return a.rss_kib > b.rss_kib;
+    return a.pid < b.pid;
+}
+
+std::vector<Facts> scan_ranked(const FsRoot& fs, std::size_t count, std::size_t& total) {
+    auto pids = proc::list_pids(fs);
+    if (!pids) throw SystemError(pids.error());
+    proc::ProcReader r(fs);
+    const bool have_statm = ::access((fs.root() + "/proc/self/statm").c_str(), R_OK) == 0;
+    const bool from_stat = no_swap(fs);
+    // Every process's oom_score. A positive score means a memory map of its own (the kernel
+    // scores only those); 0 is also a kernel thread's or a zombie's, which its RSS tells apart.
+    struct Candidate {
+        pid_t pid;
+        int score;
+        long long rss_kib;  // -2: not read yet
+    };
+    std::vector<Candidate> all;
+    all.reserve(pids->size());
+    for (pid_t p : *pids) {
+        auto score = read_int(r, p, "oom_score");
+        if (!score) continue;
+        Candidate c{p, *score, -2};
+        if (c.score <= 0) {
+            c.rss_kib = mm_rss_kib(r, p, have_statm);
+            if (c.rss_kib < 0) continue;
+        }
+        all.push_back(c);
+    }
+    total = all.size();
+    std::vector<Facts> out;
+    auto take = [&](const Candidate& c) {
+        Facts f;
+        f.pid = c.pid;
+        if (fill(r, f, true, true, from_stat)) out.push_back(std::move(f));
+    };
+    if (count == 0 || count >= all.size()) {
+        out.reserve(all.size());
+        for (const Candidate& c : all) take(c);
+    } else {
+        // By score, then PID; groups of one score are read whole while they fit, and the group
+        // the cut falls in is ordered by RSS first. A process that vanishes gives its place to the next.
+        std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
+            return a.score != b.score ? a.score > b.score : a.pid < b.pid;
+        });
+        out.reserve(count);
+        std::size_t i = 0;
+        while (i < all.size() && out.size() < count) {
+            std::size_t end = i;
+            while (end < all.size() && all[end].score == all[i].score) ++end;
+            if (end - i > count - out.size()) {
+                for (std::size_t k = i; k < end; ++k)
+                    if (all[k].rss_kib == -2) all[k].rss_kib = mm_rss_kib(r, all[k].pid, have_statm);
+                std::sort(all.begin() + static_cast<std::ptrdiff_t>(i), all.begin() + static_cast<std::ptrdiff_t>(end),
+                          [](const Candidate& a, const Candidate& b) {
+                              return a.rss_kib != b.rss_kib ? a.rss_kib > b.rss_kib : a.pid < b.pid;
+                          });
+            }
+            for (std::size_t k = i; k < end && out.size() < count; ++k) take(all[k]);
+            i = end;
+        }
+    }
+    std::sort(out.begin(), out.end(), ranks_before);
     return out;
 }
 

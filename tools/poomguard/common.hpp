@@ -55,11 +55,19 @@ struct Facts {
 
 /// Reads the facts of `ref`; ESRCH when it exited meanwhile.
 Result<Facts> read_facts(proc::ProcReader& r, const proc::ProcessRef& ref);
-/// The facts of every user process, in PID order: what show and top list by default. Kernel
-/// threads and zombies (no memory of their own: the OOM killer never picks them) are left out,
-/// and so are processes that exit while they are read. Four files per process (status,
-/// oom_score, oom_score_adj, cmdline): the name comes from status, not from a fifth read of stat.
+/// The facts of every user process, in PID order: what show lists by default. Kernel threads and
+/// zombies (no memory of their own: the OOM killer never picks them) are left out, and so are
+/// processes that exit while they are read. Four files per process: oom_score, oom_score_adj,
+/// cmdline, and stat (name, RSS) where the machine has no swap space, else status (name, RSS,
+/// swap; a slower file for the kernel to write).
 std::vector<Facts> scan_all(const FsRoot& fs);
+
+/// The `count` user processes the OOM killer would choose first (0: all), ranked by oom_score,
+/// then RSS, then PID; `total` is set to the number of user processes. Reads oom_score of every
+/// process, and the rest only for the ranked ones (and the RSS of those tied at the cut).
+std::vector<Facts> scan_ranked(const FsRoot& fs, std::size_t count, std::size_t& total);
+/// The order of scan_ranked.
+bool ranks_before(const Facts& a, const Facts& b);
 
 /// "123M"-style sizes for a table ("-" for -1).
 std::string human_kib(long long kib);

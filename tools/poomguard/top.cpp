@@ -55,19 +55,7 @@ Snapshot take(const FsRoot& fs, std::size_t count) {
     Snapshot s;
     if (auto p = oom::read_memory_pressure(fs)) s.pressure = *p;
     if (auto k = oom::read_oom_kill_count(fs)) s.oom_kills = *k;
-    s.ranked = scan_all(fs);
-    s.total = s.ranked.size();
-    auto by_rank = [](const Facts& a, const Facts& b) {
-        if (a.oom_score != b.oom_score) return a.oom_score > b.oom_score;
-        if (a.rss_kib != b.rss_kib) return a.rss_kib > b.rss_kib;
-        return a.pid < b.pid;
-    };
-    if (count != 0 && count < s.ranked.size()) {
-        std::partial_sort(s.ranked.begin(), s.ranked.begin() + static_cast<std::ptrdiff_t>(count), s.ranked.end(), by_rank);
-        s.ranked.resize(count);
-    } else {
-        std::sort(s.ranked.begin(), s.ranked.end(), by_rank);
-    }
+    s.ranked = scan_ranked(fs, count, s.total);
     return s;
 }
 

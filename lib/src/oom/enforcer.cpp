@@ -3,6 +3,7 @@
 #include <prockit/oom/score.hpp>
 #include <prockit/proc/select.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <poll.h>
 
@@ -143,20 +144,60 @@ void Enforcer::tick(EventLoop& loop) {
     loop.after(opt_.poll_interval, [this, &loop] { tick(loop); });
 }
 
+void Enforcer::watch_events(EventLoop& loop) {
+    events_watch_ = loop.watch(events_->fd(), POLLIN, [this, &loop](short) {
+        on_events();
+        if (opt_.batch_window.count() > 0) {
+            loop.unwatch(events_watch_);
+            loop.after(opt_.batch_window, [this, &loop] { read_burst(loop); });
+        }
+    });
+}
+
+void Enforcer::read_burst(EventLoop& loop) {
+    // In a burst the timer alone wakes the loop, once a window; when a window brought nothing,
+    // the socket is watched again and the next event is handled as soon as it comes.
+    if (on_events())
+        loop.after(opt_.batch_window, [this, &loop] { read_burst(loop); });
+    else
+        watch_events(loop);
+}
+
+bool Enforcer::on_events() {
+    batch_.clear();
+    auto st = events_->read_into(batch_);
+    // A process that exits later in the same batch is skipped: nothing can be read or written
+    // for it any more (in a burst of short-lived processes, most of them).
+    exits_.clear();
+    for (std::size_t i = 0; i < batch_.size(); ++i)
+        if (batch_[i].kind == proc::ProcEvent::Kind::exit) exits_.emplace_back(batch_[i].tgid, i);
+    std::sort(exits_.begin(), exits_.end());
+    auto exits_after = [this](pid_t tgid, std::size_t i) {
+        auto it = std::lower_bound(exits_.begin(), exits_.end(), std::pair<pid_t, std::size_t>(tgid, i));
+        return it != exits_.end() && it->first == tgid;
+    };
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+        const proc::ProcEvent& e = batch_[i];
+        if ((e.kind == proc::ProcEvent::Kind::exec || e.kind == proc::ProcEvent::Kind::fork) && exits_after(e.tgid, i))
+            continue;
+        handle(e);
+    }
+    if (!st) {
+        on_failure_(Failure{0, "", "", 0, st.error()});
+        scan();
+    }
+    return !batch_.empty() || !st;
+}
+
 Status Enforcer::attach(EventLoop& loop) {
-    auto ev = proc::ProcEvents::open();
+    // Only what handle() acts on reaches the socket: processes' forks and exits, and execs.
+    // Threads' and the connector's other messages (comm, sid, ...) are dropped in the kernel.
+    auto ev = proc::ProcEvents::open({.fork = true, .exec = true, .exit = true, .threads = false});
     if (ev) {
         events_ = std::move(*ev);
         fallback_reason_.clear();
-        loop.watch(events_->fd(), POLLIN, [this](short) {
-            auto batch = events_->read();
-            if (!batch) {
-                on_failure_(Failure{0, "", "", 0, batch.error()});
-                scan();
-                return;
-            }
-            for (const proc::ProcEvent& e : *batch) handle(e);
-        });
+        batch_.reserve(256);
+        watch_events(loop);
     } else {
         fallback_reason_ = ev.error().message();
     }

@@ -10,6 +10,7 @@
 #include <string>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 namespace prockit::test {
 
@@ -91,9 +92,14 @@ public:
         dir(d + "/task");
         dir(d + "/task/" + s);
         unsigned flags = p.kernel_thread ? 0x00200000u : 0x00400100u;
+        // Fields 23 (vsize, bytes) and 24 (rss, pages) as the kernel writes them: 0 without memory.
+        const long long page_kib = ::sysconf(_SC_PAGESIZE) / 1024;
+        const long long rss_pages = p.rss_kib >= 0 ? p.rss_kib / page_kib : 0;
+        const long long vsize = p.rss_kib >= 0 ? (p.rss_kib + 4096) * 1024 : 0;
         std::string stat = s + " (" + p.comm + ") S " + std::to_string(p.ppid) + " " + s + " " + s + " 0 -1 " +
-                           std::to_string(flags) + " 0 0 0 0 0 0 0 0 20 0 1 0 " + std::to_string(p.start_time) +
-                           " 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+                           std::to_string(flags) + " 0 0 0 0 0 0 0 0 20 0 1 0 " + std::to_string(p.start_time) + " " +
+                           std::to_string(vsize) + " " + std::to_string(rss_pages) +
+                           " 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
         put(d + "/stat", stat);
         put(d + "/task/" + s + "/stat", stat);
         put(d + "/comm", p.comm + "\n");
@@ -107,6 +113,17 @@ public:
             status += "VmRSS:\t" + std::to_string(p.rss_kib) + " kB\nVmSwap:\t" + std::to_string(p.swap_kib) + " kB\n";
         status += "Threads:\t1\n";
         put(d + "/status", status);
+    }
+
+    /// /proc/meminfo with this SwapTotal (kB), and statm files for every process added so far.
+    void meminfo(long long swap_total_kib) const {
+        put("/proc/meminfo", "MemTotal:       16000000 kB\nSwapTotal:      " + std::to_string(swap_total_kib) + " kB\n");
+    }
+    void statm(const FakeProcess& p) const {
+        const long long page_kib = ::sysconf(_SC_PAGESIZE) / 1024;
+        std::string size = p.rss_kib >= 0 ? std::to_string(p.rss_kib / page_kib + 1024) : "0";
+        std::string resident = p.rss_kib >= 0 ? std::to_string(p.rss_kib / page_kib) : "0";
+        put("/proc/" + std::to_string(p.pid) + "/statm", size + " " + resident + " 0 0 0 0 0\n");
     }
 
     void pressure(const std::string& text) const { put("/proc/pressure/memory", text); }

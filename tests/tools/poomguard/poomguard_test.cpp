@@ -332,6 +332,66 @@ TEST(PoomguardTop, RanksByScoreUnderAPressureHeader) {
               "\"rss_kib\":50000,\"swap_kib\":0,\"command\":\"batch\"}]}\n");
 }
 
+// Without swap space every VmSwap is 0: name and RSS come from stat, and status is not read.
+TEST(PoomguardShow, WithoutSwapSpaceStatusIsNotRead) {
+    prockit::test::OomFixture fx;
+    fill(fx);
+    fx.meminfo(0);
+    for (const char* pid : {"1", "2", "100", "200", "300"}) ::unlink((fx.root() + "/proc/" + pid + "/status").c_str());
+    auto r = poomguard({"show"}, {fx.env()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out,
+              "     PID  NAME            SCORE   ADJ     RSS    SWAP  COMMAND\n"
+              "       1  init                0     0   9000K      0K  /sbin/init\n"
+              "     100  postgres            0 -1000    195M      0K  /usr/lib/postgresql/15/bin/postgres -D /var/lib/pg\n"
+              "     200  java              900   300   3906M      0K  java -jar app.jar\n"
+              "     300  batch            1500  1000     48M      0K  batch\n");
+    // With swap space, status is what has the swap column: here it is gone, so nothing is listed.
+    fx.meminfo(1024);
+    r = poomguard({"show"}, {fx.env()});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "");
+}
+
+// top reads every oom_score, the RSS of those tied at the cut, and the rest only for the ranked.
+TEST(PoomguardTop, ReadsTheRestOnlyForTheRankedAndBreaksTiesAtTheCutByRss) {
+    prockit::test::OomFixture fx;
+    auto add = [&](pid_t pid, const char* comm, int score, long long rss) {
+        auto p = prockit::test::fake(pid, comm);
+        p.oom_score = score;
+        p.rss_kib = rss;
+        p.swap_kib = 0;
+        p.cmdline = std::string(comm) + std::string("\0", 1);
+        fx.add(p);
+        fx.statm(p);
+        return p;
+    };
+    add(10, "big", 800, 1000);
+    add(11, "small", 500, 10000);
+    add(12, "middle", 500, 20000);
+    add(13, "largest", 500, 30000);
+    add(14, "low", 100, 90000);
+    auto kt = prockit::test::fake(2, "kthreadd");
+    kt.kernel_thread = true;
+    kt.rss_kib = -1;
+    kt.cmdline = "";
+    kt.oom_score = 0;
+    fx.add(kt);
+    fx.statm(kt);
+    // Not ranked: only their oom_score (and, tied at the cut, statm) may be read.
+    for (const char* pid : {"11", "12", "14"})
+        for (const char* file : {"status", "stat", "cmdline", "oom_score_adj"})
+            ::unlink((fx.root() + "/proc/" + pid + "/" + file).c_str());
+    auto r = poomguard({"top", "-n", "2"}, {fx.env()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out,
+              "memory pressure (avg10 avg60 avg300): unavailable\n"
+              "OOM kills since boot: unknown; processes: 5\n"
+              "     PID  NAME            SCORE   ADJ     RSS    SWAP  COMMAND\n"
+              "      10  big               800     0   1000K      0K  big\n"
+              "      13  largest           500     0     29M      0K  largest\n");
+}
+
 TEST(PoomguardTop, WithoutPsiTheHeaderSaysSo) {
     prockit::test::OomFixture fx;
     fx.add(prockit::test::fake(5, "x"));

@@ -13,8 +13,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <pwd.h>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace prockit::test {
@@ -79,11 +81,16 @@ inline std::vector<pid_t> children_of_pid(pid_t pid) {
 /// SIGKILLed at destruction if still running.
 class Background {
 public:
+    /// `prefix`: a program that runs poomguard (e.g. as_user's setpriv), poomguard's path appended.
     Background(const Scratch& dir, const std::vector<std::string>& args, const std::string& tag = "watch",
-               const std::vector<std::pair<std::string, std::string>>& env = {})
+               const std::vector<std::pair<std::string, std::string>>& env = {},
+               const std::vector<std::string>& prefix = {})
         : out_(dir / (tag + ".out")), err_(dir / (tag + ".err")) {
-        Command c(poomguard_path());
-        c.args(args).in(Stdio::null()).out(Stdio::write_file(out_)).err(Stdio::write_file(err_));
+        std::vector<std::string> argv(prefix);
+        argv.push_back(poomguard_path());
+        argv.insert(argv.end(), args.begin(), args.end());
+        Command c(argv.front());
+        c.args(std::vector<std::string>(argv.begin() + 1, argv.end())).in(Stdio::null()).out(Stdio::write_file(out_)).err(Stdio::write_file(err_));
         for (const auto& [k, v] : env) c.env(k, v);
         c.on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0));
         auto ch = c.spawn();
@@ -110,6 +117,29 @@ private:
     std::string out_, err_;
     Child child_;
 };
+
+/// The unprivileged test user prockit-test-u (created when absent): uid and gid; nullopt when it
+/// cannot be had (not root, no useradd).
+inline std::optional<std::pair<uid_t, gid_t>> unprivileged_user() {
+    const char* name = "prockit-test-u";
+    if (::geteuid() != 0) return std::nullopt;
+    if (!::getpwnam(name)) {
+        std::string cmd = std::string("useradd --system --no-create-home --shell /usr/sbin/nologin ") + name + " >/dev/null 2>&1";
+        if (std::system(cmd.c_str()) != 0) return std::nullopt;
+    }
+    passwd* pw = ::getpwnam(name);
+    if (!pw) return std::nullopt;
+    return std::make_pair(pw->pw_uid, pw->pw_gid);
+}
+
+/// `argv` run as `user` through setpriv, without any capability.
+inline std::vector<std::string> as_user(const std::pair<uid_t, gid_t>& user, std::vector<std::string> argv) {
+    std::vector<std::string> out{"/usr/bin/setpriv", "--reuid=" + std::to_string(user.first),
+                                 "--regid=" + std::to_string(user.second), "--clear-groups", "--inh-caps=-all",
+                                 "--bounding-set=-all"};
+    out.insert(out.end(), argv.begin(), argv.end());
+    return out;
+}
 
 /// Runs `poomguard ARGS...` to its end within a minute: status, stdout, stderr.
 struct ToolRun {

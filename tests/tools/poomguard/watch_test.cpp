@@ -12,7 +12,9 @@
 #include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 using namespace prockit;
 using namespace prockit::test;
@@ -66,6 +68,53 @@ TEST(PoomguardWatch, CatchesExecAndForks) {
         << log;
     EXPECT_NE(log.find("-> 300 (rule family, child)"), std::string::npos) << log;
     EXPECT_EQ(w.stop(SIGTERM), 0);
+}
+
+// Without the proc connector (an unprivileged user cannot subscribe to it), watch rescans /proc
+// every --interval: the user's own processes still get their values, those started after the
+// first scan too, and the children of a leader theirs; another user's process is left alone.
+TEST(PoomguardWatch, ScansProcWhenTheConnectorIsRefused) {
+    if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv to run as another user";
+    auto user = unprivileged_user();
+    if (!user) GTEST_SKIP() << "needs root to create and become the test user prockit-test-u";
+    Scratch d;
+    ASSERT_EQ(chmod(d.path.c_str(), 0755), 0);  // the user reads the rules and runs the program
+    std::string shell = d.copy_program("/bin/bash", "pgw-scan");
+    write_file(d / "rules.conf", rule_text(shell, "leader = 600\nchildren = 700\n"));
+    ASSERT_EQ(chmod((d / "rules.conf").c_str(), 0644), 0);
+    auto start = [&](std::vector<std::string> argv) {
+        Command c(argv.front());
+        c.args(std::vector<std::string>(argv.begin() + 1, argv.end())).in(Stdio::null()).out(Stdio::null());
+        c.on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0));
+        auto ch = c.spawn();
+        EXPECT_TRUE(ch) << (ch ? "" : ch.error().message());
+        return ch ? std::move(*ch) : Child();
+    };
+    const std::vector<std::string> family{shell, "-c", "sleep 60 & sleep 60 & wait"};
+    Child before = start(as_user(*user, family));  // there at the first scan
+    Child root_owned = start(family);                // the same program, another user's
+
+    Background w(d, {"watch", "--config", d / "rules.conf", "--interval", "100ms"}, "watch", {}, as_user(*user, {}));
+    ASSERT_TRUE(w.ready()) << w.err();
+    EXPECT_NE(w.err().find("watching 1 rule with a /proc scan every 100ms ("), std::string::npos) << w.err();
+    EXPECT_TRUE(eventually([&] { return adj_is(before.pid(), 600); }, std::chrono::seconds(20)))
+        << "leader at " << adj_of(before.pid()).value_or(-9999) << "\n" << w.err();
+
+    // Started after the first scan: only a later scan can find it.
+    Child after = start(as_user(*user, family));
+    EXPECT_TRUE(eventually([&] { return adj_is(after.pid(), 600); }, std::chrono::seconds(20)))
+        << "leader at " << adj_of(after.pid()).value_or(-9999) << "\n" << w.err();
+    ASSERT_TRUE(eventually([&] { return children_of_pid(after.pid()).size() == 2; }, std::chrono::seconds(20)));
+    for (pid_t c : children_of_pid(after.pid()))
+        EXPECT_TRUE(eventually([&] { return adj_is(c, 700); }, std::chrono::seconds(20)))
+            << "child " << c << " at " << adj_of(c).value_or(-9999);
+    EXPECT_NE(w.out().find("pid " + std::to_string(after.pid()) + " (pgw-scan): oom_score_adj 0 -> 600 (rule family, leader)"),
+              std::string::npos)
+        << w.out();
+
+    EXPECT_EQ(adj_of(root_owned.pid()), 0);  // not its to change, and watch goes on
+    EXPECT_TRUE(w.child().valid());
+    EXPECT_EQ(w.stop(SIGTERM), 0) << w.err();
 }
 
 // A Type=notify service: READY=1 once the first full scan is done, RELOADING=1 then READY=1 around

@@ -23,6 +23,7 @@
 #include <string>
 #include <sys/types.h>
 #include <unordered_map>
+#include <vector>
 
 namespace prockit::oom {
 
@@ -53,6 +54,11 @@ public:
         /// How often to rescan /proc when the proc connector is unavailable, and to re-read the
         /// rules' pidfiles in any case.
         std::chrono::milliseconds poll_interval{1000};
+        /// After a wake-up that read events, the connector's socket is not read again for this
+        /// long, so that a burst of process starts is handled in batches of a few wake-ups (an
+        /// event alone is handled at once; one in a burst at most this late). 0: every event
+        /// wakes the loop.
+        std::chrono::microseconds batch_window{2000};
     };
     using ChangeFn = std::function<void(const Change&)>;
     using FailureFn = std::function<void(const Failure&)>;
@@ -95,6 +101,9 @@ private:
     void on_fork(pid_t parent, pid_t child);
     void on_exec(pid_t pid);
     void tick(EventLoop& loop);
+    void watch_events(EventLoop& loop);
+    void read_burst(EventLoop& loop);
+    bool on_events();  // false when nothing was read
 
     RuleSet rules_;
     Options opt_;
@@ -104,6 +113,9 @@ private:
     proc::ProcReader reader_;
     std::unordered_map<pid_t, Tracked> tracked_;
     std::optional<proc::ProcEvents> events_;
+    std::vector<proc::ProcEvent> batch_;                   // reused by each wake-up
+    std::vector<std::pair<pid_t, std::size_t>> exits_;     // in batch_: (tgid, index of its exit)
+    EventLoop::Id events_watch_{};
     std::string fallback_reason_;
 };
 
