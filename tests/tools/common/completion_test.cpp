@@ -368,3 +368,58 @@ TEST(Completions, FishCompletesValuesPerSubcommand) {
     EXPECT_FALSE(has(fish_complete("paffinity", "paffinity topology gre"), "grep"));
     EXPECT_TRUE(has(fish_complete("paffinity", "paffinity --cpus 0 -- gre"), "grep"));
 }
+
+namespace {
+
+// zsh completes only in its line editor: a zsh started on a pty (zsh/zpty) loads the
+// completions, a compadd wrapper appends every match it is given to a file, the line is typed
+// with a TAB, and a command typed after it marks the end (the editor reads its input in order,
+// so the completion is done when DONE is printed). The outer timeout is the deadline.
+const char* const kZshDriver = R"(zmodload zsh/zpty || exit 3
+zpty z zsh -f -i
+zpty -w z "PS1='>' RPROMPT=''; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z "compadd() { local -a m; builtin compadd -O m \"\$@\"; (( \$#m )) && print -rl -- \$m >> $3; builtin compadd \"\$@\"; }"
+zpty -w z "print READY"
+zpty -r z line '*READY*' || exit 4
+zpty -n -w z "$2"$'\t'
+zpty -w z $'\C-u'"print DONE"
+zpty -r z line '*DONE*' || exit 5
+zpty -d z
+)";
+
+struct Zsh {
+    Scratch d;
+    Zsh() { std::ofstream(d.path + "/drive.zsh") << kZshDriver; }
+    /// The matches zsh's completion adds for `line` (the cursor at its end).
+    std::vector<std::string> complete(const std::string& line) {
+        std::string out = d.path + "/matches";
+        std::remove(out.c_str());
+        std::ofstream(out).close();
+        ShellRun r = run("timeout 60 zsh " + quote(d.path + "/drive.zsh") + " " + quote(source_dir() + "/completions/zsh") +
+                         " " + quote(line) + " " + quote(out) + " >/dev/null 2>&1");
+        EXPECT_EQ(r.status, 0) << line;
+        std::vector<std::string> v;
+        std::istringstream in(read_text(out));
+        for (std::string l; std::getline(in, l);) v.push_back(l);
+        return v;
+    }
+};
+
+}  // namespace
+
+TEST(Completions, ZshCompletesValuesAndCommandStartsPerSubcommand) {
+    if (run("command -v zsh >/dev/null 2>&1").status != 0) GTEST_SKIP() << "zsh is not installed (Debian package zsh)";
+    if (run("zsh -fc 'zmodload zsh/zpty' >/dev/null 2>&1").status != 0) GTEST_SKIP() << "zsh has no zsh/zpty module";
+    Zsh z;
+    EXPECT_TRUE(has_all(z.complete("paffinity --cpus "), online_cpu_words()));
+    EXPECT_TRUE(has_all(z.complete("pjobs run --cpus "), online_cpu_words()));
+    EXPECT_EQ(z.complete("pjobs kill -s TE"), std::vector<std::string>{"TERM"});
+    EXPECT_EQ(z.complete("prun --term-seq INT,200,KI"), std::vector<std::string>{"KILL"});
+    EXPECT_EQ(z.complete("prun --rlimit nof"), std::vector<std::string>{"nofile="});
+    EXPECT_EQ(z.complete("pjobs server "), (std::vector<std::string>{"status", "stop", "run"}));
+    EXPECT_FALSE(has(z.complete("poomguard set 500 gre"), "grep")) << "set takes no command";
+    EXPECT_FALSE(has(z.complete("pjobs kill gre"), "grep"));
+    EXPECT_TRUE(has(z.complete("poomguard run 500 -- gre"), "grep"));
+    EXPECT_TRUE(has(z.complete("pjobs run gre"), "grep"));
+    EXPECT_TRUE(has(z.complete("paffinity --cpus 0 -- gre"), "grep"));
+}
