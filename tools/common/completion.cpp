@@ -256,6 +256,9 @@ std::string bash_completion(const CompletionSource& src) {
     s << bash_helpers(cs);
     s << fn << "() {\n";
     s << "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n";
+    s << "    # --opt=value: bash makes \"=\" a word of its own.\n";
+    s << "    [[ $prev == = ]] && ((COMP_CWORD >= 2)) && prev=${COMP_WORDS[COMP_CWORD-2]}\n";
+    s << "    [[ $cur == = ]] && ((COMP_CWORD >= 1)) && prev=${COMP_WORDS[COMP_CWORD-1]} cur=\n";
     s << "    local i=1 w cmd=0 sub= npos=0 inputs=0\n";
     s << "    # The subcommand given, how many positionals it has so far, and where a command starts\n";
     s << "    # (in the contexts that run one), and whether the command's inputs began.\n";
@@ -270,7 +273,8 @@ std::string bash_completion(const CompletionSource& src) {
         s << "            " << (c.name.empty() ? "\"\"" : c.name) << ")\n";
         s << "                case $w in\n";
         if (c.command_after_dashes) s << "                    --) cmd=$((i + 1)) ;;\n";
-        if (auto v = value_names(c.app); !v.empty()) s << "                    " << join(v, "|") << ") ((i++)) ;;\n";
+        if (auto v = value_names(c.app); !v.empty())
+            s << "                    " << join(v, "|") << ") ((i++)); [[ ${COMP_WORDS[i]} == = ]] && ((i++)) ;;\n";
         // A negative number is a positional (poomguard set -500), where one is expected.
         if (!c.slots.empty() && !c.command_at_first_word) s << "                    -[0-9]*) ((npos++)) ;;\n";
         s << "                    -*) ;;\n";

@@ -242,6 +242,11 @@ TEST(Completions, BashCompletesOnlineCpusInEveryTool) {
     // The numbers themselves.
     r = bash_complete("prun", {"prun", "--cpus", cpus.front()});
     EXPECT_TRUE(has(r, cpus.front()));
+    // --cpus=LIST: bash makes "=" a word of its own.
+    EXPECT_EQ(bash_complete("prun", {"prun", "--cpus", "=", ""}), cpus);
+    EXPECT_EQ(bash_complete("prun", {"prun", "--cpus", "="}), cpus);
+    EXPECT_TRUE(has(bash_complete("paffinity", {"paffinity", "--cpus", "=", "0", "--", "gre"}), "grep"));
+    EXPECT_FALSE(has(bash_complete("paffinity", {"paffinity", "--cpus", "=", "0", "gre"}), "grep"));
 }
 
 TEST(Completions, BashCompletesPidsSignalsAndNamedValues) {
