@@ -377,17 +377,21 @@ TEST(Completions, FishCompletesValuesPerSubcommand) {
 namespace {
 
 // zsh completes only in its line editor: a zsh started on a pty (zsh/zpty) loads the
-// completions, a compadd wrapper appends every match it is given to a file, the line is typed
-// with a TAB, and a command typed after it marks the end (the editor reads its input in order,
-// so the completion is done when DONE is printed). The outer timeout is the deadline.
+// completions, a compadd wrapper appends every match it is given to a file, and the line is typed
+// with a TAB once the editor is waiting (the prompt after READY: typed earlier, the terminal would
+// still be in cooked mode, where ^U erases the line). A command typed after the TAB marks the
+// end: the editor reads its input in order, so the completion is done when DONE is printed. The
+// markers are printed as RE""ADY and DO""NE so that the echo of the typed text cannot match them.
+// The outer timeout is the deadline.
 const char* const kZshDriver = R"(zmodload zsh/zpty || exit 3
 zpty z zsh -f -i
-zpty -w z "PS1='>' RPROMPT=''; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z "PS1='<zle>' RPROMPT=''; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
 zpty -w z "compadd() { local -a m; builtin compadd -O m \"\$@\"; (( \$#m )) && print -rl -- \$m >> $3; builtin compadd \"\$@\"; }"
-zpty -w z "print READY"
+zpty -w z 'print RE""ADY'
 zpty -r z line '*READY*' || exit 4
+zpty -r z line '*<zle>*' || exit 4
 zpty -n -w z "$2"$'\t'
-zpty -w z $'\C-u'"print DONE"
+zpty -w z $'\C-u''print DO""NE'
 zpty -r z line '*DONE*' || exit 5
 zpty -d z
 )";
