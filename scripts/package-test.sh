@@ -71,13 +71,59 @@ for p in "${packages[@]}"; do dpkg -L "$p"; done | sort -u >"$work/paths"
 # --- the tools: --version, --help, one real action, linked as Debian wants
 say "tools"
 tools=$(dpkg -L prockit | grep '^/usr/bin/.' | xargs -n1 basename)
+# pjobs: a job run, waited for and listed under a private runtime and state directory, then the
+# server stopped, and no process of that directory left (not the server, not a job's holder).
+pjobs_action() {
+    local d rc=0
+    d=$(mktemp -d)
+    (
+        export XDG_RUNTIME_DIR=$d/run XDG_STATE_HOME=$d/state
+        mkdir -m 700 "$XDG_RUNTIME_DIR"
+        started=$(pjobs run --no-tty -- true) || exit 1
+        [[ "$started" =~ ^\[1\]\ [0-9]+$ ]] || { echo "pjobs run printed '$started'" >&2; exit 1; }
+        pjobs wait %1 || { echo "pjobs wait %1 exited with $?" >&2; exit 1; }
+        listed=$(pjobs list) || exit 1
+        [[ "$listed" =~ ^\[1\].*Done.*true ]] || { echo "pjobs list printed '$listed'" >&2; exit 1; }
+        pjobs server stop || exit 1
+        # Everything started for $d is gone within 10 s (a process's environment names it).
+        for _ in $(seq 200); do
+            left=$(grep -lsF "XDG_RUNTIME_DIR=$d/run" /proc/[0-9]*/environ || true)
+            [ -z "$left" ] && exit 0
+            sleep 0.05
+        done
+        echo "pjobs left processes running: $left" >&2
+        exit 1
+    ) || rc=1
+    rm -rf "$d"
+    return $rc
+}
+# poomguard: this shell's score as JSON, checked against /proc, and the installed example rules
+# checked, with their names listed.
+poomguard_action() {
+    local json adj d rc=0 f
+    json=$(poomguard show --pid $$ -J) || return 1
+    adj=$(cat /proc/$$/oom_score_adj)
+    [[ "$json" =~ ^\{\"processes\":\[\{\"pid\":$$,\"name\":\"[^\"]*\",\"oom_score\":[0-9]+,\"oom_score_adj\":$adj, ]] \
+        || { echo "poomguard show --pid $$ -J printed '$json' (oom_score_adj $adj)" >&2; return 1; }
+    d=$(mktemp -d)
+    for f in $(grep '/examples/poomguard/.*\.conf\(\.gz\)\?$' "$work/paths"); do
+        zcat -f "$f" >"$d/$(basename "$f" .gz)"
+    done
+    if ! compgen -G "$d/*.conf" >/dev/null; then
+        echo "no example rules installed under /usr/share/doc/prockit/examples/poomguard" >&2; rc=1
+    elif ! poomguard check-config "$d"/*.conf || [ -z "$(poomguard check-config --list-rules "$d"/*.conf)" ]; then
+        echo "poomguard check-config on the example rules failed" >&2; rc=1
+    fi
+    rm -rf "$d"
+    return $rc
+}
 real_action() {  # one thing each tool is for; a tool without an entry here is reported
     local t=$1
     case $t in
         prun) [ "$(prun -j2 -k echo ::: a b)" = "$(printf 'a\nb')" ] && prun -- true ;;
         paffinity) [[ "$(paffinity $$)" =~ (^|$'\n')\ *$$\  ]] && paffinity --cpus 0 -- true ;;
-        pjobs) pjobs --help >/dev/null ;;      # filled in with pjobs's own smoke action at merge
-        poomguard) poomguard --help >/dev/null ;;  # likewise
+        pjobs) pjobs_action ;;
+        poomguard) poomguard_action ;;
         *) echo "no real action known for $t: add one to real_action() in $0" >&2; return 1 ;;
     esac
 }
@@ -112,16 +158,20 @@ done
 
 # --- completions
 say "completions"
-for t in $tools; do
-    # bash: the packaged completion is loaded on demand by bash-completion, then completes.
-    got=$(bash --norc -i -c '
+# What the installed bash completion offers for `TOOL WORD... CURRENT`: bash-completion loads it
+# on demand, then its function runs as for a TAB.
+bash_complete() {
+    bash --norc -i -c '
         . /usr/share/bash-completion/bash_completion
         __load_completion "$1" || _completion_loader "$1"
         spec=$(complete -p "$1") || exit 1
         fn=$(sed -n "s/.* -F \([^ ]*\) .*/\1/p" <<<"$spec")
-        COMP_WORDS=("$1" --hel); COMP_CWORD=1; COMP_LINE="$1 --hel"; COMP_POINT=${#COMP_LINE}
-        "$fn" "$1" --hel "$1"
-        printf "%s\n" "${COMPREPLY[@]}"' bash "$t" 2>/dev/null </dev/null) || true
+        COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+        "$fn" "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+        printf "%s\n" "${COMPREPLY[@]}"' bash "$@" 2>/dev/null </dev/null || true
+}
+for t in $tools; do
+    got=$(bash_complete "$t" --hel)
     grep -qx -- '--help' <<<"$got" || fail "bash: complete -p $t, then '$t --hel<TAB>' gave '${got//$'\n'/ }'"
     # zsh: the file parses and sits on zsh's default $fpath.
     z=/usr/share/zsh/vendor-completions/_$t
@@ -131,6 +181,20 @@ for t in $tools; do
     if [ -f "$f" ] && fish -n "$f" && grep -q -- '^--help' <<<"$(fish -c "complete -C '$t --hel'")"; then :; else fail "fish completion of $t"; fi
     ok "$t: bash, zsh, fish"
 done
+# Values: `paffinity --cpus <TAB>` offers every online CPU and the whole list; `poomguard set 500
+# <TAB>` offers PIDs, not commands.
+before=$failures
+online=$(cat /sys/devices/system/cpu/online)
+got=$(bash_complete paffinity --cpus "")
+want=("$online")
+for r in ${online//,/ }; do want+=($(seq "${r%-*}" "${r#*-}")); done
+for w in "${want[@]}"; do
+    grep -qxF -- "$w" <<<"$got" || fail "bash: 'paffinity --cpus <TAB>' gave '${got//$'\n'/ }', not CPU $w"
+done
+got=$(bash_complete poomguard set 500 "")
+grep -qx "$$" <<<"$got" && ! grep -qx "ls" <<<"$got" \
+    || fail "bash: 'poomguard set 500 <TAB>' should offer PIDs, not commands"
+[ $failures -eq $before ] && ok "bash completes values: CPUs, PIDs"
 
 # --- systemd units
 say "systemd units"

@@ -83,6 +83,23 @@ int mode_run(const Paths& p, const Options& o) {
 }
 
 int mode_list(const Paths& p, const Options& o) {
+    if (o.list_specs) {
+        // For completions and scripts: asking must not start a server, so none running is no jobs.
+        unique_fd fd;
+        try {
+            fd = connect_server(p, false);
+        } catch (const Failure&) {
+            return 0;
+        }
+        json r = call_on(fd.get(), {{"op", "list"}, {"text", false}});
+        std::string out;
+        for (const auto& j : r["jobs"]) {
+            out += "%" + std::to_string(j.value("id", 0L)) + "\n";
+            if (std::string name = j.value("name", ""); !name.empty()) out += "%" + name + "\n";
+        }
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        return 0;
+    }
     // The server formats the text itself and sends it raw, after the answer: nothing to parse or
     // unescape here, one write to print it.
     unique_fd fd = connect_server(p);

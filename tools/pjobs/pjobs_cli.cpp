@@ -42,6 +42,8 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
 
     auto* list = app->add_subcommand("list", "List the jobs like 'jobs -l'");
     list->add_flag("-J,--json", o.json, "Print the jobs as a JSON array");
+    list->add_flag("--specs", o.list_specs,
+                   "Print only the job specs (%N, %NAME), one a line; start no server (none: print nothing)");
     list->callback([&o] { o.mode = "list"; });
 
     auto* fg = app->add_subcommand("fg", "Attach this terminal to a job (default: the current job)");

@@ -20,6 +20,7 @@ struct Options {
     std::vector<std::string> command;
     // list
     bool json = false;
+    bool list_specs = false;  ///< --specs: only the job specs, and no server started
     // fg, bg, stop, kill, wait, logs, rm
     std::vector<std::string> specs;
     std::string signal = "TERM";

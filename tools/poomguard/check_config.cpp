@@ -20,6 +20,7 @@ void add_check_config(CLI::App& app, Options& o) {
     sub->set_help_flag("-h,--help", "Print this help and exit");
     sub->add_option("files", o.check.files, "Rules files to check")->type_name("FILE")->check(non_empty("FILE", "file name"));
     sub->add_flag("-q,--quiet", o.check.quiet, "Print only the problems")->group("Output");
+    sub->add_flag("--list-rules", o.check.list_rules, "Print the names of the valid rules, one a line")->group("Output");
     sub->callback([&o] { o.subcommand = "check-config"; });
 }
 
@@ -29,7 +30,11 @@ int run_check_config(const Options& o, const FsRoot& fs) {
         std::string line = d.text() + "\n";
         std::fwrite(line.data(), 1, line.size(), stderr);
     }
-    if (!o.check.quiet && loaded.diagnostics.empty()) {
+    if (o.check.list_rules) {
+        std::string names;
+        for (const oom::Rule& r : loaded.rules.rules()) names += r.name + "\n";
+        std::fwrite(names.data(), 1, names.size(), stdout);
+    } else if (!o.check.quiet && loaded.diagnostics.empty()) {
         out_line(std::to_string(loaded.rules.size()) + (loaded.rules.size() == 1 ? " rule" : " rules") + " in " +
                  std::to_string(loaded.files.size()) + (loaded.files.size() == 1 ? " file" : " files") + ": ok");
     }

@@ -72,6 +72,7 @@ struct AuditOptions {
 struct CheckConfigOptions {
     std::vector<std::string> files;
     bool quiet = false;
+    bool list_rules = false;  ///< --list-rules: the rules' names, one a line
 };
 
 struct Options {

@@ -47,11 +47,11 @@ int main(int argc, char** argv) {
     auto paff_app = prockit::paffinity::build_cli(paff_opts);
     prockit::poomguard::Options poom_opts;
     auto poom_app = prockit::poomguard::build_cli(poom_opts);
-    bool ok = emit(dir, {"prun", prun_app.get(), true, {":::", "::::", ":::+", "::::+"}}) &&
-              emit(dir, {"paffinity", paff_app.get(), true, {}}) &&
-              emit(dir, {"poomguard", poom_app.get(), true, {}});
+    bool ok = emit(dir, {"prun", prun_app.get(), {""}, {":::", "::::", ":::+", "::::+"}}) &&
+              emit(dir, {"paffinity", paff_app.get(), {""}, {}}) &&
+              emit(dir, {"poomguard", poom_app.get(), {"run"}, {}});
     prockit::pjobs::Options pjobs_opts;
     auto pjobs_app = prockit::pjobs::build_cli(pjobs_opts);
-    ok = ok && emit(dir, {"pjobs", pjobs_app.get(), false, {}});
+    ok = ok && emit(dir, {"pjobs", pjobs_app.get(), {"run"}, {}});
     return ok ? 0 : 1;
 }
