@@ -334,11 +334,8 @@ std::string Template::expand_word(const std::vector<Part>& w, const JobValues& v
         } else {
             // -N: the last job may have fewer arguments than {N} asks for; that one is empty.
             auto at = position(p.source, v.inputs->size());
-            if (at == std::string::npos) {
-                if (w.size() == 1 && quote) continue;  // dropped from a command string, unquoted
-            } else {
-                val = apply_op(p.op, (*v.inputs)[at]);
-            }
+            if (at == std::string::npos) continue;  // nothing, not even quotes, as GNU parallel
+            val = apply_op(p.op, (*v.inputs)[at]);
         }
         out += quote ? shell_quote(val) : val;
     }
