@@ -12,7 +12,7 @@ function __prockit_prun_command_at
             case --
                 echo (math $i + 1)
                 return 0
-            case '--name' '--argv0' '--cpus' '--nice' '--oom-score-adj' '--rlimit' '--timeout' '--kill-after' '--term-seq' '--termseq' '--cwd' '--env' '--unset-env' '--user' '--drop-caps' '--keep-caps' '--seccomp' '--log' '--pidfile' '--restart' '--restart-delay' '--restart-limit' '-j' '-P' '--jobs' '-a' '--arg-file' '--block' '--block-size' '--blocksize' '-d' '--delimiter' '-E' '--eof' '-I' '--replace' '-n' '--max-args' '-N' '-L' '--max-lines' '-s' '--max-chars' '--tagstring' '--tag-string' '--halt' '--retries' '--delay' '--joblog' '--jl' '--joblog-format'
+            case '--name' '--argv0' '--cpus' '--nice' '--oom-score-adj' '--rlimit' '--timeout' '--kill-after' '--term-seq' '--termseq' '--cwd' '--env' '--unset-env' '--user' '--drop-caps' '--keep-caps' '--seccomp' '--log' '--pidfile' '--restart' '--restart-delay' '--restart-limit' '-j' '-P' '--jobs' '-a' '--arg-file' '--block' '--block-size' '--blocksize' '-d' '--delimiter' '-E' '--eof' '-I' '--replace' '-n' '--max-args' '-N' '-L' '--max-lines' '-s' '--max-chars' '--tagstring' '--tag-string' '--halt' '--retries' '--delay' '--joblog' '--jl' '--joblog-format' '-C' '--colsep' '--header'
                 set i (math $i + 1)
             case '-*'
             case '*'
@@ -108,3 +108,10 @@ complete -c prun -n 'not __prockit_prun_command_at' -l pin-spread -f -d 'Pin slo
 complete -c prun -n 'not __prockit_prun_command_at' -l bar -f -d 'Progress bar with ETA on stderr (a periodic line when not a terminal)'
 complete -c prun -n 'not __prockit_prun_command_at' -l eta -f -d 'Periodic progress line with ETA on stderr'
 complete -c prun -n 'not __prockit_prun_command_at' -l dry-run -l dryrun -f -d 'Print the commands that would run; run nothing'
+complete -c prun -n 'not __prockit_prun_command_at' -s C -l colsep -x -d 'Cut each input into columns where REGEX matches: {1}..{n}, {-1} the last'
+complete -c prun -n 'not __prockit_prun_command_at' -l header -x -d 'The first input line (of each source) names the columns: {name}; \':\' or a REGEX'
+complete -c prun -n 'not __prockit_prun_command_at' -l plus -f -d 'Also {+/} {+.} {+..} {+...} {..} {...} {/..} {/...} {##} {0#} {0%} (see prun(1))'
+complete -c prun -n 'not __prockit_prun_command_at' -s q -l quote -f -d 'Never run jobs through the shell: every template word is one argument (as --no-shell)'
+complete -c prun -n 'not __prockit_prun_command_at' -s v -f -d 'Print each job\'s command on stdout before it runs (with its output)'
+complete -c prun -n 'not __prockit_prun_command_at' -l shuf -f -d 'Run the jobs in a random order (reads all inputs first)'
+complete -c prun -n 'not __prockit_prun_command_at' -l progress -f -d 'Show jobs done, running and failed on stderr'
