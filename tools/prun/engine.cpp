@@ -583,7 +583,8 @@ void Engine::start(Job job) {
             // One job at a time may write straight through (no copy) while nothing else is
             // printed; the others are buffered and printed whole after it. With a joblog every
             // job is buffered: the buffer's size is the job's Receive.
-            bool can_direct = !fg_active_ && !plan_.tag && plan_.retries == 1 && !log_.active() &&
+            // -v: the command line goes first into the job's buffer, so no job writes straight through.
+            bool can_direct = !fg_active_ && !plan_.tag && plan_.retries == 1 && !log_.active() && !plan_.verbose &&
                               (plan_.keep_order ? order_.empty() : true);
             if (can_direct) {
                 r->direct = true;

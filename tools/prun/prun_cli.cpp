@@ -865,8 +865,8 @@ int run(const Options& o) {
                 std::string re = o.colsep.empty() ? std::string("\t") : o.colsep;
                 try {
                     plan.inputs->set_colsep(std::regex(re, std::regex::ECMAScript));
-                } catch (const std::regex_error& e) {
-                    usage("cannot parse --colsep \"" + re + "\": " + e.what());
+                } catch (const std::regex_error&) {
+                    usage("cannot parse --colsep \"" + re + "\": not a valid regular expression");
                 }
             }
             if (o.header) {
