@@ -493,7 +493,7 @@ bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::
             // A cluster of short flags (-kj4): -j and -a take a value, so what follows is theirs.
             for (char ch : a.substr(1)) {
                 if (ch == 'j' || ch == 'P' || ch == 'a') return true;
-                if (ch != '0' && ch != 'r' && ch != 'u' && ch != 'k') break;
+                if (ch != '0' && ch != 'r' && ch != 'u' && ch != 'k' && ch != 'q' && ch != 'v') break;
             }
         }
     }
