@@ -832,6 +832,7 @@ int run(const Options& o) {
         // with the inputs, before the templates are parsed; {##} and {0#} need the number of jobs.
         TemplateSyntax syntax;
         syntax.plus = o.plus;
+        const std::size_t n_given = sources.size();  // the sources are handed to Inputs below
         bool uses_total = false;
         if (o.plus) {
             for (const auto* text : {&o.name, &o.tagstring}) {
@@ -896,7 +897,7 @@ int run(const Options& o) {
             }
         }
         // With --pipe there is no input value; parse as for one source, then refuse any use of it.
-        std::size_t n_sources = o.pipe || !o.colsep.empty() || o.header ? 999999 : sources.size();  // any {N} parses (a --pipe one is refused)
+        std::size_t n_sources = o.pipe || !o.colsep.empty() || o.header ? 999999 : n_given;  // any {N} parses (a --pipe one is refused)
         if (o.max_args_pos || o.max_lines) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
         auto t = Template::parse(tmpl_words, n_sources, o.replace, syntax);
         if (!t) usage("cannot parse the command template: " + t.error().context());
