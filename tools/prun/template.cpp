@@ -76,7 +76,9 @@ Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_source
         std::size_t named_len = 0;
         for (std::size_t k = 0; k < syntax.names.size(); ++k) {
             const std::string& n = syntax.names[k];
-            if (n.empty() || c.substr(0, n.size()) != n || (named && n.size() <= named_len)) continue;
+            // A name such as "2" or "." would hide a replacement string: it names nothing.
+            if (n.empty() || repl_alphabet(n, syntax.plus) || c.substr(0, n.size()) != n || (named && n.size() <= named_len))
+                continue;
             if (auto op = op_of(c.substr(n.size()), syntax.plus)) {
                 named = Part{false, {}, static_cast<int>(k + 1), *op};
                 named_len = n.size();
@@ -101,10 +103,9 @@ Result<std::vector<Part>> parse_word(std::string_view word, std::size_t n_source
         std::string_view digits = num.substr(0, d), rest = num.substr(d);
         Part p{false, {}, 0, Op::whole};
         bool ok = true;
-        if (syntax.plus && !from_end && c == "##") {
-            p.op = Op::total, digits = {};
-        } else if (syntax.plus && !from_end && (c == "0#" || c == "0%")) {
-            p.op = c == "0#" ? Op::seq0 : Op::slot0, digits = {};
+        if (syntax.plus && (c == "##" || c == "0#" || c == "0%")) {
+            p.op = c == "##" ? Op::total : c == "0#" ? Op::seq0 : Op::slot0;
+            digits = {};
         } else if (rest == "#" && digits.empty()) {
             p.op = Op::seq;
         } else if (rest == "%" && digits.empty()) {

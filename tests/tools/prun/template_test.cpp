@@ -284,6 +284,10 @@ TEST(PrunTemplate, HeaderNamesAreReplacementStrings) {
     std::vector<std::string> row{"x.tar", "10", "7"};
     EXPECT_EQ(t->expand_argv({&row, 1, 1}), (std::vector<std::string>{"echo", "10", "x", "7", "{other}"}))
         << "the longest name wins; an unknown name stays text";
+    syntax.names = {"2", "a"};
+    auto digits = Template::parse({"{2}", "{a}"}, 999999, {}, syntax);
+    ASSERT_TRUE(digits);
+    EXPECT_EQ(digits->expand_argv({&row, 1, 1}), (std::vector<std::string>{"10", "10"})) << "a column named 2 is not {2}";
 }
 
 TEST(PrunTemplate, PlusStringsAreGnuParallels) {
