@@ -17,9 +17,11 @@
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
+#include <limits>
 #include <map>
 #include <memory>
 #include <poll.h>
+#include <queue>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -175,6 +177,7 @@ struct Running {
     std::optional<CpuSet> cpus;
     bool direct = false;  // group mode: this job writes straight to prun's stdout/stderr
     bool maybe_lost = false;  // its buffer files' file system was seen full while it ran
+    bool share_timed_out = false;  // --timeout N%: ended for running too long
 };
 
 struct Finished {
@@ -316,6 +319,13 @@ private:
     EventLoop::Id guardian_watch_ = 0;
     unsigned signals_seen_ = 0;
     std::optional<int> halt_code_;
+    // --timeout N%: the runtimes of the jobs that succeeded, as two heaps around the median.
+    std::priority_queue<double> ok_low_;
+    std::priority_queue<double, std::vector<double>, std::greater<double>> ok_high_;
+    void add_ok_runtime(double seconds);
+    /// Ends the jobs that ran longer than the share of the median allows; the next such deadline.
+    std::optional<Clock::time_point> check_share_timeouts(Clock::time_point now);
+    unsigned jobs_cap_ = std::numeric_limits<unsigned>::max();  // what the descriptor limit holds
     std::uint64_t done_ = 0, failed_ = 0, succeeded_ = 0;
     std::optional<Clock::time_point> last_start_;
     std::optional<Clock::time_point> restart_at_;
@@ -474,7 +484,7 @@ bool Engine::may_start(Clock::time_point now) const {
 
 void Engine::start(Job job) {
     unsigned slot = free_slot();
-    JobValues v{&job.inputs, job.seq, slot, plan_.batch ? plan_.multi : Multi::none};
+    JobValues v{&job.inputs, job.seq, slot, plan_.batch ? plan_.multi : Multi::none, plan_.total_jobs, plan_.jobs};
     if (plan_.pool && job.attempts == 0) {
         if (plan_.shell || !plan_.have_template) {
             job.argv = {plan_.shell_path, "-c", plan_.tmpl.expand_shell(v)};
@@ -573,7 +583,8 @@ void Engine::start(Job job) {
             // One job at a time may write straight through (no copy) while nothing else is
             // printed; the others are buffered and printed whole after it. With a joblog every
             // job is buffered: the buffer's size is the job's Receive.
-            bool can_direct = !fg_active_ && !plan_.tag && plan_.retries == 1 && !log_.active() &&
+            // -v: the command line goes first into the job's buffer, so no job writes straight through.
+            bool can_direct = !fg_active_ && !plan_.tag && plan_.retries == 1 && !log_.active() && !plan_.verbose &&
                               (plan_.keep_order ? order_.empty() : true);
             if (can_direct) {
                 r->direct = true;
@@ -598,6 +609,15 @@ void Engine::start(Job job) {
         case OutputMode::line_buffer: c.out(Stdio::pipe()).err(Stdio::pipe()); break;
     }
 
+    if (plan_.verbose) {
+        // -v: the command goes with the job's output (into its buffer when it has one).
+        std::string line = job.display + "\n";
+        if (r->out_file) {
+            if (auto w = write_all(r->out_file.get(), line, "write a job's output to a temporary file"); !w) write_failed(w.error());
+        } else {
+            write_out(1, prefix_of(job) + line);
+        }
+    }
     auto id = sup_.start(c, opts);
     if (!id && r->direct) fg_active_ = false;
     if (!id) {
@@ -726,7 +746,7 @@ void Engine::on_exit(Supervisor::Exit& e) {
     running_.erase(it);
     Finished f;
     f.slot = r->slot;
-    f.timed_out = e.timed_out;
+    f.timed_out = e.timed_out || r->share_timed_out;
     f.cpus = r->cpus;
     f.sent = r->job.block.size();
     r->in_file.reset();  // closed, not reused (see TmpFiles::fresh)
@@ -766,9 +786,16 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
         retry_queue_.push_back(std::move(f.job));
         return;
     }
-    if (auto r = log_.record(log_entry(f)); !r) write_failed(r.error());
+    // --joblog -: the line follows the job's output on stdout, as GNU parallel writes it.
+    if (!plan_.joblog_stdout)
+        if (auto r = log_.record(log_entry(f)); !r) write_failed(r.error());
+    std::optional<JobLogEntry> log_after;
+    if (plan_.joblog_stdout) log_after = log_entry(f);
     ++done_;
     if (ok) ++succeeded_; else ++failed_;
+    if (ok && plan_.timeout_share) add_ok_runtime(f.runtime);
+    if (plan_.jobs_reload)
+        if (auto n = plan_.jobs_reload()) plan_.jobs = std::max(1U, std::min(*n, jobs_cap_));
 
     std::string prefix = prefix_of(f.job);
     if (plan_.output == OutputMode::group) {
@@ -795,6 +822,7 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
             if (e.seq == f.job.seq) e.done = true;
         flush_order();
     }
+    if (log_after) (void)log_.record(*log_after);
 
     // Restart policy (single command).
     if (!plan_.pool && !stopping_ && f.spawned) {
@@ -818,19 +846,47 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
     if (plan_.halt.when != HaltPolicy::When::never) {
         auto d = halt_.record(ok, f.status.shell_code());
         if (d && !halt_code_) {
-            halt_code_ = d->exit_code;
-            // GNU parallel: a halt on the first failure (or the first job done), soon or now,
-            // ends with that job's own status; on a count, with the number of failed jobs.
-            if (plan_.halt.why != HaltPolicy::Why::success && !plan_.halt.percent && plan_.halt.value == 1)
-                halt_code_ = f.status.shell_code();
-            else if (plan_.halt.why != HaltPolicy::Why::success)
-                halt_code_ = static_cast<int>(std::min<std::uint64_t>(halt_.failed(), 101));
+            halt_code_ = d->exit_code;  // GNU parallel's rule, in HaltTracker
             if (d->now)
                 stop_all(false);
             else
                 stopping_ = true;
         }
     }
+}
+
+void Engine::add_ok_runtime(double seconds) {
+    if (ok_low_.empty() || seconds <= ok_low_.top())
+        ok_low_.push(seconds);
+    else
+        ok_high_.push(seconds);
+    // Keep ok_low_ the larger by at most one: its top is the (lower) median.
+    if (ok_low_.size() > ok_high_.size() + 1) {
+        ok_high_.push(ok_low_.top());
+        ok_low_.pop();
+    } else if (ok_high_.size() > ok_low_.size()) {
+        ok_low_.push(ok_high_.top());
+        ok_high_.pop();
+    }
+}
+
+std::optional<Clock::time_point> Engine::check_share_timeouts(Clock::time_point now) {
+    // GNU parallel's rule: no limit until a job has succeeded; then every running job may run for
+    // the share of the median runtime of the jobs that succeeded so far.
+    if (!plan_.timeout_share || ok_low_.empty()) return std::nullopt;
+    auto limit = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*plan_.timeout_share * ok_low_.top()));
+    std::optional<Clock::time_point> next;
+    for (auto& [id, r] : running_) {
+        if (r->share_timed_out) continue;
+        if (now - r->start >= limit) {
+            r->share_timed_out = true;
+            on_timeout(id);
+            sup_.stop(id);
+        } else if (!next || r->start + limit < *next) {
+            next = r->start + limit;
+        }
+    }
+    return next;
 }
 
 void Engine::flush_order() {
@@ -999,6 +1055,7 @@ void Engine::fit_descriptors() {
     std::size_t used = open_descriptors() + reserve;
     std::size_t budget = rl.rlim_cur > used ? static_cast<std::size_t>(rl.rlim_cur) - used : 0;
     std::size_t fit = std::max<std::size_t>(1, budget / per_job);
+    jobs_cap_ = static_cast<unsigned>(std::min<std::size_t>(fit, std::numeric_limits<unsigned>::max()));
     if (fit < plan_.jobs) {
         if (!plan_.jobs_as_many)
             tools::print_warning("running " + std::to_string(fit) + (fit == 1 ? " job" : " jobs") + " at once, not " + std::to_string(plan_.jobs) +
@@ -1015,7 +1072,7 @@ void Engine::fit_descriptors() {
 }
 
 void Engine::progress(bool final) {
-    if (!plan_.bar && !plan_.eta) return;
+    if (!plan_.bar && !plan_.eta && !plan_.progress) return;
     auto now = Clock::now();
     auto since = now - last_progress_;
     if (!final && since < (tty_err_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000))) return;
@@ -1025,7 +1082,15 @@ void Engine::progress(bool final) {
     double frac = total ? static_cast<double>(done_) / static_cast<double>(total) : 0;
     double eta = done_ ? elapsed / static_cast<double>(done_) * static_cast<double>(total - std::min<std::size_t>(total, done_)) : 0;
     char line[256];
-    if (!total_) {  // --pipe: the number of blocks is not known ahead, so no share and no ETA
+    if (plan_.progress && !plan_.bar && !plan_.eta) {
+        // --progress: one line; on a terminal rewritten in place (a carriage return), else a
+        // line now and then.
+        char of[32] = "";
+        if (total_) std::snprintf(of, sizeof of, "/%zu", total);
+        std::snprintf(line, sizeof line, "%s%s: %llu%s done, %zu running, %llu failed%s", tty_err_ ? "\r" : "",
+                      tools::tool_name().c_str(), static_cast<unsigned long long>(done_), of, running_.size(),
+                      static_cast<unsigned long long>(failed_), tty_err_ && !final ? "" : "\n");
+    } else if (!total_) {  // --pipe: the number of blocks is not known ahead, so no share and no ETA
         if (plan_.bar && tty_err_)
             std::snprintf(line, sizeof line, "\r%llu done, %zu running, %llu failed%s", static_cast<unsigned long long>(done_),
                           running_.size(), static_cast<unsigned long long>(failed_), final ? "\n" : "");
@@ -1092,6 +1157,7 @@ int Engine::run() {
     g_sink[2] = &out2_;
     if (plan_.guard) guardian_watch_ = loop_.watch(plan_.guard->guardian_fd(), POLLIN, [this](short ev) { on_guardian(ev); });
 
+    if (plan_.joblog_stdout && !plan_.dry_run) log_.open_writer([](std::string_view line) { write_out(1, line); }, plan_.joblog_jsonl);
     if (!plan_.joblog.empty()) {
         if (plan_.resume || plan_.resume_failed) {
             auto logged = read_joblog(plan_.joblog, plan_.joblog_jsonl);
@@ -1157,8 +1223,9 @@ int Engine::run() {
             if (!wake || t < *wake) wake = t;
         };
         if (restart_at_) soonest(*restart_at_);
+        if (auto t = check_share_timeouts(now)) soonest(*t);
         if (more && last_start_ && plan_.delay.count() > 0 && running_.size() < plan_.jobs) soonest(*last_start_ + plan_.delay);
-        if ((plan_.bar || plan_.eta)) soonest(now + (tty_err_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000)));
+        if ((plan_.bar || plan_.eta || plan_.progress)) soonest(now + (tty_err_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000)));
         watch_input(more && may_start(now) ? input_wait_fd() : -1);
         sync_output();
 

@@ -79,6 +79,15 @@ struct Plan {
     std::size_t batch_args = 0;
     std::size_t max_chars = 0;
 
+    // GNU parallel: columns, quoting, value forms
+    std::optional<double> timeout_share;  // --timeout N%: N/100 of the median runtime of the jobs that succeeded
+    bool joblog_stdout = false;           // --joblog -
+    bool verbose = false;                 // -v: each command on stdout before it runs
+    bool progress = false;                // --progress
+    std::uint64_t total_jobs = 0;         // {##} (known when the template uses it)
+    /// -j FILE: called as jobs end; the new number of jobs when the file changed, else nullopt.
+    std::function<std::optional<unsigned>()> jobs_reload;
+
     std::optional<Inputs> inputs;
     std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs
     /// The process-tree guard this process supervises under (prun is then a subreaper): the

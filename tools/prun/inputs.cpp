@@ -3,6 +3,8 @@
 #include <prockit/sys/syscall.hpp>
 
 #include <algorithm>
+#include <iterator>
+#include <random>
 #include <cassert>
 #include <cstring>
 #include <utility>
@@ -253,7 +255,76 @@ int Inputs::waiting_fd() const {
 
 Status Inputs::fill() { return first_reader_ ? first_reader_->fill() : Status{}; }
 
+std::vector<std::string> split_columns(const std::string& value, const std::regex& sep) {
+    std::vector<std::string> out;
+    std::size_t from = 0;
+    for (auto it = std::sregex_iterator(value.begin(), value.end(), sep); it != std::sregex_iterator(); ++it) {
+        auto at = static_cast<std::size_t>(it->position(0)), len = static_cast<std::size_t>(it->length(0));
+        if (len == 0) continue;  // a separator that matches nothing cuts nothing
+        out.push_back(value.substr(from, at - from));
+        from = at + len;
+    }
+    out.push_back(value.substr(from));
+    return out;
+}
+
+std::vector<std::string> Inputs::columns(std::vector<std::string> row) const {
+    if (!colsep_) return row;
+    std::vector<std::string> out;
+    for (const auto& v : row) {
+        auto cols = split_columns(v, *colsep_);
+        out.insert(out.end(), std::make_move_iterator(cols.begin()), std::make_move_iterator(cols.end()));
+    }
+    return out;
+}
+
+Result<std::vector<std::string>> Inputs::take_header() {
+    assert(!started_ && "take_header() after next()");
+    std::vector<std::string> row(specs_.size());
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+        if (i == 0 && first_reader_) {
+            auto rec = first_reader_->next();
+            if (!rec) return fail(rec.error());
+            if (*rec) row[0] = std::move(**rec);
+            continue;
+        }
+        if (!values_[i].empty()) {
+            row[i] = std::move(values_[i].front());
+            values_[i].erase(values_[i].begin());
+        }
+    }
+    return columns(std::move(row));
+}
+
+Status Inputs::shuffle() {
+    if (auto r = materialize(); !r) return r;
+    std::deque<std::vector<std::string>> all;
+    for (;;) {
+        auto c = next_combination();
+        if (!c) return fail(c.error());
+        if (!*c) break;
+        all.push_back(columns(std::move(**c)));
+    }
+    std::mt19937_64 rng(std::random_device{}());
+    std::shuffle(all.begin(), all.end(), rng);
+    shuffled_ = std::move(all);
+    return {};
+}
+
 Result<std::optional<std::vector<std::string>>> Inputs::next() {
+    using Out = std::optional<std::vector<std::string>>;
+    if (shuffled_) {
+        if (shuffled_->empty()) return Out();
+        Out row(std::move(shuffled_->front()));
+        shuffled_->pop_front();
+        return row;
+    }
+    auto c = next_combination();
+    if (!c || !*c || !colsep_) return c;
+    return Out(columns(std::move(**c)));
+}
+
+Result<std::optional<std::vector<std::string>>> Inputs::next_combination() {
     using Out = std::optional<std::vector<std::string>>;
     started_ = true;
     if (done_ || specs_.empty()) return Out();

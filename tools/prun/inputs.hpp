@@ -9,7 +9,9 @@
 #include <prockit/sys/result.hpp>
 #include <prockit/sys/unique_fd.hpp>
 
+#include <deque>
 #include <memory>
+#include <regex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -113,8 +115,19 @@ public:
     /// A source that is empty (then there is nothing to combine), when one is known to be.
     std::optional<std::string> empty_source() const;
 
+    /// --colsep: every value is cut into columns where `sep` matches, and next() gives the columns
+    /// of all sources in a row (source 1's, then source 2's, ...): {1}..{n} are columns.
+    void set_colsep(std::regex sep) { colsep_ = std::move(sep); }
+    /// --header: takes the first value of every source (reading the streamed one's first record)
+    /// and gives them as next() would give a row: the names of the columns. Call it before next().
+    Result<std::vector<std::string>> take_header();
+    /// --shuf: reads every source whole and gives the combinations in a random order.
+    Status shuffle();
+
 private:
     Inputs() = default;
+    std::vector<std::string> columns(std::vector<std::string> row) const;
+    Result<std::optional<std::vector<std::string>>> next_combination();
     std::size_t group_size(std::size_t g) const;
     const std::string& value(std::size_t source, std::size_t k) const {
         const auto& v = values_[source];
@@ -131,6 +144,11 @@ private:
     bool wrap_ = false;
     bool started_ = false;  // next() was called
     bool done_ = false;
+    std::optional<std::regex> colsep_;
+    std::optional<std::deque<std::vector<std::string>>> shuffled_;  // --shuf: what next() gives
 };
+
+/// Cuts `value` where `sep` matches (--colsep).
+std::vector<std::string> split_columns(const std::string& value, const std::regex& sep);
 
 }  // namespace prockit::prun

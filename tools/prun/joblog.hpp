@@ -7,6 +7,8 @@
 #include <prockit/sys/unique_fd.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <optional>
 #include <set>
 #include <string>
@@ -37,7 +39,9 @@ class JobLog {
 public:
     /// Opens (creates) the log; appends when resuming. A new TSV log gets its header line.
     Status open(const std::string& path, bool append, bool jsonl);
-    bool active() const { return static_cast<bool>(fd_); }
+    /// --joblog -: the lines go to `write` (prun's stdout), a TSV log with its header first.
+    void open_writer(std::function<void(std::string_view)> write, bool jsonl);
+    bool active() const { return static_cast<bool>(fd_) || static_cast<bool>(write_); }
     /// Writes one line (one write(2), so a line is never torn by a crash of prun).
     Status record(const JobLogEntry& e);
 
@@ -47,6 +51,7 @@ public:
 
 private:
     unique_fd fd_;
+    std::function<void(std::string_view)> write_;
     bool jsonl_ = false;
 };
 

@@ -16,6 +16,7 @@
 #include <prockit/security/seccomp_spec.hpp>
 #include <prockit/sys/notify.hpp>
 #include <prockit/sys/signals.hpp>
+#include <prockit/sys/syscall.hpp>
 
 #include <cerrno>
 #include <cmath>
@@ -149,8 +150,9 @@ std::size_t parse_size(const std::string& text) {
     return static_cast<std::size_t>(bytes);
 }
 
-unsigned parse_jobs(const std::string& text, unsigned ncpu) {
-    auto bad = [&]() -> unsigned { usage("cannot parse -j \"" + text + "\": expected N, N%, +N or -N"); };
+/// -j's value forms: N, N%, +N, -N (0: as many as possible); nullopt when it is none of them.
+std::optional<unsigned> jobs_value(const std::string& text, unsigned ncpu) {
+    auto bad = [&]() -> std::optional<unsigned> { return std::nullopt; };
     std::string t = text;
     long v = 0;
     auto num = [&](std::string_view s) {
@@ -174,6 +176,32 @@ unsigned parse_jobs(const std::string& text, unsigned ncpu) {
     if (n < 1) n = 1;
     if (n > 100000) n = 100000;
     return static_cast<unsigned>(n);
+}
+
+/// -j FILE (GNU parallel's): the file holds one of -j's value forms, surrounding blanks allowed.
+std::optional<unsigned> jobs_from_file(const std::string& path, unsigned ncpu, std::optional<std::string>* why = nullptr) {
+    auto text = read_file(path);
+    if (!text) {
+        if (why) *why = tools::error_reason(text.error());
+        return std::nullopt;
+    }
+    std::string t = *text;
+    t.erase(0, t.find_first_not_of(" \t\r\n"));
+    t.erase(t.find_last_not_of(" \t\r\n") + 1);
+    auto n = jobs_value(t, ncpu);
+    if (!n && why) *why = "it holds \"" + t + "\", not N, N%, +N or -N";
+    return n;
+}
+
+unsigned parse_jobs(const std::string& text, unsigned ncpu) {
+    if (auto n = jobs_value(text, ncpu)) return *n;
+    struct stat st {};
+    if (stat(text.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        std::optional<std::string> why;
+        if (auto n = jobs_from_file(text, ncpu, &why)) return *n;
+        usage("cannot use -j " + text + ": " + why.value_or("unreadable"));
+    }
+    usage("cannot parse -j \"" + text + "\": expected N, N%, +N, -N or a file holding one");
 }
 
 std::string absolute(const std::string& path) {
@@ -299,7 +327,9 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
         "--daemon or --restart is given. Otherwise prun runs one command; --retries then retries it.\n"
         "Without a command each input is a command line, run by the shell.\n"
         "Replacement strings: {} input, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
-        "without extension, {#} job number, {%} slot, {N} {N.} {N/} {N//} {N/.} for input source N.\n"
+        "without extension, {#} job number, {%} slot, {N} {N.} {N/} {N//} {N/.} for input source N\n"
+        "(column N with --colsep), {-N} counting from the last, {name} with --header; --plus adds\n"
+        "{+/} {+.} {+..} {+...} {..} {...} {/..} {/...} {##} {0#} {0%}.\n"
         "A template of plain words is exec'd directly, one argument per word (inputs are never split or\n"
         "interpreted). It runs through the shell, each value single-quoted, when it is one word with shell\n"
         "syntax ('gzip {} && rm {}'), a word is a shell operator (| && ; > ...), or its program is an\n"
@@ -416,6 +446,17 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--bar", o.bar, "Progress bar with ETA on stderr (a periodic line when not a terminal)")->group(g);
     app->add_flag("--eta", o.eta, "Periodic progress line with ETA on stderr")->group(g);
     app->add_flag("--dry-run,--dryrun", o.dry_run, "Print the commands that would run; run nothing")->group(g);
+
+    // GNU parallel: columns, quoting, value forms
+    app->add_option("-C,--colsep", o.colsep, "Cut each input into columns where REGEX matches: {1}..{n}, {-1} the last")
+        ->type_name("REGEX")->group(g)->each(non_empty("--colsep"));
+    app->add_option("--header", o.header, "The first input line (of each source) names the columns: {name}; ':' or a REGEX")
+        ->type_name("REGEX")->group(g)->each(non_empty("--header"));
+    app->add_flag("--plus", o.plus, "Also {+/} {+.} {+..} {+...} {..} {...} {/..} {/...} {##} {0#} {0%} (see prun(1))")->group(g);
+    app->add_flag("-q,--quote", o.quote, "Never run jobs through the shell: every template word is one argument (as --no-shell)")->group(g);
+    app->add_flag("-v", o.verbose, "Print each job's command on stdout before it runs (with its output)")->group(g);
+    app->add_flag("--shuf", o.shuf, "Run the jobs in a random order (reads all inputs first)")->group(g);
+    app->add_flag("--progress", o.progress, "Show jobs done, running and failed on stderr")->group(g);
     return app;
 }
 
@@ -452,7 +493,7 @@ bool asks_for_pool(const std::vector<const char*>& head, const std::vector<std::
             // A cluster of short flags (-kj4): -j and -a take a value, so what follows is theirs.
             for (char ch : a.substr(1)) {
                 if (ch == 'j' || ch == 'P' || ch == 'a') return true;
-                if (ch != '0' && ch != 'r' && ch != 'u' && ch != 'k') break;
+                if (ch != '0' && ch != 'r' && ch != 'u' && ch != 'k' && ch != 'q' && ch != 'v') break;
             }
         }
     }
@@ -587,7 +628,11 @@ int run(const Options& o) {
             {o.resume, "--resume"}, {o.resume_failed, "--resume-failed"}, {o.bar, "--bar"}, {o.eta, "--eta"},
             {!o.block.empty(), "--block"}, {!o.delimiter.empty(), "-d"}, {o.eof.has_value(), "-E"},
             {o.max_args > 0, "-n"}, {o.max_args_pos > 0, "-N"}, {o.max_lines > 0, "-L"}, {o.multi_m, "-m"},
-            {o.multi_x, "-X"}, {o.max_chars > 0, "-s"}, {!o.replace.empty(), "-I"}};
+            {o.multi_x, "-X"}, {o.max_chars > 0, "-s"}, {!o.replace.empty(), "-I"},
+            // GNU parallel: columns, quoting, value forms
+            {!o.colsep.empty(), "--colsep"}, {o.header.has_value(), "--header"}, {o.plus, "--plus"},
+            {o.quote, "--quote"}, {o.shuf, "--shuf"}, {o.progress, "--progress"},
+            {!o.timeout.empty() && o.timeout.back() == '%', "--timeout N%"}};
         for (const auto& [given, name] : pool_only)
             if (given)
                 usage("cannot use " + std::string(name) + " with one command: it is for a pool (give inputs with ::: VALUES, :::: FILE or -a FILE, or --pipe or -j N)");
@@ -596,6 +641,7 @@ int run(const Options& o) {
     if (o.single && plan.pool)
         usage("cannot use --single with a pool input (:::, ::::, -a, --pipe, -j): --single runs one command");
     if (o.shell && o.no_shell) usage("cannot use --shell and --no-shell together: they exclude each other");
+    if (o.shell && o.quote) usage("cannot use --shell and --quote together: --quote never runs a shell");
     if (o.null_sep && !o.delimiter.empty()) usage("cannot use -0 and -d together: both set the delimiter");
     const char sep = o.null_sep ? '\0' : !o.delimiter.empty() ? parse_delimiter(o.delimiter) : '\n';
 
@@ -687,7 +733,17 @@ int run(const Options& o) {
     }
 
     // --- time
-    if (!o.timeout.empty()) plan.timeout = duration_of(o.timeout, "--timeout");
+    if (!o.timeout.empty() && o.timeout.back() == '%') {
+        // GNU parallel's --timeout N%: N % of the median runtime of the jobs that succeeded.
+        char* end = nullptr;
+        std::string num = o.timeout.substr(0, o.timeout.size() - 1);
+        double pct = std::strtod(num.c_str(), &end);
+        if (num.empty() || !end || *end || !std::isfinite(pct) || pct <= 0)
+            usage("cannot parse --timeout \"" + o.timeout + "\": expected a duration or a percentage such as 200%");
+        plan.timeout_share = pct / 100;
+    } else if (!o.timeout.empty()) {
+        plan.timeout = duration_of(o.timeout, "--timeout");
+    }
     Duration grace = o.kill_after.empty() ? Duration(std::chrono::seconds(5)) : duration_of(o.kill_after, "--kill-after");
     if (!o.term_seq.empty())
         plan.term_seq = parse_term_seq(o.term_seq);
@@ -698,12 +754,29 @@ int run(const Options& o) {
     // --- pool settings
     unsigned ncpu = static_cast<unsigned>(plan.cpus ? plan.cpus->count() : allowed->count());
     plan.jobs = plan.pool ? (o.jobs.empty() ? std::max(1U, ncpu) : parse_jobs(o.jobs, ncpu)) : 1;
+    if (plan.pool && !o.jobs.empty() && !jobs_value(o.jobs, ncpu)) {
+        // -j FILE: read again when its modification time changes (checked as jobs end).
+        struct stat st {};
+        ::stat(o.jobs.c_str(), &st);
+        plan.jobs_reload = [path = o.jobs, ncpu, seen = st.st_mtim]() mutable -> std::optional<unsigned> {
+            struct stat now {};
+            if (::stat(path.c_str(), &now) != 0) return std::nullopt;
+            if (now.st_mtim.tv_sec == seen.tv_sec && now.st_mtim.tv_nsec == seen.tv_nsec) return std::nullopt;
+            seen = now.st_mtim;
+            std::optional<std::string> why;
+            auto n = jobs_from_file(path, ncpu, &why);
+            if (!n) tools::print_warning("cannot use -j " + path + ": " + why.value_or("unreadable") + "; keeping the number of jobs");
+            return n;
+        };
+    }
     plan.jobs_as_many = plan.pool && o.jobs == "0";
     plan.halt = parse_halt(o.halt);
     plan.retries = std::max(1U, o.retries);
     plan.dry_run = o.dry_run;
     plan.no_run_if_empty = o.no_run_if_empty;
-    plan.shell = o.shell || (plan.pool && !o.no_shell && wants_shell(tmpl_words));
+    plan.shell = o.shell || (plan.pool && !o.no_shell && !o.quote && wants_shell(tmpl_words));
+    plan.verbose = o.verbose;
+    plan.progress = o.progress;
     plan.shell_path = job_shell();
     plan.tag = o.tag || !o.tagstring.empty();
     plan.tagstring = !o.tagstring.empty();
@@ -714,7 +787,12 @@ int run(const Options& o) {
             jl.erase(0, 1);
             plan.joblog_append = true;
         }
-        if (jl == "-") usage("cannot use --joblog -: the joblog on standard output is not supported (give a file)");
+        if (jl == "-") {
+            if (o.resume || o.resume_failed)
+                usage("cannot use " + std::string(o.resume ? "--resume" : "--resume-failed") + " with --joblog -: it reads the joblog back");
+            plan.joblog_stdout = true;
+            jl.clear();
+        }
         plan.joblog = jl.empty() ? "" : absolute(jl);
     }
     plan.joblog_jsonl = o.joblog_format == "jsonl";
@@ -750,29 +828,24 @@ int run(const Options& o) {
             limit = std::min<std::size_t>(limit, 131072);
             plan.max_chars = o.max_chars ? std::min(o.max_chars, limit) : limit;
         }
-        // With --pipe there is no input value; parse as for one source, then refuse any use of it.
-        std::size_t n_sources = o.pipe ? 999999 : sources.size();  // any {N} parses, then is refused
-        if (o.max_args_pos || o.max_lines) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
-        auto t = Template::parse(tmpl_words, n_sources, o.replace);
-        if (!t) usage("cannot parse the command template: " + t.error().context());
-        plan.tmpl = std::move(*t);
-        if (o.pipe && plan.tmpl.uses_inputs())
-            usage("cannot use input replacement strings with --pipe: each job gets a block on its stdin, not a value "
-                  "(only {#} and {%} can be used)");
-        if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && tmpl_words[0].empty())
-            usage("cannot run the template: it yields an empty command");
-        if (!o.name.empty()) {
-            auto n = Template::parse_text(o.name, n_sources, o.replace);
-            if (!n) usage("cannot parse --name: " + n.error().context());
-            if (o.pipe && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
-            plan.name_tmpl = std::move(*n);
+        // GNU parallel: columns, quoting, value forms. --plus strings; --header's names are read
+        // with the inputs, before the templates are parsed; {##} and {0#} need the number of jobs.
+        TemplateSyntax syntax;
+        syntax.plus = o.plus;
+        const std::size_t n_given = sources.size();  // the sources are handed to Inputs below
+        bool uses_total = false;
+        if (o.plus) {
+            for (const auto* text : {&o.name, &o.tagstring}) {
+                auto t = Template::parse_text(*text, 999999, o.replace, syntax);
+                uses_total = uses_total || (t && t->uses_total());
+            }
+            auto t = Template::parse(tmpl_words, 999999, o.replace, syntax);
+            uses_total = uses_total || (t && t->uses_total());
         }
-        if (!o.tagstring.empty()) {
-            auto tag = Template::parse_text(o.tagstring, n_sources, o.replace);
-            if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
-            if (o.pipe && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
-            plan.tag_tmpl = std::move(*tag);
-        }
+        if (!o.colsep.empty() && (o.pipe || plan.batch))
+            usage("cannot use --colsep with " + std::string(o.pipe ? "--pipe" : "-n, -N, -L, -m or -X") + ": it cuts one input into columns");
+        if (o.header && o.pipe) usage("cannot use --header with --pipe: it names input columns, and --pipe takes none");
+        if (o.shuf && o.pipe) usage("cannot use --shuf with --pipe: the blocks are cut as standard input is read");
         if (o.pipe) {
             int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
             if (fd < 0) {
@@ -787,16 +860,64 @@ int run(const Options& o) {
                 return own_failure;
             }
             plan.inputs = std::move(*in);
-            if (plan.bar || plan.eta || plan.batch) {
+            // GNU parallel: columns, quoting, value forms
+            if (!o.colsep.empty() || o.header) {
+                // --header without --colsep cuts at tabs, as GNU parallel does.
+                std::string re = o.colsep.empty() ? std::string("\t") : o.colsep;
+                try {
+                    plan.inputs->set_colsep(std::regex(re, std::regex::ECMAScript));
+                } catch (const std::regex_error&) {
+                    usage("cannot parse --colsep \"" + re + "\": not a valid regular expression");
+                }
+            }
+            if (o.header) {
+                auto names = plan.inputs->take_header();
+                if (!names) {
+                    tools::print_error(names.error());
+                    return own_failure;
+                }
+                syntax.names = std::move(*names);
+            }
+            if (o.shuf) {
+                if (auto r = plan.inputs->shuffle(); !r) {
+                    tools::print_error(r.error());
+                    return own_failure;
+                }
+            }
+            if (plan.bar || plan.eta || plan.batch || uses_total) {
                 if (auto r = plan.inputs->materialize(); !r) {
                     tools::print_error(r.error());
                     return own_failure;
                 }
             }
+            if (uses_total) plan.total_jobs = plan.inputs->total().value_or(0);
             if (auto empty = plan.inputs->empty_source(); empty && !o.no_run_if_empty) {
                 tools::print_error("cannot run jobs: " + *empty + " is empty (-r allows that)");
                 return own_failure;
             }
+        }
+        // With --pipe there is no input value; parse as for one source, then refuse any use of it.
+        std::size_t n_sources = o.pipe || !o.colsep.empty() || o.header ? 999999 : n_given;  // any {N} parses (a --pipe one is refused)
+        if (o.max_args_pos || o.max_lines) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
+        auto t = Template::parse(tmpl_words, n_sources, o.replace, syntax);
+        if (!t) usage("cannot parse the command template: " + t.error().context());
+        plan.tmpl = std::move(*t);
+        if (o.pipe && plan.tmpl.uses_inputs())
+            usage("cannot use input replacement strings with --pipe: each job gets a block on its stdin, not a value "
+                  "(only {#} and {%} can be used)");
+        if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && tmpl_words[0].empty())
+            usage("cannot run the template: it yields an empty command");
+        if (!o.name.empty()) {
+            auto n = Template::parse_text(o.name, n_sources, o.replace, syntax);
+            if (!n) usage("cannot parse --name: " + n.error().context());
+            if (o.pipe && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
+            plan.name_tmpl = std::move(*n);
+        }
+        if (!o.tagstring.empty()) {
+            auto tag = Template::parse_text(o.tagstring, n_sources, o.replace, syntax);
+            if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
+            if (o.pipe && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
+            plan.tag_tmpl = std::move(*tag);
         }
         // A fixed program that cannot be run: say so once, start nothing.
         if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && !o.dry_run)

@@ -88,6 +88,15 @@ struct Options {
     bool bar = false;
     bool eta = false;
     bool dry_run = false;
+
+    // GNU parallel: columns, quoting, value forms
+    std::string colsep;                 // -C/--colsep REGEX
+    std::optional<std::string> header;  // --header : | REGEX
+    bool plus = false;                  // --plus
+    bool quote = false;                 // -q/--quote
+    bool verbose = false;               // -v
+    bool shuf = false;                  // --shuf
+    bool progress = false;              // --progress
 };
 
 /// A pool's exit status for prun's own errors, usage errors included (GNU parallel's 255): a

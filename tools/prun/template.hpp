@@ -1,5 +1,10 @@
 // tools/prun/template.hpp — prun's command templates and replacement strings (GNU parallel's
-// subset): {} {.} {/} {//} {/.} {#} {%} and {N} {N.} {N/} {N//} {N/.} for input source N.
+// subset): {} {.} {/} {//} {/.} {#} {%} and {N} {N.} {N/} {N//} {N/.} for input source N (or
+// column N with --colsep; {-N} counts from the last), {name} for a --header column, and with
+// --plus {+/} {+.} {+..} {+...} {..} {...} {/..} {/...} {##} {0#} {0%}.
+//
+// A positional string naming a value the job does not have (-N's last job, a short row of
+// columns) is empty; a word made of nothing else is dropped, as GNU parallel drops it.
 //
 // A brace group made only of digits and the characters . / # % is a replacement string; one that
 // is not a known form is an error. Any other text in braces ("{print $1}", "{foo}") is literal.
@@ -19,12 +24,22 @@
 
 namespace prockit::prun {
 
-enum class Op { whole, no_ext, base, dir, base_no_ext, seq, slot };
+enum class Op {
+    whole, no_ext, base, dir, base_no_ext, seq, slot,
+    // --plus
+    dir_plus,      // {+/}: what {/} leaves out ("" without a '/')
+    ext,           // {+.}: the extension {.} removes
+    ext2, ext3,    // {+..} {+...}: the two or three extensions {..} {...} remove
+    no_ext2, no_ext3,            // {..} {...}: without two or three extensions (unchanged with fewer)
+    base_no_ext2, base_no_ext3,  // {/..} {/...}
+    total,         // {##}: the number of jobs
+    seq0, slot0,   // {0#} {0%}: zero-padded to the width of {##} and of the job slots
+};
 
 struct Part {
     bool literal = true;
     std::string text;   // literal text
-    unsigned source = 0;  // 0: every source (joined by spaces); N: source N (1-based)
+    int source = 0;  // 0: every source (joined by spaces); N: source N (1-based); -N: N-th from the last
     Op op = Op::whole;
 };
 
@@ -39,6 +54,14 @@ struct JobValues {
     std::uint64_t seq = 0;
     unsigned slot = 0;
     Multi multi = Multi::none;
+    std::uint64_t total = 0;  // {##}
+    unsigned slots = 0;       // the number of job slots ({0%}'s width)
+};
+
+/// What else a template may hold.
+struct TemplateSyntax {
+    bool plus = false;               // --plus strings
+    std::vector<std::string> names;  // --header: {name} is column (source) k+1 of names[k]
 };
 
 class Template {
@@ -47,9 +70,12 @@ public:
     /// (-I): when not empty, this text stands for the whole input in place of {} ({} is then
     /// literal; the other replacement strings keep their meaning).
     static Result<Template> parse(const std::vector<std::string>& words, std::size_t n_sources,
-                                  const std::string& replace = {});
+                                  const std::string& replace = {}, const TemplateSyntax& syntax = {});
     /// A single word (for --name).
-    static Result<Template> parse_text(std::string_view text, std::size_t n_sources, const std::string& replace = {});
+    static Result<Template> parse_text(std::string_view text, std::size_t n_sources, const std::string& replace = {},
+                                       const TemplateSyntax& syntax = {});
+    /// Whether it holds {##} or {0#} (the number of jobs must be known).
+    bool uses_total() const;
 
     bool has_replacements() const noexcept { return has_repl_; }
     /// Whether a replacement string takes an input's value (anything but {#} and {%}).
@@ -72,6 +98,8 @@ public:
 
 private:
     std::string expand_word(const std::vector<Part>& w, const JobValues& v, bool quote) const;
+    /// A word that is one positional string naming a value the job does not have.
+    static bool dropped(const std::vector<Part>& w, const JobValues& v);
     /// -m: a word holding {} split into one word per argument.
     void expand_word_m(const std::vector<Part>& w, const JobValues& v, std::vector<std::string>& out) const;
     static bool takes_all(const std::vector<Part>& w);  // holds an input string of source 0

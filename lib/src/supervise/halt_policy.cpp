@@ -1,6 +1,7 @@
 #include <prockit/supervise/halt_policy.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 namespace prockit {
 
@@ -21,12 +22,17 @@ std::optional<HaltTracker::Decision> HaltTracker::record(bool ok, int shell_code
     if (!hit) return std::nullopt;
     halted_ = true;
     Decision d{h.when == HaltPolicy::When::now, 0};
-    if (h.why == HaltPolicy::Why::success)
+    if (h.why == HaltPolicy::Why::success) {
         d.exit_code = 0;
-    else if (h.when == HaltPolicy::When::now && h.why == HaltPolicy::Why::fail)
-        d.exit_code = shell_code == 0 ? 1 : shell_code;
-    else
+    } else if (h.percent) {
+        // The failed share of the jobs, in percent, rounded up (so any failure counts): 3 of 10
+        // failed is 30, 4 of 11 is 37.
+        d.exit_code = static_cast<int>(std::min(100.0, base > 0 ? std::ceil(static_cast<double>(failed_) * 100.0 / base - 1e-9) : 0.0));
+    } else if (h.value == 1) {
+        d.exit_code = h.why == HaltPolicy::Why::fail && shell_code == 0 ? 1 : shell_code;
+    } else {
         d.exit_code = static_cast<int>(std::min<std::uint64_t>(failed_, 101));
+    }
     return d;
 }
 

@@ -72,6 +72,38 @@ TEST(HaltTracker, FailuresCapAt101) {
     EXPECT_EQ(d->exit_code, 101);
 }
 
+TEST(HaltTracker, ExitValuesFollowGnuParallel) {
+    // fail=1 (soon or now): the failed job's own status.
+    HaltTracker soon1({HaltPolicy::When::soon, HaltPolicy::Why::fail, 1, false});
+    EXPECT_FALSE(soon1.record(true, 0));
+    EXPECT_EQ(soon1.record(false, 3)->exit_code, 3);
+    // done=1: the status of the job that was done first, 0 when it succeeded.
+    HaltTracker done_ok({HaltPolicy::When::soon, HaltPolicy::Why::done, 1, false});
+    EXPECT_EQ(done_ok.record(true, 0)->exit_code, 0);
+    HaltTracker done_bad({HaltPolicy::When::now, HaltPolicy::Why::done, 1, false});
+    EXPECT_EQ(done_bad.record(false, 7)->exit_code, 7);
+    // now,fail=2: a count, so the number of failed jobs, not the last one's status.
+    HaltTracker now2({HaltPolicy::When::now, HaltPolicy::Why::fail, 2, false});
+    EXPECT_FALSE(now2.record(false, 9));
+    EXPECT_EQ(now2.record(false, 9)->exit_code, 2);
+}
+
+TEST(HaltTracker, APercentageGivesTheFailedShareRoundedUp) {
+    HaltTracker t({HaltPolicy::When::soon, HaltPolicy::Why::fail, 30, true});
+    t.set_total(11);
+    for (int i = 0; i < 3; ++i) EXPECT_FALSE(t.record(false, 1)) << "3 of 11 is under 30 %";
+    auto d = t.record(false, 1);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->exit_code, 37) << "4 of 11 is 36.4 %, rounded up";
+    HaltTracker done({HaltPolicy::When::soon, HaltPolicy::Why::done, 30, true});
+    done.set_total(10);
+    EXPECT_FALSE(done.record(true, 0));
+    EXPECT_FALSE(done.record(false, 1));
+    d = done.record(false, 1);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->exit_code, 20) << "done=30%: 3 of 10 done, 2 of 10 failed";
+}
+
 TEST(RetryPolicy, Attempts) {
     RetryPolicy once;
     EXPECT_FALSE(once.should_retry(false, 1));

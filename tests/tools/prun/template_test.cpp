@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <regex>
 #include <thread>
 #include <unistd.h>
 
@@ -250,6 +252,118 @@ TEST(PrunTemplate, CommandLineLengthCountsAsXargs) {
     EXPECT_EQ(x->arg_chars("abc", Multi::x, false), 6u);
     // Quoted in shell mode.
     EXPECT_EQ(t->arg_chars("a b", Multi::m, true), 6u);
+}
+
+
+// ---------------------------------------------------------------- GNU parallel: columns, --plus
+
+TEST(PrunTemplate, ColumnsCountFromEitherEnd) {
+    auto t = Template::parse({"echo", "{2}", "{-1}", "{1/.}", "{-2.}"}, 999999);
+    ASSERT_TRUE(t);
+    std::vector<std::string> row{"d/a.c", "b.x", "z"};
+    EXPECT_EQ(t->expand_argv({&row, 1, 1}), (std::vector<std::string>{"echo", "b.x", "z", "a", "b"}));
+    // {-} and {-x} are text, not replacement strings.
+    auto text = Template::parse({"echo", "{-}", "{-x}"}, 1);
+    ASSERT_TRUE(text);
+    EXPECT_FALSE(text->has_replacements());
+}
+
+TEST(PrunTemplate, AWordThatIsOnlyAMissingValueIsDropped) {
+    auto t = Template::parse({"printf", "[%s]", "{3}", "x{3}y", "{-4}"}, 999999);
+    ASSERT_TRUE(t);
+    std::vector<std::string> row{"a", "b"};
+    EXPECT_EQ(t->expand_argv({&row, 1, 1}), (std::vector<std::string>{"printf", "[%s]", "xy"}));
+    EXPECT_EQ(t->expand_shell({&row, 1, 1}), "printf [%s]  xy ") << "the template's own text is the shell's";
+}
+
+TEST(PrunTemplate, HeaderNamesAreReplacementStrings) {
+    TemplateSyntax syntax;
+    syntax.names = {"file", "file.size", "n"};
+    auto t = Template::parse({"echo", "{file.size}", "{file.}", "{n}", "{other}"}, 999999, {}, syntax);
+    ASSERT_TRUE(t);
+    std::vector<std::string> row{"x.tar", "10", "7"};
+    EXPECT_EQ(t->expand_argv({&row, 1, 1}), (std::vector<std::string>{"echo", "10", "x", "7", "{other}"}))
+        << "the longest name wins; an unknown name stays text";
+    syntax.names = {"2", "a"};
+    auto digits = Template::parse({"{2}", "{a}"}, 999999, {}, syntax);
+    ASSERT_TRUE(digits);
+    EXPECT_EQ(digits->expand_argv({&row, 1, 1}), (std::vector<std::string>{"10", "10"})) << "a column named 2 is not {2}";
+}
+
+TEST(PrunTemplate, PlusStringsAreGnuParallels) {
+    TemplateSyntax plus;
+    plus.plus = true;
+    auto t = Template::parse({"{+/}", "{+.}", "{+..}", "{+...}", "{..}", "{...}", "{/..}", "{/...}"}, 1, {}, plus);
+    ASSERT_TRUE(t);
+    auto expand = [&](std::string v) {
+        std::vector<std::string> in{std::move(v)};
+        return t->expand_argv({&in, 1, 1});
+    };
+    using V = std::vector<std::string>;
+    EXPECT_EQ(expand("d/a.b.c.e"), (V{"d", "e", "c.e", "b.c.e", "d/a.b", "d/a", "a.b", "a"}));
+    // Fewer extensions than asked for: nothing removed, nothing given.
+    EXPECT_EQ(expand("dir/x.tar.gz"), (V{"dir", "gz", "tar.gz", "", "dir/x", "dir/x.tar.gz", "x", "x.tar.gz"}));
+    EXPECT_EQ(expand("plain"), (V{"", "", "", "", "plain", "plain", "plain", "plain"}));
+    // Without --plus they are not replacement strings: {+/} is text, {..} an error.
+    auto off = Template::parse({"{+/}"}, 1);
+    ASSERT_TRUE(off);
+    EXPECT_FALSE(off->has_replacements());
+    EXPECT_FALSE(Template::parse({"{..}"}, 1));
+}
+
+TEST(PrunTemplate, PlusCountersArePadded) {
+    TemplateSyntax plus;
+    plus.plus = true;
+    auto t = Template::parse({"{##}", "{0#}", "{0%}", "{#}"}, 1, {}, plus);
+    ASSERT_TRUE(t);
+    EXPECT_TRUE(t->uses_total());
+    EXPECT_FALSE(t->uses_inputs());
+    std::vector<std::string> in{"v"};
+    JobValues v{&in, 7, 3, Multi::none, 120, 12};
+    EXPECT_EQ(t->expand_argv(v), (std::vector<std::string>{"120", "007", "03", "7"}));
+}
+
+TEST(PrunInputs, ColumnsOfEverySourceInARow) {
+    using K = SourceSpec::Kind;
+    std::vector<SourceSpec> specs{{K::args, {"a,b", "c"}, {}}, {K::args, {"1,,2"}, {}}};
+    auto in = Inputs::open(specs, '\n');
+    ASSERT_TRUE(in);
+    in->set_colsep(std::regex(","));
+    EXPECT_EQ(drain(*in), (std::vector<std::string>{"a.b.1..2", "c.1..2"}));
+    EXPECT_EQ(split_columns("a  b c", std::regex(" +")), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(split_columns("abc", std::regex("x*")), (std::vector<std::string>{"abc"})) << "empty matches cut nothing";
+}
+
+TEST(PrunInputs, HeaderTakesTheFirstValueOfEachSource) {
+    using K = SourceSpec::Kind;
+    std::vector<SourceSpec> specs{{K::args, {"n\tm", "1\t2", "3\t4"}, {}}, {K::args, {"x", "p"}, {}}};
+    auto in = Inputs::open(specs, '\n');
+    ASSERT_TRUE(in);
+    in->set_colsep(std::regex("\t"));
+    auto names = in->take_header();
+    ASSERT_TRUE(names);
+    EXPECT_EQ(*names, (std::vector<std::string>{"n", "m", "x"}));
+    EXPECT_EQ(in->total(), std::optional<std::size_t>(2));
+    EXPECT_EQ(drain(*in), (std::vector<std::string>{"1.2.p", "3.4.p"}));
+}
+
+TEST(PrunInputs, ShuffleGivesEveryCombinationOnce) {
+    using K = SourceSpec::Kind;
+    std::vector<std::string> many;
+    for (int i = 0; i < 200; ++i) many.push_back(std::to_string(i));
+    std::vector<SourceSpec> specs{{K::args, many, {}}, {K::args, {"x", "y"}, {}}};
+    auto in = Inputs::open(specs, '\n');
+    ASSERT_TRUE(in);
+    ASSERT_TRUE(in->shuffle());
+    auto got = drain(*in);
+    ASSERT_EQ(got.size(), 400u);
+    auto in2 = Inputs::open(specs, '\n');
+    ASSERT_TRUE(in2);
+    auto plain = drain(*in2);
+    EXPECT_NE(got, plain) << "400 combinations came in the input order (1 chance in 400!)";
+    std::sort(got.begin(), got.end());
+    std::sort(plain.begin(), plain.end());
+    EXPECT_EQ(got, plain);
 }
 
 }  // namespace

@@ -20,8 +20,11 @@ class HaltTracker {
 public:
     struct Decision {
         bool now;       ///< end the running jobs (else only start nothing more)
-        int exit_code;  ///< GNU parallel's: 0 for success, else the failures (at most 101), or
-                        ///< for now,fail the failed job's own status
+        /// The pool's exit status, GNU parallel's rule: success=N gives 0; fail=1 and done=1 give
+        /// the deciding job's own status (a failure whose $? is 0, a timeout, gives 1); a share
+        /// (N%) gives the share of failed jobs in percent, rounded up; any other count gives the
+        /// number of failed jobs (at most 101).
+        int exit_code;
     };
 
     explicit HaltTracker(HaltPolicy p = {}) : policy_(p) {}
