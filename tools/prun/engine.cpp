@@ -22,6 +22,8 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <csignal>
+#include <ctime>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <set>
@@ -157,6 +159,7 @@ struct Job {
     std::string name;
     std::string tag;  // --tagstring, expanded
     std::string block;  // --pipe: the job's stdin
+    std::optional<PartCutter::Range> part;  // --pipepart: the job's stdin, a range of the file
     bool piped = false;
     unsigned attempts = 0;
 };
@@ -168,6 +171,11 @@ struct Running {
     Clock::time_point start;
     Wall::time_point wall_start;
     unique_fd in_file;             // --pipe: the block, in a temporary file
+    // --pipepart: the pipe's end that the range is spliced into, while some of it is left.
+    unique_fd feed;
+    off_t feed_off = 0;
+    std::size_t feed_left = 0;
+    EventLoop::Id feed_watch = 0;
     unique_fd out_file, err_file;  // group
     LinePipe out_pipe, err_pipe;   // line buffer; out_pipe alone when relayed
     bool relay = false;            // out_pipe is copied through unbuffered
@@ -262,6 +270,8 @@ private:
     void watch_pipe(Running& r, LinePipe& lp, int dst);
     void read_pipe(Running& r, LinePipe& lp, int dst, bool final);
     void watch_input(int fd);
+    void feed(Running& r);
+    void end_feed(Running& r);
     void flush_order();
     void progress(bool final);
     std::string prefix_of(const Job& j) const { return plan_.tag ? (plan_.tagstring ? j.tag : j.name) + "\t" : std::string(); }
@@ -397,8 +407,11 @@ Result<bool> Engine::next_job(Job& out) {
     // says already ran.
     for (;;) {
         std::optional<std::string> block;
+        std::optional<PartCutter::Range> part;
         std::optional<std::vector<std::string>> values;
-        if (plan_.blocks) {
+        if (plan_.parts) {
+            part = plan_.parts->next();
+        } else if (plan_.blocks) {
             auto b = plan_.blocks->next();
             if (!b) return fail(b.error());
             block = std::move(*b);
@@ -411,7 +424,7 @@ Result<bool> Engine::next_job(Job& out) {
             if (!in) return fail(in.error());
             values = std::move(*in);
         }
-        if (!block && !values) {
+        if (!block && !values && !part) {
             inputs_done_ = true;
             return false;
         }
@@ -424,8 +437,9 @@ Result<bool> Engine::next_job(Job& out) {
         if (skip_.count(seq)) continue;
         out = Job{};
         out.seq = seq;
-        if (block) {
-            out.block = std::move(*block);
+        if (block || part) {
+            if (block) out.block = std::move(*block);
+            out.part = part;
             out.piped = true;
             out.name = "block " + std::to_string(seq);
         } else {
@@ -528,7 +542,20 @@ void Engine::start(Job job) {
     Command c = plan_.base;
     c.program(job.argv[0]).clear_args();
     for (std::size_t i = 1; i < job.argv.size(); ++i) c.arg(job.argv[i]);
-    if (job.piped) {
+    unique_fd feed_end;  // --pipepart
+    if (job.part) {
+        // The range is spliced from the file into a pipe as the job reads it: the data never
+        // passes through prun's memory, and a job that stops reading early costs nothing more.
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) {
+            fail_job(tools::exit_failure, last_error("create a pipe for job " + std::to_string(job.seq)));
+            return;
+        }
+        r->in_file = unique_fd(p[0]);
+        feed_end = unique_fd(p[1]);
+        (void)fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+        c.in(Stdio::fd(r->in_file.get()));
+    } else if (job.piped) {
         // The block goes in a temporary file the job reads as its stdin: no pipe to feed, nothing
         // lost or stuck when a job stops reading early.
         auto in = tmp_.fresh();
@@ -611,6 +638,12 @@ void Engine::start(Job job) {
     if (!first_spawn_reported_ && plan_.on_first_spawn) plan_.on_first_spawn(0, "");
     first_spawn_reported_ = true;
     r->id = *id;
+    if (job.part) {
+        r->in_file.reset();  // the job's end only: when it exits, splicing fails with EPIPE
+        r->feed = std::move(feed_end);
+        r->feed_off = job.part->offset;
+        r->feed_left = job.part->length;
+    }
     Child& child = *sup_.child(*id);
     if (child.stdout_pipe()) {
         r->out_pipe.fd = std::move(child.stdout_pipe());
@@ -623,7 +656,48 @@ void Engine::start(Job job) {
     r->job = std::move(job);
     if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}});
     if (stopping_) sup_.stop(*id);
+    Running& rr = *r;
     running_.emplace(*id, std::move(r));
+    if (rr.feed) feed(rr);
+}
+
+void Engine::feed(Running& r) {
+    // Splice what the pipe takes now; the rest when it has room again.
+    sigset_t pipe_sig, old;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    while (r.feed && r.feed_left > 0) {
+        // SIGPIPE is held while splicing: a job that exits before reading its range is no error
+        // of prun's (the signal it raised is taken back).
+        pthread_sigmask(SIG_BLOCK, &pipe_sig, &old);
+        ssize_t n = ::splice(plan_.parts->fd(), &r.feed_off, r.feed.get(), nullptr, std::min<std::size_t>(r.feed_left, 1 << 20),
+                             SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        int e = errno;
+        if (n < 0 && e == EPIPE) {
+            struct timespec zero {};
+            (void)sigtimedwait(&pipe_sig, nullptr, &zero);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (n > 0) {
+            r.feed_left -= static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && e == EINTR) continue;
+        if (n < 0 && e == EAGAIN) {
+            if (!r.feed_watch) r.feed_watch = loop_.watch(r.feed.get(), POLLOUT, [this, &r](short) { feed(r); });
+            return;
+        }
+        if (n < 0 && e != EPIPE)
+            tools::print_error(Error::from_errno(e, "give job " + std::to_string(r.job.seq) + " its part of the input file"));
+        break;  // 0: the file is shorter than it was; EPIPE: the job stopped reading
+    }
+    end_feed(r);
+}
+
+void Engine::end_feed(Running& r) {
+    if (r.feed_watch) loop_.unwatch(r.feed_watch);
+    r.feed_watch = 0;
+    r.feed.reset();  // the job reads end-of-file
 }
 
 void Engine::watch_pipe(Running& r, LinePipe& lp, int dst) {
@@ -728,7 +802,8 @@ void Engine::on_exit(Supervisor::Exit& e) {
     f.slot = r->slot;
     f.timed_out = e.timed_out;
     f.cpus = r->cpus;
-    f.sent = r->job.block.size();
+    f.sent = r->job.part ? r->job.part->length : r->job.block.size();
+    end_feed(*r);
     r->in_file.reset();  // closed, not reused (see TmpFiles::fresh)
     f.status = e.status;
     f.start = std::chrono::duration<double>(r->wall_start.time_since_epoch()).count();
@@ -994,7 +1069,7 @@ void Engine::fit_descriptors() {
     bool buffered = plan_.output == OutputMode::group || plan_.output == OutputMode::line_buffer;
     if (buffered) per_job += 2;
     else if (log_.active()) per_job += 1;
-    if (plan_.blocks) per_job += 1;
+    if (plan_.blocks || plan_.parts) per_job += 1;
     std::size_t reserve = TmpFiles::kept + 2 + 8 + 2 + 8 + 8;
     std::size_t used = open_descriptors() + reserve;
     std::size_t budget = rl.rlim_cur > used ? static_cast<std::size_t>(rl.rlim_cur) - used : 0;

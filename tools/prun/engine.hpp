@@ -81,6 +81,7 @@ struct Plan {
 
     std::optional<Inputs> inputs;
     std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs
+    std::optional<PartCutter> parts;    // --pipepart: ranges of a file, spliced to the jobs' stdin
     /// The process-tree guard this process supervises under (prun is then a subreaper): the
     /// engine reaps adopted orphans, ends the run when the guardian is lost, and returns only
     /// when no descendant is left. nullptr: unguarded.

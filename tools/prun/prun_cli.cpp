@@ -23,6 +23,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <regex>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -210,6 +211,39 @@ bool is_separator(const std::string& w) { return w == ":::" || w == "::::" || w 
 
 /// -d/--delimiter: one character, or a C escape (\n \t \0 \\ \xHH \NNN octal), as GNU parallel
 /// and xargs read it.
+/// --recstart/--recend: the escapes \n \t \r \0 \\ and \xHH stand for their bytes (GNU parallel
+/// reads them alike). A regular expression is left as written: its own syntax has them.
+std::string unescape_record(const std::string& text, const char* option, bool regexp) {
+    if (regexp) return text;
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\\' || i + 1 == text.size()) {
+            out += text[i];
+            continue;
+        }
+        char c = text[++i];
+        switch (c) {
+            case 'n': out += '\n'; break;
+            case 't': out += '\t'; break;
+            case 'r': out += '\r'; break;
+            case '0': out += '\0'; break;
+            case '\\': out += '\\'; break;
+            case 'x': {
+                unsigned v = 0;
+                auto r = i + 2 < text.size() + 0 ? std::from_chars(text.data() + i + 1, text.data() + i + 3, v, 16)
+                                                 : std::from_chars_result{text.data(), std::errc::invalid_argument};
+                if (r.ec != std::errc() || r.ptr != text.data() + i + 3)
+                    usage("cannot parse " + std::string(option) + " \"" + text + "\": \\x needs two hex digits");
+                out += static_cast<char>(v);
+                i += 2;
+                break;
+            }
+            default: out += '\\'; out += c; break;
+        }
+    }
+    return out;
+}
+
 char parse_delimiter(const std::string& text) {
     auto bad = [&]() -> char {
         usage("cannot parse -d \"" + text + "\": expected one character or an escape such as \\n, \\t, \\0, \\x1f");
@@ -416,6 +450,26 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--bar", o.bar, "Progress bar with ETA on stderr (a periodic line when not a terminal)")->group(g);
     app->add_flag("--eta", o.eta, "Periodic progress line with ETA on stderr")->group(g);
     app->add_flag("--dry-run,--dryrun", o.dry_run, "Print the commands that would run; run nothing")->group(g);
+    // GNU parallel: pipe, results, load, semaphore
+    app->add_option("--recstart", o.recstart, "--pipe: records begin with STR (escapes \\n \\t \\0 \\xHH); cut only where it follows --recend")
+        ->type_name("STR")->group(g);
+    app->add_option("--recend", o.recend, "--pipe: records end with STR (default \\n; \"\" with no --recstart: cut anywhere)")
+        ->type_name("STR")->group(g);
+    app->add_flag("--regexp", o.regexp, "--recstart and --recend are regular expressions (ECMAScript)")->group(g);
+    app->add_flag("--pipepart,--pipe-part", o.pipepart, "As --pipe, from the file given with -a: each job's part goes from the file to its stdin")
+        ->group(g);
+    app->add_option("--results,--res", o.results, "Keep each job's output in DIR/N/VALUE/{stdout,stderr,seq}; FILE.csv or .tsv: one table")
+        ->type_name("DIR")->each(non_empty("--results"))->group(g);
+    app->add_flag("--files", o.files, "Keep each job's stdout in a file and print the file's name instead")->group(g);
+    app->add_option("--load", o.load, "Start no job while the 1-minute load average is at least MAX (N, or N% of the CPUs)")
+        ->type_name("MAX")->each(non_empty("--load"))->group(g);
+    app->add_option("--memfree", o.memfree, "Start no job while less than SIZE of memory is available (k m g t, K M G T)")
+        ->type_name("SIZE")->each(non_empty("--memfree"))->group(g);
+    app->add_flag("--semaphore", o.semaphore, "Run CMD when one of -j slots named by --id is free (GNU parallel's sem)")->group(g);
+    app->add_option("--id", o.sem_id, "--semaphore: the semaphore's name (default: the terminal's name)")
+        ->type_name("NAME")->each(non_empty("--id"))->group(g);
+    app->add_flag("--fg", o.fg, "--semaphore: wait for CMD and exit with its status (default: run it in the background)")->group(g);
+    app->add_flag("--wait", o.sem_wait, "--semaphore: wait until every command holding the semaphore has ended")->group(g);
     return app;
 }
 
@@ -429,7 +483,7 @@ bool single_only(const Options& o) {
 }
 }  // namespace
 
-bool is_pool(const Options& o) { return explicit_pool(o) || (o.stdin_input && !single_only(o)); }
+bool is_pool(const Options& o) { return !o.semaphore && (explicit_pool(o) || (o.stdin_input && !single_only(o))); }
 
 namespace {
 // is_pool() before parsing: the mode a command line asks for decides the status of a usage
@@ -602,7 +656,7 @@ int run(const Options& o) {
     // --- mode checks
     int modes = int(o.group) + int(o.line_buffer) + int(o.ungroup);
     if (modes > 1) usage("cannot use --group, --line-buffer and --ungroup together: they exclude each other");
-    if (!o.block.empty() && !o.pipe) usage("cannot use --block without --pipe: it is --pipe's block size");
+    if (!o.block.empty() && !o.pipe && !o.pipepart) usage("cannot use --block without --pipe: it is --pipe's block size");
     if ((o.tag || !o.tagstring.empty()) && o.ungroup)
         usage("cannot use " + std::string(o.tag ? "--tag" : "--tagstring") + " with --ungroup: it needs --group or --line-buffer");
     if (!o.drop_caps.empty() && !o.keep_caps.empty()) usage("cannot use --drop-caps and --keep-caps together: they exclude each other");
@@ -726,16 +780,33 @@ int run(const Options& o) {
         plan.output = o.ungroup ? OutputMode::ungroup : o.line_buffer ? OutputMode::line_buffer : OutputMode::group;
         plan.keep_order = o.keep_order && plan.output != OutputMode::ungroup;
         if (plan.keep_order) plan.output = OutputMode::group;
+        // --pipepart reads the one file given with -a (or ::::); the rest is as --pipe.
+        std::string part_path;
+        if (o.pipepart) {
+            if (sources.size() != 1 || sources[0].kind != SourceSpec::Kind::file || sources[0].path == "-")
+                usage("cannot use --pipepart: it needs one file to cut, given with -a FILE (or :::: FILE)");
+            part_path = sources[0].path;
+            sources.clear();
+        }
+        const bool piping = o.pipe || o.pipepart;
+        if ((o.recstart || o.recend || o.regexp) && !piping)
+            usage("cannot use " + std::string(o.recstart ? "--recstart" : o.recend ? "--recend" : "--regexp") +
+                  " without --pipe or --pipepart: it says where their records end");
         if (o.pipe && !sources.empty())
             usage("cannot use input sources (:::, ::::, -a) with --pipe: the jobs get standard input on their stdin");
-        if (o.pipe && tmpl_words.empty()) usage("cannot use --pipe: no command to run was given");
-        if (o.pipe && o.link) usage("cannot use --link with --pipe: it pairs input sources, and --pipe takes none");
-        if (!o.pipe && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
+        if (piping && tmpl_words.empty()) usage("cannot use --pipe: no command to run was given");
+        if (piping && o.link) usage("cannot use --link with --pipe: it pairs input sources, and --pipe takes none");
+        if (!piping && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
         plan.have_template = !tmpl_words.empty();
         // Several arguments per job.
         int batching = int(o.max_args > 0) + int(o.max_args_pos > 0) + int(o.max_lines > 0) + int(o.multi_m) + int(o.multi_x);
         if (batching > 1) usage("cannot use more than one of -n, -N, -L, -m and -X: they say how a job's inputs are chosen");
-        if (batching && o.pipe) usage("cannot use -n, -N, -L, -m or -X with --pipe: each job gets a block, not arguments");
+        // -N with --pipe: records per block (GNU parallel's reading); the others are for arguments.
+        const std::size_t pipe_records = o.pipe && !o.pipepart && batching == 1 ? o.max_args_pos : 0;
+        if (pipe_records) batching = 0;
+        if (batching && piping)
+            usage("cannot use -n, -N, -L, -m or -X with " + std::string(o.pipepart ? "--pipepart" : "--pipe") +
+                  ": each job gets a block, not arguments" + (o.pipepart ? "" : " (-N alone gives each block N records)"));
         if (batching && sources.size() > 1) usage("cannot use -n, -N, -L, -m or -X with several input sources: they group the values of one");
         if (batching) {
             plan.batch = true;
@@ -751,12 +822,12 @@ int run(const Options& o) {
             plan.max_chars = o.max_chars ? std::min(o.max_chars, limit) : limit;
         }
         // With --pipe there is no input value; parse as for one source, then refuse any use of it.
-        std::size_t n_sources = o.pipe ? 999999 : sources.size();  // any {N} parses, then is refused
-        if (o.max_args_pos || o.max_lines) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
+        std::size_t n_sources = piping ? 999999 : sources.size();  // any {N} parses, then is refused
+        if (!piping && (o.max_args_pos || o.max_lines)) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
         auto t = Template::parse(tmpl_words, n_sources, o.replace);
         if (!t) usage("cannot parse the command template: " + t.error().context());
         plan.tmpl = std::move(*t);
-        if (o.pipe && plan.tmpl.uses_inputs())
+        if (piping && plan.tmpl.uses_inputs())
             usage("cannot use input replacement strings with --pipe: each job gets a block on its stdin, not a value "
                   "(only {#} and {%} can be used)");
         if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && tmpl_words[0].empty())
@@ -764,22 +835,49 @@ int run(const Options& o) {
         if (!o.name.empty()) {
             auto n = Template::parse_text(o.name, n_sources, o.replace);
             if (!n) usage("cannot parse --name: " + n.error().context());
-            if (o.pipe && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
+            if (piping && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
             plan.name_tmpl = std::move(*n);
         }
         if (!o.tagstring.empty()) {
             auto tag = Template::parse_text(o.tagstring, n_sources, o.replace);
             if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
-            if (o.pipe && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
+            if (piping && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
             plan.tag_tmpl = std::move(*tag);
         }
-        if (o.pipe) {
-            int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
-            if (fd < 0) {
-                tools::print_error(Error::from_errno(errno, "read standard input"));
-                return own_failure;
+        if (piping) {
+            RecordBounds bounds;
+            bounds.regexp = o.regexp;
+            if (o.recstart || o.recend) {
+                // GNU parallel: with --recstart alone, --recend is empty (and the other way round).
+                bounds.end = o.recend ? unescape_record(*o.recend, "--recend", o.regexp) : "";
+                bounds.start = o.recstart ? unescape_record(*o.recstart, "--recstart", o.regexp) : "";
+            } else {
+                bounds.end = std::string(1, sep);
+                bounds.regexp = false;
             }
-            plan.blocks.emplace(unique_fd(fd), sep, o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block));
+            if (bounds.regexp) {
+                try {
+                    std::regex test("(?:" + bounds.end + ")" + (bounds.start.empty() ? "" : "(?=" + bounds.start + ")"));
+                } catch (const std::regex_error& e) {
+                    usage("cannot parse --recstart/--recend as regular expressions: " + std::string(e.what()));
+                }
+            }
+            const std::size_t size = o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block);
+            if (o.pipepart) {
+                auto parts = PartCutter::open(part_path, std::move(bounds), size);
+                if (!parts) {
+                    tools::print_error(parts.error());
+                    return own_failure;
+                }
+                plan.parts.emplace(std::move(*parts));
+            } else {
+                int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0) {
+                    tools::print_error(Error::from_errno(errno, "read standard input"));
+                    return own_failure;
+                }
+                plan.blocks.emplace(unique_fd(fd), std::move(bounds), size, pipe_records);
+            }
         } else {
             auto in = Inputs::open(std::move(sources), sep, o.link, o.eof);
             if (!in) {
