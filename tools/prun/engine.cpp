@@ -181,12 +181,15 @@ struct Running {
     bool relay = false;            // out_pipe is copied through unbuffered
     std::uint64_t received = 0;    // bytes of stdout
     std::optional<CpuSet> cpus;
+    unique_fd res_out, res_err;  // --results DIR, --files: the files kept
+    std::string res_name;        // --files: the stdout file's name, printed when the job ends
     bool direct = false;  // group mode: this job writes straight to prun's stdout/stderr
     bool maybe_lost = false;  // its buffer files' file system was seen full while it ran
 };
 
 struct Finished {
     Job job;
+    std::string res_name;  // --files
     ExitStatus status = ExitStatus::exited(0);  // with its resource usage when spawned
     bool spawned = true;
     bool timed_out = false;
@@ -200,6 +203,7 @@ struct Finished {
 struct OrderEntry {
     std::uint64_t seq;
     bool done = false;
+    std::string text;  // --files: printed before the outputs
     unique_fd out, err;
     std::string prefix;
 };
@@ -257,6 +261,8 @@ public:
 private:
     Result<bool> next_job(Job& out);
     bool may_start(Clock::time_point now) const;
+    bool machine_has_room() const;  // --load, --memfree
+    mutable bool held_back_ = false;  // the last may_start() found the machine busy
     void start(Job job);
     void on_exit(Supervisor::Exit& e);
     void on_timeout(Supervisor::JobId id);
@@ -310,6 +316,10 @@ private:
         tmp_.release(std::move(f));
     }
     void lost_output(const Job& job, const Error& e);
+    Status keep_output(Running& r, const Job& job, Command& c);
+    void table_row_of(const Finished& f, unique_fd& out, unique_fd& err);
+    unique_fd table_;             // --results FILE.csv/.tsv
+    bool table_header_ = false;   // the table's header was written
     void fit_descriptors();
     std::size_t order_window_ = 64;
     std::set<std::uint64_t> lost_;  // jobs whose output was reported incomplete  // -k: jobs started and not yet printed, at most
@@ -483,7 +493,29 @@ bool Engine::may_start(Clock::time_point now) const {
         return false;
     if (restart_at_ && now < *restart_at_) return false;
     if (output_full()) return false;  // the reader is behind: start nothing until it catches up
+    if ((plan_.max_load || plan_.memfree) && !machine_has_room()) return false;
     return true;
+}
+
+bool Engine::machine_has_room() const {
+    // Read afresh for each start (a few microseconds): a job that just started is not in the load
+    // average yet, which is why GNU parallel's users pair --load with --delay.
+    held_back_ = false;
+    if (plan_.max_load) {
+        auto text = read_file("/proc/loadavg");
+        double load = 0;
+        if (text && std::sscanf(text->c_str(), "%lf", &load) == 1 && load >= *plan_.max_load) held_back_ = true;
+    }
+    if (plan_.memfree && !held_back_) {
+        auto text = read_file("/proc/meminfo");
+        if (text) {
+            auto at = text->find("MemAvailable:");
+            unsigned long long kib = 0;
+            if (at != std::string::npos && std::sscanf(text->c_str() + at + 13, "%llu", &kib) == 1 && kib * 1024 < *plan_.memfree)
+                held_back_ = true;
+        }
+    }
+    return !held_back_;
 }
 
 void Engine::start(Job job) {
@@ -587,7 +619,16 @@ void Engine::start(Job job) {
     } else {
         r->cpus = plan_.cpus;
     }
-    switch (plan_.output) {
+    const bool kept = plan_.results == Plan::Results::dir || plan_.files;
+    if (kept) {
+        if (auto st = keep_output(*r, job, c); !st) {
+            fail_job(tools::exit_failure, st.error());
+            stopping_ = true;  // the next jobs' files would fail alike: start no more
+            if (!halt_code_) halt_code_ = plan_.own_failure;
+            return;
+        }
+    }
+    if (!kept) switch (plan_.output) {
         case OutputMode::ungroup:
             // With a joblog the job's stdout passes through prun, unbuffered, so that its bytes
             // are counted (Receive); stderr still goes straight through.
@@ -601,6 +642,7 @@ void Engine::start(Job job) {
             // printed; the others are buffered and printed whole after it. With a joblog every
             // job is buffered: the buffer's size is the job's Receive.
             bool can_direct = !fg_active_ && !plan_.tag && plan_.retries == 1 && !log_.active() &&
+                              plan_.results == Plan::Results::none &&
                               (plan_.keep_order ? order_.empty() : true);
             if (can_direct) {
                 r->direct = true;
@@ -654,11 +696,90 @@ void Engine::start(Job job) {
         watch_pipe(*r, r->err_pipe, 2);
     }
     r->job = std::move(job);
-    if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}});
+    if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}, {}});
     if (stopping_) sup_.stop(*id);
     Running& rr = *r;
     running_.emplace(*id, std::move(r));
     if (rr.feed) feed(rr);
+}
+
+Status Engine::keep_output(Running& r, const Job& job, Command& c) {
+    // --results DIR: DIR/1/VALUE/.../{stdout,stderr,seq}, rewritten by each attempt. --files alone:
+    // stdout in a new file of TMPDIR that stays, stderr buffered and printed as in --group.
+    if (plan_.results == Plan::Results::dir) {
+        std::string dir = results_dir(plan_.results_path, job.inputs);
+        if (auto st = make_dirs(dir); !st) return st;
+        {
+            auto q = open_fd(dir + "/seq", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+            if (!q) return fail(Error(q.error().code(), "create " + dir + "/seq"));
+            if (auto st = write_all(q->get(), std::to_string(job.seq), "write the seq file"); !st) return st;
+        }
+        auto o = open_fd(dir + "/stdout", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (!o) return fail(Error(o.error().code(), "create " + dir + "/stdout"));
+        auto e = open_fd(dir + "/stderr", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (!e) return fail(Error(e.error().code(), "create " + dir + "/stderr"));
+        r.res_out = std::move(*o);
+        r.res_err = std::move(*e);
+        if (plan_.files) r.res_name = dir + "/stdout";
+        c.out(Stdio::fd(r.res_out.get())).err(Stdio::fd(r.res_err.get()));
+        return {};
+    }
+    std::string name = TmpFiles::dir() + "/prunXXXXXX.par";
+    int fd = ::mkostemps(name.data(), 4, O_CLOEXEC);
+    if (fd < 0) return fail(last_error("create a file for the output of job " + std::to_string(job.seq) + " in " + TmpFiles::dir()));
+    r.res_out = unique_fd(fd);
+    r.res_name = name;
+    auto e = tmp_.acquire();
+    if (!e) return fail(e.error());
+    r.err_file = std::move(*e);
+    c.out(Stdio::fd(r.res_out.get())).err(Stdio::fd(r.err_file.get()));
+    return {};
+}
+
+void Engine::table_row_of(const Finished& f, unique_fd& out, unique_fd& err) {
+    // --results FILE.csv/.tsv: one row per job, its output in the last two columns.
+    auto slurp = [this](unique_fd& fd) {
+        std::string data;
+        if (!fd) return data;
+        struct stat st {};
+        if (fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+            data.resize(static_cast<std::size_t>(st.st_size));
+            ssize_t n = ::pread(fd.get(), data.data(), data.size(), 0);
+            data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        }
+        release_tmp(std::move(fd));
+        return data;
+    };
+    std::vector<std::string> row;
+    if (!table_header_) {
+        table_header_ = true;
+        row = {"Seq", "Host", "Starttime", "JobRuntime", "Send", "Receive", "Exitval", "Signal", "Command"};
+        for (std::size_t i = 0; i < f.job.inputs.size(); ++i) row.push_back("V" + std::to_string(i + 1));
+        row.push_back("Stdout");
+        row.push_back("Stderr");
+        std::string head = table_row(row, plan_.table_sep);
+        if (table_) {
+            if (auto st = write_all(table_.get(), head, "write the --results table"); !st) write_failed(st.error());
+        } else {
+            write_out(1, head);
+        }
+        row.clear();
+    }
+    JobLogEntry e = log_entry(f);
+    char start[64], runtime[64];
+    std::snprintf(start, sizeof start, "%.3f", e.start);
+    std::snprintf(runtime, sizeof runtime, "%.3f", e.runtime);
+    row = {std::to_string(e.seq), ":", start, runtime, std::to_string(e.sent), std::to_string(e.received),
+           std::to_string(e.exitval), std::to_string(e.signal), e.command};
+    for (const auto& v : f.job.inputs) row.push_back(v);
+    row.push_back(slurp(out));
+    row.push_back(slurp(err));
+    std::string line = table_row(row, plan_.table_sep);
+    if (table_) {
+        if (auto st = write_all(table_.get(), line, "write the --results table"); !st) write_failed(st.error());
+    } else {
+        write_out(1, line);
+    }
 }
 
 void Engine::feed(Running& r) {
@@ -820,6 +941,9 @@ void Engine::on_exit(Supervisor::Exit& e) {
         lost_output(r->job, Error::from_errno(ENOSPC, "keep the output of job " + std::to_string(r->job.seq) + " (" +
                                                           r->job.name + ") in " + tmp_.dir()));
     f.job = std::move(r->job);
+    f.res_name = std::move(r->res_name);
+    r->res_out.reset();
+    r->res_err.reset();
     bool direct = r->direct;
     final_result(std::move(f), std::move(r->out_file), std::move(r->err_file));
     if (direct) {
@@ -846,6 +970,8 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
     if (ok) ++succeeded_; else ++failed_;
 
     std::string prefix = prefix_of(f.job);
+    if (plan_.results == Plan::Results::table) table_row_of(f, out, err);
+    std::string text = f.res_name.empty() ? std::string() : f.res_name + "\n";
     if (plan_.output == OutputMode::group) {
         if (plan_.keep_order) {
             for (auto& e : order_)
@@ -854,8 +980,12 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
                     e.out = std::move(out);
                     e.err = std::move(err);
                     e.prefix = prefix;
+                    e.text = std::move(text);
                 }
             flush_order();
+        } else if (!text.empty()) {
+            write_out(1, text);
+            if (err) queue_file(2, std::move(err), prefix);
         } else if (fg_active_ && out) {
             // Behind the job that writes straight through: merged into the spill files, so that
             // waiting outputs hold two descriptors in all, not two each.
@@ -912,6 +1042,7 @@ void Engine::flush_order() {
     while (!order_.empty() && order_.front().done) {
         OrderEntry e = std::move(order_.front());
         order_.pop_front();
+        if (!e.text.empty()) write_out(1, e.text);
         if (e.out) queue_file(1, std::move(e.out), e.prefix);
         if (e.err) queue_file(2, std::move(e.err), e.prefix);
     }
@@ -1183,6 +1314,14 @@ int Engine::run() {
             return plan_.own_failure;
         }
     }
+    if (plan_.results == Plan::Results::table && plan_.results_path != "-" && !plan_.dry_run) {
+        auto t = open_fd(plan_.results_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (!t) {
+            tools::print_error(Error(t.error().code(), "create " + plan_.results_path));
+            return plan_.own_failure;
+        }
+        table_ = std::move(*t);
+    }
     if (plan_.pool) fit_descriptors();
     if (plan_.inputs) total_ = plan_.inputs->total();
     if (plan_.batch) {
@@ -1233,6 +1372,7 @@ int Engine::run() {
         };
         if (restart_at_) soonest(*restart_at_);
         if (more && last_start_ && plan_.delay.count() > 0 && running_.size() < plan_.jobs) soonest(*last_start_ + plan_.delay);
+        if (more && held_back_) soonest(now + std::chrono::seconds(1));  // --load, --memfree: look again
         if ((plan_.bar || plan_.eta)) soonest(now + (tty_err_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000)));
         watch_input(more && may_start(now) ? input_wait_fd() : -1);
         sync_output();

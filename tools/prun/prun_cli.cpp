@@ -150,6 +150,30 @@ std::size_t parse_size(const std::string& text) {
     return static_cast<std::size_t>(bytes);
 }
 
+/// --memfree: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), as --block.
+std::uint64_t parse_memory(const std::string& text) {
+    auto bad = [&]() { usage("cannot parse --memfree \"" + text + "\": expected a size such as 500M, 2G or 1.5g"); };
+    char* end = nullptr;
+    double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == text.c_str() || !(value >= 0) || !std::isfinite(value)) bad();
+    std::string_view suffix(end);
+    double scale = 1;
+    if (suffix.size() == 1) {
+        const std::string_view units = "KMGT", decimal = "kmgt";
+        if (auto k = units.find(suffix[0]); k != std::string_view::npos)
+            for (std::size_t i = 0; i <= k; ++i) scale *= 1024;
+        else if (auto d = decimal.find(suffix[0]); d != std::string_view::npos)
+            for (std::size_t i = 0; i <= d; ++i) scale *= 1000;
+        else
+            bad();
+    } else if (!suffix.empty()) {
+        bad();
+    }
+    double bytes = value * scale;
+    if (bytes > 9.0e18) bad();
+    return static_cast<std::uint64_t>(bytes);
+}
+
 unsigned parse_jobs(const std::string& text, unsigned ncpu) {
     auto bad = [&]() -> unsigned { usage("cannot parse -j \"" + text + "\": expected N, N%, +N or -N"); };
     std::string t = text;
@@ -641,7 +665,10 @@ int run(const Options& o) {
             {o.resume, "--resume"}, {o.resume_failed, "--resume-failed"}, {o.bar, "--bar"}, {o.eta, "--eta"},
             {!o.block.empty(), "--block"}, {!o.delimiter.empty(), "-d"}, {o.eof.has_value(), "-E"},
             {o.max_args > 0, "-n"}, {o.max_args_pos > 0, "-N"}, {o.max_lines > 0, "-L"}, {o.multi_m, "-m"},
-            {o.multi_x, "-X"}, {o.max_chars > 0, "-s"}, {!o.replace.empty(), "-I"}};
+            {o.multi_x, "-X"}, {o.max_chars > 0, "-s"}, {!o.replace.empty(), "-I"},
+            {o.recstart.has_value(), "--recstart"}, {o.recend.has_value(), "--recend"}, {o.regexp, "--regexp"},
+            {o.pipepart, "--pipepart"}, {!o.results.empty(), "--results"}, {o.files, "--files"},
+            {!o.load.empty(), "--load"}, {!o.memfree.empty(), "--memfree"}};
         for (const auto& [given, name] : pool_only)
             if (given)
                 usage("cannot use " + std::string(name) + " with one command: it is for a pool (give inputs with ::: VALUES, :::: FILE or -a FILE, or --pipe or -j N)");
@@ -798,6 +825,40 @@ int run(const Options& o) {
         if (piping && o.link) usage("cannot use --link with --pipe: it pairs input sources, and --pipe takes none");
         if (!piping && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
         plan.have_template = !tmpl_words.empty();
+        if (!o.results.empty()) {
+            // GNU parallel's forms: a directory tree, or one table when the name ends in .csv or
+            // .tsv (-.csv, -.tsv: on standard output).
+            auto ends = [&](const char* ext) {
+                return o.results.size() >= 4 && o.results.compare(o.results.size() - 4, 4, ext) == 0;
+            };
+            if (ends(".csv") || ends(".tsv")) {
+                plan.results = Plan::Results::table;
+                plan.table_sep = ends(".csv") ? ',' : '\t';
+                plan.results_path = o.results == "-.csv" || o.results == "-.tsv" ? "-" : o.results;
+                if (o.files) usage("cannot use --files with --results " + o.results + ": the output goes into the table");
+            } else {
+                plan.results = Plan::Results::dir;
+                plan.results_path = o.results;
+                while (plan.results_path.size() > 1 && plan.results_path.back() == '/') plan.results_path.pop_back();
+                if (piping) usage("cannot use --results DIR with --pipe: a job's directory is named by its input values, and blocks have none");
+            }
+            plan.output = OutputMode::group;
+        }
+        if (!o.load.empty()) {
+            // A number, or N% of the CPUs prun may use (100% = one per CPU).
+            std::string t = o.load;
+            bool percent = !t.empty() && t.back() == '%';
+            if (percent) t.pop_back();
+            char* end = nullptr;
+            double v = std::strtod(t.c_str(), &end);
+            if (t.empty() || end != t.c_str() + t.size() || !(v >= 0) || !std::isfinite(v))
+                usage("cannot parse --load \"" + o.load + "\": expected a number or N%");
+            if (percent) v = v * ncpu / 100.0;
+            plan.max_load = v == 0 ? 0.01 : v;  // GNU parallel reads 0 as 0.01
+        }
+        if (!o.memfree.empty()) plan.memfree = parse_memory(o.memfree);
+        plan.files = o.files;
+        if (o.files) plan.output = OutputMode::group;
         // Several arguments per job.
         int batching = int(o.max_args > 0) + int(o.max_args_pos > 0) + int(o.max_lines > 0) + int(o.multi_m) + int(o.multi_x);
         if (batching > 1) usage("cannot use more than one of -n, -N, -L, -m and -X: they say how a job's inputs are chosen");
