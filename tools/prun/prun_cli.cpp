@@ -3,6 +3,7 @@
 #include "common/cli.hpp"
 #include "common/duration.hpp"
 #include "engine.hpp"
+#include "semaphore.hpp"
 #include "common/exit_codes.hpp"
 
 #include <prockit/process/credentials.hpp>
@@ -16,6 +17,7 @@
 #include <prockit/security/seccomp_spec.hpp>
 #include <prockit/sys/notify.hpp>
 #include <prockit/sys/signals.hpp>
+#include <prockit/sys/syscall.hpp>
 
 #include <cerrno>
 #include <cmath>
@@ -24,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <regex>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -674,6 +677,39 @@ int run(const Options& o) {
                 usage("cannot use " + std::string(name) + " with one command: it is for a pool (give inputs with ::: VALUES, :::: FILE or -a FILE, or --pipe or -j N)");
     }
 
+    // --semaphore: GNU parallel's sem. The slot is taken below by the process that supervises the
+    // command (it lives as long as the command does), after the process-tree guard is set up.
+    std::optional<SlotSemaphore> sem;
+    if (!o.semaphore && (!o.sem_id.empty() || o.fg || o.sem_wait))
+        usage("cannot use " + std::string(!o.sem_id.empty() ? "--id" : o.fg ? "--fg" : "--wait") + " without --semaphore: it is the semaphore's");
+    if (o.semaphore) {
+        if (o.daemon) usage("cannot use --daemon with --semaphore: without --fg the command runs in the background already");
+        std::string name = o.sem_id;
+        if (name.empty()) {  // GNU parallel's default: the terminal's name
+            const char* tty = ::ttyname(0);
+            name = tty ? tty : "default";
+            if (tty) name = name.substr(name.find_first_not_of('/'));
+            for (char& ch : name)
+                if (ch == '/') ch = '_';
+        }
+        auto allowed_now = get_affinity(0);
+        unsigned ncpu_now = allowed_now ? static_cast<unsigned>(allowed_now->count()) : 1;
+        unsigned slots = o.jobs.empty() ? 1 : std::max(1U, parse_jobs(o.jobs, ncpu_now));
+        auto s = SlotSemaphore::open(name, slots);
+        if (!s) {
+            tools::print_error(s.error());
+            return tools::exit_failure;
+        }
+        if (o.sem_wait) {
+            if (!tmpl_words.empty()) usage("cannot run a command with --semaphore --wait: it only waits for the commands holding the semaphore");
+            if (auto st = s->wait_all(); !st) {
+                tools::print_error(st.error());
+                return tools::exit_failure;
+            }
+            return 0;
+        }
+        sem = std::move(*s);
+    }
     if (o.single && plan.pool)
         usage("cannot use --single with a pool input (:::, ::::, -a, --pipe, -j): --single runs one command");
     if (o.shell && o.no_shell) usage("cannot use --shell and --no-shell together: they exclude each other");
@@ -1053,6 +1089,24 @@ int run(const Options& o) {
         };
     }
 
+    // --- --semaphore without --fg: the caller returns 0 once the slot is taken, and the command
+    // runs on in a child of its own (which holds the slot, below).
+    unique_fd sem_ready;
+    if (sem && !o.fg) {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) throw SystemError(last_error("create a pipe"));
+        unique_fd r(p[0]), wr(p[1]);
+        pid_t pid = ::fork();
+        if (pid < 0) throw SystemError(last_error("fork"));
+        if (pid > 0) {
+            wr.reset();
+            char b = 0;
+            ssize_t n = retry_eintr([&] { return ::read(r.get(), &b, 1); });
+            return n == 1 ? 0 : tools::exit_failure;  // EOF: the child failed and said why
+        }
+        sem_ready = std::move(wr);
+    }
+
     // --- nothing outlives prun: this process becomes the guardian (keeping the PID the shell and
     // the pidfile know) and returns here only as the supervisor, its child. See TreeGuard.
     std::optional<TreeGuard> guard;
@@ -1078,6 +1132,16 @@ int run(const Options& o) {
             return tools::exit_failure;
         }
         pidfile = std::move(*pf);
+    }
+    if (sem) {
+        if (auto st = sem->acquire(); !st) {
+            tools::print_error(st.error());
+            return tools::exit_failure;
+        }
+        if (sem_ready) {
+            (void)retry_eintr([&] { return ::write(sem_ready.get(), "1", 1); });
+            sem_ready.reset();
+        }
     }
     int code = run_engine(plan);
     if (daemon) daemon->notify(code == 0 ? 0 : code, "prun: the command ended before it was ready");
