@@ -5,10 +5,12 @@
 #   pipepart  `--pipepart -a FILE --block 64M -j2 wc -l` on a 1 GiB file of lines (made in
 #             $TMPDIR, removed at the end): wall seconds and CPU seconds (user+sys of the whole
 #             run, children included).
-#   results   `--results DIR -j2 true ::: 1..10000`: wall and CPU seconds.
+#   results   `--results DIR -j2 true ::: 1..N`: wall and CPU seconds (N = PRUN_BENCH_JOBS).
 #   PRUN_BENCH_ROUNDS=5      rounds (at least 5 for a figure)
 #   PRUN_BENCH_CASES="pipepart results"
 #   PRUN_BENCH_FILE_MB=1024  the --pipepart file's size
+#   PRUN_BENCH_JOBS=10000    --results jobs (GNU parallel runs ~16 a second on a loaded 2-core
+#                            machine: 10,000 take ten minutes a round there)
 #   PROCKIT_BUILD_DIR        where tools/prun/prun is (default: ../build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +18,7 @@ prun=${PROCKIT_BUILD_DIR:-$here/../build}/tools/prun/prun
 rounds=${PRUN_BENCH_ROUNDS:-5}
 cases=${PRUN_BENCH_CASES:-pipepart results}
 mb=${PRUN_BENCH_FILE_MB:-1024}
+njobs=${PRUN_BENCH_JOBS:-10000}
 [ -x "$prun" ] || { echo "prun_part_b_bench: no prun at $prun (build the prun target)" >&2; exit 1; }
 command -v parallel >/dev/null || { echo "prun_part_b_bench: GNU parallel is not installed (Debian package parallel)" >&2; exit 1; }
 
@@ -39,10 +42,11 @@ one() {  # one TOOL CASE
         pipepart) run "$tool" "${cmd[@]}" --pipepart -a "$work/big" --block 64M -j2 wc -l ;;
         results)
             rm -rf "$work/res"
-            run "$tool" "${cmd[@]}" --results "$work/res" -j2 true ::: $(seq 10000) ;;
+            run "$tool" "${cmd[@]}" --results "$work/res" -j2 true :::: "$work/args" ;;
     esac
 }
 
+seq "$njobs" > "$work/args"
 if [[ " $cases " == *" pipepart "* ]]; then
     # Lines of 100 bytes: mb MiB.
     python3 - "$work/big" "$mb" <<'PY'

@@ -266,6 +266,30 @@ TEST(PrunSemaphore, AKilledHolderLeavesNoSlotBehind) {
     (void)holder->terminate_tree(std::chrono::seconds(0));
 }
 
+TEST(PrunSemaphore, KillingTheLockHolderItselfFreesTheSlot) {
+    // The slot's lock belongs to the process that supervises the command (F_GETLK names it):
+    // SIGKILL it directly, and the next command gets the slot.
+    Sem s;
+    TempDir d;
+    auto holder = s.hold(d / "held");
+    ASSERT_TRUE(holder) << holder.error().message();
+    ASSERT_TRUE(eventually([&] { return access((d / "held").c_str(), F_OK) == 0; })) << "the holder never ran";
+    int fd = ::open((s.runtime.path + "/prun-semaphores/" + s.id + "/slot-0").c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    struct flock l {};
+    l.l_type = F_WRLCK;
+    l.l_whence = SEEK_SET;
+    ASSERT_EQ(::fcntl(fd, F_GETLK, &l), 0);
+    ::close(fd);
+    ASSERT_EQ(l.l_type, F_WRLCK) << "slot 0 is not locked";
+    ASSERT_GT(l.l_pid, 0);
+    ASSERT_EQ(::kill(l.l_pid, SIGKILL), 0);
+    auto r = s.run({"--fg", "echo", "got it"});
+    EXPECT_EQ(r.out, "got it\n");
+    EXPECT_EQ(r.code, 0) << r.err;
+    (void)holder->terminate_tree(std::chrono::seconds(0));
+}
+
 TEST(PrunSemaphore, Refusals) {
     Sem s;
     auto r = prun({"--id", "x", "true"});
