@@ -112,7 +112,7 @@ complete -c prun -n 'not __prockit_prun_command_at' -l recstart -x -d '--pipe: r
 complete -c prun -n 'not __prockit_prun_command_at' -l recend -x -d '--pipe: records end with STR (default \\n; "" with no --recstart: cut anywhere)'
 complete -c prun -n 'not __prockit_prun_command_at' -l regexp -f -d '--recstart and --recend are regular expressions (ECMAScript)'
 complete -c prun -n 'not __prockit_prun_command_at' -l pipepart -l pipe-part -f -d 'As --pipe, from the file given with -a: each job\'s part goes from the file to its stdin'
-complete -c prun -n 'not __prockit_prun_command_at' -l results -l res -x -a '(__fish_complete_directories)' -d 'Keep each job\'s output in DIR/N/VALUE/{stdout,stderr,seq}; FILE.csv or .tsv: one table'
+complete -c prun -n 'not __prockit_prun_command_at' -l results -l res -x -a '(__fish_complete_directories)' -d 'Keep each job\'s output in DIR/1/ARG/{stdout,stderr,seq}; FILE.csv or .tsv: one table'
 complete -c prun -n 'not __prockit_prun_command_at' -l files -f -d 'Keep each job\'s stdout in a file and print the file\'s name instead'
 complete -c prun -n 'not __prockit_prun_command_at' -l load -x -d 'Start no job while the 1-minute load average is at least MAX (N, or N% of the CPUs)'
 complete -c prun -n 'not __prockit_prun_command_at' -l memfree -x -d 'Start no job while less than SIZE of memory is available (k m g t, K M G T)'

@@ -485,7 +485,7 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--regexp", o.regexp, "--recstart and --recend are regular expressions (ECMAScript)")->group(g);
     app->add_flag("--pipepart,--pipe-part", o.pipepart, "As --pipe, from the file given with -a: each job's part goes from the file to its stdin")
         ->group(g);
-    app->add_option("--results,--res", o.results, "Keep each job's output in DIR/N/VALUE/{stdout,stderr,seq}; FILE.csv or .tsv: one table")
+    app->add_option("--results,--res", o.results, "Keep each job's output in DIR/1/ARG/{stdout,stderr,seq}; FILE.csv or .tsv: one table")
         ->type_name("DIR")->each(non_empty("--results"))->group(g);
     app->add_flag("--files", o.files, "Keep each job's stdout in a file and print the file's name instead")->group(g);
     app->add_option("--load", o.load, "Start no job while the 1-minute load average is at least MAX (N, or N% of the CPUs)")
