@@ -12,7 +12,7 @@ function __prockit_prun_command_at
             case --
                 echo (math $i + 1)
                 return 0
-            case '--name' '--argv0' '--cpus' '--nice' '--oom-score-adj' '--rlimit' '--timeout' '--kill-after' '--term-seq' '--termseq' '--cwd' '--env' '--unset-env' '--user' '--drop-caps' '--keep-caps' '--seccomp' '--log' '--pidfile' '--restart' '--restart-delay' '--restart-limit' '-j' '-P' '--jobs' '-a' '--arg-file' '--block' '--block-size' '--blocksize' '-d' '--delimiter' '-E' '--eof' '-I' '--replace' '-n' '--max-args' '-N' '-L' '--max-lines' '-s' '--max-chars' '--tagstring' '--tag-string' '--halt' '--retries' '--delay' '--joblog' '--jl' '--joblog-format' '-C' '--colsep' '--header'
+            case '--name' '--argv0' '--cpus' '--nice' '--oom-score-adj' '--rlimit' '--timeout' '--kill-after' '--term-seq' '--termseq' '--cwd' '--env' '--unset-env' '--user' '--drop-caps' '--keep-caps' '--seccomp' '--log' '--pidfile' '--restart' '--restart-delay' '--restart-limit' '-j' '-P' '--jobs' '-a' '--arg-file' '--block' '--block-size' '--blocksize' '-d' '--delimiter' '-E' '--eof' '-I' '--replace' '-n' '--max-args' '-N' '-L' '--max-lines' '-s' '--max-chars' '--tagstring' '--tag-string' '--halt' '--retries' '--delay' '--joblog' '--jl' '--joblog-format' '--recstart' '--recend' '--results' '--res' '--load' '--memfree' '--id'
                 set i (math $i + 1)
             case '-*'
             case '*'
@@ -108,10 +108,15 @@ complete -c prun -n 'not __prockit_prun_command_at' -l pin-spread -f -d 'Pin slo
 complete -c prun -n 'not __prockit_prun_command_at' -l bar -f -d 'Progress bar with ETA on stderr (a periodic line when not a terminal)'
 complete -c prun -n 'not __prockit_prun_command_at' -l eta -f -d 'Periodic progress line with ETA on stderr'
 complete -c prun -n 'not __prockit_prun_command_at' -l dry-run -l dryrun -f -d 'Print the commands that would run; run nothing'
-complete -c prun -n 'not __prockit_prun_command_at' -s C -l colsep -x -d 'Cut each input into columns where REGEX matches: {1}..{n}, {-1} the last'
-complete -c prun -n 'not __prockit_prun_command_at' -l header -x -d 'The first input line (of each source) names the columns: {name}; \':\' or a REGEX'
-complete -c prun -n 'not __prockit_prun_command_at' -l plus -f -d 'Also {+/} {+.} {+..} {+...} {..} {...} {/..} {/...} {##} {0#} {0%} (see prun(1))'
-complete -c prun -n 'not __prockit_prun_command_at' -s q -l quote -f -d 'Never run jobs through the shell: every template word is one argument (as --no-shell)'
-complete -c prun -n 'not __prockit_prun_command_at' -s v -f -d 'Print each job\'s command on stdout before it runs (with its output)'
-complete -c prun -n 'not __prockit_prun_command_at' -l shuf -f -d 'Run the jobs in a random order (reads all inputs first)'
-complete -c prun -n 'not __prockit_prun_command_at' -l progress -f -d 'Show jobs done, running and failed on stderr'
+complete -c prun -n 'not __prockit_prun_command_at' -l recstart -x -d '--pipe: records begin with STR (escapes \\n \\t \\0 \\xHH); cut only where it follows --recend'
+complete -c prun -n 'not __prockit_prun_command_at' -l recend -x -d '--pipe: records end with STR (default \\n; "" with no --recstart: cut anywhere)'
+complete -c prun -n 'not __prockit_prun_command_at' -l regexp -f -d '--recstart and --recend are regular expressions (ECMAScript)'
+complete -c prun -n 'not __prockit_prun_command_at' -l pipepart -l pipe-part -f -d 'As --pipe, from the file given with -a: each job\'s part goes from the file to its stdin'
+complete -c prun -n 'not __prockit_prun_command_at' -l results -l res -x -a '(__fish_complete_directories)' -d 'Keep each job\'s output in DIR/1/ARG/{stdout,stderr,seq}; FILE.csv or .tsv: one table'
+complete -c prun -n 'not __prockit_prun_command_at' -l files -f -d 'Keep each job\'s stdout in a file and print the file\'s name instead'
+complete -c prun -n 'not __prockit_prun_command_at' -l load -x -d 'Start no job while the 1-minute load average is at least MAX (N, or N% of the CPUs)'
+complete -c prun -n 'not __prockit_prun_command_at' -l memfree -x -d 'Start no job while less than SIZE of memory is available (k m g t, K M G T)'
+complete -c prun -n 'not __prockit_prun_command_at' -l semaphore -f -d 'Run CMD when one of -j slots named by --id is free (GNU parallel\'s sem)'
+complete -c prun -n 'not __prockit_prun_command_at' -l id -x -d '--semaphore: the semaphore\'s name (default: the terminal\'s name)'
+complete -c prun -n 'not __prockit_prun_command_at' -l fg -f -d '--semaphore: wait for CMD and exit with its status (default: run it in the background)'
+complete -c prun -n 'not __prockit_prun_command_at' -l wait -f -d '--semaphore: wait until every command holding the semaphore has ended'

@@ -24,6 +24,8 @@
 #include <queue>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <csignal>
+#include <ctime>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <set>
@@ -159,6 +161,7 @@ struct Job {
     std::string name;
     std::string tag;  // --tagstring, expanded
     std::string block;  // --pipe: the job's stdin
+    std::optional<PartCutter::Range> part;  // --pipepart: the job's stdin, a range of the file
     bool piped = false;
     unsigned attempts = 0;
 };
@@ -170,11 +173,18 @@ struct Running {
     Clock::time_point start;
     Wall::time_point wall_start;
     unique_fd in_file;             // --pipe: the block, in a temporary file
+    // --pipepart: the pipe's end that the range is spliced into, while some of it is left.
+    unique_fd feed;
+    off_t feed_off = 0;
+    std::size_t feed_left = 0;
+    EventLoop::Id feed_watch = 0;
     unique_fd out_file, err_file;  // group
     LinePipe out_pipe, err_pipe;   // line buffer; out_pipe alone when relayed
     bool relay = false;            // out_pipe is copied through unbuffered
     std::uint64_t received = 0;    // bytes of stdout
     std::optional<CpuSet> cpus;
+    unique_fd res_out, res_err;  // --results DIR, --files: the files kept
+    std::string res_name;        // --files: the stdout file's name, printed when the job ends
     bool direct = false;  // group mode: this job writes straight to prun's stdout/stderr
     bool maybe_lost = false;  // its buffer files' file system was seen full while it ran
     bool share_timed_out = false;  // --timeout N%: ended for running too long
@@ -182,6 +192,7 @@ struct Running {
 
 struct Finished {
     Job job;
+    std::string res_name;  // --files
     ExitStatus status = ExitStatus::exited(0);  // with its resource usage when spawned
     bool spawned = true;
     bool timed_out = false;
@@ -195,6 +206,7 @@ struct Finished {
 struct OrderEntry {
     std::uint64_t seq;
     bool done = false;
+    std::string text;  // --files: printed before the outputs
     unique_fd out, err;
     std::string prefix;
 };
@@ -252,6 +264,8 @@ public:
 private:
     Result<bool> next_job(Job& out);
     bool may_start(Clock::time_point now) const;
+    bool machine_has_room() const;  // --load, --memfree
+    mutable bool held_back_ = false;  // the last may_start() found the machine busy
     void start(Job job);
     void on_exit(Supervisor::Exit& e);
     void on_timeout(Supervisor::JobId id);
@@ -265,6 +279,8 @@ private:
     void watch_pipe(Running& r, LinePipe& lp, int dst);
     void read_pipe(Running& r, LinePipe& lp, int dst, bool final);
     void watch_input(int fd);
+    void feed(Running& r);
+    void end_feed(Running& r);
     void flush_order();
     void progress(bool final);
     std::string prefix_of(const Job& j) const { return plan_.tag ? (plan_.tagstring ? j.tag : j.name) + "\t" : std::string(); }
@@ -303,6 +319,10 @@ private:
         tmp_.release(std::move(f));
     }
     void lost_output(const Job& job, const Error& e);
+    Status keep_output(Running& r, const Job& job, Command& c);
+    void table_row_of(const Finished& f, unique_fd& out, unique_fd& err);
+    unique_fd table_;             // --results FILE.csv/.tsv
+    bool table_header_ = false;   // the table's header was written
     void fit_descriptors();
     std::size_t order_window_ = 64;
     std::set<std::uint64_t> lost_;  // jobs whose output was reported incomplete  // -k: jobs started and not yet printed, at most
@@ -407,8 +427,11 @@ Result<bool> Engine::next_job(Job& out) {
     // says already ran.
     for (;;) {
         std::optional<std::string> block;
+        std::optional<PartCutter::Range> part;
         std::optional<std::vector<std::string>> values;
-        if (plan_.blocks) {
+        if (plan_.parts) {
+            part = plan_.parts->next();
+        } else if (plan_.blocks) {
             auto b = plan_.blocks->next();
             if (!b) return fail(b.error());
             block = std::move(*b);
@@ -421,7 +444,7 @@ Result<bool> Engine::next_job(Job& out) {
             if (!in) return fail(in.error());
             values = std::move(*in);
         }
-        if (!block && !values) {
+        if (!block && !values && !part) {
             inputs_done_ = true;
             return false;
         }
@@ -434,8 +457,9 @@ Result<bool> Engine::next_job(Job& out) {
         if (skip_.count(seq)) continue;
         out = Job{};
         out.seq = seq;
-        if (block) {
-            out.block = std::move(*block);
+        if (block || part) {
+            if (block) out.block = std::move(*block);
+            out.part = part;
             out.piped = true;
             out.name = "block " + std::to_string(seq);
         } else {
@@ -479,7 +503,29 @@ bool Engine::may_start(Clock::time_point now) const {
         return false;
     if (restart_at_ && now < *restart_at_) return false;
     if (output_full()) return false;  // the reader is behind: start nothing until it catches up
+    if ((plan_.max_load || plan_.memfree) && !machine_has_room()) return false;
     return true;
+}
+
+bool Engine::machine_has_room() const {
+    // Read afresh for each start (a few microseconds): a job that just started is not in the load
+    // average yet, which is why GNU parallel's users pair --load with --delay.
+    held_back_ = false;
+    if (plan_.max_load) {
+        auto text = read_file("/proc/loadavg");
+        double load = 0;
+        if (text && std::sscanf(text->c_str(), "%lf", &load) == 1 && load >= *plan_.max_load) held_back_ = true;
+    }
+    if (plan_.memfree && !held_back_) {
+        auto text = read_file("/proc/meminfo");
+        if (text) {
+            auto at = text->find("MemAvailable:");
+            unsigned long long kib = 0;
+            if (at != std::string::npos && std::sscanf(text->c_str() + at + 13, "%llu", &kib) == 1 && kib * 1024 < *plan_.memfree)
+                held_back_ = true;
+        }
+    }
+    return !held_back_;
 }
 
 void Engine::start(Job job) {
@@ -538,7 +584,20 @@ void Engine::start(Job job) {
     Command c = plan_.base;
     c.program(job.argv[0]).clear_args();
     for (std::size_t i = 1; i < job.argv.size(); ++i) c.arg(job.argv[i]);
-    if (job.piped) {
+    unique_fd feed_end;  // --pipepart
+    if (job.part) {
+        // The range is spliced from the file into a pipe as the job reads it: the data never
+        // passes through prun's memory, and a job that stops reading early costs nothing more.
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) {
+            fail_job(tools::exit_failure, last_error("create a pipe for job " + std::to_string(job.seq)));
+            return;
+        }
+        r->in_file = unique_fd(p[0]);
+        feed_end = unique_fd(p[1]);
+        (void)fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+        c.in(Stdio::fd(r->in_file.get()));
+    } else if (job.piped) {
         // The block goes in a temporary file the job reads as its stdin: no pipe to feed, nothing
         // lost or stuck when a job stops reading early.
         auto in = tmp_.fresh();
@@ -570,7 +629,16 @@ void Engine::start(Job job) {
     } else {
         r->cpus = plan_.cpus;
     }
-    switch (plan_.output) {
+    const bool kept = plan_.results == Plan::Results::dir || plan_.files;
+    if (kept) {
+        if (auto st = keep_output(*r, job, c); !st) {
+            fail_job(tools::exit_failure, st.error());
+            stopping_ = true;  // the next jobs' files would fail alike: start no more
+            if (!halt_code_) halt_code_ = plan_.own_failure;
+            return;
+        }
+    }
+    if (!kept) switch (plan_.output) {
         case OutputMode::ungroup:
             // With a joblog the job's stdout passes through prun, unbuffered, so that its bytes
             // are counted (Receive); stderr still goes straight through.
@@ -585,6 +653,7 @@ void Engine::start(Job job) {
             // job is buffered: the buffer's size is the job's Receive.
             // -v: the command line goes first into the job's buffer, so no job writes straight through.
             bool can_direct = !fg_active_ && !plan_.tag && plan_.retries == 1 && !log_.active() && !plan_.verbose &&
+                              plan_.results == Plan::Results::none &&
                               (plan_.keep_order ? order_.empty() : true);
             if (can_direct) {
                 r->direct = true;
@@ -631,6 +700,12 @@ void Engine::start(Job job) {
     if (!first_spawn_reported_ && plan_.on_first_spawn) plan_.on_first_spawn(0, "");
     first_spawn_reported_ = true;
     r->id = *id;
+    if (job.part) {
+        r->in_file.reset();  // the job's end only: when it exits, splicing fails with EPIPE
+        r->feed = std::move(feed_end);
+        r->feed_off = job.part->offset;
+        r->feed_left = job.part->length;
+    }
     Child& child = *sup_.child(*id);
     if (child.stdout_pipe()) {
         r->out_pipe.fd = std::move(child.stdout_pipe());
@@ -641,9 +716,129 @@ void Engine::start(Job job) {
         watch_pipe(*r, r->err_pipe, 2);
     }
     r->job = std::move(job);
-    if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}});
+    if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}, {}});
     if (stopping_) sup_.stop(*id);
+    Running& rr = *r;
     running_.emplace(*id, std::move(r));
+    if (rr.feed) feed(rr);
+}
+
+Status Engine::keep_output(Running& r, const Job& job, Command& c) {
+    // --results DIR: DIR/1/VALUE/.../{stdout,stderr,seq}, rewritten by each attempt. --files alone:
+    // stdout in a new file of TMPDIR that stays, stderr buffered and printed as in --group.
+    if (plan_.results == Plan::Results::dir) {
+        std::string dir = results_dir(plan_.results_path, job.inputs);
+        if (auto st = make_dirs(dir); !st) return st;
+        {
+            auto q = open_fd(dir + "/seq", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+            if (!q) return fail(Error(q.error().code(), "create " + dir + "/seq"));
+            if (auto st = write_all(q->get(), std::to_string(job.seq), "write the seq file"); !st) return st;
+        }
+        auto o = open_fd(dir + "/stdout", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (!o) return fail(Error(o.error().code(), "create " + dir + "/stdout"));
+        auto e = open_fd(dir + "/stderr", O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (!e) return fail(Error(e.error().code(), "create " + dir + "/stderr"));
+        r.res_out = std::move(*o);
+        r.res_err = std::move(*e);
+        if (plan_.files) r.res_name = dir + "/stdout";
+        c.out(Stdio::fd(r.res_out.get())).err(Stdio::fd(r.res_err.get()));
+        return {};
+    }
+    std::string name = TmpFiles::dir() + "/prunXXXXXX.par";
+    int fd = ::mkostemps(name.data(), 4, O_CLOEXEC);
+    if (fd < 0) return fail(last_error("create a file for the output of job " + std::to_string(job.seq) + " in " + TmpFiles::dir()));
+    r.res_out = unique_fd(fd);
+    r.res_name = name;
+    auto e = tmp_.acquire();
+    if (!e) return fail(e.error());
+    r.err_file = std::move(*e);
+    c.out(Stdio::fd(r.res_out.get())).err(Stdio::fd(r.err_file.get()));
+    return {};
+}
+
+void Engine::table_row_of(const Finished& f, unique_fd& out, unique_fd& err) {
+    // --results FILE.csv/.tsv: one row per job, its output in the last two columns.
+    auto slurp = [this](unique_fd& fd) {
+        std::string data;
+        if (!fd) return data;
+        struct stat st {};
+        if (fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+            data.resize(static_cast<std::size_t>(st.st_size));
+            ssize_t n = ::pread(fd.get(), data.data(), data.size(), 0);
+            data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        }
+        release_tmp(std::move(fd));
+        return data;
+    };
+    std::vector<std::string> row;
+    if (!table_header_) {
+        table_header_ = true;
+        row = {"Seq", "Host", "Starttime", "JobRuntime", "Send", "Receive", "Exitval", "Signal", "Command"};
+        for (std::size_t i = 0; i < f.job.inputs.size(); ++i) row.push_back("V" + std::to_string(i + 1));
+        row.push_back("Stdout");
+        row.push_back("Stderr");
+        std::string head = table_row(row, plan_.table_sep);
+        if (table_) {
+            if (auto st = write_all(table_.get(), head, "write the --results table"); !st) write_failed(st.error());
+        } else {
+            write_out(1, head);
+        }
+        row.clear();
+    }
+    JobLogEntry e = log_entry(f);
+    char start[64], runtime[64];
+    std::snprintf(start, sizeof start, "%.3f", e.start);
+    std::snprintf(runtime, sizeof runtime, "%.3f", e.runtime);
+    row = {std::to_string(e.seq), ":", start, runtime, std::to_string(e.sent), std::to_string(e.received),
+           std::to_string(e.exitval), std::to_string(e.signal), e.command};
+    for (const auto& v : f.job.inputs) row.push_back(v);
+    row.push_back(slurp(out));
+    row.push_back(slurp(err));
+    std::string line = table_row(row, plan_.table_sep);
+    if (table_) {
+        if (auto st = write_all(table_.get(), line, "write the --results table"); !st) write_failed(st.error());
+    } else {
+        write_out(1, line);
+    }
+}
+
+void Engine::feed(Running& r) {
+    // Splice what the pipe takes now; the rest when it has room again.
+    sigset_t pipe_sig, old;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    while (r.feed && r.feed_left > 0) {
+        // SIGPIPE is held while splicing: a job that exits before reading its range is no error
+        // of prun's (the signal it raised is taken back).
+        pthread_sigmask(SIG_BLOCK, &pipe_sig, &old);
+        ssize_t n = ::splice(plan_.parts->fd(), &r.feed_off, r.feed.get(), nullptr, std::min<std::size_t>(r.feed_left, 1 << 20),
+                             SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        int e = errno;
+        if (n < 0 && e == EPIPE) {
+            struct timespec zero {};
+            (void)sigtimedwait(&pipe_sig, nullptr, &zero);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (n > 0) {
+            r.feed_left -= static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && e == EINTR) continue;
+        if (n < 0 && e == EAGAIN) {
+            if (!r.feed_watch) r.feed_watch = loop_.watch(r.feed.get(), POLLOUT, [this, &r](short) { feed(r); });
+            return;
+        }
+        if (n < 0 && e != EPIPE)
+            tools::print_error(Error::from_errno(e, "give job " + std::to_string(r.job.seq) + " its part of the input file"));
+        break;  // 0: the file is shorter than it was; EPIPE: the job stopped reading
+    }
+    end_feed(r);
+}
+
+void Engine::end_feed(Running& r) {
+    if (r.feed_watch) loop_.unwatch(r.feed_watch);
+    r.feed_watch = 0;
+    r.feed.reset();  // the job reads end-of-file
 }
 
 void Engine::watch_pipe(Running& r, LinePipe& lp, int dst) {
@@ -748,7 +943,8 @@ void Engine::on_exit(Supervisor::Exit& e) {
     f.slot = r->slot;
     f.timed_out = e.timed_out || r->share_timed_out;
     f.cpus = r->cpus;
-    f.sent = r->job.block.size();
+    f.sent = r->job.part ? r->job.part->length : r->job.block.size();
+    end_feed(*r);
     r->in_file.reset();  // closed, not reused (see TmpFiles::fresh)
     f.status = e.status;
     f.start = std::chrono::duration<double>(r->wall_start.time_since_epoch()).count();
@@ -765,6 +961,9 @@ void Engine::on_exit(Supervisor::Exit& e) {
         lost_output(r->job, Error::from_errno(ENOSPC, "keep the output of job " + std::to_string(r->job.seq) + " (" +
                                                           r->job.name + ") in " + tmp_.dir()));
     f.job = std::move(r->job);
+    f.res_name = std::move(r->res_name);
+    r->res_out.reset();
+    r->res_err.reset();
     bool direct = r->direct;
     final_result(std::move(f), std::move(r->out_file), std::move(r->err_file));
     if (direct) {
@@ -798,6 +997,8 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
         if (auto n = plan_.jobs_reload()) plan_.jobs = std::max(1U, std::min(*n, jobs_cap_));
 
     std::string prefix = prefix_of(f.job);
+    if (plan_.results == Plan::Results::table) table_row_of(f, out, err);
+    std::string text = f.res_name.empty() ? std::string() : f.res_name + "\n";
     if (plan_.output == OutputMode::group) {
         if (plan_.keep_order) {
             for (auto& e : order_)
@@ -806,8 +1007,12 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
                     e.out = std::move(out);
                     e.err = std::move(err);
                     e.prefix = prefix;
+                    e.text = std::move(text);
                 }
             flush_order();
+        } else if (!text.empty()) {
+            write_out(1, text);
+            if (err) queue_file(2, std::move(err), prefix);
         } else if (fg_active_ && out) {
             // Behind the job that writes straight through: merged into the spill files, so that
             // waiting outputs hold two descriptors in all, not two each.
@@ -893,6 +1098,7 @@ void Engine::flush_order() {
     while (!order_.empty() && order_.front().done) {
         OrderEntry e = std::move(order_.front());
         order_.pop_front();
+        if (!e.text.empty()) write_out(1, e.text);
         if (e.out) queue_file(1, std::move(e.out), e.prefix);
         if (e.err) queue_file(2, std::move(e.err), e.prefix);
     }
@@ -1050,7 +1256,7 @@ void Engine::fit_descriptors() {
     bool buffered = plan_.output == OutputMode::group || plan_.output == OutputMode::line_buffer;
     if (buffered) per_job += 2;
     else if (log_.active()) per_job += 1;
-    if (plan_.blocks) per_job += 1;
+    if (plan_.blocks || plan_.parts) per_job += 1;
     std::size_t reserve = TmpFiles::kept + 2 + 8 + 2 + 8 + 8;
     std::size_t used = open_descriptors() + reserve;
     std::size_t budget = rl.rlim_cur > used ? static_cast<std::size_t>(rl.rlim_cur) - used : 0;
@@ -1174,6 +1380,14 @@ int Engine::run() {
             return plan_.own_failure;
         }
     }
+    if (plan_.results == Plan::Results::table && plan_.results_path != "-" && !plan_.dry_run) {
+        auto t = open_fd(plan_.results_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        if (!t) {
+            tools::print_error(Error(t.error().code(), "create " + plan_.results_path));
+            return plan_.own_failure;
+        }
+        table_ = std::move(*t);
+    }
     if (plan_.pool) fit_descriptors();
     if (plan_.inputs) total_ = plan_.inputs->total();
     if (plan_.batch) {
@@ -1225,6 +1439,7 @@ int Engine::run() {
         if (restart_at_) soonest(*restart_at_);
         if (auto t = check_share_timeouts(now)) soonest(*t);
         if (more && last_start_ && plan_.delay.count() > 0 && running_.size() < plan_.jobs) soonest(*last_start_ + plan_.delay);
+        if (more && held_back_) soonest(now + std::chrono::seconds(1));  // --load, --memfree: look again
         if ((plan_.bar || plan_.eta || plan_.progress)) soonest(now + (tty_err_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000)));
         watch_input(more && may_start(now) ? input_wait_fd() : -1);
         sync_output();

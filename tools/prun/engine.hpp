@@ -13,6 +13,7 @@
 #include <prockit/supervise/term_sequence.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -89,7 +90,19 @@ struct Plan {
     std::function<std::optional<unsigned>()> jobs_reload;
 
     std::optional<Inputs> inputs;
+    // --results and --files: where each job's output is kept instead of printed.
+    enum class Results { none, dir, table } results = Results::none;
+    std::string results_path;  // the directory, or the table file ("-": standard output)
+    char table_sep = ',';      // .csv: ','; .tsv: TAB
+    bool files = false;        // print the name of the file holding each job's stdout
+
+    // --load, --memfree: no job starts while the 1-minute load average is at least max_load, or
+    // while MemAvailable is below memfree bytes (checked again every second while held back).
+    std::optional<double> max_load;
+    std::optional<std::uint64_t> memfree;
+
     std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs
+    std::optional<PartCutter> parts;    // --pipepart: ranges of a file, spliced to the jobs' stdin
     /// The process-tree guard this process supervises under (prun is then a subreaper): the
     /// engine reaps adopted orphans, ends the run when the guardian is lost, and returns only
     /// when no descendant is left. nullptr: unguarded.

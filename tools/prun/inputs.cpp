@@ -7,9 +7,12 @@
 #include <random>
 #include <cassert>
 #include <cstring>
+#include <regex>
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace prockit::prun {
@@ -87,28 +90,151 @@ Status RecordReader::fill() {
     return {};
 }
 
+std::size_t RecordBounds::find(std::string_view d, std::size_t from, bool complete, std::size_t& resume) const {
+    const std::size_t len = d.size();
+    from = std::max<std::size_t>(from, 1);
+    if (end.empty() && start.empty() && !regexp) {  // no separator: every byte ends a record
+        resume = from;
+        if (from < len || (from == len && !complete)) return resume = from + 1, from;
+        return npos;
+    }
+    if (regexp) {
+        // A match (with what its lookahead looks at) is taken to fit in regexp_window bytes: the
+        // search starts that far back and, unless the input is complete, stops that far short.
+        static thread_local std::string cached_pattern;
+        static thread_local std::regex re;
+        std::string pattern = "(?:" + (end.empty() ? std::string() : end) + ")" + (start.empty() ? "" : "(?=" + start + ")");
+        if (pattern != cached_pattern) {
+            re = std::regex(pattern, std::regex::ECMAScript);
+            cached_pattern = pattern;
+        }
+        std::size_t lo = from > regexp_window ? from - regexp_window : 0;
+        std::size_t hi = complete ? len : (len > regexp_window ? len - regexp_window : 0);
+        if (lo >= hi) {
+            resume = from;
+            return npos;
+        }
+        auto flags = lo > 0 ? std::regex_constants::match_prev_avail : std::regex_constants::match_default;
+        for (auto it = std::cregex_iterator(d.data() + lo, d.data() + len, re, flags); it != std::cregex_iterator(); ++it) {
+            std::size_t m = lo + static_cast<std::size_t>(it->position(0));
+            if (m >= hi) break;
+            std::size_t p = m + static_cast<std::size_t>(it->length(0));
+            if (p >= from && p < len) {
+                resume = p + 1;
+                return p;
+            }
+        }
+        resume = std::max(from, hi);
+        return npos;
+    }
+    if (end.empty()) {  // --recstart alone: a record begins where `start` does
+        if (start.size() > len || from > len - start.size()) {
+            resume = from;
+            return npos;
+        }
+        const void* m = memmem(d.data() + from, len - from, start.data(), start.size());
+        if (!m) {
+            resume = len - start.size() + 1;
+            return npos;
+        }
+        std::size_t p = static_cast<std::size_t>(static_cast<const char*>(m) - d.data());
+        resume = p + 1;
+        return p;
+    }
+    std::size_t pos = from >= end.size() ? from - end.size() : 0;  // where a match may begin
+    for (;;) {
+        const void* m = pos < len ? (end.size() == 1 ? std::memchr(d.data() + pos, end[0], len - pos)
+                                                     : memmem(d.data() + pos, len - pos, end.data(), end.size()))
+                                  : nullptr;
+        if (!m) {
+            // A match not found yet begins at or past len - end.size() + 1.
+            std::size_t next_m = std::max(pos, len + 1 >= end.size() ? len + 1 - end.size() : 0);
+            resume = std::max(from, next_m + end.size());
+            return npos;
+        }
+        std::size_t mpos = static_cast<std::size_t>(static_cast<const char*>(m) - d.data());
+        std::size_t p = mpos + end.size();
+        if (!start.empty()) {
+            if (p + start.size() > len) {
+                if (complete) {
+                    pos = mpos + 1;
+                    continue;
+                }
+                resume = p;  // whether `start` follows is not known yet
+                return npos;
+            }
+            if (std::memcmp(d.data() + p, start.data(), start.size()) != 0) {
+                pos = mpos + 1;
+                continue;
+            }
+        }
+        if (p >= len && complete) {  // the end of the input is no cut
+            resume = len + 1;
+            return npos;
+        }
+        resume = p + 1;
+        return p;
+    }
+}
+
 BlockReader::BlockReader(unique_fd fd, char sep, std::size_t size)
-    : fd_(std::move(fd)), sep_(sep), size_(std::max<std::size_t>(1, size)) {}
+    : BlockReader(std::move(fd), RecordBounds{std::string(1, sep), {}, false}, size) {}
+
+BlockReader::BlockReader(unique_fd fd, RecordBounds bounds, std::size_t size, std::size_t records)
+    : fd_(std::move(fd)), bounds_(std::move(bounds)), size_(std::max<std::size_t>(1, size)), records_(records) {}
 
 void BlockReader::find_cut() {
-    if (cut_ != npos || len_ < size_) return;  // known already, or the block size not reached yet
-    const char* b = buf_.data();
-    if (!window_done_) {  // the last separator within the block size: once per block
-        window_done_ = true;
-        for (std::size_t i = size_; i-- > 0;)
-            if (b[i] == sep_) {
-                cut_ = i;
-                return;
-            }
-        scanned_ = size_;
-    }
-    // None: the record is longer than the block, which then ends at its separator. Each byte is
-    // looked at once, however many reads the record takes.
-    if (const void* p = std::memchr(b + scanned_, sep_, len_ - scanned_)) {
-        cut_ = static_cast<std::size_t>(static_cast<const char*>(p) - b);
+    if (cut_ != npos) return;
+    const std::string_view d(buf_.data(), len_);
+    if (!records_ && bounds_.end.empty() && bounds_.start.empty() && !bounds_.regexp) {  // blocks of exactly size_
+        if (len_ > size_ || (len_ == size_ && !eof_)) cut_ = size_;
         return;
     }
-    scanned_ = len_;
+    if (!records_ && bounds_.simple()) {
+        // One byte ends a record: the last one within the block size, searched once per block,
+        // else (a record longer than the block) the first one after it.
+        if (eof_ ? len_ <= size_ : len_ < size_) return;  // more to read, or the rest is the last block
+        const char sep = bounds_.end[0];
+        if (last_ == npos) {  // the window is searched once
+            if (const void* p = memrchr(d.data(), sep, size_)) {
+                cut_ = static_cast<std::size_t>(static_cast<const char*>(p) - d.data()) + 1;
+                return;
+            }
+            last_ = 0;
+            from_ = size_;
+        }
+        if (from_ < len_)
+            if (const void* p = std::memchr(d.data() + from_, sep, len_ - from_)) {
+                cut_ = static_cast<std::size_t>(static_cast<const char*>(p) - d.data()) + 1;
+                return;
+            }
+        from_ = len_;
+        return;
+    }
+    for (;;) {
+        std::size_t resume = from_;
+        std::size_t b = bounds_.find(d, from_, eof_, resume);
+        if (b == npos) {
+            from_ = std::max(from_, resume);
+            break;
+        }
+        from_ = b + 1;
+        if (records_) {
+            if (++count_ == records_) {
+                cut_ = b;
+                return;
+            }
+            continue;
+        }
+        if (b <= size_) {
+            last_ = b;
+            continue;
+        }
+        cut_ = last_ != npos ? last_ : b;
+        return;
+    }
+    // Every boundary found is within the block size, and any later one lies beyond it.
+    if (!records_ && last_ != npos && (eof_ ? len_ > size_ : from_ > size_)) cut_ = last_;
 }
 
 Result<std::optional<std::string>> BlockReader::next() {
@@ -122,17 +248,62 @@ Result<std::optional<std::string>> BlockReader::next() {
         buf_ = {};
         return Out(std::move(last));
     }
-    std::size_t n = cut_ + 1;
+    std::size_t n = cut_;
     std::string block(buf_.data(), n);
     std::memmove(buf_.data(), buf_.data() + n, len_ - n);
     len_ -= n;
     cut_ = npos;
-    window_done_ = false;
-    scanned_ = 0;
+    from_ = 1;
+    last_ = npos;
+    count_ = 0;
     if (buf_.size() > 4 * std::max<std::size_t>(size_, 1 << 20) && len_ < size_)  // after one huge record
         buf_ = std::vector<char>(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(len_));
     find_cut();
     return Out(std::move(block));
+}
+
+Result<PartCutter> PartCutter::open(const std::string& path, RecordBounds bounds, std::size_t size) {
+    auto fd = open_fd(path, O_RDONLY | O_CLOEXEC);
+    if (!fd) return fail(Error(fd.error().code(), "read input file " + path));
+    struct stat st {};
+    if (fstat(fd->get(), &st) != 0) return fail(last_error("read input file " + path));
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        return fail(Error::from_errno(ESPIPE, "use " + path + " with --pipepart (it needs a regular file)"));
+    PartCutter c;
+    c.fd_ = std::move(*fd);
+    c.len_ = static_cast<std::size_t>(st.st_size);
+    c.bounds_ = std::move(bounds);
+    c.size_ = std::max<std::size_t>(1, size);
+    if (c.len_ > 0) {
+        void* m = ::mmap(nullptr, c.len_, PROT_READ, MAP_PRIVATE, c.fd_.get(), 0);
+        if (m == MAP_FAILED) return fail(last_error("map input file " + path));
+        c.map_ = static_cast<const char*>(m);
+    }
+    return c;
+}
+
+PartCutter::PartCutter(PartCutter&& o) noexcept
+    : fd_(std::move(o.fd_)), map_(std::exchange(o.map_, nullptr)), len_(std::exchange(o.len_, 0)), pos_(o.pos_),
+      bounds_(std::move(o.bounds_)), size_(o.size_) {}
+
+PartCutter::~PartCutter() {
+    if (map_) ::munmap(const_cast<char*>(map_), len_);
+}
+
+std::optional<PartCutter::Range> PartCutter::next() {
+    if (pos_ >= len_) return std::nullopt;
+    const std::string_view rest(map_ + pos_, len_ - pos_);
+    std::size_t end = rest.size();
+    std::size_t resume = 0;
+    // A range ends at the first boundary past `size` bytes from its start (as GNU parallel's).
+    // Only the bytes from there on are looked at.
+    if (size_ < rest.size()) {
+        std::size_t b = bounds_.find(rest, size_ + 1, true, resume);
+        end = b == RecordBounds::npos ? rest.size() : b;
+    }
+    Range r{static_cast<off_t>(pos_), end};
+    pos_ += end;
+    return r;
 }
 
 int BlockReader::waiting_fd() const { return eof_ || cut_ != npos ? -1 : fd_.get(); }
@@ -147,6 +318,7 @@ Status BlockReader::fill() {
     if (n < 0) return fail(last_error("read standard input"));
     if (n == 0) {
         eof_ = true;
+        find_cut();  // a match at the end may only now be known to be one (or not)
         return {};
     }
     len_ += static_cast<std::size_t>(n);

@@ -14,7 +14,10 @@
 #include <regex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace prockit::prun {
 
@@ -61,12 +64,32 @@ private:
     bool eof_ = false;
 };
 
-/// --pipe: cuts standard input into blocks for the jobs' stdin. A block holds whole records (ending
-/// with `sep`): as many as fit in `size` bytes, or one longer record whole; the last block may end
-/// without a separator. Only one block is held at a time.
+/// Where --pipe's records meet: a boundary is a position p > 0 where `end` (--recend) ends and
+/// `start` (--recstart) begins, both literal strings (with --regexp, ECMAScript regular expressions
+/// matched within `regexp_window` bytes). The default is a record per line: end "\n", start "".
+struct RecordBounds {
+    std::string end = "\n";
+    std::string start;
+    bool regexp = false;
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+    static constexpr std::size_t regexp_window = 65536;
+
+    /// Whether a record is a line ending with `sep` (then a single byte is searched for).
+    bool simple() const { return !regexp && start.empty() && end.size() == 1; }
+    /// The first boundary at or after `from` (from >= 1) in `data`, or npos. `complete`: data holds
+    /// the rest of the input, so a match cut off by its end is no match. `resume` is set to where a
+    /// search with more data must start again (every boundary before it was found).
+    std::size_t find(std::string_view data, std::size_t from, bool complete, std::size_t& resume) const;
+};
+
+/// --pipe: cuts standard input into blocks for the jobs' stdin. A block holds whole records: as
+/// many as fit in `size` bytes, or one longer record whole; with `records` (-N), exactly that many
+/// records whatever their size. The last block may end without a separator. Only one block is
+/// held at a time.
 class BlockReader {
 public:
     BlockReader(unique_fd fd, char sep, std::size_t size);
+    BlockReader(unique_fd fd, RecordBounds bounds, std::size_t size, std::size_t records = 0);
     /// The next block; nullopt at the end of the input. Reads (and may block) until it is there.
     Result<std::optional<std::string>> next();
     /// As RecordReader's: the descriptor next() would block on, else -1.
@@ -79,14 +102,45 @@ private:
     void find_cut();  // after more input: where the next block ends, if that is known yet
 
     unique_fd fd_;
-    char sep_;
+    RecordBounds bounds_;
     std::size_t size_;
+    std::size_t records_ = 0;  // -N: records per block (0: by size)
     std::vector<char> buf_;  // [0, len_) read but not handed out yet
     std::size_t len_ = 0;
-    std::size_t cut_ = npos;    // the next block's last byte (its separator), once known
-    bool window_done_ = false;  // the first size_ bytes were searched (no separator there)
-    std::size_t scanned_ = 0;   // [size_, scanned_) holds no separator either
+    std::size_t cut_ = npos;    // the next block's end (exclusive), once known
+    std::size_t from_ = 1;      // where the boundary search goes on
+    std::size_t last_ = npos;   // the last boundary within size_ found so far
+    std::size_t count_ = 0;     // -N: boundaries found so far
     bool eof_ = false;
+};
+
+/// --pipepart: cuts a seekable file into byte ranges of whole records without reading it through:
+/// a range ends at the first record boundary at or past `size` bytes from its start (only the
+/// bytes around each cut are looked at; the file is mapped). Each job's range is spliced from the
+/// file to its stdin.
+class PartCutter {
+public:
+    static Result<PartCutter> open(const std::string& path, RecordBounds bounds, std::size_t size);
+    PartCutter(PartCutter&&) noexcept;
+    PartCutter& operator=(PartCutter&&) = delete;
+    ~PartCutter();
+    struct Range {
+        off_t offset = 0;
+        std::size_t length = 0;
+    };
+    /// The next range; nullopt after the last.
+    std::optional<Range> next();
+    /// The file, read-only (the jobs' data is spliced from it).
+    int fd() const { return fd_.get(); }
+
+private:
+    PartCutter() = default;
+    unique_fd fd_;
+    const char* map_ = nullptr;
+    std::size_t len_ = 0;
+    std::size_t pos_ = 0;
+    RecordBounds bounds_;
+    std::size_t size_ = 1;
 };
 
 class Inputs {

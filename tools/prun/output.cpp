@@ -13,6 +13,65 @@
 
 namespace prockit::prun {
 
+std::string results_dir(const std::string& dir, const std::vector<std::string>& values) {
+    std::string out = dir;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        std::string v;
+        if (values[i] == "." || values[i] == "..") {
+            v = "\\" + values[i];
+        } else {
+            for (char c : values[i]) {
+                switch (c) {
+                    case '\\': v += "\\\\"; break;
+                    case '\t': v += "\\t"; break;
+                    case '\0': v += "\\0"; break;
+                    case '/': v += "\\_"; break;
+                    default: v += c;
+                }
+            }
+        }
+        if (v.size() > NAME_MAX) v.resize(NAME_MAX);
+        out += "/" + std::to_string(i + 1) + "/" + v;
+    }
+    return out;
+}
+
+Status make_dirs(const std::string& path) {
+    if (path.empty() || ::mkdir(path.c_str(), 0777) == 0) return {};
+    int e = errno;
+    if (e == EEXIST) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {};
+        return fail(Error::from_errno(ENOTDIR, "create directory " + path));
+    }
+    auto slash = path.find_last_of('/');
+    if (e != ENOENT || slash == std::string::npos || slash == 0) return fail(Error::from_errno(e, "create directory " + path));
+    if (auto st = make_dirs(path.substr(0, slash)); !st) return st;
+    if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) return fail(last_error("create directory " + path));
+    return {};
+}
+
+std::string table_row(const std::vector<std::string>& fields, char sep) {
+    std::string row;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (i) row += sep;
+        const std::string& f = fields[i];
+        bool quote = f.find_first_of(std::string(" \t\n\r\v\f\"") + sep) != std::string::npos || f.find('\0') != std::string::npos;
+        if (!quote) {
+            row += f;
+            continue;
+        }
+        row += '"';
+        for (char c : f) {
+            if (c == '"') row += '"';
+            row += c;
+        }
+        row += '"';
+    }
+    row += '\n';
+    return row;
+}
+
 void cut_lines(std::string& out, std::string& partial, std::string_view data, const std::string& prefix, bool tag,
                bool final) {
     partial.append(data);

@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <sys/types.h>
 
 namespace prockit::prun {
@@ -22,6 +23,18 @@ namespace prockit::prun {
 /// line is kept in `partial` unless `final`. Untagged, only whole lines leave unless `final`.
 void cut_lines(std::string& out, std::string& partial, std::string_view data, const std::string& prefix, bool tag,
                bool final);
+
+/// --results DIR: the directory of a job's files, DIR/1/VALUE1/2/VALUE2/... (GNU parallel's
+/// layout). In each value a backslash becomes \\, a TAB \t, a NUL \0 and a slash \_; "." and
+/// ".." become \. and \.. (they would name another directory); a value is cut to 255 bytes.
+std::string results_dir(const std::string& dir, const std::vector<std::string>& values);
+
+/// Creates a directory and its missing parents (mode 0777 less the umask).
+Status make_dirs(const std::string& path);
+
+/// One row of --results FILE.csv / .tsv: the fields joined by `sep`, each quoted (with its double
+/// quotes doubled) when it holds a double quote, white space, `sep` or a NUL, then a newline.
+std::string table_row(const std::vector<std::string>& fields, char sep);
 
 class OutputSink {
 public:

@@ -3,6 +3,7 @@
 #include "common/cli.hpp"
 #include "common/duration.hpp"
 #include "engine.hpp"
+#include "semaphore.hpp"
 #include "common/exit_codes.hpp"
 
 #include <prockit/process/credentials.hpp>
@@ -24,6 +25,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <regex>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,6 +153,30 @@ std::size_t parse_size(const std::string& text) {
     return static_cast<std::size_t>(bytes);
 }
 
+/// --memfree: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), as --block.
+std::uint64_t parse_memory(const std::string& text) {
+    auto bad = [&]() { usage("cannot parse --memfree \"" + text + "\": expected a size such as 500M, 2G or 1.5g"); };
+    char* end = nullptr;
+    double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == text.c_str() || !(value >= 0) || !std::isfinite(value)) bad();
+    std::string_view suffix(end);
+    double scale = 1;
+    if (suffix.size() == 1) {
+        const std::string_view units = "KMGT", decimal = "kmgt";
+        if (auto k = units.find(suffix[0]); k != std::string_view::npos)
+            for (std::size_t i = 0; i <= k; ++i) scale *= 1024;
+        else if (auto d = decimal.find(suffix[0]); d != std::string_view::npos)
+            for (std::size_t i = 0; i <= d; ++i) scale *= 1000;
+        else
+            bad();
+    } else if (!suffix.empty()) {
+        bad();
+    }
+    double bytes = value * scale;
+    if (bytes > 9.0e18) bad();
+    return static_cast<std::uint64_t>(bytes);
+}
+
 /// -j's value forms: N, N%, +N, -N (0: as many as possible); nullopt when it is none of them.
 std::optional<unsigned> jobs_value(const std::string& text, unsigned ncpu) {
     auto bad = [&]() -> std::optional<unsigned> { return std::nullopt; };
@@ -238,6 +265,39 @@ bool is_separator(const std::string& w) { return w == ":::" || w == "::::" || w 
 
 /// -d/--delimiter: one character, or a C escape (\n \t \0 \\ \xHH \NNN octal), as GNU parallel
 /// and xargs read it.
+/// --recstart/--recend: the escapes \n \t \r \0 \\ and \xHH stand for their bytes (GNU parallel
+/// reads them alike). A regular expression is left as written: its own syntax has them.
+std::string unescape_record(const std::string& text, const char* option, bool regexp) {
+    if (regexp) return text;
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\\' || i + 1 == text.size()) {
+            out += text[i];
+            continue;
+        }
+        char c = text[++i];
+        switch (c) {
+            case 'n': out += '\n'; break;
+            case 't': out += '\t'; break;
+            case 'r': out += '\r'; break;
+            case '0': out += '\0'; break;
+            case '\\': out += '\\'; break;
+            case 'x': {
+                unsigned v = 0;
+                auto r = i + 2 < text.size() + 0 ? std::from_chars(text.data() + i + 1, text.data() + i + 3, v, 16)
+                                                 : std::from_chars_result{text.data(), std::errc::invalid_argument};
+                if (r.ec != std::errc() || r.ptr != text.data() + i + 3)
+                    usage("cannot parse " + std::string(option) + " \"" + text + "\": \\x needs two hex digits");
+                out += static_cast<char>(v);
+                i += 2;
+                break;
+            }
+            default: out += '\\'; out += c; break;
+        }
+    }
+    return out;
+}
+
 char parse_delimiter(const std::string& text) {
     auto bad = [&]() -> char {
         usage("cannot parse -d \"" + text + "\": expected one character or an escape such as \\n, \\t, \\0, \\x1f");
@@ -457,6 +517,26 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("-v", o.verbose, "Print each job's command on stdout before it runs (with its output)")->group(g);
     app->add_flag("--shuf", o.shuf, "Run the jobs in a random order (reads all inputs first)")->group(g);
     app->add_flag("--progress", o.progress, "Show jobs done, running and failed on stderr")->group(g);
+    // GNU parallel: pipe, results, load, semaphore
+    app->add_option("--recstart", o.recstart, "--pipe: records begin with STR (escapes \\n \\t \\0 \\xHH); cut only where it follows --recend")
+        ->type_name("STR")->group(g);
+    app->add_option("--recend", o.recend, "--pipe: records end with STR (default \\n; \"\" with no --recstart: cut anywhere)")
+        ->type_name("STR")->group(g);
+    app->add_flag("--regexp", o.regexp, "--recstart and --recend are regular expressions (ECMAScript)")->group(g);
+    app->add_flag("--pipepart,--pipe-part", o.pipepart, "As --pipe, from the file given with -a: each job's part goes from the file to its stdin")
+        ->group(g);
+    app->add_option("--results,--res", o.results, "Keep each job's output in DIR/1/ARG/{stdout,stderr,seq}; FILE.csv or .tsv: one table")
+        ->type_name("DIR")->each(non_empty("--results"))->group(g);
+    app->add_flag("--files", o.files, "Keep each job's stdout in a file and print the file's name instead")->group(g);
+    app->add_option("--load", o.load, "Start no job while the 1-minute load average is at least MAX (N, or N% of the CPUs)")
+        ->type_name("MAX")->each(non_empty("--load"))->group(g);
+    app->add_option("--memfree", o.memfree, "Start no job while less than SIZE of memory is available (k m g t, K M G T)")
+        ->type_name("SIZE")->each(non_empty("--memfree"))->group(g);
+    app->add_flag("--semaphore", o.semaphore, "Run CMD when one of -j slots named by --id is free (GNU parallel's sem)")->group(g);
+    app->add_option("--id", o.sem_id, "--semaphore: the semaphore's name (default: the terminal's name)")
+        ->type_name("NAME")->each(non_empty("--id"))->group(g);
+    app->add_flag("--fg", o.fg, "--semaphore: wait for CMD and exit with its status (default: run it in the background)")->group(g);
+    app->add_flag("--wait", o.sem_wait, "--semaphore: wait until every command holding the semaphore has ended")->group(g);
     return app;
 }
 
@@ -470,7 +550,7 @@ bool single_only(const Options& o) {
 }
 }  // namespace
 
-bool is_pool(const Options& o) { return explicit_pool(o) || (o.stdin_input && !single_only(o)); }
+bool is_pool(const Options& o) { return !o.semaphore && (explicit_pool(o) || (o.stdin_input && !single_only(o))); }
 
 namespace {
 // is_pool() before parsing: the mode a command line asks for decides the status of a usage
@@ -632,12 +712,48 @@ int run(const Options& o) {
             // GNU parallel: columns, quoting, value forms
             {!o.colsep.empty(), "--colsep"}, {o.header.has_value(), "--header"}, {o.plus, "--plus"},
             {o.quote, "--quote"}, {o.shuf, "--shuf"}, {o.progress, "--progress"},
-            {!o.timeout.empty() && o.timeout.back() == '%', "--timeout N%"}};
+            {!o.timeout.empty() && o.timeout.back() == '%', "--timeout N%"},
+            {o.recstart.has_value(), "--recstart"}, {o.recend.has_value(), "--recend"}, {o.regexp, "--regexp"},
+            {o.pipepart, "--pipepart"}, {!o.results.empty(), "--results"}, {o.files, "--files"},
+            {!o.load.empty(), "--load"}, {!o.memfree.empty(), "--memfree"}};
         for (const auto& [given, name] : pool_only)
             if (given)
                 usage("cannot use " + std::string(name) + " with one command: it is for a pool (give inputs with ::: VALUES, :::: FILE or -a FILE, or --pipe or -j N)");
     }
 
+    // --semaphore: GNU parallel's sem. The slot is taken below by the process that supervises the
+    // command (it lives as long as the command does), after the process-tree guard is set up.
+    std::optional<SlotSemaphore> sem;
+    if (!o.semaphore && (!o.sem_id.empty() || o.fg || o.sem_wait))
+        usage("cannot use " + std::string(!o.sem_id.empty() ? "--id" : o.fg ? "--fg" : "--wait") + " without --semaphore: it is the semaphore's");
+    if (o.semaphore) {
+        if (o.daemon) usage("cannot use --daemon with --semaphore: without --fg the command runs in the background already");
+        std::string name = o.sem_id;
+        if (name.empty()) {  // GNU parallel's default: the terminal's name
+            const char* tty = ::ttyname(0);
+            name = tty ? tty : "default";
+            if (tty) name = name.substr(name.find_first_not_of('/'));
+            for (char& ch : name)
+                if (ch == '/') ch = '_';
+        }
+        auto allowed_now = get_affinity(0);
+        unsigned ncpu_now = allowed_now ? static_cast<unsigned>(allowed_now->count()) : 1;
+        unsigned slots = o.jobs.empty() ? 1 : std::max(1U, parse_jobs(o.jobs, ncpu_now));
+        auto s = SlotSemaphore::open(name, slots);
+        if (!s) {
+            tools::print_error(s.error());
+            return tools::exit_failure;
+        }
+        if (o.sem_wait) {
+            if (!tmpl_words.empty()) usage("cannot run a command with --semaphore --wait: it only waits for the commands holding the semaphore");
+            if (auto st = s->wait_all(); !st) {
+                tools::print_error(st.error());
+                return tools::exit_failure;
+            }
+            return 0;
+        }
+        sem = std::move(*s);
+    }
     if (o.single && plan.pool)
         usage("cannot use --single with a pool input (:::, ::::, -a, --pipe, -j): --single runs one command");
     if (o.shell && o.no_shell) usage("cannot use --shell and --no-shell together: they exclude each other");
@@ -648,7 +764,7 @@ int run(const Options& o) {
     // --- mode checks
     int modes = int(o.group) + int(o.line_buffer) + int(o.ungroup);
     if (modes > 1) usage("cannot use --group, --line-buffer and --ungroup together: they exclude each other");
-    if (!o.block.empty() && !o.pipe) usage("cannot use --block without --pipe: it is --pipe's block size");
+    if (!o.block.empty() && !o.pipe && !o.pipepart) usage("cannot use --block without --pipe: it is --pipe's block size");
     if ((o.tag || !o.tagstring.empty()) && o.ungroup)
         usage("cannot use " + std::string(o.tag ? "--tag" : "--tagstring") + " with --ungroup: it needs --group or --line-buffer");
     if (!o.drop_caps.empty() && !o.keep_caps.empty()) usage("cannot use --drop-caps and --keep-caps together: they exclude each other");
@@ -804,16 +920,67 @@ int run(const Options& o) {
         plan.output = o.ungroup ? OutputMode::ungroup : o.line_buffer ? OutputMode::line_buffer : OutputMode::group;
         plan.keep_order = o.keep_order && plan.output != OutputMode::ungroup;
         if (plan.keep_order) plan.output = OutputMode::group;
+        // --pipepart reads the one file given with -a (or ::::); the rest is as --pipe.
+        std::string part_path;
+        if (o.pipepart) {
+            if (sources.size() != 1 || sources[0].kind != SourceSpec::Kind::file || sources[0].path == "-")
+                usage("cannot use --pipepart: it needs one file to cut, given with -a FILE (or :::: FILE)");
+            part_path = sources[0].path;
+            sources.clear();
+        }
+        const bool piping = o.pipe || o.pipepart;
+        if ((o.recstart || o.recend || o.regexp) && !piping)
+            usage("cannot use " + std::string(o.recstart ? "--recstart" : o.recend ? "--recend" : "--regexp") +
+                  " without --pipe or --pipepart: it says where their records end");
         if (o.pipe && !sources.empty())
             usage("cannot use input sources (:::, ::::, -a) with --pipe: the jobs get standard input on their stdin");
-        if (o.pipe && tmpl_words.empty()) usage("cannot use --pipe: no command to run was given");
-        if (o.pipe && o.link) usage("cannot use --link with --pipe: it pairs input sources, and --pipe takes none");
-        if (!o.pipe && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
+        if (piping && tmpl_words.empty()) usage("cannot use --pipe: no command to run was given");
+        if (piping && o.link) usage("cannot use --link with --pipe: it pairs input sources, and --pipe takes none");
+        if (!piping && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
         plan.have_template = !tmpl_words.empty();
+        if (!o.results.empty()) {
+            // GNU parallel's forms: a directory tree, or one table when the name ends in .csv or
+            // .tsv (-.csv, -.tsv: on standard output).
+            auto ends = [&](const char* ext) {
+                return o.results.size() >= 4 && o.results.compare(o.results.size() - 4, 4, ext) == 0;
+            };
+            if (ends(".csv") || ends(".tsv")) {
+                plan.results = Plan::Results::table;
+                plan.table_sep = ends(".csv") ? ',' : '\t';
+                plan.results_path = o.results == "-.csv" || o.results == "-.tsv" ? "-" : o.results;
+                if (o.files) usage("cannot use --files with --results " + o.results + ": the output goes into the table");
+            } else {
+                plan.results = Plan::Results::dir;
+                plan.results_path = o.results;
+                while (plan.results_path.size() > 1 && plan.results_path.back() == '/') plan.results_path.pop_back();
+                if (piping) usage("cannot use --results DIR with --pipe: a job's directory is named by its input values, and blocks have none");
+            }
+            plan.output = OutputMode::group;
+        }
+        if (!o.load.empty()) {
+            // A number, or N% of the CPUs prun may use (100% = one per CPU).
+            std::string t = o.load;
+            bool percent = !t.empty() && t.back() == '%';
+            if (percent) t.pop_back();
+            char* end = nullptr;
+            double v = std::strtod(t.c_str(), &end);
+            if (t.empty() || end != t.c_str() + t.size() || !(v >= 0) || !std::isfinite(v))
+                usage("cannot parse --load \"" + o.load + "\": expected a number or N%");
+            if (percent) v = v * ncpu / 100.0;
+            plan.max_load = v == 0 ? 0.01 : v;  // GNU parallel reads 0 as 0.01
+        }
+        if (!o.memfree.empty()) plan.memfree = parse_memory(o.memfree);
+        plan.files = o.files;
+        if (o.files) plan.output = OutputMode::group;
         // Several arguments per job.
         int batching = int(o.max_args > 0) + int(o.max_args_pos > 0) + int(o.max_lines > 0) + int(o.multi_m) + int(o.multi_x);
         if (batching > 1) usage("cannot use more than one of -n, -N, -L, -m and -X: they say how a job's inputs are chosen");
-        if (batching && o.pipe) usage("cannot use -n, -N, -L, -m or -X with --pipe: each job gets a block, not arguments");
+        // -N with --pipe: records per block (GNU parallel's reading); the others are for arguments.
+        const std::size_t pipe_records = o.pipe && !o.pipepart && batching == 1 ? o.max_args_pos : 0;
+        if (pipe_records) batching = 0;
+        if (batching && piping)
+            usage("cannot use -n, -N, -L, -m or -X with " + std::string(o.pipepart ? "--pipepart" : "--pipe") +
+                  ": each job gets a block, not arguments" + (o.pipepart ? "" : " (-N alone gives each block N records)"));
         if (batching && sources.size() > 1) usage("cannot use -n, -N, -L, -m or -X with several input sources: they group the values of one");
         if (batching) {
             plan.batch = true;
@@ -842,17 +1009,44 @@ int run(const Options& o) {
             auto t = Template::parse(tmpl_words, 999999, o.replace, syntax);
             uses_total = uses_total || (t && t->uses_total());
         }
-        if (!o.colsep.empty() && (o.pipe || plan.batch))
-            usage("cannot use --colsep with " + std::string(o.pipe ? "--pipe" : "-n, -N, -L, -m or -X") + ": it cuts one input into columns");
-        if (o.header && o.pipe) usage("cannot use --header with --pipe: it names input columns, and --pipe takes none");
-        if (o.shuf && o.pipe) usage("cannot use --shuf with --pipe: the blocks are cut as standard input is read");
-        if (o.pipe) {
-            int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
-            if (fd < 0) {
-                tools::print_error(Error::from_errno(errno, "read standard input"));
-                return own_failure;
+        if (!o.colsep.empty() && (piping || plan.batch))
+            usage("cannot use --colsep with " + std::string(piping ? "--pipe" : "-n, -N, -L, -m or -X") + ": it cuts one input into columns");
+        if (o.header && piping) usage("cannot use --header with --pipe: it names input columns, and --pipe takes none");
+        if (o.shuf && piping) usage("cannot use --shuf with --pipe: the blocks are cut as standard input is read");
+        if (piping) {
+            RecordBounds bounds;
+            bounds.regexp = o.regexp;
+            if (o.recstart || o.recend) {
+                // GNU parallel: with --recstart alone, --recend is empty (and the other way round).
+                bounds.end = o.recend ? unescape_record(*o.recend, "--recend", o.regexp) : "";
+                bounds.start = o.recstart ? unescape_record(*o.recstart, "--recstart", o.regexp) : "";
+            } else {
+                bounds.end = std::string(1, sep);
+                bounds.regexp = false;
             }
-            plan.blocks.emplace(unique_fd(fd), sep, o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block));
+            if (bounds.regexp) {
+                try {
+                    std::regex test("(?:" + bounds.end + ")" + (bounds.start.empty() ? "" : "(?=" + bounds.start + ")"));
+                } catch (const std::regex_error& e) {
+                    usage("cannot parse --recstart/--recend as regular expressions: " + std::string(e.what()));
+                }
+            }
+            const std::size_t size = o.block.empty() ? std::size_t{1} << 20 : parse_size(o.block);
+            if (o.pipepart) {
+                auto parts = PartCutter::open(part_path, std::move(bounds), size);
+                if (!parts) {
+                    tools::print_error(parts.error());
+                    return own_failure;
+                }
+                plan.parts.emplace(std::move(*parts));
+            } else {
+                int fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0) {
+                    tools::print_error(Error::from_errno(errno, "read standard input"));
+                    return own_failure;
+                }
+                plan.blocks.emplace(unique_fd(fd), std::move(bounds), size, pipe_records);
+            }
         } else {
             auto in = Inputs::open(std::move(sources), sep, o.link, o.eof);
             if (!in) {
@@ -897,12 +1091,12 @@ int run(const Options& o) {
             }
         }
         // With --pipe there is no input value; parse as for one source, then refuse any use of it.
-        std::size_t n_sources = o.pipe || !o.colsep.empty() || o.header ? 999999 : n_given;  // any {N} parses (a --pipe one is refused)
-        if (o.max_args_pos || o.max_lines) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
+        std::size_t n_sources = piping || !o.colsep.empty() || o.header ? 999999 : n_given;  // any {N} parses (a --pipe one is refused)
+        if (!piping && (o.max_args_pos || o.max_lines)) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
         auto t = Template::parse(tmpl_words, n_sources, o.replace, syntax);
         if (!t) usage("cannot parse the command template: " + t.error().context());
         plan.tmpl = std::move(*t);
-        if (o.pipe && plan.tmpl.uses_inputs())
+        if (piping && plan.tmpl.uses_inputs())
             usage("cannot use input replacement strings with --pipe: each job gets a block on its stdin, not a value "
                   "(only {#} and {%} can be used)");
         if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && tmpl_words[0].empty())
@@ -910,13 +1104,13 @@ int run(const Options& o) {
         if (!o.name.empty()) {
             auto n = Template::parse_text(o.name, n_sources, o.replace, syntax);
             if (!n) usage("cannot parse --name: " + n.error().context());
-            if (o.pipe && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
+            if (piping && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
             plan.name_tmpl = std::move(*n);
         }
         if (!o.tagstring.empty()) {
             auto tag = Template::parse_text(o.tagstring, n_sources, o.replace, syntax);
             if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
-            if (o.pipe && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
+            if (piping && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
             plan.tag_tmpl = std::move(*tag);
         }
         // A fixed program that cannot be run: say so once, start nothing.
@@ -1015,6 +1209,24 @@ int run(const Options& o) {
         };
     }
 
+    // --- --semaphore without --fg: the caller returns 0 once the slot is taken, and the command
+    // runs on in a child of its own (which holds the slot, below).
+    unique_fd sem_ready;
+    if (sem && !o.fg) {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) throw SystemError(last_error("create a pipe"));
+        unique_fd r(p[0]), wr(p[1]);
+        pid_t pid = ::fork();
+        if (pid < 0) throw SystemError(last_error("fork"));
+        if (pid > 0) {
+            wr.reset();
+            char b = 0;
+            ssize_t n = retry_eintr([&] { return ::read(r.get(), &b, 1); });
+            return n == 1 ? 0 : tools::exit_failure;  // EOF: the child failed and said why
+        }
+        sem_ready = std::move(wr);
+    }
+
     // --- nothing outlives prun: this process becomes the guardian (keeping the PID the shell and
     // the pidfile know) and returns here only as the supervisor, its child. See TreeGuard.
     std::optional<TreeGuard> guard;
@@ -1040,6 +1252,16 @@ int run(const Options& o) {
             return tools::exit_failure;
         }
         pidfile = std::move(*pf);
+    }
+    if (sem) {
+        if (auto st = sem->acquire(); !st) {
+            tools::print_error(st.error());
+            return tools::exit_failure;
+        }
+        if (sem_ready) {
+            (void)retry_eintr([&] { return ::write(sem_ready.get(), "1", 1); });
+            sem_ready.reset();
+        }
     }
     int code = run_engine(plan);
     if (daemon) daemon->notify(code == 0 ? 0 : code, "prun: the command ended before it was ready");

@@ -97,6 +97,18 @@ struct Options {
     bool verbose = false;               // -v
     bool shuf = false;                  // --shuf
     bool progress = false;              // --progress
+    // GNU parallel: pipe, results, load, semaphore
+    std::optional<std::string> recstart, recend;  // --pipe's record boundaries
+    bool regexp = false;
+    bool pipepart = false;
+    std::string results;  // --results DIR | FILE.csv | FILE.tsv
+    bool files = false;
+    std::string load;     // --load MAX: the 1-minute load average, or N% of the CPUs
+    std::string memfree;  // --memfree SIZE
+    bool semaphore = false;
+    std::string sem_id;
+    bool fg = false;
+    bool sem_wait = false;
 };
 
 /// A pool's exit status for prun's own errors, usage errors included (GNU parallel's 255): a
