@@ -44,6 +44,7 @@ void validate(const Options& o, Mode m) {
         case Mode::launch:
             if (!o.command_separator || o.command.empty())
                 throw UsageError(o.cpus_list ? "cannot use --cpus: it needs a command after '--'" : "cannot run a command: none after '--'");
+            if (o.command[0].empty()) throw UsageError("cannot run a command: its name is empty");
             if (!o.cpus_list && !o.cores && !o.no_smt && !o.nodes)
                 throw UsageError("cannot run a command: it needs --cpus LIST (or --cores, --no-smt, --node)");
             if (o.set_list) throw UsageError("cannot use --set with a command: --set changes other processes; use --cpus");

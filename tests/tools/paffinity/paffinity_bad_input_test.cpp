@@ -98,6 +98,7 @@ TEST(PaffinityBadInput, EveryBadInputIsRefusedWithItsStatusAndOneHouseFormLine) 
         {{"--cpus", "0x0", "--", "true"}, 2, R"(cannot use --cpus "0x0": it names no CPU)"},
         {{"--cpus", "0"}, 2, R"(cannot use --cpus: it needs a command after '--')" + T},
         {{"--cpus", "0", "--", "/nonexistent/prockit-cmd"}, 127, R"(cannot execute /nonexistent/prockit-cmd: No such file or directory$)"},
+        {{"--cpus", "0", "--", ""}, 2, R"(cannot run a command: its name is empty)" + T},
         {{"--cpus", "0", "--", "/tmp"}, 126, R"(cannot execute /tmp: Permission denied$)"},
         {{"--cpus", "0", "--", "/etc/passwd"}, 126, R"(cannot execute /etc/passwd: Permission denied$)"},
         {{"--cpus", "0", "--", secret}, 126, "cannot execute " + secret + ": Permission denied$", {}, true},

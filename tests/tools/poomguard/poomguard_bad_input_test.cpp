@@ -121,6 +121,7 @@ TEST(PoomguardBadInput, EveryBadInputIsRefusedWithItsStatusAndOneHouseFormLine) 
         {{"run", "", "--", "true"}, 2, R"(cannot parse ADJ "": )" + adj},
         {{"run", "2000", "--", "true"}, 2, R"(cannot parse ADJ "2000": )" + adj},
         {{"run", "5", "--", "/nonexistent/prockit-cmd"}, 127, R"(cannot execute /nonexistent/prockit-cmd: No such file or directory$)"},
+        {{"run", "5", "--", ""}, 2, R"(cannot run a command: its name is empty)" + T},
         {{"run", "5", "--", "/tmp"}, 126, R"(cannot execute /tmp: Permission denied$)"},
         {{"run", "-100", "--", "true"}, 1, R"(cannot set oom_score_adj of the calling process to -100: .*CAP_SYS_RESOURCE)", {}, true},
         // show, top.
