@@ -2,6 +2,8 @@
 
 #include "exit_codes.hpp"
 
+#include <prockit/sched/affinity.hpp>
+#include <prockit/sched/cpuset.hpp>
 #include <prockit/sys/error.hpp>
 
 #include <cctype>
@@ -86,12 +88,16 @@ std::string lower_first(std::string s) {
 }  // namespace
 
 // CLI11's sentences, in the house form `cannot <verb> <object>: <reason>`:
-//   "--nice: Value 99 not in range -20 to 19"  -> cannot parse --nice: value 99 not in range ...
+//   "--nice: Value 99 not in range -20 to 19"  -> cannot parse --nice "99": expected a number from -20 to 19
 //   "Could not convert: --retries = x"         -> cannot parse --retries "x": expected a number
 //   "The following argument was not expected: --bogus"
 //                                              -> cannot parse the command line: the following ...
-std::string cli11_message(const std::string& what) {
-    if (what.rfind("cannot ", 0) == 0) return what;
+std::string cli11_message(const std::string& given) {
+    if (given.rfind("cannot ", 0) == 0) return given;
+    std::string what = given;  // CLI11's capitalised count phrases, lowercased
+    for (auto [from, to] : {std::pair{"At Most ", "at most "}, std::pair{"At Least ", "at least "}})
+        for (auto at = what.find(from); at != std::string::npos; at = what.find(from, at))
+            what.replace(at, std::string_view(from).size(), to);
     const std::string_view conv = "Could not convert: ";
     if (what.rfind(conv, 0) == 0) {
         auto eq = what.find(" = ", conv.size());
@@ -102,8 +108,15 @@ std::string cli11_message(const std::string& what) {
     if (what.size() > 1 && what[0] == '-') {
         auto colon = what.find(": ");
         auto name_end = what.find_first_not_of("-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,");
-        if (colon != std::string::npos && name_end == colon)
-            return "cannot parse " + what.substr(0, colon) + ": " + lower_first(what.substr(colon + 2));
+        if (colon != std::string::npos && name_end == colon) {
+            // "--nice: Value 3x not in range -20 to 19": the value quoted, as every other message.
+            const std::string rest = what.substr(colon + 2), value = "Value ", range = " not in range ";
+            auto in = rest.rfind(range);
+            if (rest.rfind(value, 0) == 0 && in != std::string::npos && in >= value.size())
+                return "cannot parse " + what.substr(0, colon) + " \"" + rest.substr(value.size(), in - value.size()) +
+                       "\": expected a number from " + rest.substr(in + range.size());
+            return "cannot parse " + what.substr(0, colon) + ": " + lower_first(rest);
+        }
     }
     return "cannot parse the command line: " + lower_first(what);
 }
@@ -285,6 +298,31 @@ CLI::Validator number(std::string option, unsigned long lo, unsigned long hi) {
                 bad_value(option, v,
                           "expected a number from " + std::to_string(lo) +
                               (hi == ~0ul ? std::string() : " to " + std::to_string(hi)));
+            return std::string();
+        },
+        "", "");
+}
+
+CLI::Validator integer(std::string option, long lo, long hi) {
+    return CLI::Validator(
+        [option, lo, hi](std::string& v) {
+            long n = 0;
+            auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (v.empty() || r.ec != std::errc() || r.ptr != v.data() + v.size() || n < lo || n > hi)
+                bad_value(option, v, "expected a number from " + std::to_string(lo) + " to " + std::to_string(hi));
+            return std::string();
+        },
+        "", "");
+}
+
+CLI::Validator cpu_list(std::string option) {
+    return CLI::Validator(
+        [option](std::string& v) {
+            if (v.empty()) bad_value(option, v, "empty CPU list");
+            auto allowed = get_affinity(0);  // what "all" means
+            auto set = CpuSet::parse(v, allowed ? *allowed : CpuSet{});
+            if (!set) bad_value(option, v, error_reason(set.error()));
+            if (set->empty()) throw UsageError("cannot use " + option + " \"" + v + "\": it names no CPU");
             return std::string();
         },
         "", "");

@@ -122,5 +122,11 @@ std::optional<unsigned long> parse_unsigned(std::string_view text);
 CLI::Validator non_empty(std::string option, std::string what);
 /// A validator: a number from lo to hi (~0ul: no upper bound).
 CLI::Validator number(std::string option, unsigned long lo, unsigned long hi);
+/// A validator: a whole number, possibly negative, from lo to hi (`cannot parse OPTION "TEXT":
+/// expected a number from LO to HI`; empty text, trailing garbage and overflow included).
+CLI::Validator integer(std::string option, long lo, long hi);
+/// A validator: a CPU list or mask as CpuSet::parse() reads it, naming at least one CPU
+/// (`cannot parse OPTION "1,": list ends with ',' at character 3`).
+CLI::Validator cpu_list(std::string option);
 
 }  // namespace prockit::tools

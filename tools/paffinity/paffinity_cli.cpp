@@ -43,32 +43,33 @@ void validate(const Options& o, Mode m) {
     switch (m) {
         case Mode::launch:
             if (!o.command_separator || o.command.empty())
-                throw UsageError(o.cpus_list ? "--cpus needs a command after '--'" : "no command after '--'");
+                throw UsageError(o.cpus_list ? "cannot use --cpus: it needs a command after '--'" : "cannot run a command: none after '--'");
+            if (o.command[0].empty()) throw UsageError("cannot run a command: its name is empty");
             if (!o.cpus_list && !o.cores && !o.no_smt && !o.nodes)
-                throw UsageError("a command needs --cpus LIST (or --cores, --no-smt, --node)");
-            if (o.set_list) throw UsageError("--set changes other processes; use --cpus with a command");
-            if (sel) throw UsageError("a process selection cannot be combined with a command");
+                throw UsageError("cannot run a command: it needs --cpus LIST (or --cores, --no-smt, --node)");
+            if (o.set_list) throw UsageError("cannot use --set with a command: --set changes other processes; use --cpus");
+            if (sel) throw UsageError("cannot use a selection with a command: the command is the process to change");
             if (!o.check.empty() || o.follow || o.spread || o.all_tasks)
-                throw UsageError("--check, --follow, --spread and -a do not apply to a command");
+                throw UsageError("cannot use --check, --follow, --spread or -a with a command: they act on running processes");
             break;
         case Mode::set:
-            if (!sel) throw UsageError("--set needs a selection (PID, --pid, --name, --match, --exe, --user, --cgroup)");
-            if (!o.check.empty()) throw UsageError("--check cannot be combined with --set");
-            if (o.spread && !o.all_tasks && !o.follow) throw UsageError("--spread needs -a/--all-tasks");
+            if (!sel) throw UsageError("cannot use --set: it needs a selection (PID, --pid, --name, --match, --exe, --user, --cgroup)");
+            if (!o.check.empty()) throw UsageError("cannot use --check with --set: they exclude each other");
+            if (o.spread && !o.all_tasks && !o.follow) throw UsageError("cannot use --spread: it needs -a/--all-tasks");
             break;
         case Mode::check:
-            if (!sel) throw UsageError("--check needs a selection");
-            if (o.follow || o.spread) throw UsageError("--follow and --spread need --set");
+            if (!sel) throw UsageError("cannot use --check: it needs a selection");
+            if (o.follow || o.spread) throw UsageError("cannot use --follow or --spread: they need --set");
             break;
         case Mode::show:
             if (o.follow || o.spread || o.strict || o.dry_run)
-                throw UsageError("--follow, --spread, --strict and --dry-run need --set");
-            if (!sel) throw UsageError("nothing to do: give PIDs, a selection, --set, --cpus or 'topology'");
+                throw UsageError("cannot use --follow, --spread, --strict or --dry-run: they need --set");
+            if (!sel) throw UsageError("cannot tell what to do: give PIDs, a selection, --set, --cpus or 'topology'");
             break;
         case Mode::topology:
             break;
     }
-    if (o.poll && !o.follow) throw UsageError("--poll needs --follow");
+    if (o.poll && !o.follow) throw UsageError("cannot use --poll: it needs --follow");
     if (o.poll_interval_ms < 1 || o.poll_interval_ms > 60000)
         throw UsageError("cannot use --poll-interval " + std::to_string(o.poll_interval_ms) +
                          ": expected 1 to 60000 ms");
@@ -191,9 +192,9 @@ int run(const Options& o) {
     const FsRoot& fs = FsRoot::system();
     Mode m = mode_of(o);
     validate(o, m);
-    if (!o.taskset_format.empty() && o.json) throw UsageError("--taskset-format and --json exclude each other");
+    if (!o.taskset_format.empty() && o.json) throw UsageError("cannot use --taskset-format with --json: they exclude each other");
     if (!o.taskset_format.empty() && o.dry_run)
-        throw UsageError("--taskset-format and --dry-run exclude each other (taskset changes at once)");
+        throw UsageError("cannot use --taskset-format with --dry-run: taskset changes at once");
     switch (m) {
         case Mode::topology: return run_topology(o, fs);
         case Mode::show: return run_show(o, fs);

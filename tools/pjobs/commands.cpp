@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -57,7 +58,13 @@ int mode_run(const Paths& p, const Options& o) {
         if (!getcwd(buf, sizeof buf)) throw Failure(std::string("cannot run a job: cannot read the working directory: ") + std::strerror(errno));
         cwd = cwd.empty() ? std::string(buf) : std::string(buf) + "/" + cwd;
     }
-    if (access(cwd.c_str(), X_OK) != 0) throw Failure("cannot change directory to " + cwd + ": " + std::strerror(errno));
+    // A file that is no directory says so (access(X_OK) alone said "Permission denied" for root).
+    struct stat st {};
+    int err = 0;
+    if (stat(cwd.c_str(), &st) != 0) err = errno;
+    else if (!S_ISDIR(st.st_mode)) err = ENOTDIR;
+    else if (access(cwd.c_str(), X_OK) != 0) err = errno;
+    if (err != 0) throw Failure("cannot change directory to " + cwd + ": " + std::strerror(err));
     req["cwd"] = cwd;
     if (!o.name.empty()) req["name"] = o.name;
     if (!o.group.empty()) req["group"] = o.group;

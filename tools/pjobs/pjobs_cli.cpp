@@ -25,17 +25,15 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     auto spec_help = "job spec: %N, %name, %+ or %%, %-, %?text, or a PID";
 
     auto* run = app->add_subcommand("run", "Start CMD as a background job; prints [N] PID");
-    run->add_option("--name", o.name, "Name the job (then %NAME names it)")->type_name("NAME");
-    run->add_option("--group", o.group, "Queue the job in group G (see 'pjobs group')")->type_name("G");
-    run->add_option("--after", o.after, "Start the job once job SPEC has succeeded")->type_name("SPEC");
+    run->add_option("--name", o.name, "Name the job (then %NAME names it)")->type_name("NAME")->check(tools::non_empty("--name", "name"));
+    run->add_option("--group", o.group, "Queue the job in group G (see 'pjobs group')")->type_name("G")->check(tools::non_empty("--group", "group name"));
+    run->add_option("--after", o.after, "Start the job once job SPEC has succeeded")->type_name("SPEC")->check(tools::non_empty("--after", "job spec"));
     run->add_flag("--no-tty", o.no_tty, "Run without a pty: stdin /dev/null, output to the log");
-    run->add_option("--cwd", o.cwd, "Working directory (default: the current one)")->type_name("DIR");
+    run->add_option("--cwd", o.cwd, "Working directory (default: the current one)")->type_name("DIR")->check(tools::non_empty("--cwd", "directory"));
     run->add_option("--env", o.env, "Set an environment variable (repeatable)")->type_name("K=V")->allow_extra_args(false);
-    run->add_option("--cpus", o.cpus, "Pin the job to these CPUs (a list, as in prun)")->type_name("LIST");
-    run->add_option("--nice", o.nice, "Nice value, -20..19")->check(CLI::Range(-20, 19))->type_name("N");
-    run->add_option("--oom-score-adj", o.oom_score_adj, "OOM score adjustment, -1000..1000")
-        ->check(CLI::Range(-1000, 1000))
-        ->type_name("N");
+    run->add_option("--cpus", o.cpus, "Pin the job to these CPUs (a list, as in prun)")->type_name("LIST")->check(tools::cpu_list("--cpus"));
+    run->add_option("--nice", o.nice, "Nice value, -20..19")->type_name("N")->check(tools::integer("--nice", -20, 19));
+    run->add_option("--oom-score-adj", o.oom_score_adj, "OOM score adjustment, -1000..1000")->type_name("N")->check(tools::integer("--oom-score-adj", -1000, 1000));
     run->add_option("command", o.command, "The command and its arguments (after --)")->type_name("CMD");
     run->prefix_command(false);
     run->callback([&o] { o.mode = "run"; });
@@ -47,44 +45,44 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     list->callback([&o] { o.mode = "list"; });
 
     auto* fg = app->add_subcommand("fg", "Attach this terminal to a job (default: the current job)");
-    fg->add_option("spec", o.specs, spec_help)->type_name("SPEC")->expected(0, 1);
+    fg->add_option("spec", o.specs, spec_help)->type_name("SPEC")->check(tools::non_empty("SPEC", "job spec"))->expected(1);
     fg->add_option("--detach-key", o.detach_key, "Key that detaches: ^X, one character, or none (default ^\\)")->type_name("KEY");
     fg->callback([&o] { o.mode = "fg"; });
 
     auto* bg = app->add_subcommand("bg", "Continue stopped jobs in the background");
-    bg->add_option("spec", o.specs, spec_help)->type_name("SPEC");
+    bg->add_option("spec", o.specs, spec_help)->type_name("SPEC")->check(tools::non_empty("SPEC", "job spec"));
     bg->callback([&o] { o.mode = "bg"; });
 
     auto* stop = app->add_subcommand("stop", "Stop jobs (SIGTSTP to their process group)");
-    stop->add_option("spec", o.specs, spec_help)->type_name("SPEC")->required();
+    stop->add_option("spec", o.specs, spec_help)->type_name("SPEC")->check(tools::non_empty("SPEC", "job spec"))->required();
     stop->callback([&o] { o.mode = "stop"; });
 
     auto* kill = app->add_subcommand("kill", "Send a signal to jobs' process groups (default TERM)");
     kill->add_option("-s,--signal", o.signal, "The signal, by name or number")->type_name("SIG");
     kill->add_flag("--tree", o.tree, "Also signal descendants outside the job's process group");
-    kill->add_option("spec", o.specs, spec_help)->type_name("SPEC")->required();
+    kill->add_option("spec", o.specs, spec_help)->type_name("SPEC")->check(tools::non_empty("SPEC", "job spec"))->required();
     kill->callback([&o] { o.mode = "kill"; });
 
     auto* wait = app->add_subcommand("wait", "Wait for jobs; the status is the last one's, as in a shell");
-    wait->add_option("spec", o.specs, spec_help)->type_name("SPEC");
+    wait->add_option("spec", o.specs, spec_help)->type_name("SPEC")->check(tools::non_empty("SPEC", "job spec"));
     wait->callback([&o] { o.mode = "wait"; });
 
     auto* logs = app->add_subcommand("logs", "Print a job's output log");
     logs->add_flag("-f,--follow", o.follow, "Keep printing new output until the job ends");
-    logs->add_option("--tail", o.tail, "Only the last N lines")->type_name("N");
-    logs->add_option("spec", o.specs, spec_help)->type_name("SPEC")->expected(0, 1);
+    logs->add_option("--tail", o.tail, "Only the last N lines")->type_name("N")->check(tools::number("--tail", 0, 1000000000));
+    logs->add_option("spec", o.specs, spec_help)->type_name("SPEC")->check(tools::non_empty("SPEC", "job spec"))->expected(1);
     logs->callback([&o] { o.mode = "logs"; });
 
     auto* rm = app->add_subcommand("rm", "Forget finished jobs and remove their logs");
-    rm->add_option("spec", o.specs, spec_help)->type_name("SPEC")->required();
+    rm->add_option("spec", o.specs, spec_help)->type_name("SPEC")->check(tools::non_empty("SPEC", "job spec"))->required();
     rm->callback([&o] { o.mode = "rm"; });
 
     auto* clean = app->add_subcommand("clean", "Forget every finished job");
     clean->callback([&o] { o.mode = "clean"; });
 
     auto* group = app->add_subcommand("group", "Show or set a group's parallelism (default 1)");
-    group->add_option("group", o.group_name, "The group")->type_name("G")->required();
-    group->add_option("--parallel", o.parallel, "Run up to N of the group's jobs at once")->type_name("N");
+    group->add_option("group", o.group_name, "The group")->type_name("G")->required()->check(tools::non_empty("G", "group name"));
+    group->add_option("--parallel", o.parallel, "Run up to N of the group's jobs at once")->type_name("N")->check(tools::number("--parallel", 1, 1000000));
     group->callback([&o] { o.mode = "group"; });
 
     auto* server = app->add_subcommand("server", "Control the per-user server: status, stop, run (foreground)");
@@ -134,11 +132,13 @@ int main_entry(int argc, char** argv) {
     auto split = tools::split_command(argc, argv);
     if (split.had_separator) {
         if (auto code = tools::parse(*app, static_cast<int>(split.options.size()), split.options.data())) return *code;
-        if (opts.mode != "run") return tools::usage_error("'--' is only for 'pjobs run -- CMD ARGS'");
+        if (opts.mode != "run") return tools::usage_error("cannot use '--': it is only for 'pjobs run -- CMD ARGS'");
         opts.command.insert(opts.command.end(), split.command.begin(), split.command.end());
     } else if (auto code = tools::parse(*app, argc, argv)) {
         return *code;
     }
+    if (opts.mode == "run" && !opts.command.empty() && opts.command[0].empty())
+        return tools::usage_error("cannot run a job: the command's name is empty");
     return tools::guarded([&] { return run(opts); });
 }
 

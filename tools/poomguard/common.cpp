@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <optional>
@@ -146,9 +147,21 @@ Result<std::string> unit_cgroup(const std::string& unit_arg, const FsRoot& fs) {
 }
 
 Result<pid_t> read_pidfile(const std::string& path) {
-    auto text = read_file(path);
-    if (!text) return fail(Error(text.error().code(), "read pidfile " + path));
-    std::string_view t(*text);
+    // Only the first line counts: at most 4 KiB is read, so that /dev/zero, a huge file or a FIFO
+    // (opened non-blocking) ends in a clear error, not in a hang or growing memory.
+    auto fd = open_fd(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (!fd) return fail(Error(fd.error().code(), "read pidfile " + path));
+    char buf[4096];
+    std::size_t got = 0;
+    while (got < sizeof buf) {
+        ssize_t n = ::read(fd->get(), buf + got, sizeof buf - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(Error::from_errno(errno, "read pidfile " + path));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+        if (std::memchr(buf, '\n', got)) break;
+    }
+    std::string_view t(buf, got);
     t = t.substr(0, t.find('\n'));
     while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
     while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) t.remove_suffix(1);

@@ -42,12 +42,12 @@ int run(const Options& o) {
     for (const Subcommand& s : subcommands)
         if (o.subcommand == s.name) {
             if (o.command_separator && o.subcommand != "run")
-                throw UsageError("a command after '--' needs 'run'");
+                throw UsageError("cannot use a command after '--': only 'run' takes one");
             return s.run(o, fs);
         }
     std::string names;
     for (const Subcommand& s : subcommands) names += (names.empty() ? "" : ", ") + std::string(s.name);
-    throw UsageError("no subcommand: give one of " + names);
+    throw UsageError("cannot run without a subcommand: give one of " + names);
 }
 
 int main_entry(int argc, char** argv) {

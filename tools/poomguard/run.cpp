@@ -27,7 +27,8 @@ void add_run(CLI::App& app, Options& o) {
 
 int run_run(const Options& o, const FsRoot& fs) {
     int adj = parse_adj_arg(o.run.adj, "ADJ");
-    if (!o.command_separator || o.command.empty()) throw UsageError("run needs a command after '--'");
+    if (!o.command_separator || o.command.empty()) throw UsageError("cannot use run: it needs a command after '--'");
+    if (o.command[0].empty()) throw UsageError("cannot run a command: its name is empty");
     if (auto st = oom::set_own_oom_score_adj(adj, fs); !st) {
         tools::print_error(describe(st.error()));
         return tools::exit_failure;

@@ -68,9 +68,9 @@ int run_set(const Options& o, const FsRoot& fs) {
         else if (c == "inherit") child_adj = adj;
         else child_adj = parse_adj_arg(c, "--children");
     }
-    if (!o.sel.given()) throw UsageError("set needs a selection (PID, --pid, --name, --match, --exe, --user, --cgroup, --pidfile, --unit)");
-    if (o.set.json && o.set.quiet) throw UsageError("--json and --quiet exclude each other");
-    if (o.set.json && o.set.follow) throw UsageError("--follow and --json exclude each other");
+    if (!o.sel.given()) throw UsageError("cannot use set: it needs a selection (PID, --pid, --name, --match, --exe, --user, --cgroup, --pidfile, --unit)");
+    if (o.set.json && o.set.quiet) throw UsageError("cannot use --json with --quiet: they exclude each other");
+    if (o.set.json && o.set.follow) throw UsageError("cannot use --follow with --json: they exclude each other");
 
     bool failed = false;
     auto leaders = select(o.sel, fs, failed);

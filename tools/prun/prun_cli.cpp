@@ -456,7 +456,7 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
 
     g = "Pool";
     app->add_option("-j,-P,--jobs", o.jobs, "Jobs at once: N, N% of CPUs, +N, -N, 0 = many (default: CPUs usable)")->type_name("N")->group(g)->each(non_empty("-j"));
-    app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->type_name("FILE")->group(g);
+    app->add_option("-a,--arg-file", o.arg_files, "Read inputs from FILE (- for stdin); repeatable")->type_name("FILE")->each(non_empty("-a"))->group(g);
     app->add_flag("--pipe,--spreadstdin", o.pipe, "Cut standard input into blocks of whole lines, one block per job's stdin")
         ->group(g);
     app->add_option("--block,--block-size,--blocksize", o.block, "--pipe: block size in bytes, with k m g t (1000s) or K M G T (1024s); default 1M")
@@ -772,7 +772,7 @@ int run(const Options& o) {
     if (o.daemon && plan.pool) usage("cannot use --daemon with a pool: it runs one command");
     if (!o.daemon && (!o.log.empty() || !o.pidfile.empty())) usage("cannot use " + std::string(o.log.empty() ? "--pidfile" : "--log") + " without --daemon: it is a daemon's");
     if (!plan.pool && tmpl_words.empty()) usage("cannot run a command: none given");
-    if (!plan.pool && tmpl_words[0].empty()) usage("cannot run an empty command");
+    if (!plan.pool && tmpl_words[0].empty()) usage("cannot run a command: its name is empty");
 
     // --- the child's settings
     Command& c = plan.base;

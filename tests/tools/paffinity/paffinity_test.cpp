@@ -127,76 +127,7 @@ TEST(PaffinityCli, UsageErrorsExitTwoWithOneLine) {
     EXPECT_NE(pos.err.find("at character 3"), std::string::npos) << pos.err;
 }
 
-TEST(PaffinityCli, BadInputTable) {
-    // Every row: arguments (PID stands for a helper's PID), the exit status, and the one line on
-    // stderr, which reads "paffinity: cannot <verb> <object>: <reason>" where a value is wrong.
-    REQUIRE_TWO_CPUS();
-    Helper h;
-    const std::string P = s(h.pid());
-    struct Row {
-        std::vector<std::string> args;
-        int status;
-        std::string re;
-    };
-    const std::vector<Row> rows = {
-        {{"--cores", "", "--pid", P}, 2, R"(cannot parse --cores "": expected a number from 1 to \d+; try)"},
-        {{"--cores", "0", "--pid", P}, 2, R"(cannot parse --cores "0": expected a number from 1)"},
-        {{"--cores", "x", "--pid", P}, 2, R"(cannot parse --cores "x": expected a number)"},
-        {{"--cores", "-1", "--pid", P}, 2, R"(cannot parse --cores "-1": expected a number)"},
-        {{"--set", "", P}, 2, R"(cannot parse --set "": empty CPU list; try)"},
-        {{"--set", "0-x", P}, 2, R"(cannot parse --set "0-x": expected a CPU number at character 3; try)"},
-        {{"--set", "0,,1", P}, 2, R"(cannot parse --set "0,,1": .*character 3; try)"},
-        {{"--set", "0x", P}, 2, R"(cannot parse --set "0x": )"},
-        {{"--set", "0x0", P}, 2, R"(cannot use --set "0x0": it names no CPU; try)"},
-        {{"--set", "5000", P}, 1, R"(cannot use CPU 5000: this machine has CPUs [0-9,-]+$)"},
-        {{"--cpus", "", "--", "true"}, 2, R"(cannot parse --cpus "": empty CPU list; try)"},
-        {{"--cpus", "0"}, 2, R"(--cpus needs a command after '--'; try)"},
-        {{"--check=", P}, 2, R"(cannot parse --check "": empty value; try)"},
-        {{"--check=x", P}, 2, R"(cannot parse --check "x": expected a CPU number at character 1; try)"},
-        {{"--taskset-format=", P}, 2, R"(cannot parse --taskset-format "": empty value; try)"},
-        {{"--taskset-format=hex", P}, 2, R"(cannot parse --taskset-format "hex": expected mask or list; try)"},
-        {{"--node", "", "--set", "0", P}, 2, R"(cannot parse --node "": empty node list; try)"},
-        {{"--node", "x", "--set", "0", P}, 2, R"(cannot parse --node "x": expected a CPU number at character 1; try)"},
-        {{"--node", ",", "--set", "0", P}, 2, R"(cannot parse --node ",": .*character 1; try)"},
-        {{"--node", "4000", "--set", "0", P}, 1, R"(cannot find NUMA node 4000: not found$)"},
-        {{"--poll-interval", "", "--follow", "--set", "0", P}, 2, R"(cannot parse --poll-interval "": expected a number from 1 to 60000; try)"},
-        {{"--poll-interval", "0", "--follow", "--set", "0", P}, 2, R"(cannot parse --poll-interval "0": expected a number from 1 to 60000; try)"},
-        {{"--poll-interval", "60001", "--follow", "--set", "0", P}, 2, R"(cannot parse --poll-interval "60001": )"},
-        {{"--pid", ""}, 2, R"(cannot parse --pid "": expected a number from 1 to \d+; try)"},
-        {{"--pid", "0"}, 2, R"(cannot parse --pid "0": expected a number)"},
-        {{"--pid", "-5"}, 2, R"(cannot parse --pid "-5": expected a number)"},
-        {{"--pid", "abc"}, 2, R"(cannot parse --pid "abc": expected a number)"},
-        {{""}, 2, R"(cannot parse PID "": expected a number)"},
-        {{"notapid"}, 2, R"(cannot parse PID "notapid": expected a number)"},
-        {{"1x"}, 2, R"(cannot parse PID "1x": expected a number)"},
-        {{"--name", ""}, 2, R"(cannot parse --name "": empty name; try)"},
-        {{"--match", ""}, 2, R"(cannot parse --match "": empty pattern \(it would match every process\); try)"},
-        {{"--match", "(unclosed"}, 2, R"(cannot parse --match "\(unclosed": unmatched \( or \\\(; try)"},
-        {{"--exe", ""}, 2, R"(cannot parse --exe "": empty path; try)"},
-        {{"--cgroup", ""}, 2, R"(cannot parse --cgroup "": empty path; try)"},
-        {{"--user", ""}, 2, R"(cannot parse --user "": empty user; try)"},
-        {{"--user", "no-such-user-prockit"}, 2, R"(cannot use --user "no-such-user-prockit": .*; try)"},
-        {{"--name", "no-such-proc-xyz"}, 1, R"(cannot find a process matching the selection)"},
-        {{"--set", "0", "--spread", P}, 2, R"(--spread needs -a/--all-tasks; try)"},
-        {{"--check", "--set", "0", P}, 2, R"(--check cannot be combined with --set; try)"},
-        {{"--bogus"}, 2, R"(cannot parse the command line: the following argument was not expected: --bogus; try)"},
-        {{"--cpus", "0", "--", "/nonexistent/prockit-cmd"}, 127, R"(cannot execute /nonexistent/prockit-cmd: No such file or directory$)"},
-    };
-    ASSERT_GE(rows.size(), 30u);
-    for (const Row& row : rows) {
-        auto r = paffinity(row.args);
-        std::string joined;
-        for (const auto& a : row.args) joined += "'" + a + "' ";
-        EXPECT_EQ(r.status, row.status) << joined << "\n" << r.err;
-        EXPECT_EQ(lines(r.err), 1u) << joined << "\n" << r.err;
-        std::string line = r.err.substr(0, r.err.find('\n'));
-        EXPECT_TRUE(std::regex_search(line, std::regex("^paffinity: " + row.re)))
-            << joined << "\n  got:      " << line << "\n  expected: " << row.re;
-        EXPECT_EQ(r.out, "") << joined;
-    }
-    // Nothing was changed by any of them.
-    EXPECT_TRUE(all_threads_on(h.pid(), allowed()));
-}
+// The bad-input table is paffinity_bad_input_test.cpp (PaffinityBadInput).
 
 TEST(PaffinityCli, CpusBeyondTheMachine) {
     Helper h;

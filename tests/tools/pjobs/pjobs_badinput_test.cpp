@@ -1,5 +1,6 @@
 // Bad input: one line `pjobs: cannot <verb> <object>: <reason>` and the documented exit status.
 #include "pjobs_support.hpp"
+#include "tools/common/bad_input_matrix.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 #include <pwd.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -215,3 +217,161 @@ TEST(PjobsBadInput, AFullDiskTruncatesTheLogAndTheJobRunsOn) {
     EXPECT_EQ(l.err, "pjobs: warning: the log of job 1 is truncated: No space left on device\n");
     pj({"server", "stop"});
 }
+
+// The bad-input matrix: every subcommand and every option that takes a value, with empty,
+// negative, overflowing, trailing-garbage and non-UTF-8 values; job specs that name no job, a
+// finished one, two jobs, an unknown or a zombie PID; /dev/zero, a directory, a missing and a
+// forbidden path as the working directory or the command; the runtime directory of another
+// user; unknown options and subcommands. Each row: the exit status of pjobs(1) EXIT STATUS and
+// one line `pjobs: cannot <verb> <object>: <reason>`. No row may add a job or disturb the server.
+namespace prockit::test {
+namespace {
+
+using matrix::Row;
+
+TEST(PjobsBadInput, EveryBadInputIsRefusedWithItsStatusAndOneHouseFormLine) {
+    Pjobs pj;
+    // Three jobs to aim at: %1 has finished, %2 and %3 run the same command (so %sleep is ambiguous).
+    ASSERT_EQ(pj({"run", "--name", "done", "--", "true"}).code, 0);
+    ASSERT_EQ(pj({"wait", "%1"}).code, 0);
+    ASSERT_EQ(pj({"run", "--", "sleep", "600"}).code, 0);
+    ASSERT_EQ(pj({"run", "--", "sleep", "601"}).code, 0);
+    const std::size_t jobs = pj.list().size();
+    ASSERT_EQ(jobs, 3u);
+    const pid_t server = pj.server_pid();
+    ASSERT_GT(server, 0);
+    matrix::Zombie zombie;
+    const std::string Z = zombie.str();
+    const std::string U = matrix::unused_pid();
+    const std::string plain = pj.file("plain");  // a file that is not a program
+    spit(plain, "not a program\n");
+    chmod(plain.c_str(), 0644);
+    const std::string bad = "\xff\xfe";
+    const std::string T = R"(; try 'pjobs --help')";
+    const std::string own = pj.rundir();
+    const std::vector<Row> rows = {
+        // Unknown subcommands and options.
+        {{"bogus"}, 2, R"(cannot parse the command line: the following argument was not expected: bogus)" + T},
+        {{"--bogus"}, 2, R"(cannot parse the command line: the following argument was not expected: --bogus)" + T},
+        {{bad}, 2, R"(cannot parse the command line: the following argument was not expected: )"},
+        {{"list", "extra"}, 2, R"(cannot parse the command line: the following argument was not expected: extra)" + T},
+        {{"list", "-J", "--bogus"}, 2, R"(cannot parse the command line: the following argument was not expected: --bogus)" + T},
+        {{"clean", "extra"}, 2, R"(cannot parse the command line: the following argument was not expected: extra)" + T},
+        {{"list", "--", "x"}, 2, R"(cannot use '--': it is only for 'pjobs run -- CMD ARGS')" + T},
+        // run: the command.
+        {{"run"}, 2, R"(cannot run a job: no command given)"},
+        {{"run", "--"}, 2, R"(cannot run a job: no command given)"},
+        {{"run", "--bogus", "--", "true"}, 2, R"(cannot parse the command line: the following argument was not expected: --bogus)" + T},
+        {{"run", "--", "no-such-command-pjobs"}, 127, R"(cannot run no-such-command-pjobs: )"},
+        {{"run", "--", ""}, 2, R"(cannot run a job: the command's name is empty)" + T},
+        {{"run", "--", "/tmp"}, 126, R"(cannot run /tmp: Permission denied$)"},
+        {{"run", "--", "/dev/zero"}, 126, R"(cannot run /dev/zero: Permission denied$)"},
+        {{"run", "--", plain}, 126, "cannot run " + plain + ": Permission denied$"},
+        // run's options: empty, out of range, overflow, garbage.
+        {{"run", "--name", "", "--", "true"}, 2, R"(cannot parse --name "": empty name)" + T},
+        {{"run", "--group", "", "--", "true"}, 2, R"(cannot parse --group "": empty group name)" + T},
+        {{"run", "--after", "", "--", "true"}, 2, R"(cannot parse --after "": empty job spec)" + T},
+        {{"run", "--after", "%9", "--", "true"}, 1, R"(cannot run after %9: no such job$)"},
+        {{"run", "--cwd", "", "--", "true"}, 2, R"(cannot parse --cwd "": empty directory)" + T},
+        {{"run", "--cwd", "/nonexistent/d", "--", "true"}, 1, R"(cannot change directory to /nonexistent/d: No such file or directory$)"},
+        {{"run", "--cwd", "/dev/zero", "--", "true"}, 1, R"(cannot change directory to /dev/zero: Not a directory$)"},
+        {{"run", "--cwd", plain, "--", "true"}, 1, "cannot change directory to " + plain + ": Not a directory$"},
+        {{"run", "--env", "", "--", "true"}, 2, R"(cannot parse --env "": expected KEY=VALUE)"},
+        {{"run", "--env", "=V", "--", "true"}, 2, R"(cannot parse --env "=V": expected KEY=VALUE)"},
+        {{"run", "--cpus", "", "--", "true"}, 2, R"(cannot parse --cpus "": empty CPU list)" + T},
+        {{"run", "--cpus", "1,", "--", "true"}, 2, R"(cannot parse --cpus "1,": list ends with ',' at character 3)" + T},
+        {{"run", "--cpus", "0-", "--", "true"}, 2, R"(cannot parse --cpus "0-": expected a CPU number at character 3)" + T},
+        {{"run", "--cpus", "-1", "--", "true"}, 2, R"(cannot parse --cpus "-1": )"},
+        {{"run", "--cpus", "0x0", "--", "true"}, 2, R"(cannot use --cpus "0x0": it names no CPU)" + T},
+        {{"run", "--cpus", "2147483648", "--", "true"}, 2, R"(cannot parse --cpus "2147483648": CPU number is not below the limit)"},
+        {{"run", "--cpus", "18446744073709551616", "--", "true"}, 2, R"(cannot parse --cpus "18446744073709551616": )"},
+        {{"run", "--cpus", bad, "--", "true"}, 2, R"(cannot parse --cpus "[^"]+": expected a CPU number at character 1)"},
+        {{"run", "--nice", "", "--", "true"}, 2, R"(cannot parse --nice "": expected a number from -20 to 19)" + T},
+        {{"run", "--nice", "20", "--", "true"}, 2, R"(cannot parse --nice "20": expected a number from -20 to 19)" + T},
+        {{"run", "--nice", "-21", "--", "true"}, 2, R"(cannot parse --nice "-21": expected a number from -20 to 19)" + T},
+        {{"run", "--nice", "3x", "--", "true"}, 2, R"(cannot parse --nice "3x": expected a number from -20 to 19)" + T},
+        {{"run", "--nice", "2147483648", "--", "true"}, 2, R"(cannot parse --nice "2147483648": expected a number)"},
+        {{"run", "--nice", "9223372036854775808", "--", "true"}, 2, R"(cannot parse --nice "9223372036854775808": expected a number)"},
+        {{"run", "--nice", "1e999", "--", "true"}, 2, R"(cannot parse --nice "1e999": expected a number)"},
+        {{"run", "--oom-score-adj", "", "--", "true"}, 2, R"(cannot parse --oom-score-adj "": expected a number from -1000 to 1000)" + T},
+        {{"run", "--oom-score-adj", "1001", "--", "true"}, 2, R"(cannot parse --oom-score-adj "1001": expected a number from -1000 to 1000)" + T},
+        {{"run", "--oom-score-adj", "1,", "--", "true"}, 2, R"(cannot parse --oom-score-adj "1,": expected a number)"},
+        {{"run", "--oom-score-adj", "18446744073709551616", "--", "true"}, 2, R"(cannot parse --oom-score-adj "18446744073709551616": )"},
+        // Job specs: none, empty, unknown, finished, ambiguous, a PID that is no job.
+        {{"fg", ""}, 2, R"(cannot parse SPEC "": empty job spec)" + T},
+        {{"fg", "%9"}, 1, R"(cannot attach %9: no such job$)"},
+        {{"fg", "%1"}, 1, R"(cannot attach job 1: it has finished \(Done\)$)"},
+        {{"fg", "%2"}, 1, R"(cannot attach job 2: standard input is not a terminal$)"},
+        {{"fg", "%sleep"}, 1, R"(cannot attach %sleep: ambiguous job spec$)"},
+        {{"fg", "%2", "%3"}, 2, R"(cannot parse the command line: spec: at most 1 required but received 2)" + T},
+        {{"fg", "--detach-key", "", "%2"}, 2, R"(cannot parse --detach-key "": expected \^X, one character or none)"},
+        {{"fg", "--detach-key", "abc", "%2"}, 2, R"(cannot parse --detach-key "abc": expected \^X, one character or none)"},
+        {{"bg", ""}, 2, R"(cannot parse SPEC "": empty job spec)" + T},
+        {{"bg", "%9"}, 1, R"(cannot continue %9: no such job$)"},
+        {{"bg", "%1"}, 1, R"(cannot continue job 1: it has finished \(Done\)$)"},
+        {{"stop"}, 2, R"(cannot parse the command line: spec is required)" + T},
+        {{"stop", ""}, 2, R"(cannot parse SPEC "": empty job spec)" + T},
+        {{"stop", "%9"}, 1, R"(cannot stop %9: no such job$)"},
+        {{"stop", "%1"}, 1, R"(cannot stop job 1: it has finished \(Done\)$)"},
+        {{"stop", "2147483648"}, 1, R"(cannot stop 2147483648: no such job$)"},
+        {{"stop", "18446744073709551616"}, 1, R"(cannot stop 18446744073709551616: no such job$)"},
+        {{"stop", "-5"}, 1, R"(cannot stop -5: no such job$)"},
+        {{"stop", "%" + bad}, 1, R"(cannot stop %[^:]+: no such job$)"},
+        {{"kill"}, 2, R"(cannot parse the command line: spec is required)" + T},
+        {{"kill", "%9"}, 1, R"(cannot signal %9: no such job$)"},
+        {{"kill", "%1"}, 1, R"(cannot signal job 1: it has finished \(Done\)$)"},
+        {{"kill", U}, 1, "cannot signal " + U + ": no such job$"},
+        {{"kill", Z}, 1, "cannot signal " + Z + ": no such job$"},
+        {{"kill", "%sleep"}, 1, R"(cannot signal %sleep: ambiguous job spec$)"},
+        {{"kill", "-s", "", "%2"}, 2, R"(cannot parse --signal "": unknown signal)"},
+        {{"kill", "-s", "BOGUS", "%2"}, 2, R"(cannot parse --signal "BOGUS": unknown signal)"},
+        {{"kill", "-s", "99", "%2"}, 2, R"(cannot parse --signal "99": unknown signal)"},
+        {{"kill", "-s", "-1", "%2"}, 2, R"(cannot parse --signal "-1": unknown signal)"},
+        {{"kill", "-s", "2147483648", "%2"}, 2, R"(cannot parse --signal "2147483648": unknown signal)"},
+        {{"wait", ""}, 2, R"(cannot parse SPEC "": empty job spec)" + T},
+        {{"wait", "%9"}, 127, R"(cannot wait for %9: no such job$)"},
+        {{"wait", "3x"}, 127, R"(cannot wait for 3x: no such job$)"},
+        {{"logs", ""}, 2, R"(cannot parse SPEC "": empty job spec)" + T},
+        {{"logs", "%9"}, 1, R"(cannot show the log of %9: no such job$)"},
+        {{"logs", "%sleep"}, 1, R"(cannot show the log of %sleep: ambiguous job spec$)"},
+        {{"logs", "--tail", "", "%1"}, 2, R"(cannot parse --tail "": expected a number from 0)" },
+        {{"logs", "--tail", "-1", "%1"}, 2, R"(cannot parse --tail "-1": expected a number from 0)"},
+        {{"logs", "--tail", "3x", "%1"}, 2, R"(cannot parse --tail "3x": expected a number from 0)"},
+        {{"logs", "--tail", "18446744073709551616", "%1"}, 2, R"(cannot parse --tail "18446744073709551616": expected a number)"},
+        {{"rm"}, 2, R"(cannot parse the command line: spec is required)" + T},
+        {{"rm", ""}, 2, R"(cannot parse SPEC "": empty job spec)" + T},
+        {{"rm", "%9"}, 1, R"(cannot remove %9: no such job$)"},
+        {{"rm", "%2"}, 1, R"(cannot remove job 2: it is running$)"},
+        // group, server.
+        {{"group"}, 2, R"(cannot parse the command line: group is required)" + T},
+        {{"group", "", "--parallel", "2"}, 2, R"(cannot parse G "": empty group name)" + T},
+        {{"group", "g", "--parallel", ""}, 2, R"(cannot parse --parallel "": expected a number from 1)"},
+        {{"group", "g", "--parallel", "0"}, 2, R"(cannot parse --parallel "0": expected a number from 1)"},
+        {{"group", "g", "--parallel", "-1"}, 2, R"(cannot parse --parallel "-1": expected a number from 1)"},
+        {{"group", "g", "--parallel", "2147483648"}, 2, R"(cannot parse --parallel "2147483648": expected a number)"},
+        {{"group", "g", "--parallel", "3x"}, 2, R"(cannot parse --parallel "3x": expected a number)"},
+        {{"server"}, 2, R"(cannot parse the command line: action is required)" + T},
+        {{"server", "bogus"}, 2, R"(cannot parse the command line: action: bogus not in \{status,stop,run\})" + T},
+        {{"server", "stop", "extra"}, 2, R"(cannot parse the command line: the following argument was not expected: extra)" + T},
+        // Another user, with our runtime directory: refused before anything is read.
+        {{"list"}, 1, "cannot use runtime directory " + own + ": it belongs to uid 0, not to uid", {}, true},
+        {{"kill", "%2"}, 1, "cannot use runtime directory " + own + ": it belongs to uid 0, not to uid", {}, true},
+    };
+    ASSERT_GE(rows.size(), 60u);
+    matrix::Table t{"pjobs", pjobs_path()};
+    t.tweak = [&](Command& c) { c.env("XDG_RUNTIME_DIR", pj.runtime()).env("XDG_STATE_HOME", pj.state()).cwd(pj.dir.path); };
+    t.after_row = [&](const std::string& what) {
+        EXPECT_EQ(pj.list().size(), jobs) << what << ": the job table changed";
+        EXPECT_EQ(pj.server_pid(), server) << what << ": the server changed";
+        EXPECT_TRUE(process_alive(server)) << what << ": the server is gone";
+    };
+    // The other user must reach the runtime directory's parent to be refused by the check.
+    chmod(pj.dir.path.c_str(), 0755);
+    chmod(pj.runtime().c_str(), 0755);
+    matrix::run_table(t, rows);
+    EXPECT_EQ(pj.state_of(2), "running");
+    EXPECT_EQ(pj.state_of(3), "running");
+}
+
+}  // namespace
+}  // namespace prockit::test
