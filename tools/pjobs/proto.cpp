@@ -4,6 +4,7 @@
 #include <prockit/sys/signals.hpp>
 
 #include <arpa/inet.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -302,6 +303,35 @@ std::string command_text(const nlohmann::json& job) {
         }
     }
     return out;
+}
+
+Table parse_table(std::string_view text) {
+    using nlohmann::json;
+    Table t;
+    while (!text.empty()) {
+        std::size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        ++t.lines;
+        if (line.empty()) continue;
+        json j = json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+            ++t.bad;
+            continue;
+        }
+        if (j.contains("group") && j.contains("parallel") && !j.contains("id")) {
+            if (j["group"].is_string() && j["parallel"].is_number_integer())
+                t.groups[j["group"].get<std::string>()] = j["parallel"].get<int>();
+            continue;
+        }
+        if (!j.contains("id") || !j["id"].is_number_integer() || !j.contains("argv") || !j["argv"].is_array()) {
+            if (!j.contains("pjobs_table")) ++t.bad;
+            continue;
+        }
+        t.touch = std::max(t.touch, j.value("touch", 0L));
+        t.jobs[j["id"].get<long>()] = j;
+    }
+    return t;
 }
 
 }  // namespace prockit::pjobs

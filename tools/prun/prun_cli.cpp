@@ -122,33 +122,6 @@ HaltPolicy parse_halt(const std::string& text) {
     return h;
 }
 
-/// --block: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), decimals allowed
-/// (1.5M), at most 2 GiB - 1, as GNU parallel reads it.
-std::size_t parse_size(const std::string& text) {
-    constexpr double most = 2147483647.0;
-    auto bad = [&](const std::string& why) { usage("cannot parse --block \"" + text + "\": " + why); };
-    char* end = nullptr;
-    double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || end == text.c_str() || !(value > 0)) bad("expected a size such as 65536, 64K, 1.5M or 10m");
-    std::string_view suffix(end);
-    double scale = 1;
-    if (suffix.size() == 1) {
-        const std::string_view units = "KMGT", decimal = "kmgt";
-        if (auto k = units.find(suffix[0]); k != std::string_view::npos)
-            for (std::size_t i = 0; i <= k; ++i) scale *= 1024;
-        else if (auto d = decimal.find(suffix[0]); d != std::string_view::npos)
-            for (std::size_t i = 0; i <= d; ++i) scale *= 1000;
-        else
-            bad("unknown unit (K M G T: powers of 1024; k m g t: powers of 1000)");
-    } else if (!suffix.empty()) {
-        bad("expected a size such as 65536, 64K, 1.5M or 10m");
-    }
-    double bytes = value * scale;
-    if (bytes < 1) bad("a block holds at least 1 byte");
-    if (bytes > most) bad("a block holds at most 2 GiB - 1 (2147483647 bytes)");
-    return static_cast<std::size_t>(bytes);
-}
-
 unsigned parse_jobs(const std::string& text, unsigned ncpu) {
     auto bad = [&]() -> unsigned { usage("cannot parse -j \"" + text + "\": expected N, N%, +N or -N"); };
     std::string t = text;
@@ -208,8 +181,33 @@ std::optional<int> unrunnable(const std::string& prog, const Options& o, bool po
 
 bool is_separator(const std::string& w) { return w == ":::" || w == "::::" || w == ":::+" || w == "::::+"; }
 
-/// -d/--delimiter: one character, or a C escape (\n \t \0 \\ \xHH \NNN octal), as GNU parallel
-/// and xargs read it.
+}  // namespace
+
+std::size_t parse_size(const std::string& text) {
+    constexpr double most = 2147483647.0;
+    auto bad = [&](const std::string& why) { usage("cannot parse --block \"" + text + "\": " + why); };
+    char* end = nullptr;
+    double value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == text.c_str() || !(value > 0)) bad("expected a size such as 65536, 64K, 1.5M or 10m");
+    std::string_view suffix(end);
+    double scale = 1;
+    if (suffix.size() == 1) {
+        const std::string_view units = "KMGT", decimal = "kmgt";
+        if (auto k = units.find(suffix[0]); k != std::string_view::npos)
+            for (std::size_t i = 0; i <= k; ++i) scale *= 1024;
+        else if (auto d = decimal.find(suffix[0]); d != std::string_view::npos)
+            for (std::size_t i = 0; i <= d; ++i) scale *= 1000;
+        else
+            bad("unknown unit (K M G T: powers of 1024; k m g t: powers of 1000)");
+    } else if (!suffix.empty()) {
+        bad("expected a size such as 65536, 64K, 1.5M or 10m");
+    }
+    double bytes = value * scale;
+    if (bytes < 1) bad("a block holds at least 1 byte");
+    if (bytes > most) bad("a block holds at most 2 GiB - 1 (2147483647 bytes)");
+    return static_cast<std::size_t>(bytes);
+}
+
 char parse_delimiter(const std::string& text) {
     auto bad = [&]() -> char {
         usage("cannot parse -d \"" + text + "\": expected one character or an escape such as \\n, \\t, \\0, \\x1f");
@@ -240,8 +238,6 @@ char parse_delimiter(const std::string& text) {
     if (rest.empty() || r.ec != std::errc() || r.ptr != rest.data() + rest.size() || v > 255) return bad();
     return static_cast<char>(v);
 }
-
-}  // namespace
 
 bool stdin_is_input() {
     struct stat st {};
