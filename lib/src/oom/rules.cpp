@@ -360,6 +360,14 @@ void RuleSet::parse(std::string_view text, const std::string& file, std::vector<
                 report(lineno, col0, "duplicate key " + key);
                 continue;
             }
+            // Where the key is, also when its value is bad (then it still counts as given, and a
+            // later "adj together with leader" names this line, not line 0).
+            if (key == "adj") {
+                p.adj_line = lineno;
+                p.adj_col = col0;
+            } else {
+                p.leader_line = lineno;
+            }
             int v = 0;
             std::string why = parse_value(value, v);
             if (!why.empty()) {
@@ -368,12 +376,6 @@ void RuleSet::parse(std::string_view text, const std::string& file, std::vector<
                 continue;
             }
             slot = v;
-            if (key == "adj") {
-                p.adj_line = lineno;
-                p.adj_col = col0;
-            } else {
-                p.leader_line = lineno;
-            }
             continue;
         }
         if (key == "children") {

@@ -154,6 +154,18 @@ TEST(RulesParse, ErrorsNameLineAndColumn) {
     }
 }
 
+// An adj with a bad value still counts as given: the conflict with a later leader names the adj
+// line, not line 0 (found by fuzzing: tests/fuzz/oom_rules).
+TEST(RulesParse, AConflictWithABadAdjNamesItsLine) {
+    RuleSet set;
+    std::vector<Diagnostic> diags;
+    set.parse("[a]\nmatch.comm = a\nadj = x\nleader = 2\n", "f", diags);
+    ASSERT_EQ(diags.size(), 2u) << testing::PrintToString(texts(diags));
+    EXPECT_EQ(diags[0].text().rfind("f:3:7: expected a number", 0), 0u) << diags[0].text();
+    EXPECT_EQ(diags[1].text().rfind("f:3:1: rule [a] sets adj together with leader/children", 0), 0u) << diags[1].text();
+    EXPECT_EQ(set.size(), 0u);
+}
+
 TEST(RulesParse, ABadRuleIsDroppedAndTheGoodOnesLoad) {
     RuleSet set;
     std::vector<Diagnostic> diags;
