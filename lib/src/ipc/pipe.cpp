@@ -230,10 +230,10 @@ std::string Connection::recv_bytes(Timeout timeout) {
     rbeg_ += have;
     if (out.size() < len) {
         // Large message: read the rest straight into the result. The length is the peer's word:
-        // memory is given as bytes arrive (up to 64 MiB ahead, then doubling), so that a corrupt
+        // memory is given as bytes arrive (up to 1 MiB ahead, then doubling), so that a corrupt
         // or hostile header cannot make this process allocate up to 1 TiB for nothing.
         std::size_t got = out.size();
-        constexpr std::size_t ahead = std::size_t{64} << 20;
+        constexpr std::size_t ahead = std::size_t{1} << 20;
         out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(len, got + ahead)));
         while (got < len) {
             if (got == out.size())
