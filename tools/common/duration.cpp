@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 namespace prockit::tools {
 
@@ -54,6 +55,12 @@ std::string format_duration(Duration d) {
         std::snprintf(buf, sizeof buf, "%lldms", ns / 1000000LL);
     } else {
         std::snprintf(buf, sizeof buf, "%.6gs", static_cast<double>(ns) / 1e9);
+        // %g writes an exponent ("1e-09s") for the smallest and largest values, which
+        // parse_duration() does not read: those are written exactly in a smaller unit.
+        if (std::string_view(buf).find('e') != std::string_view::npos) {
+            if (ns % 1000 == 0) std::snprintf(buf, sizeof buf, "%lldus", ns / 1000);
+            else std::snprintf(buf, sizeof buf, "%lldns", ns);
+        }
     }
     return buf;
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <stdexcept>
+#include <type_traits>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -280,54 +281,90 @@ std::string_view state_of(const nlohmann::json& job) {
     return it->get_ref<const std::string&>();
 }
 
+namespace {
+
+using nlohmann::json;
+
+// The fields of a job record pjobs reads, by the JSON type it reads them as (json::value() and
+// get<>() throw on another type: a record that is kept must hold these types, or be dropped).
+bool well_typed_job(const json& j) {
+    for (const char* k : {"id", "pid", "touch", "sig", "code", "after", "ended", "nice", "oom_score_adj"})
+        if (j.contains(k) && !j[k].is_number_integer()) return false;
+    for (const char* k : {"state", "kind", "name", "group", "log_error", "reason", "start_error", "cwd", "cpus", "size"})
+        if (j.contains(k) && !j[k].is_string()) return false;
+    if (j.contains("core") && !j["core"].is_boolean()) return false;
+    for (const char* k : {"argv", "env"}) {
+        if (!j.contains(k)) continue;
+        if (!j[k].is_array()) return false;
+        for (const auto& a : j[k])
+            if (!a.is_string()) return false;
+    }
+    return true;
+}
+
+// A field of a record from a peer, or `def` when it is missing or of another type.
+template <class T>
+T field(const json& j, const char* key, T def) {
+    auto it = j.find(key);
+    if (it == j.end()) return def;
+    if constexpr (std::is_same_v<T, bool>) return it->is_boolean() ? it->template get<bool>() : def;
+    else if constexpr (std::is_integral_v<T>) return it->is_number_integer() ? it->template get<T>() : def;
+    else return it->is_string() ? it->template get<std::string>() : def;
+}
+
+}  // namespace
+
 bool job_finished(const nlohmann::json& job) {
-    auto s = state_of(job);
+    auto s = field<std::string>(job, "state", "");
     return s == "done" || s == "lost" || s == "cancelled";
 }
 
 std::string state_text(const nlohmann::json& job) {
-    auto s = job.value("state", "");
+    auto s = field<std::string>(job, "state", "");
     if (s == "running") return "Running";
     if (s == "queued") return "Queued";
     if (s == "lost") return "Lost";
     if (s == "cancelled") return "Cancelled";
     if (s == "stopped") {
-        int sig = job.value("sig", SIGTSTP);
+        int sig = field<int>(job, "sig", SIGTSTP);
         return sig == SIGTSTP ? "Stopped" : "Stopped (SIG" + signal_name(sig) + ")";
     }
     if (s == "done") {
-        if (job.value("kind", "") == "killed") {
-            int sig = job.value("sig", 0);
-            return "Killed (SIG" + signal_name(sig) + ")" + (job.value("core", false) ? " (core dumped)" : "");
+        if (field<std::string>(job, "kind", "") == "killed") {
+            int sig = field<int>(job, "sig", 0);
+            return "Killed (SIG" + signal_name(sig) + ")" + (field<bool>(job, "core", false) ? " (core dumped)" : "");
         }
-        int code = job.value("code", 0);
+        int code = field<int>(job, "code", 0);
         return code == 0 ? "Done" : "Exit " + std::to_string(code);
     }
     return s;
 }
 
 int job_status(const nlohmann::json& job) {
-    auto s = job.value("state", "");
-    if (s == "done") return job.value("kind", "") == "killed" ? 128 + job.value("sig", 0) : job.value("code", 0);
-    if (s == "stopped") return 128 + job.value("sig", SIGTSTP);
+    auto s = field<std::string>(job, "state", "");
+    if (s == "done")
+        return field<std::string>(job, "kind", "") == "killed" ? 128 + field<int>(job, "sig", 0) : field<int>(job, "code", 0);
+    if (s == "stopped") return 128 + field<int>(job, "sig", SIGTSTP);
     return 1;  // lost or cancelled: the status is unknown
 }
 
 std::string job_line(const nlohmann::json& j, long cur, long prev) {
-    long id = j.value("id", 0L);
+    long id = field<long>(j, "id", 0L);
     char mark = id == cur ? '+' : id == prev ? '-' : ' ';
-    std::string pid = j.contains("pid") ? std::to_string(j["pid"].get<long>()) : "-";
+    std::string pid = j.contains("pid") ? std::to_string(field<long>(j, "pid", 0L)) : "-";
     char buf[128];
     std::snprintf(buf, sizeof buf, "[%ld]%c %-7s %-22s ", id, mark, pid.c_str(), state_text(j).c_str());
     std::string line = buf + command_text(j);
-    if (j.contains("name")) line += "  (" + j["name"].get<std::string>() + ")";
+    if (j.contains("name")) line += "  (" + field<std::string>(j, "name", "") + ")";
     return line;
 }
 
 std::string command_text(const nlohmann::json& job) {
     std::string out;
-    for (const auto& a : job.value("argv", nlohmann::json::array())) {
-        std::string w = a.get<std::string>();
+    auto argv = job.find("argv");
+    if (argv == job.end() || !argv->is_array()) return out;
+    for (const auto& a : *argv) {
+        std::string w = a.is_string() ? a.get<std::string>() : a.dump();
         if (!out.empty()) out += ' ';
         bool plain = !w.empty() && w.find_first_of(" \t\n'\"\\$`*?[]{}()<>|&;#~") == std::string::npos;
         if (plain) {
@@ -339,6 +376,38 @@ std::string command_text(const nlohmann::json& job) {
         }
     }
     return out;
+}
+
+Table parse_table(std::string_view text) {
+    Table t;
+    while (!text.empty()) {
+        std::size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        ++t.lines;
+        if (line.empty()) continue;
+        json j = json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+            ++t.bad;
+            continue;
+        }
+        if (j.contains("group") && j.contains("parallel") && !j.contains("id")) {
+            if (j["group"].is_string() && j["parallel"].is_number_integer())
+                t.groups[j["group"].get<std::string>()] = j["parallel"].get<int>();
+            continue;
+        }
+        if (!j.contains("id") || !j["id"].is_number_integer() || !j.contains("argv") || !j["argv"].is_array()) {
+            if (!j.contains("pjobs_table")) ++t.bad;
+            continue;
+        }
+        if (!well_typed_job(j)) {  // the server would throw on it later
+            ++t.bad;
+            continue;
+        }
+        t.touch = std::max(t.touch, j.value("touch", 0L));
+        t.jobs[j["id"].get<long>()] = j;
+    }
+    return t;
 }
 
 }  // namespace prockit::pjobs

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,6 +84,18 @@ bool write_file_atomic(const std::string& path, std::string_view text, std::stri
 
 /// A whole file's text ("" when it cannot be read).
 std::string read_small_file(const std::string& path);
+
+/// The job table file (Paths::table(), one JSON object a line) read back. A line that is not a
+/// JSON object, or a record that is neither a job ("id" and "argv") nor a group ("group" and
+/// "parallel") nor the header ("pjobs_table"), is counted in `bad` and skipped.
+struct Table {
+    std::map<long, nlohmann::json> jobs;
+    std::map<std::string, int> groups;  ///< group -> parallel slots
+    long touch = 0;                     ///< the largest "touch" of a job
+    int lines = 0;                      ///< lines read
+    int bad = 0;                        ///< lines skipped
+};
+Table parse_table(std::string_view text);
 
 /// "Running", "Stopped", "Done", "Exit 3", "Killed (SIGKILL)"... for a job record.
 std::string state_text(const nlohmann::json& job);

@@ -69,33 +69,17 @@ struct Server {
     void load() {
         std::ifstream in(paths.table());
         if (!in) return;
-        std::string line;
-        int bad = 0, n = 0;
-        while (std::getline(in, line)) {
-            ++n;
-            if (line.empty()) continue;
-            json j = json::parse(line, nullptr, false);
-            if (j.is_discarded() || !j.is_object()) {
-                ++bad;
-                continue;
-            }
-            if (j.contains("group") && j.contains("parallel") && !j.contains("id")) {
-                if (j["group"].is_string() && j["parallel"].is_number_integer())
-                    groups[j["group"].get<std::string>()] = j["parallel"].get<int>();
-                continue;
-            }
-            if (!j.contains("id") || !j["id"].is_number_integer() || !j.contains("argv") || !j["argv"].is_array()) {
-                if (!j.contains("pjobs_table")) ++bad;
-                continue;
-            }
-            touch = std::max(touch, j.value("touch", 0L));
-            jobs[j["id"].get<long>()] = j;
-        }
-        if (bad > 0) {
+        std::ostringstream text;
+        text << in.rdbuf();
+        Table t = parse_table(text.str());
+        jobs = std::move(t.jobs);
+        groups = std::move(t.groups);
+        touch = t.touch;
+        if (t.bad > 0) {
             std::string copy = paths.table() + ".corrupt";
             write_file_atomic(copy, read_small_file(paths.table()));
-            warnings.push_back("state file " + paths.table() + ": " + std::to_string(bad) + " of " +
-                               std::to_string(n) + " lines unreadable and skipped (a copy is in " + copy + ")");
+            warnings.push_back("state file " + paths.table() + ": " + std::to_string(t.bad) + " of " +
+                               std::to_string(t.lines) + " lines unreadable and skipped (a copy is in " + copy + ")");
             std::fprintf(stderr, "pjobs server: %s\n", warnings.back().c_str());
         }
     }

@@ -130,7 +130,7 @@ Result<LoggedJobs> parse_joblog(const std::string& text, bool jsonl) {
             nlohmann::json j;
             try {
                 j = nlohmann::json::parse(line);
-            } catch (const nlohmann::json::parse_error& e) {
+            } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range: 1e400
                 std::string what = e.what();
                 // "[json.exception.parse_error.101] parse error at line 1, column 5: ..." -> the column part
                 auto at = what.find("column ");

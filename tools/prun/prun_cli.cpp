@@ -126,6 +126,8 @@ HaltPolicy parse_halt(const std::string& text) {
     return h;
 }
 
+}  // namespace
+
 /// --block: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), decimals allowed
 /// (1.5M), at most 2 GiB - 1, as GNU parallel reads it.
 std::size_t parse_size(const std::string& text) {
@@ -152,6 +154,8 @@ std::size_t parse_size(const std::string& text) {
     if (bytes > most) bad("a block holds at most 2 GiB - 1 (2147483647 bytes)");
     return static_cast<std::size_t>(bytes);
 }
+
+namespace {
 
 /// --memfree: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), as --block.
 std::uint64_t parse_memory(const std::string& text) {
@@ -263,8 +267,6 @@ std::optional<int> unrunnable(const std::string& prog, const Options& o, bool po
 
 bool is_separator(const std::string& w) { return w == ":::" || w == "::::" || w == ":::+" || w == "::::+"; }
 
-/// -d/--delimiter: one character, or a C escape (\n \t \0 \\ \xHH \NNN octal), as GNU parallel
-/// and xargs read it.
 /// --recstart/--recend: the escapes \n \t \r \0 \\ and \xHH stand for their bytes (GNU parallel
 /// reads them alike). A regular expression is left as written: its own syntax has them.
 std::string unescape_record(const std::string& text, const char* option, bool regexp) {
@@ -298,6 +300,10 @@ std::string unescape_record(const std::string& text, const char* option, bool re
     return out;
 }
 
+}  // namespace
+
+/// -d/--delimiter: one character, or a C escape (\n \t \0 \\ \xHH \NNN octal), as GNU parallel
+/// and xargs read it.
 char parse_delimiter(const std::string& text) {
     auto bad = [&]() -> char {
         usage("cannot parse -d \"" + text + "\": expected one character or an escape such as \\n, \\t, \\0, \\x1f");
@@ -328,8 +334,6 @@ char parse_delimiter(const std::string& text) {
     if (rest.empty() || r.ec != std::errc() || r.ptr != rest.data() + rest.size() || v > 255) return bad();
     return static_cast<char>(v);
 }
-
-}  // namespace
 
 bool stdin_is_input() {
     struct stat st {};

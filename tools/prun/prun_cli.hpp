@@ -134,6 +134,13 @@ std::string job_shell();
 /// ;, >, ...), or its program is an exported bash function.
 bool wants_shell(const std::vector<std::string>& tmpl_words);
 
+/// --block: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), decimals allowed
+/// (1.5M), at most 2 GiB - 1, as GNU parallel reads it. A bad text throws tools::UsageError.
+std::size_t parse_size(const std::string& text);
+/// -d/--delimiter: one character, or a C escape (\n \t \0 \\ \xHH \NNN octal), as GNU parallel
+/// and xargs read it. A bad text throws tools::UsageError.
+char parse_delimiter(const std::string& text);
+
 /// The command line: options only; the command/template words are split off before parsing.
 std::unique_ptr<CLI::App> build_cli(Options& opts);
 /// Runs prun; returns the exit status.

@@ -229,15 +229,20 @@ std::string Connection::recv_bytes(Timeout timeout) {
     std::string out(rbuf_.get() + rbeg_, have);
     rbeg_ += have;
     if (out.size() < len) {
-        // Large message: read the rest straight into the result.
+        // Large message: read the rest straight into the result. The length is the peer's word:
+        // memory is given as bytes arrive (up to 1 MiB ahead, then doubling), so that a corrupt
+        // or hostile header cannot make this process allocate up to 1 TiB for nothing.
         std::size_t got = out.size();
-        out.resize(static_cast<std::size_t>(len));
+        constexpr std::size_t ahead = std::size_t{1} << 20;
+        out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(len, got + ahead)));
         while (got < len) {
+            if (got == out.size())
+                out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(len, std::uint64_t{2} * got)));
             if (!d.infinite && !wait_fd(rfd_.get(), POLLIN, d)) {
                 close();
                 timed_out("receive on a connection (in the middle of a message; the connection was closed)");
             }
-            ssize_t r = ::read(rfd_.get(), out.data() + got, static_cast<std::size_t>(len) - got);
+            ssize_t r = ::read(rfd_.get(), out.data() + got, out.size() - got);
             if (r > 0) {
                 got += static_cast<std::size_t>(r);
                 continue;

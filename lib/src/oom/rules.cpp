@@ -179,6 +179,7 @@ namespace {
 struct Pending {
     Rule rule;
     bool bad = false;
+    bool dropped = false;  // a section whose [name] line is broken: its keys are read and dropped
     bool has_match = false;
     int adj_line = 0, leader_line = 0, children_line = 0;
     int adj_col = 0;
@@ -199,6 +200,10 @@ void RuleSet::parse(std::string_view text, const std::string& file, std::vector<
     auto finish = [&]() {
         if (!cur) return;
         Pending& p = *cur;
+        if (p.dropped) {  // already reported at its [ line; its keys have nothing to add
+            cur.reset();
+            return;
+        }
         const int line = p.rule.line;
         if (!p.has_match) report(line, 1, "rule [" + p.rule.name + "] has no match.* criterion");
         if (p.adj && (p.leader || p.children)) {
@@ -248,8 +253,7 @@ void RuleSet::parse(std::string_view text, const std::string& file, std::vector<
                 report(lineno, col0 + static_cast<int>(line.size()), "missing ']' after the rule name");
                 cur.emplace();  // a bad section: its keys are read and dropped
                 cur->bad = true;
-                cur->has_match = true;
-                cur->adj = 0;
+                cur->dropped = true;
                 continue;
             }
             std::string_view rest = trim(line.substr(close + 1));
@@ -360,6 +364,14 @@ void RuleSet::parse(std::string_view text, const std::string& file, std::vector<
                 report(lineno, col0, "duplicate key " + key);
                 continue;
             }
+            // Where the key is, also when its value is bad (then it still counts as given, and a
+            // later "adj together with leader" names this line, not line 0).
+            if (key == "adj") {
+                p.adj_line = lineno;
+                p.adj_col = col0;
+            } else {
+                p.leader_line = lineno;
+            }
             int v = 0;
             std::string why = parse_value(value, v);
             if (!why.empty()) {
@@ -368,12 +380,6 @@ void RuleSet::parse(std::string_view text, const std::string& file, std::vector<
                 continue;
             }
             slot = v;
-            if (key == "adj") {
-                p.adj_line = lineno;
-                p.adj_col = col0;
-            } else {
-                p.leader_line = lineno;
-            }
             continue;
         }
         if (key == "children") {

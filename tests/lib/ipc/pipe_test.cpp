@@ -8,6 +8,8 @@
 
 #include <csignal>
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
 
 using namespace prockit;
 using namespace prockit::test;
@@ -137,6 +139,20 @@ TEST_F(PipeTest, CorruptMessageIsACodecError) {
     EXPECT_THROW(a.recv<std::vector<std::string>>(1s), CodecError);
     b.send(5);
     EXPECT_EQ(a.recv<int>(1s), 5);  // framing survives a decode error
+}
+
+// A header announcing a huge message (here 512 GiB) that never comes: the receiver sees the end
+// of the stream, and allocates memory only as bytes arrive (found by fuzzing: tests/fuzz/codec).
+TEST_F(PipeTest, HugeAnnouncedLengthIsEofNotAnAllocation) {
+    unique_fd fd(::memfd_create("pipe-test", MFD_CLOEXEC));
+    ASSERT_TRUE(fd);
+    std::uint64_t len = std::uint64_t{1} << 39;
+    std::string bytes(reinterpret_cast<const char*>(&len), sizeof len);
+    bytes += "only these bytes";
+    ASSERT_EQ(::write(fd.get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    ASSERT_EQ(::lseek(fd.get(), 0, SEEK_SET), 0);
+    Connection c(std::move(fd), unique_fd(), unique_fd());
+    EXPECT_THROW(c.recv_bytes(1s), EofError);
 }
 
 // Same size, other type: a CodecError (the bytes of an int are not read as a float).

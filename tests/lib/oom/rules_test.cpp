@@ -154,6 +154,30 @@ TEST(RulesParse, ErrorsNameLineAndColumn) {
     }
 }
 
+// An adj with a bad value still counts as given: the conflict with a later leader names the adj
+// line, not line 0 (found by fuzzing: tests/fuzz/oom_rules).
+TEST(RulesParse, AConflictWithABadAdjNamesItsLine) {
+    RuleSet set;
+    std::vector<Diagnostic> diags;
+    set.parse("[a]\nmatch.comm = a\nadj = x\nleader = 2\n", "f", diags);
+    ASSERT_EQ(diags.size(), 2u) << testing::PrintToString(texts(diags));
+    EXPECT_EQ(diags[0].text().rfind("f:3:7: expected a number", 0), 0u) << diags[0].text();
+    EXPECT_EQ(diags[1].text().rfind("f:3:1: rule [a] sets adj together with leader/children", 0), 0u) << diags[1].text();
+    EXPECT_EQ(set.size(), 0u);
+}
+
+// A section whose [name] line is broken is reported once, at that line: its keys (a leader here)
+// add no diagnostic of their own (found by fuzzing: tests/fuzz/oom_rules).
+TEST(RulesParse, ABrokenSectionHeaderIsReportedOnce) {
+    RuleSet set;
+    std::vector<Diagnostic> diags;
+    set.parse("[a\nmatch.comm = a\nleader = -3\n[b]\nmatch.comm = b\nadj = 1\n", "f", diags);
+    ASSERT_EQ(diags.size(), 1u) << testing::PrintToString(texts(diags));
+    EXPECT_EQ(diags[0].text().rfind("f:1:3: missing ']' after the rule name", 0), 0u) << diags[0].text();
+    ASSERT_EQ(set.size(), 1u);
+    EXPECT_EQ(set.rules()[0].name, "b");
+}
+
 TEST(RulesParse, ABadRuleIsDroppedAndTheGoodOnesLoad) {
     RuleSet set;
     std::vector<Diagnostic> diags;

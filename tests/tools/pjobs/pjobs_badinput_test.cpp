@@ -90,6 +90,25 @@ TEST(PjobsBadInput, ACorruptStateFileIsReportedAndWhatCanBeReadIsKept) {
     EXPECT_EQ(pj({"logs", "%1"}).out, "one\n");
 }
 
+// A record whose fields have other types than pjobs writes ("touch" a string, an argv word a
+// number) is dropped as unreadable, not thrown on by the server (found by fuzzing:
+// tests/fuzz/pjobs_state).
+TEST(PjobsBadInput, AStateFileRecordOfWrongTypesIsSkipped) {
+    Pjobs pj;
+    ASSERT_EQ(pj({"run", "--no-tty", "--", "echo", "one"}).code, 0);
+    ASSERT_EQ(pj({"wait"}).code, 0);
+    ASSERT_EQ(pj({"server", "stop"}).code, 0);
+    std::string table = pj.statedir() + "/pjobs-jobs.jsonl";
+    std::string text = slurp(table);
+    spit(table, text + "{\"id\":7,\"argv\":[\"x\"],\"touch\":\"7\"}\n{\"id\":8,\"argv\":[8],\"state\":\"done\"}\n");
+    auto l = pj({"list"});
+    EXPECT_EQ(l.code, 0) << l.err;
+    EXPECT_NE(l.err.find("pjobs: warning: state file " + table + ": 2 of "), std::string::npos) << l.err;
+    EXPECT_NE(l.out.find("echo one"), std::string::npos) << l.out;
+    EXPECT_EQ(l.out.find("[7]"), std::string::npos) << l.out;
+    EXPECT_EQ(l.out.find("[8]"), std::string::npos) << l.out;
+}
+
 TEST(PjobsBadInput, ARuntimeDirectoryOpenToOthersIsRefused) {
     Pjobs pj;
     mkdir(pj.runtime().c_str(), 0700);

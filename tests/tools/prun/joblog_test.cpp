@@ -100,6 +100,12 @@ TEST(JobLogReader, AMalformedLineIsAnErrorNamingItsNumber) {
     r = parse_joblog("1\t:\t0\t0\t0\t0\tzero\t0\tcmd\n", false);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().context(), "line 1: Seq, Exitval and Signal must be integers");
+
+    // A number too large for a double is an error, not an exception out of the reader (found by
+    // fuzzing: tests/fuzz/joblog).
+    r = parse_joblog("{\"seq\": 11e400, \"exitval\": 0, \"signal\": 0}\n", true);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().context().rfind("line 1: invalid JSON", 0), 0U) << r.error().context();
 }
 
 TEST(JobLogReader, AMissingFileHoldsNoJobs) {

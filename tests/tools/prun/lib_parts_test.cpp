@@ -93,6 +93,13 @@ TEST(Duration, Parse) {
     for (const char* bad : {"", "x", "5x", "-1s", "1s2", "s"}) EXPECT_FALSE(tools::parse_duration(bad)) << bad;
     EXPECT_EQ(tools::format_duration(milliseconds(1500)), "1500ms");
     EXPECT_EQ(tools::format_duration(minutes(2)), "2m");
+    // Values %g would write with an exponent are written exactly, and read back (found by
+    // fuzzing: tests/fuzz/duration_size).
+    EXPECT_EQ(tools::format_duration(nanoseconds(1)), "1ns");
+    EXPECT_EQ(tools::format_duration(microseconds(3)), "3us");
+    EXPECT_EQ(tools::format_duration(nanoseconds(1234567890123457)), "1234567890123457ns");
+    for (auto d : {nanoseconds(1), nanoseconds(999), nanoseconds(1234567890123457), nanoseconds(1500)})
+        EXPECT_EQ(tools::parse_duration(tools::format_duration(d)).value(), d) << tools::format_duration(d);
 }
 
 }  // namespace
