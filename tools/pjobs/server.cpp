@@ -572,17 +572,26 @@ struct Server {
                 alive = false;
                 break;
             }
-            if (auto h = holders.find(fd); h != holders.end()) {
-                holder_event(h->second, msg);
-                continue;
-            }
-            json reply = handle(fd, msg);
-            if (!reply.is_null()) send_json(fd, reply);
-            if (raw_after) {
-                send_frame(fd, 't', *raw_after);
+            // A message with a field of the wrong type (json's accessors throw) is refused and its
+            // connection closed; the server and every other client go on.
+            try {
+                if (auto h = holders.find(fd); h != holders.end()) {
+                    holder_event(h->second, msg);
+                    continue;
+                }
+                json reply = handle(fd, msg);
+                if (!reply.is_null()) send_json(fd, reply);
+                if (raw_after) {
+                    send_frame(fd, 't', *raw_after);
+                    raw_after.reset();
+                }
+                if (msg.value("v", 0) != protocol_version) {  // a client of another version: answered, closed
+                    alive = false;
+                    break;
+                }
+            } catch (const json::exception&) {
                 raw_after.reset();
-            }
-            if (msg.value("v", 0) != protocol_version) {  // a client of another version: answered, closed
+                send_json(fd, error_reply("cannot read the request: a field has the wrong type"));
                 alive = false;
                 break;
             }

@@ -179,6 +179,20 @@ TEST(PjobsBadInput, AnotherProtocolVersionGetsAClearError) {
     EXPECT_NE(answer.find("protocol version 99 is not supported (the server speaks version 1"), std::string::npos) << answer;
 }
 
+TEST(PjobsBadInput, ARequestFieldOfTheWrongTypeIsRefusedAndTheServerGoesOn) {
+    Pjobs pj;
+    ASSERT_EQ(pj({"run", "--no-tty", "--", "true"}).code, 0);  // starts the server, with one job
+    // Each is answered and its connection closed (raw_request reads to the end).
+    for (const char* bad : {R"({"v":"1","op":"list"})", R"({"v":1,"op":7})", R"({"v":1,"op":"run","argv":"true"})"}) {
+        auto answer = raw_request(pj.rundir() + "/pjobs.sock", bad, 0, 0);
+        EXPECT_NE(answer.find("cannot read the request: a field has the wrong type"), std::string::npos)
+            << bad << " -> " << answer;
+    }
+    auto list = pj({"list"});
+    EXPECT_EQ(list.code, 0) << list.err;
+    EXPECT_NE(list.out.find("[1]"), std::string::npos) << list.out;
+}
+
 TEST(PjobsBadInput, AnotherUserIsRefused) {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
     const char* name = "prockit-test-u";
