@@ -115,7 +115,7 @@ TEST(PrunBadInput, EveryBadInputIsRefusedWithItsStatusAndOneHouseFormLine) {
         {{"--restart-limit", "", "--restart", "always", "--", "true"}, 2, R"(cannot parse --restart-limit "": empty value)" + T},
         {{"--restart-limit", "3x", "--restart", "always", "--", "true"}, 2, R"(cannot parse --restart-limit "3x": expected N\[/DUR\])" + T},
         {{"--restart-delay", "1e999", "--restart", "always", "--", "true"}, 2, R"(cannot parse --restart-delay "1e999": unknown unit)"},
-        {{"-j", "18446744073709551616", "echo", ":::", "a"}, 255, R"(cannot parse -j "18446744073709551616": expected N, N%, \+N or -N)" + T},
+        {{"-j", "18446744073709551616", "echo", ":::", "a"}, 255, R"(cannot parse -j "18446744073709551616": expected N, N%, \+N, -N or a file holding one)" + T},
         {{"-j", "-1x", "echo", ":::", "a"}, 255, R"(cannot parse -j "-1x": expected N)"},
         {{"-n", "0", "-j1", "echo", ":::", "a"}, 255, R"(cannot parse --max-args "0": expected a number from 1 to 1000000)" + T},
         {{"-n", "", "-j1", "echo", ":::", "a"}, 255, R"(cannot parse --max-args "": expected a number from 1)"},

@@ -4,6 +4,7 @@
 // prun differs on purpose the test checks prun's own rule (and prun(1) says so).
 #include "prun_support.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -223,6 +224,11 @@ TEST(PrunParallelA, JobsFromAFileReadAgainWhenItChanges) {
     chmod(script.c_str(), 0755);
     auto run_with = [&](const std::function<PrunResult(const std::vector<std::string>&)>& tool) {
         spit(procs, "1\n");
+        // GNU parallel compares the file's modification time in whole seconds: date it an hour
+        // back, so job 1's write is seen as a change even within the same second.
+        const timespec back{time(nullptr) - 3600, 0};
+        const timespec times[2] = {back, back};
+        utimensat(AT_FDCWD, procs.c_str(), times, 0);
         for (const char* n : {"2", "3", "4"}) unlink((d / (std::string("started.") + n)).c_str());
         return tool({"-j", procs, script, ":::", "1", "2", "3", "4"});
     };
