@@ -126,6 +126,21 @@ HaltPolicy parse_halt(const std::string& text) {
     return h;
 }
 
+/// A size's unit: 1 for none, k m g t powers of 1000, K M G T powers of 1024; 0 for anything else.
+double unit_scale(std::string_view suffix) {
+    if (suffix.empty()) return 1;
+    if (suffix.size() != 1) return 0;
+    const std::string_view units = "KMGT", decimal = "kmgt";
+    double scale = 1;
+    if (auto k = units.find(suffix[0]); k != std::string_view::npos)
+        for (std::size_t i = 0; i <= k; ++i) scale *= 1024;
+    else if (auto d = decimal.find(suffix[0]); d != std::string_view::npos)
+        for (std::size_t i = 0; i <= d; ++i) scale *= 1000;
+    else
+        return 0;
+    return scale;
+}
+
 }  // namespace
 
 /// --block: bytes, with k m g t (powers of 1000) or K M G T (powers of 1024), decimals allowed
@@ -137,18 +152,10 @@ std::size_t parse_size(const std::string& text) {
     double value = std::strtod(text.c_str(), &end);
     if (text.empty() || end == text.c_str() || !(value > 0)) bad("expected a size such as 65536, 64K, 1.5M or 10m");
     std::string_view suffix(end);
-    double scale = 1;
-    if (suffix.size() == 1) {
-        const std::string_view units = "KMGT", decimal = "kmgt";
-        if (auto k = units.find(suffix[0]); k != std::string_view::npos)
-            for (std::size_t i = 0; i <= k; ++i) scale *= 1024;
-        else if (auto d = decimal.find(suffix[0]); d != std::string_view::npos)
-            for (std::size_t i = 0; i <= d; ++i) scale *= 1000;
-        else
-            bad("unknown unit (K M G T: powers of 1024; k m g t: powers of 1000)");
-    } else if (!suffix.empty()) {
-        bad("expected a size such as 65536, 64K, 1.5M or 10m");
-    }
+    double scale = unit_scale(suffix);
+    if (scale == 0)
+        bad(suffix.size() == 1 ? "unknown unit (K M G T: powers of 1024; k m g t: powers of 1000)"
+                               : "expected a size such as 65536, 64K, 1.5M or 10m");
     double bytes = value * scale;
     if (bytes < 1) bad("a block holds at least 1 byte");
     if (bytes > most) bad("a block holds at most 2 GiB - 1 (2147483647 bytes)");
@@ -163,19 +170,8 @@ std::uint64_t parse_memory(const std::string& text) {
     char* end = nullptr;
     double value = std::strtod(text.c_str(), &end);
     if (text.empty() || end == text.c_str() || !(value >= 0) || !std::isfinite(value)) bad();
-    std::string_view suffix(end);
-    double scale = 1;
-    if (suffix.size() == 1) {
-        const std::string_view units = "KMGT", decimal = "kmgt";
-        if (auto k = units.find(suffix[0]); k != std::string_view::npos)
-            for (std::size_t i = 0; i <= k; ++i) scale *= 1024;
-        else if (auto d = decimal.find(suffix[0]); d != std::string_view::npos)
-            for (std::size_t i = 0; i <= d; ++i) scale *= 1000;
-        else
-            bad();
-    } else if (!suffix.empty()) {
-        bad();
-    }
+    double scale = unit_scale(end);
+    if (scale == 0) bad();
     double bytes = value * scale;
     if (bytes > 9.0e18) bad();
     return static_cast<std::uint64_t>(bytes);
