@@ -378,7 +378,9 @@ int holder_main(const std::string& spec_text) {
     h.sigfd = unique_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     auto spawned = cmd.spawn();
     if (!spawned) {
-        daemon->notify(spawned.error().not_found() ? 127 : 126, std::strerror(spawned.error().code().value()));
+        // 127 and 126 are the command's fault; anything else (no descriptor or process left) is 1.
+        const auto& e = spawned.error();
+        daemon->notify(e.not_found() ? 127 : e.not_executable() ? 126 : 1, std::strerror(e.code().value()));
         unlink(h.paths.holder_socket(h.id).c_str());
         return 1;
     }

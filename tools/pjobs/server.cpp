@@ -22,6 +22,8 @@
 #include <optional>
 #include <poll.h>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <vector>
@@ -47,6 +49,10 @@ struct Server {
     std::vector<std::string> warnings;
     long touch = 0;
     unique_fd listener;
+    /// A descriptor held in reserve: when accept() finds none left, it is given up for a moment
+    /// to accept the waiting client and tell it why, instead of leaving it waiting and the
+    /// listener readable (a busy loop) until another client goes.
+    unique_fd spare;
     std::map<int, unique_fd> fds;
     std::map<int, FrameReader> clients;
     std::map<int, long> holders;  // subscription fd -> job id
@@ -277,9 +283,9 @@ struct Server {
         c.argv0("pjobs-holder").args({"__holder", std::to_string(id)}).in(Stdio::pipe()).out(Stdio::pipe());
         c.on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0));
         auto child = c.spawn();
-        if (!child) {
+        if (!child) {  // the server's own failure (no descriptor, no process left), not the command's
             err = child.error().message();
-            return 126;
+            return 1;
         }
         {  // the job's description on the holder's stdin (not in its argv, where ps shows it)
             unique_fd in = std::move(child->stdin_pipe());
@@ -302,7 +308,7 @@ struct Server {
         if (line.rfind("pid ", 0) != 0) {
             err = line.rfind("error ", 0) == 0 ? line.substr(6) : "the job's holder failed to start";
             int code = st ? st->shell_code() : 1;
-            return code == 127 || code == 126 ? code : 126;
+            return code == 127 || code == 126 ? code : 1;
         }
         job["pid"] = std::stol(line.substr(4));
         job.erase("env");  // the holder has it; the table need not keep it
@@ -613,6 +619,23 @@ struct Server {
     void accept_clients() {
         for (;;) {
             unique_fd c(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+            if (!c && (errno == EMFILE || errno == ENFILE) && spare) {
+                int err = errno;
+                spare.reset();
+                unique_fd refused(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+                if (refused) {
+                    rlimit rl{};
+                    getrlimit(RLIMIT_NOFILE, &rl);
+                    send_json(refused.get(), error_reply("cannot serve the request: " + std::string(std::strerror(err)) +
+                                                         " (the server's descriptor limit, ulimit -n " + std::to_string(rl.rlim_cur) +
+                                                         ", is reached)"));
+                }
+                const bool more = static_cast<bool>(refused);  // else none was waiting: done
+                refused.reset();
+                spare = unique_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+                if (more && spare) continue;
+                return;
+            }
             if (!c) return;
             long uid = peer_uid(c.get());
             if (uid != static_cast<long>(geteuid())) {
@@ -649,6 +672,7 @@ int server_main(const Paths& paths, const std::function<void(int, const std::str
         ready(1, e.what());
         return 1;
     }
+    s.spare = unique_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
     s.load();
     for (auto& [id, j] : s.jobs) {
         std::string st = j.value("state", "");

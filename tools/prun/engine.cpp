@@ -565,6 +565,30 @@ void Engine::start(Job job) {
     fail_rec.slot = slot;
     fail_rec.start = std::chrono::duration<double>(r->wall_start.time_since_epoch()).count();
     auto fail_job = [&](int code, const Error& e) {
+        // Out of descriptors (a limit the budget of fit_descriptors() misjudged, or descriptors
+        // other processes took): a pool fails no job for want of its own descriptors. While jobs
+        // run, this one waits for one of them to end, and fewer run at once from now on; with
+        // none running nothing would free any, so prun stops with its own error (255).
+        const int err = e.errno_value();
+        if (plan_.pool && (err == EMFILE || err == ENFILE)) {
+            if (!running_.empty()) {
+                auto now_running = static_cast<unsigned>(running_.size());
+                if (now_running < plan_.jobs) {
+                    rlimit rl{};
+                    getrlimit(RLIMIT_NOFILE, &rl);
+                    tools::print_warning("running " + std::to_string(now_running) + (now_running == 1 ? " job" : " jobs") +
+                                         " at once, not " + std::to_string(plan_.jobs) + ": the descriptor limit (ulimit -n " +
+                                         std::to_string(rl.rlim_cur) + ") holds no more");
+                    plan_.jobs = now_running;
+                    jobs_cap_ = now_running;
+                }
+                job.attempts = 0;
+                retry_queue_.push_front(std::move(job));
+                return true;
+            }
+            stopping_ = true;
+            if (!halt_code_) halt_code_ = plan_.own_failure;
+        }
         tools::print_error(e);
         if (!first_spawn_reported_ && plan_.on_first_spawn) plan_.on_first_spawn(code, tools::tool_name() + ": " + e.message());
         first_spawn_reported_ = true;
@@ -573,6 +597,7 @@ void Engine::start(Job job) {
         fail_rec.spawned = false;
         fail_rec.status = ExitStatus::exited(code);
         final_result(std::move(fail_rec), {}, {});
+        return false;
     };
 
     if (job.argv.empty() || job.argv[0].empty()) {
@@ -608,7 +633,7 @@ void Engine::start(Job job) {
                 in = fail(last_error("rewind the block for job " + std::to_string(job.seq)));
         }
         if (!in) {
-            fail_job(tools::exit_failure, in.error());
+            if (fail_job(tools::exit_failure, in.error())) return;
             // The next blocks would fail alike (a full disk): start no more, let the running
             // jobs finish, end with exit status 1 — one message, not one per block.
             stopping_ = true;
@@ -632,7 +657,7 @@ void Engine::start(Job job) {
     const bool kept = plan_.results == Plan::Results::dir || plan_.files;
     if (kept) {
         if (auto st = keep_output(*r, job, c); !st) {
-            fail_job(tools::exit_failure, st.error());
+            if (fail_job(tools::exit_failure, st.error())) return;
             stopping_ = true;  // the next jobs' files would fail alike: start no more
             if (!halt_code_) halt_code_ = plan_.own_failure;
             return;

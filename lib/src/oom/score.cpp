@@ -112,12 +112,18 @@ Result<int> read_oom_score_adj(pid_t pid, const FsRoot& fs) { return read_number
 
 Result<void> set_oom_score_adj(const proc::ProcessRef& ref, int adj, const FsRoot& fs) {
     if (auto r = check_range(adj); !r) return r;
+    // A process that exited is ESRCH; any other failure (no descriptor left) is that error.
+    auto exited_or = [&](const Error& e) {
+        int err = e.errno_value();
+        if (err == ESRCH || err == ENOENT) return Error::from_errno(ESRCH, what(whom(ref), adj) + ": the process exited");
+        return Error(e.code(), what(whom(ref), adj));
+    };
     auto pinned = proc::PinnedProcess::pin(ref, fs);
-    if (!pinned) return fail(Error::from_errno(ESRCH, what(whom(ref), adj) + ": the process exited"));
+    if (!pinned) return fail(exited_or(pinned.error()));
     // The directory is opened after the pin; if the pinned process is still alive after that, the
     // directory is its own (a PID is reused only once its process has been reaped).
     auto dir = open_fd(fs.proc_pid(ref.pid, ""), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (!dir) return fail(Error::from_errno(ESRCH, what(whom(ref), adj) + ": the process exited"));
+    if (!dir) return fail(exited_or(dir.error()));
     if (!pinned->alive()) return fail(Error::from_errno(ESRCH, what(whom(ref), adj) + ": the process exited"));
     return write_adj(dir->get(), whom(ref), adj, [&] { return pinned->alive(); });
 }

@@ -226,7 +226,13 @@ Result<Selection> Matcher::select() const {
             out.processes.push_back(std::move(ref));
         } else if (!m.sel.pids.empty()) {
             // A requested PID that does not exist (as opposed to one that fails a criterion).
-            if (!reader.stat(pid)) out.missing.push_back(pid);
+            // A read that failed for another reason (no descriptor left, no memory) is that
+            // error, not a missing process.
+            if (auto st = reader.stat(pid); !st) {
+                int err = st.error().errno_value();
+                if (err != ENOENT && err != ESRCH) return fail(st.error());
+                out.missing.push_back(pid);
+            }
         }
     }
     return out;
@@ -263,6 +269,8 @@ Result<PinnedProcess> PinnedProcess::pin(const ProcessRef& ref, const FsRoot& fs
         int fd = static_cast<int>(::syscall(SYS_pidfd_open, ref.pid, 0));
         if (fd < 0) {
             if (errno == ESRCH) return gone();
+            // No descriptor left: that error, not a fall-back that pins less.
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) return fail(last_error("open a pidfd for process " + std::to_string(ref.pid)));
             // No pidfd support: fall back to the start-time check alone.
         } else {
             p.pidfd_.reset(fd);
@@ -270,6 +278,7 @@ Result<PinnedProcess> PinnedProcess::pin(const ProcessRef& ref, const FsRoot& fs
     }
     ProcReader r(fs);
     auto st = r.stat(ref.pid, ref.pid);  // the leader's file: no per-thread sums (procfs.hpp)
+    if (!st && st.error().errno_value() != ENOENT && st.error().errno_value() != ESRCH) return fail(st.error());
     if (!st || st->start_time != ref.start_time) return gone();
     return p;
 }
