@@ -513,7 +513,11 @@ struct PoolCore::Impl {
 PoolCore::PoolCore(const PoolOptions& o) : n_(o.processes ? o.processes : cpu_count()) {
     impl_ = std::make_unique<Impl>(o, n_);
     impl_->pids.assign(n_, 0);
-    impl_->handler = std::thread([this] { impl_->run(); });
+    try {
+        impl_->handler = std::thread([this] { impl_->run(); });
+    } catch (const std::system_error& e) {  // no thread to be had (a pids limit): say what failed
+        throw SystemError(Error(e.code(), "start the pool's result-handler thread"));
+    }
     std::unique_lock l(impl_->m);
     impl_->cv.wait(l, [&] { return impl_->started; });
     if (impl_->start_error) {
