@@ -566,19 +566,24 @@ void Engine::start(Job job) {
     fail_rec.start = std::chrono::duration<double>(r->wall_start.time_since_epoch()).count();
     auto fail_job = [&](int code, const Error& e) {
         // Out of descriptors (a limit the budget of fit_descriptors() misjudged, or descriptors
-        // other processes took): a pool fails no job for want of its own descriptors. While jobs
-        // run, this one waits for one of them to end, and fewer run at once from now on; with
-        // none running nothing would free any, so prun stops with its own error (255).
+        // other processes took) or out of processes (fork's EAGAIN: RLIMIT_NPROC or a pids
+        // cgroup's pids.max): a pool fails no job for want of either. While jobs run, this one
+        // waits for one of them to end, and fewer run at once from now on; with none running
+        // nothing would free any, so prun stops with its own error (255).
         const int err = e.errno_value();
-        if (plan_.pool && (err == EMFILE || err == ENFILE)) {
+        const bool no_fds = err == EMFILE || err == ENFILE;
+        if (plan_.pool && (no_fds || err == EAGAIN)) {
             if (!running_.empty()) {
                 auto now_running = static_cast<unsigned>(running_.size());
                 if (now_running < plan_.jobs) {
-                    rlimit rl{};
-                    getrlimit(RLIMIT_NOFILE, &rl);
+                    std::string limit = "the process limit (ulimit -u, or the cgroup's pids.max)";
+                    if (no_fds) {
+                        rlimit rl{};
+                        getrlimit(RLIMIT_NOFILE, &rl);
+                        limit = "the descriptor limit (ulimit -n " + std::to_string(rl.rlim_cur) + ")";
+                    }
                     tools::print_warning("running " + std::to_string(now_running) + (now_running == 1 ? " job" : " jobs") +
-                                         " at once, not " + std::to_string(plan_.jobs) + ": the descriptor limit (ulimit -n " +
-                                         std::to_string(rl.rlim_cur) + ") holds no more");
+                                         " at once, not " + std::to_string(plan_.jobs) + ": " + limit + " holds no more");
                     plan_.jobs = now_running;
                     jobs_cap_ = now_running;
                 }
