@@ -56,7 +56,12 @@ int run_audit(const Options& o, const FsRoot& fs) {
         failed = true;
     }
     proc::ProcReader reader(fs);
-    std::vector<oom::ProcessFacts> snap = oom::snapshot(loaded.rules, reader);
+    auto scanned = oom::snapshot(loaded.rules, reader);
+    if (!scanned) {
+        tools::print_error(scanned.error());
+        return tools::exit_failure;
+    }
+    std::vector<oom::ProcessFacts> snap = std::move(*scanned);
     std::vector<oom::Assignment> covered = oom::assign(loaded.rules, snap);
     std::unordered_map<pid_t, const oom::Assignment*> by_pid;
     for (const oom::Assignment& a : covered) by_pid[a.pid] = &a;

@@ -63,7 +63,17 @@ void Enforcer::scan() {
     rules_.refresh_pidfiles();
     tracked_.clear();
     if (rules_.empty()) return;
-    std::vector<Assignment> all = assign(rules_, snapshot(rules_, reader_));
+    auto snap = snapshot(rules_, reader_);
+    if (!snap) {
+        // Not a pass that found nothing: say why (out of descriptors, say), so a watch never
+        // covers nothing in silence; once per run of failed scans, not every poll interval. The
+        // next scan (a rescan, a reload) tries again.
+        if (!scan_failing_) on_failure_(Failure{0, "", "", 0, snap.error()});
+        scan_failing_ = true;
+        return;
+    }
+    scan_failing_ = false;
+    std::vector<Assignment> all = assign(rules_, *snap);
     tracked_.reserve(all.size());
     for (const Assignment& a : all) {
         tracked_[a.pid] = Tracked{a.start_time, a.rule, a.role};
@@ -98,6 +108,7 @@ void Enforcer::on_exec(pid_t pid) {
     auto f = read_facts(reader_, pid, rules_.needs());
     if (!f) {
         tracked_.erase(pid);
+        if (!gone(f.error())) on_failure_(Failure{0, "", "", 0, f.error()});
         return;
     }
     // A process whose parent is covered is that rule's child (its value set at fork).

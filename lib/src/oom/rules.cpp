@@ -544,6 +544,14 @@ std::vector<std::string> default_rule_files(const FsRoot& fs) {
     return out;
 }
 
+namespace {
+// Errors that say nothing about the process but about the reader: out of descriptors or memory.
+bool starved(const Error& e) {
+    const int err = e.errno_value();
+    return err == EMFILE || err == ENFILE || err == ENOMEM;
+}
+}  // namespace
+
 Result<ProcessFacts> read_facts(proc::ProcReader& r, pid_t pid, unsigned need) {
     ProcessFacts f;
     auto st = r.stat(pid);
@@ -555,10 +563,12 @@ Result<ProcessFacts> read_facts(proc::ProcReader& r, pid_t pid, unsigned need) {
     f.fields = ProcessFacts::f_comm;
     if (need & ProcessFacts::f_exe) {
         if (auto e = r.exe(pid)) f.exe = std::move(*e);
+        else if (starved(e.error())) return fail(e.error());
         f.fields |= ProcessFacts::f_exe;
     }
     if (need & ProcessFacts::f_cmdline) {
         if (auto c = r.cmdline(pid)) f.cmdline = std::string(c->data());
+        else if (starved(c.error())) return fail(c.error());
         f.fields |= ProcessFacts::f_cmdline;
     }
     if (need & ProcessFacts::f_uid) {
@@ -570,20 +580,24 @@ Result<ProcessFacts> read_facts(proc::ProcReader& r, pid_t pid, unsigned need) {
     if (need & ProcessFacts::f_cgroups) {
         if (auto text = r.read(pid, "cgroup")) {
             for (proc::CgroupEntry& e : proc::parse_cgroups(*text)) f.cgroups.push_back(std::move(e.path));
+        } else if (starved(text.error())) {
+            return fail(text.error());
         }
         f.fields |= ProcessFacts::f_cgroups;
     }
     return f;
 }
 
-std::vector<ProcessFacts> snapshot(const RuleSet& rules, proc::ProcReader& r) {
+Result<std::vector<ProcessFacts>> snapshot(const RuleSet& rules, proc::ProcReader& r) {
     std::vector<ProcessFacts> out;
     auto pids = proc::list_pids(r.fs());
-    if (!pids) return out;
+    if (!pids) return fail(pids.error());
     out.reserve(pids->size());
     for (pid_t pid : *pids) {
         auto f = read_facts(r, pid, rules.needs());
-        if (f) out.push_back(std::move(*f));  // one that vanished meanwhile is simply not there
+        if (f) out.push_back(std::move(*f));
+        else if (starved(f.error())) return fail(f.error());
+        // else: one that vanished meanwhile is simply not there
     }
     return out;
 }

@@ -371,7 +371,9 @@ TEST(RulesAssign, RealProcessesOfThisMachine) {
     ASSERT_TRUE(self);
     EXPECT_EQ(self->ppid, ::getppid());
     EXPECT_EQ(self->uid, ::geteuid());
-    std::vector<Assignment> a = assign(set, snapshot(set, r));
+    auto snap = snapshot(set, r);
+    ASSERT_TRUE(snap) << snap.error().message();
+    std::vector<Assignment> a = assign(set, *snap);
     ASSERT_EQ(a.size(), 1u);
     EXPECT_EQ(a[0].pid, ::getpid());
     EXPECT_EQ(a[0].role, Role::leader);

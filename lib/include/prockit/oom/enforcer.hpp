@@ -117,6 +117,7 @@ private:
     std::vector<std::pair<pid_t, std::size_t>> exits_;     // in batch_: (tgid, index of its exit)
     EventLoop::Id events_watch_{};
     std::string fallback_reason_;
+    bool scan_failing_ = false;  // the last scan could not read /proc: reported once, not per pass
 };
 
 }  // namespace prockit::oom

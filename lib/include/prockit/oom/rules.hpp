@@ -152,7 +152,10 @@ struct Assignment {
 /// not in the result.
 std::vector<Assignment> assign(const RuleSet& rules, const std::vector<ProcessFacts>& snapshot);
 
-/// Reads every process of /proc (through the reader's FsRoot) with the fields the rules need.
-std::vector<ProcessFacts> snapshot(const RuleSet& rules, proc::ProcReader& r);
+/// Reads every process of /proc (through the reader's FsRoot) with the fields the rules need. A
+/// process that ends meanwhile, or a file of it this user may not read, is simply left out; what
+/// stops the reading itself (no /proc, no descriptor or memory left) is the error, so that a scan
+/// never passes for complete when it is not.
+Result<std::vector<ProcessFacts>> snapshot(const RuleSet& rules, proc::ProcReader& r);
 
 }  // namespace prockit::oom
