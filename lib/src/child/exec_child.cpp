@@ -21,8 +21,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-// no_sanitize is understood by both g++ and clang; it keeps ASan/UBSan hooks out of the child.
-#define PROCKIT_CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
+// no_sanitize is understood by both g++ and clang; it keeps ASan/UBSan hooks out of the child, and
+// TSan's: its function entry/exit hooks would push frames the child never pops onto the spawning
+// thread's shadow stack, which the child shares.
+#define PROCKIT_CHILD_CODE __attribute__((no_sanitize("address", "undefined", "thread")))
 
 namespace prockit::detail {
 namespace {

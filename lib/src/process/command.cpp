@@ -26,6 +26,14 @@ extern char** environ;
 #define PROCKIT_HAVE_CLONE3_TRAMPOLINE 1  // see clone3_call() below
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define PROCKIT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PROCKIT_TSAN 1
+#endif
+#endif
+
 namespace prockit {
 
 const char* to_string(SpawnStage s) noexcept {
@@ -684,23 +692,38 @@ Result<Child, SpawnFailure> Command::spawn() const {
         bool done = false;
         bool fallback_to_procs = false;
 #ifdef PROCKIT_HAVE_CLONE3_TRAMPOLINE
-        if (b.cgroup_dirfd() >= 0) {
+        // ThreadSanitizer's clone() interceptor treats every clone as a fork: in a CLONE_VM child
+        // its after-fork bookkeeping rewrites the parent's state (its internal locks, and, when the
+        // parent has threads, "forked a multi-threaded process": interceptors ignored from then
+        // on, and the next thread aborts the program). The trampoline is a raw system call that
+        // TSan does not see; the child's code is not instrumented (child/exec_child.cpp).
+#ifdef PROCKIT_TSAN
+        constexpr bool avoid_clone_interceptor = true;
+#else
+        constexpr bool avoid_clone_interceptor = false;
+#endif
+        const bool into_cgroup = b.cgroup_dirfd() >= 0;
+        if (into_cgroup || avoid_clone_interceptor) {
             CloneArgs ca{};
-            ca.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP;
+            ca.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
             ca.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
             ca.exit_signal = SIGCHLD;
             ca.stack = reinterpret_cast<std::uint64_t>(stack->low());
             ca.stack_size = ChildStack::kSize;
-            ca.cgroup = static_cast<std::uint64_t>(b.cgroup_dirfd());
-            b.plan.cgroup_procs_fd = -1;  // already there
+            if (into_cgroup) {
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = static_cast<std::uint64_t>(b.cgroup_dirfd());
+                b.plan.cgroup_procs_fd = -1;  // already there
+            }
             long r = clone3_call(&ca, detail::child_exec_main, &b.plan);
             if (r >= 0) {
                 pid = static_cast<pid_t>(r);
                 done = true;
-            } else {
+            } else if (into_cgroup) {
                 // ENOSYS, a v1 group (EBADF), no permission, ...: the old path reports it precisely.
                 fallback_to_procs = true;
             }
+            // Otherwise (TSan builds on a kernel without clone3) clone() below reports the error.
         }
 #endif
         if (!done && fallback_to_procs) {

@@ -1,5 +1,6 @@
-// ThreadSanitizer's built-in suppressions for the ipc/pool tests (used only in -fsanitize=thread
-// builds; the function is a weak hook TSan calls at start-up).
+// ThreadSanitizer's built-in suppressions for the test binaries: compiled into every one of them in
+// -fsanitize=thread builds only (tests/CMakeLists.txt); the function is a weak hook TSan calls at
+// start-up.
 //
 // prockit's locks are robust, process-shared mutexes in shared memory. TSan models a mutex within
 // one process: it cannot know that another process holds one, or that one came back EOWNERDEAD from
