@@ -13,6 +13,7 @@
 #include <prockit/process/program_path.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -51,6 +52,9 @@ struct Server {
     std::map<int, FrameReader> clients;
     std::map<int, long> holders;  // subscription fd -> job id
     std::map<int, Waiter> waiters;
+    /// Jobs a killed server was starting (see start()): their holder may still be binding its
+    /// socket, so it is looked for until the deadline before the job counts as lost.
+    std::map<long, std::chrono::steady_clock::time_point> unconfirmed;
     /// What `list` and the job specs need of a finished job. A finished job's record no longer
     /// changes until it is forgotten (forget() and run() drop the entry with the record), so
     /// this is worked out once: 10,000 finished jobs then cost no JSON look-ups per list.
@@ -177,7 +181,9 @@ struct Server {
     }
 
     // --- holders
-    void follow_holder(long id) {
+    /// Subscribes to the job's holder; when it cannot be reached, the job ends as its exit
+    /// record says (or is lost), unless `gone_if_unreachable` is false; true when followed.
+    bool follow_holder(long id, bool gone_if_unreachable = true) {
         unique_fd fd = connect_unix(paths.holder_socket(id));
         if (fd && send_json(fd.get(), {{"v", protocol_version}, {"op", "subscribe"}})) {
             int raw = fd.get();
@@ -185,9 +191,28 @@ struct Server {
             holders[raw] = id;
             clients[raw];
             fds.emplace(raw, std::move(fd));
-            return;
+            return true;
         }
-        holder_gone(id);
+        if (gone_if_unreachable) holder_gone(id);
+        return false;
+    }
+
+    /// A job the table shows starting (or running with no PID yet): a server was killed while it
+    /// started the job's holder. Followed as soon as the holder answers; lost when the holder has
+    /// neither answered nor left an exit record within 5 s.
+    void find_holder(long id) {
+        if (!follow_holder(id, false)) unconfirmed[id] = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    }
+    void recheck_unconfirmed() {
+        auto now = std::chrono::steady_clock::now();
+        for (auto it = unconfirmed.begin(); it != unconfirmed.end();) {
+            long id = it->first;
+            bool late = now >= it->second || access(paths.exit_record(id).c_str(), F_OK) == 0;
+            if (follow_holder(id, late) || late)
+                it = unconfirmed.erase(it);
+            else
+                ++it;
+        }
     }
 
     void holder_gone(long id) {
@@ -273,6 +298,10 @@ struct Server {
         spec["runtime"] = paths.runtime;
         spec["state_dir"] = paths.state;
         unlink(paths.exit_record(id).c_str());
+        // In the table before its holder exists: a server killed from here on leaves the job there
+        // (not running unrecorded, its id free for another job), and the next one finds its holder.
+        job["state"] = "starting";
+        save();
         Command c(self_exe);
         c.argv0("pjobs-holder").args({"__holder", std::to_string(id)}).in(Stdio::pipe()).out(Stdio::pipe());
         c.on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0));
@@ -652,7 +681,12 @@ int server_main(const Paths& paths, const std::function<void(int, const std::str
     s.load();
     for (auto& [id, j] : s.jobs) {
         std::string st = j.value("state", "");
-        if (st == "running" || st == "stopped") s.follow_holder(id);
+        if (st == "starting" || (st == "running" && !j.contains("pid"))) {
+            j["state"] = "running";
+            s.find_holder(id);
+        } else if (st == "running" || st == "stopped") {
+            s.follow_holder(id);
+        }
     }
     s.changed();
     ready(0, "");
@@ -660,10 +694,11 @@ int server_main(const Paths& paths, const std::function<void(int, const std::str
         std::vector<pollfd> pfds;
         pfds.push_back({s.listener.get(), POLLIN, 0});
         for (auto& [fd, r] : s.clients) pfds.push_back({fd, POLLIN, 0});
-        if (poll(pfds.data(), pfds.size(), -1) < 0) {
+        if (poll(pfds.data(), pfds.size(), s.unconfirmed.empty() ? -1 : 20) < 0) {
             if (errno == EINTR) continue;
             break;
         }
+        if (!s.unconfirmed.empty()) s.recheck_unconfirmed();
         if (pfds[0].revents) s.accept_clients();
         for (std::size_t k = 1; k < pfds.size() && !s.stopping; ++k)
             if (pfds[k].revents) s.client_readable(pfds[k].fd);
