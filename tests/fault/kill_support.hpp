@@ -55,6 +55,16 @@ private:
     std::mt19937_64 rng_;
 };
 
+/// The window of the random moments: a clean run's duration, measured now (this machine's speed
+/// under its present load), times 1.25 so that kills also land after the end; at least `floor`.
+template <class F>
+std::chrono::microseconds measured_window(F clean_run, std::chrono::microseconds floor) {
+    auto t0 = std::chrono::steady_clock::now();
+    clean_run();
+    auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    return std::max(floor, took * 5 / 4);
+}
+
 /// Sleeps for a random moment: the delay is what is random, not a synchronisation.
 inline void sleep_for(std::chrono::microseconds d) { std::this_thread::sleep_for(d); }
 

@@ -11,6 +11,7 @@
 #include <prockit/process/command.hpp>
 #include <prockit/process/daemon.hpp>
 #include <prockit/process/program_path.hpp>
+#include <prockit/proc/procfs.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -36,6 +37,22 @@ using nlohmann::json;
 struct Waiter {
     std::vector<long> ids;
 };
+
+/// Whether a holder process of job `id` runs (ours, "pjobs-holder __holder ID"): one that has not
+/// bound its socket yet. True when /proc cannot be read (then only the deadline decides).
+bool holder_process_runs(long id) {
+    auto pids = proc::list_pids();
+    if (!pids) return true;
+    proc::ProcReader reader;
+    std::string want = "pjobs-holder __holder " + std::to_string(id);
+    for (pid_t p : *pids) {
+        auto cmd = reader.cmdline(p);
+        if (!cmd || *cmd != want) continue;
+        auto uid = reader.owner(p);
+        if (uid && *uid == geteuid()) return true;
+    }
+    return false;
+}
 
 json error_reply(const std::string& message, int exit_code = 1) {
     return {{"ok", false}, {"error", message}, {"exit", exit_code}};
@@ -198,20 +215,27 @@ struct Server {
     }
 
     /// A job the table shows starting (or running with no PID yet): a server was killed while it
-    /// started the job's holder. Followed as soon as the holder answers; lost when the holder has
-    /// neither answered nor left an exit record within 5 s.
+    /// started the job's holder. Followed as soon as the holder answers; done or lost (holder_gone)
+    /// once no holder process is left to answer, or after 30 s.
     void find_holder(long id) {
-        if (!follow_holder(id, false)) unconfirmed[id] = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        if (follow_holder(id, false)) return;
+        if (!holder_process_runs(id))
+            holder_gone(id);
+        else
+            unconfirmed[id] = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     }
     void recheck_unconfirmed() {
         auto now = std::chrono::steady_clock::now();
         for (auto it = unconfirmed.begin(); it != unconfirmed.end();) {
             long id = it->first;
-            bool late = now >= it->second || access(paths.exit_record(id).c_str(), F_OK) == 0;
-            if (follow_holder(id, late) || late)
+            if (follow_holder(id, false)) {
                 it = unconfirmed.erase(it);
-            else
+            } else if (now >= it->second || !holder_process_runs(id)) {
+                it = unconfirmed.erase(it);
+                holder_gone(id);
+            } else {
                 ++it;
+            }
         }
     }
 
