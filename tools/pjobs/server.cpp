@@ -105,12 +105,13 @@ struct Server {
         }
     }
 
-    void save() {
+    /// Writes the table; `sync` false for a state that matters only if the server dies (see start()).
+    void save(bool sync = true) {
         std::string text = "{\"pjobs_table\":1}\n";
         for (const auto& [g, p] : groups) text += json{{"group", g}, {"parallel", p}}.dump() + "\n";
         for (const auto& [id, j] : jobs) text += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
         std::string err;
-        if (!write_file_atomic(paths.table(), text, &err)) {
+        if (!write_file_atomic(paths.table(), text, &err, sync)) {
             std::fprintf(stderr, "pjobs server: cannot save the job table: %s\n", err.c_str());
             if (warnings.empty() || warnings.back().rfind("cannot save", 0) != 0)
                 warnings.push_back("cannot save the job table: " + err);
@@ -324,8 +325,10 @@ struct Server {
         unlink(paths.exit_record(id).c_str());
         // In the table before its holder exists: a server killed from here on leaves the job there
         // (not running unrecorded, its id free for another job), and the next one finds its holder.
+        // Not synced: it guards against the server's death (the machine's ends the job anyway), and
+        // the save that follows the start is synced.
         job["state"] = "starting";
-        save();
+        save(false);
         Command c(self_exe);
         c.argv0("pjobs-holder").args({"__holder", std::to_string(id)}).in(Stdio::pipe()).out(Stdio::pipe());
         c.on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0));
