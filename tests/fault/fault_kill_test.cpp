@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -186,7 +187,9 @@ TEST(FaultKill, PjobsServerAtRandomMoments) {
             EXPECT_EQ(pjobs_quick(other, {"run", "--no-tty", "--", "true"}).code, 0);
         },
         40ms);
-    Pjobs pj;
+    // (destroyed before the last check: its destructor asks a server to stop, starting one)
+    auto owner = std::make_unique<Pjobs>();
+    Pjobs& pj = *owner;
     std::map<long, int> made;  // job id → trial whose job it is
     for (int trial = 0; trial < kTrials; ++trial) {
         SCOPED_TRACE("trial " + std::to_string(trial));
@@ -289,6 +292,7 @@ TEST(FaultKill, PjobsServerAtRandomMoments) {
         EXPECT_TRUE(prockit::test::eventually([&] { return !alive(server); }, 10s));
         none.disallow(server);
     }
+    owner.reset();
     none.check("pjobs");
 }
 
@@ -296,7 +300,9 @@ TEST(FaultKill, PjobsHolderAtRandomMoments) {
     Moments m;
     SCOPED_TRACE(m.trace());
     NoneLeftBehind none;
-    Pjobs pj;
+    // (destroyed before the last check: its destructor asks a server to stop, starting one)
+    auto owner = std::make_unique<Pjobs>();
+    Pjobs& pj = *owner;
     int lost = 0, done = 0;
     for (int trial = 0; trial < kTrials; ++trial) {
         SCOPED_TRACE("trial " + std::to_string(trial));
@@ -343,6 +349,7 @@ TEST(FaultKill, PjobsHolderAtRandomMoments) {
         EXPECT_TRUE(prockit::test::eventually([&] { return !alive(server); }, 10s));
         none.disallow(server);
     }
+    owner.reset();
     none.check("pjobs holders");
     std::cout << "[          ] pjobs holder kills: " << lost << " lost, " << done << " done first\n";
 }
