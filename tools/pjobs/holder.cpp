@@ -263,6 +263,7 @@ struct Holder {
                     state["core"] = s.core_dumped();
                 }
             }
+            state["pid"] = child.pid();  // every state names the job, for a server that lacks its PID
             if (!log_error.empty()) state["log_error"] = log_error;
             if (state["event"] == "exit") return true;
             broadcast(state);

@@ -237,7 +237,7 @@ std::optional<Frame> FrameReader::next() {
     return Frame{v->type, std::string(v->payload)};
 }
 
-bool write_file_atomic(const std::string& path, std::string_view text, std::string* error) {
+bool write_file_atomic(const std::string& path, std::string_view text, std::string* error, bool sync) {
     std::string tmp = path + ".tmp." + std::to_string(getpid());
     auto fail = [&](const char* what) {
         if (error) *error = std::string(what) + " " + tmp + ": " + std::strerror(errno);
@@ -255,9 +255,10 @@ bool write_file_atomic(const std::string& path, std::string_view text, std::stri
         p += w;
         n -= static_cast<std::size_t>(w);
     }
-    if (fsync(fd.get()) != 0) return fail("sync");
+    if (sync && fsync(fd.get()) != 0) return fail("sync");
     fd.reset();
     if (rename(tmp.c_str(), path.c_str()) != 0) return fail("rename");
+    if (!sync) return true;
     auto slash = path.rfind('/');
     unique_fd dir(open(slash == std::string::npos ? "." : path.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir) fsync(dir.get());

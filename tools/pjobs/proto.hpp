@@ -80,7 +80,9 @@ private:
 };
 
 /// Writes `text` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.
-bool write_file_atomic(const std::string& path, std::string_view text, std::string* error = nullptr);
+/// Without `sync` the two fsyncs are left out: the file is still whole or old whenever the writer
+/// dies (rename is atomic), but a crash of the machine may lose the write.
+bool write_file_atomic(const std::string& path, std::string_view text, std::string* error = nullptr, bool sync = true);
 
 /// A whole file's text ("" when it cannot be read).
 std::string read_small_file(const std::string& path);

@@ -11,8 +11,10 @@
 #include <prockit/process/command.hpp>
 #include <prockit/process/daemon.hpp>
 #include <prockit/process/program_path.hpp>
+#include <prockit/proc/procfs.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <ctime>
@@ -38,6 +40,22 @@ struct Waiter {
     std::vector<long> ids;
 };
 
+/// Whether a holder process of job `id` runs (ours, "pjobs-holder __holder ID"): one that has not
+/// bound its socket yet. True when /proc cannot be read (then only the deadline decides).
+bool holder_process_runs(long id) {
+    auto pids = proc::list_pids();
+    if (!pids) return true;
+    proc::ProcReader reader;
+    std::string want = "pjobs-holder __holder " + std::to_string(id);
+    for (pid_t p : *pids) {
+        auto cmd = reader.cmdline(p);
+        if (!cmd || *cmd != want) continue;
+        auto uid = reader.owner(p);
+        if (uid && *uid == geteuid()) return true;
+    }
+    return false;
+}
+
 json error_reply(const std::string& message, int exit_code = 1) {
     return {{"ok", false}, {"error", message}, {"exit", exit_code}};
 }
@@ -57,6 +75,9 @@ struct Server {
     std::map<int, FrameReader> clients;
     std::map<int, long> holders;  // subscription fd -> job id
     std::map<int, Waiter> waiters;
+    /// Jobs a killed server was starting (see start()): their holder may still be binding its
+    /// socket, so it is looked for until the deadline before the job counts as lost.
+    std::map<long, std::chrono::steady_clock::time_point> unconfirmed;
     /// What `list` and the job specs need of a finished job. A finished job's record no longer
     /// changes until it is forgotten (forget() and run() drop the entry with the record), so
     /// this is worked out once: 10,000 finished jobs then cost no JSON look-ups per list.
@@ -90,12 +111,13 @@ struct Server {
         }
     }
 
-    void save() {
+    /// Writes the table; `sync` false for a state that matters only if the server dies (see start()).
+    void save(bool sync = true) {
         std::string text = "{\"pjobs_table\":1}\n";
         for (const auto& [g, p] : groups) text += json{{"group", g}, {"parallel", p}}.dump() + "\n";
         for (const auto& [id, j] : jobs) text += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
         std::string err;
-        if (!write_file_atomic(paths.table(), text, &err)) {
+        if (!write_file_atomic(paths.table(), text, &err, sync)) {
             std::fprintf(stderr, "pjobs server: cannot save the job table: %s\n", err.c_str());
             if (warnings.empty() || warnings.back().rfind("cannot save", 0) != 0)
                 warnings.push_back("cannot save the job table: " + err);
@@ -183,7 +205,9 @@ struct Server {
     }
 
     // --- holders
-    void follow_holder(long id) {
+    /// Subscribes to the job's holder; when it cannot be reached, the job ends as its exit
+    /// record says (or is lost), unless `gone_if_unreachable` is false; true when followed.
+    bool follow_holder(long id, bool gone_if_unreachable = true) {
         unique_fd fd = connect_unix(paths.holder_socket(id));
         if (fd && send_json(fd.get(), {{"v", protocol_version}, {"op", "subscribe"}})) {
             int raw = fd.get();
@@ -191,9 +215,35 @@ struct Server {
             holders[raw] = id;
             clients[raw];
             fds.emplace(raw, std::move(fd));
-            return;
+            return true;
         }
-        holder_gone(id);
+        if (gone_if_unreachable) holder_gone(id);
+        return false;
+    }
+
+    /// A job the table shows starting (or running with no PID yet): a server was killed while it
+    /// started the job's holder. Followed as soon as the holder answers; done or lost (holder_gone)
+    /// once no holder process is left to answer, or after 30 s.
+    void find_holder(long id) {
+        if (follow_holder(id, false)) return;
+        if (!holder_process_runs(id))
+            holder_gone(id);
+        else
+            unconfirmed[id] = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    }
+    void recheck_unconfirmed() {
+        auto now = std::chrono::steady_clock::now();
+        for (auto it = unconfirmed.begin(); it != unconfirmed.end();) {
+            long id = it->first;
+            if (follow_holder(id, false)) {
+                it = unconfirmed.erase(it);
+            } else if (now >= it->second || !holder_process_runs(id)) {
+                it = unconfirmed.erase(it);
+                holder_gone(id);
+            } else {
+                ++it;
+            }
+        }
     }
 
     void holder_gone(long id) {
@@ -279,6 +329,12 @@ struct Server {
         spec["runtime"] = paths.runtime;
         spec["state_dir"] = paths.state;
         unlink(paths.exit_record(id).c_str());
+        // In the table before its holder exists: a server killed from here on leaves the job there
+        // (not running unrecorded, its id free for another job), and the next one finds its holder.
+        // Not synced: it guards against the server's death (the machine's ends the job anyway), and
+        // the save that follows the start is synced.
+        job["state"] = "starting";
+        save(false);
         Command c(self_exe);
         c.argv0("pjobs-holder").args({"__holder", std::to_string(id)}).in(Stdio::pipe()).out(Stdio::pipe());
         c.on_destroy(DestroyPolicy::kill_tree, std::chrono::seconds(0));
@@ -676,7 +732,12 @@ int server_main(const Paths& paths, const std::function<void(int, const std::str
     s.load();
     for (auto& [id, j] : s.jobs) {
         std::string st = j.value("state", "");
-        if (st == "running" || st == "stopped") s.follow_holder(id);
+        if (st == "starting" || (st == "running" && !j.contains("pid"))) {
+            j["state"] = "running";
+            s.find_holder(id);
+        } else if (st == "running" || st == "stopped") {
+            s.follow_holder(id);
+        }
     }
     s.changed();
     ready(0, "");
@@ -684,10 +745,11 @@ int server_main(const Paths& paths, const std::function<void(int, const std::str
         std::vector<pollfd> pfds;
         pfds.push_back({s.listener.get(), POLLIN, 0});
         for (auto& [fd, r] : s.clients) pfds.push_back({fd, POLLIN, 0});
-        if (poll(pfds.data(), pfds.size(), -1) < 0) {
+        if (poll(pfds.data(), pfds.size(), s.unconfirmed.empty() ? -1 : 20) < 0) {
             if (errno == EINTR) continue;
             break;
         }
+        if (!s.unconfirmed.empty()) s.recheck_unconfirmed();
         if (pfds[0].revents) s.accept_clients();
         for (std::size_t k = 1; k < pfds.size() && !s.stopping; ++k)
             if (pfds[k].revents) s.client_readable(pfds[k].fd);
