@@ -64,6 +64,7 @@ struct Server {
     std::string self_exe;
     long long started = std::time(nullptr);
     bool stopping = false;
+    bool unsaved = false;  // the last save failed: retried on a timer
 
     // --- persistence
     void load() {
@@ -90,9 +91,18 @@ struct Server {
         for (const auto& [id, j] : jobs) text += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
         std::string err;
         if (!write_file_atomic(paths.table(), text, &err)) {
-            std::fprintf(stderr, "pjobs server: cannot save the job table: %s\n", err.c_str());
-            if (warnings.empty() || warnings.back().rfind("cannot save", 0) != 0)
-                warnings.push_back("cannot save the job table: " + err);
+            // The file on disk is still the last table saved whole; the save is retried every
+            // second (and on each change) until it succeeds, and each list warns meanwhile.
+            if (!unsaved) std::fprintf(stderr, "pjobs server: cannot save the job table: %s\n", err.c_str());
+            unsaved = true;
+            std::erase_if(warnings, [](const std::string& w) { return w.rfind("cannot save", 0) == 0; });
+            warnings.push_back("cannot save the job table: " + err + " (retrying every second)");
+            return;
+        }
+        if (unsaved) {
+            std::fprintf(stderr, "pjobs server: the job table is saved again\n");
+            std::erase_if(warnings, [](const std::string& w) { return w.rfind("cannot save", 0) == 0; });
+            unsaved = false;
         }
     }
 
@@ -179,7 +189,7 @@ struct Server {
     // --- holders
     void follow_holder(long id) {
         unique_fd fd = connect_unix(paths.holder_socket(id));
-        if (fd && send_json(fd.get(), {{"v", protocol_version}, {"op", "subscribe"}})) {
+        if (fd && send_json(fd.get(), {{"v", protocol_version}, {"op", "subscribe"}, {"server", true}})) {
             int raw = fd.get();
             fcntl(raw, F_SETFL, fcntl(raw, F_GETFL) | O_NONBLOCK);
             holders[raw] = id;
@@ -660,9 +670,14 @@ int server_main(const Paths& paths, const std::function<void(int, const std::str
         std::vector<pollfd> pfds;
         pfds.push_back({s.listener.get(), POLLIN, 0});
         for (auto& [fd, r] : s.clients) pfds.push_back({fd, POLLIN, 0});
-        if (poll(pfds.data(), pfds.size(), -1) < 0) {
+        int ready_n = poll(pfds.data(), pfds.size(), s.unsaved ? 1000 : -1);
+        if (ready_n < 0) {
             if (errno == EINTR) continue;
             break;
+        }
+        if (ready_n == 0) {
+            if (s.unsaved) s.save();
+            continue;
         }
         if (pfds[0].revents) s.accept_clients();
         for (std::size_t k = 1; k < pfds.size() && !s.stopping; ++k)

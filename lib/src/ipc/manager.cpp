@@ -31,6 +31,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using detail::ManagerKind;
+
+// How long past a call's own timeout its reply may take before the server counts as not running.
+constexpr std::chrono::nanoseconds kManagerReplyGrace = 2s;
 using detail::ManagerOp;
 
 // The wire format: a request is (op, object id, timeout in ns or -1, two byte strings); a reply is
@@ -927,12 +930,23 @@ std::string detail::ManagerLink::call(ManagerOp op, std::uint64_t id, Timeout ti
     Connection& c = connection_for(*this, what);
     std::int64_t t = timeout ? std::max<std::int64_t>(0, timeout->count()) : -1;
     std::string bytes;
+    // A call with a timeout stays bounded when the server does not run (SIGSTOPped, frozen): the
+    // server answers a parked request when its timeout passes, so no answer by then plus a grace
+    // period means none is coming in time. The connection is dropped (a late reply would answer
+    // the next request), which releases a Lock this thread held through it.
+    Timeout within;
+    if (timeout) within = std::max<std::chrono::nanoseconds>(*timeout, 0ns) + kManagerReplyGrace;
     try {
-        c.send_bytes(encode(Request{static_cast<std::uint32_t>(op), id, t, std::string(a), std::string(b)}));
-        bytes = c.recv_bytes();
+        c.send_bytes(encode(Request{static_cast<std::uint32_t>(op), id, t, std::string(a), std::string(b)}), within);
+        bytes = c.recv_bytes(within);
     } catch (const EofError&) {
         c.close();
         throw_ipc(IpcErrc::eof, std::string("use ") + what + ": the manager's server at " + address + " is gone");
+    } catch (const TimeoutError&) {
+        c.close();
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*within).count();
+        throw_ipc(make_error_code(Errc::timed_out), std::string("use ") + what + ": the manager's server at " + address +
+                                                        " did not answer within " + std::to_string(ms) + " ms");
     }
     auto [status, payload] = decode_or_throw<Reply>(bytes);
     switch (static_cast<ReplyStatus>(status)) {
