@@ -3,6 +3,9 @@
 
 #include "server.hpp"
 
+#include "common/cli.hpp"
+#include "common/duration.hpp"
+
 #include <prockit/process/daemon.hpp>
 
 #include <cerrno>
@@ -10,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace prockit::pjobs {
@@ -34,6 +38,20 @@ void start_server(const Paths& paths) {
     if (r->code != 0 && r->message.find("held by") == std::string::npos) throw Failure(r->message);
 }
 
+/// How long the server may take to answer a request it answers at once: PJOBS_TIMEOUT (a
+/// duration), 10 s by default. A stopped or frozen server then fails the command instead of
+/// hanging it.
+std::chrono::nanoseconds reply_timeout() {
+    const char* v = std::getenv("PJOBS_TIMEOUT");
+    if (!v || !*v) return std::chrono::seconds(10);
+    auto d = tools::parse_duration(v);
+    if (!d || d->count() <= 0)
+        throw Failure(std::string("cannot parse PJOBS_TIMEOUT \"") + v + "\": " +
+                          (d ? std::string("it must be above zero") : tools::error_reason(d.error())),
+                      2);
+    return *d;
+}
+
 }  // namespace
 
 unique_fd connect_server(const Paths& paths, bool start) {
@@ -56,8 +74,23 @@ unique_fd connect_server(const Paths& paths, bool start) {
 
 nlohmann::json call_on(int fd, nlohmann::json request) {
     request["v"] = protocol_version;
-    if (!send_json(fd, request)) throw Failure("cannot talk to the server: the connection was closed");
+    // Bounded both ways (and for what the caller reads next on this connection, a raw list).
+    const auto limit = reply_timeout();
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
+    timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    auto no_answer = [&] {
+        return Failure("cannot talk to the server: it did not answer within " + tools::format_duration(limit) +
+                       " (is it stopped? see PJOBS_TIMEOUT)");
+    };
+    if (!send_json(fd, request)) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) throw no_answer();
+        throw Failure("cannot talk to the server: the connection was closed");
+    }
+    errno = 0;
     auto f = recv_frame(fd);
+    if (!f && (errno == EAGAIN || errno == EWOULDBLOCK)) throw no_answer();
     if (!f || f->type != 'j') throw Failure("cannot talk to the server: the connection was closed");
     auto reply = nlohmann::json::parse(f->payload, nullptr, false);
     if (reply.is_discarded() || !reply.is_object()) throw Failure("cannot talk to the server: malformed answer");

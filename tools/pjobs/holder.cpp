@@ -17,6 +17,7 @@
 #include <prockit/sched/cpuset.hpp>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -26,7 +27,9 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <termios.h>
 #include <unistd.h>
 #include <vector>
@@ -43,9 +46,20 @@ constexpr std::size_t scrollback_limit = 64 * 1024;
 /// job that writes fast.
 constexpr std::size_t batch_limit = 256 * 1024;
 
+/// What a client that stopped reading (a SIGSTOPped `fg`, a frozen terminal) may have waiting
+/// in the holder beyond its socket's buffer. Past it the client is detached: it gets what was
+/// queued and a "detached" event, and then nothing more, so the holder never waits for a reader
+/// and the job's output still reaches its log.
+constexpr std::size_t client_backlog_limit = 1u << 20;
+/// How long an ending holder lets clients drain what waits for them (its exit event).
+constexpr int finish_drain_ms = 2000;
+
 struct Client {
     FrameReader reader;
     bool subscriber = false;
+    bool server = false;  // the pjobs server (it keeps the job's end in its table)
+    std::string out;   // frames not yet taken by the socket (the first one maybe in part)
+    bool cut = false;  // detached for not reading: closed once `out` is sent
 };
 
 struct Holder {
@@ -68,8 +82,71 @@ struct Holder {
     json state = {{"event", "state"}, {"state", "running"}};
 
     void broadcast(const json& ev) {
+        std::vector<int> to;
         for (auto& [fd, c] : clients)
-            if (c.subscriber || fd == attached) send_json(fd, ev);
+            if (c.subscriber || fd == attached) to.push_back(fd);
+        for (int fd : to) send_to(fd, 'j', ev.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+
+    /// Sends a frame without waiting: what the socket does not take now waits in the client's
+    /// queue (sent as the socket drains, flush()), bounded by client_backlog_limit.
+    void send_to(int fd, char type, std::string_view payload) {
+        auto it = clients.find(fd);
+        if (it == clients.end() || it->second.cut) return;
+        Client& c = it->second;
+        char head[5];
+        uint32_t len = htonl(static_cast<uint32_t>(payload.size() + 1));
+        std::memcpy(head, &len, 4);
+        head[4] = type;
+        std::size_t sent = 0;
+        if (c.out.empty()) {  // the usual case: straight from the caller's buffer, no copy
+            iovec iov[2] = {{head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
+            msghdr msg{};
+            msg.msg_iov = iov;
+            msg.msg_iovlen = 2;
+            ssize_t w;
+            do w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+            while (w < 0 && errno == EINTR);
+            if (w < 0 && errno != EAGAIN) {
+                drop(fd);
+                return;
+            }
+            sent = w < 0 ? 0 : static_cast<std::size_t>(w);
+            if (sent == sizeof head + payload.size()) return;
+        }
+        if (sent < sizeof head) c.out.append(head + sent, sizeof head - sent);
+        std::size_t done = sent < sizeof head ? 0 : sent - sizeof head;
+        c.out.append(payload.data() + done, payload.size() - done);
+        if (c.out.size() > client_backlog_limit) {
+            c.cut = true;
+            c.subscriber = false;
+            if (fd == attached) attached = -1;
+            json ev = {{"event", "detached"},
+                       {"reason", "it stopped reading the job's output (the rest is in the job's log)"}};
+            std::string text = ev.dump();
+            uint32_t l = htonl(static_cast<uint32_t>(text.size() + 1));
+            c.out.append(reinterpret_cast<const char*>(&l), 4);
+            c.out.push_back('j');
+            c.out += text;
+        }
+    }
+
+    /// Sends what waits for a client, as far as its socket takes it.
+    void flush(int fd) {
+        auto it = clients.find(fd);
+        if (it == clients.end()) return;
+        Client& c = it->second;
+        while (!c.out.empty()) {
+            ssize_t w = send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0 && errno == EAGAIN) return;
+            if (w < 0) {
+                drop(fd);
+                return;
+            }
+            c.out.erase(0, static_cast<std::size_t>(w));
+        }
+        if (c.cut) drop(fd);
     }
 
     void drop(int fd) {
@@ -97,7 +174,7 @@ struct Holder {
             }
         }
         scrollback.append(std::string_view(p, n));
-        if (attached >= 0 && !send_frame(attached, 'o', std::string_view(p, n))) drop(attached);
+        if (attached >= 0) send_to(attached, 'o', std::string_view(p, n));
     }
 
     /// Reads what the job wrote, up to batch_limit bytes, logged and sent as one. One batch per
@@ -176,33 +253,41 @@ struct Holder {
         }
     }
 
+    void reply(int fd, const json& j) { send_to(fd, 'j', j.dump(-1, ' ', false, json::error_handler_t::replace)); }
+
     void request(int fd, const json& req) {
         if (req.value("v", 0) != protocol_version) {
-            send_json(fd, {{"ok", false}, {"error", "protocol version " + std::to_string(req.value("v", 0)) +
-                                                        " is not supported (the holder speaks " +
-                                                        std::to_string(protocol_version) + ")"}});
+            reply(fd, {{"ok", false}, {"error", "protocol version " + std::to_string(req.value("v", 0)) +
+                                                    " is not supported (the holder speaks " +
+                                                    std::to_string(protocol_version) + ")"}});
             return;
         }
         std::string op = req.value("op", "");
         if (op == "subscribe") {
             clients[fd].subscriber = true;
-            send_json(fd, state);
+            clients[fd].server = req.value("server", false);
+            reply(fd, state);
         } else if (op == "signal") {
             signal_job(req.value("sig", SIGTERM), req.value("tree", false));
-            send_json(fd, {{"ok", true}});
+            reply(fd, {{"ok", true}});
         } else if (op == "attach") {
             if (attached >= 0 && attached != fd) {
                 // A second client takes the job over; the first is told why it was detached.
-                send_json(attached, {{"event", "detached"}, {"reason", "attached from another terminal"}});
-                drop(attached);
+                int old = attached;
+                reply(old, {{"event", "detached"}, {"reason", "attached from another terminal"}});
+                attached = -1;
+                if (auto o = clients.find(old); o != clients.end()) {
+                    o->second.cut = true;  // closed once the event is sent
+                    flush(old);
+                }
             }
             attached = fd;
-            send_json(fd, state);
-            if (scrollback.size() > 0) send_frame(fd, 'o', scrollback.contents());
+            reply(fd, state);
+            if (scrollback.size() > 0) send_to(fd, 'o', scrollback.contents());
             if (req.contains("size")) set_winsize(req.value("size", ""));
             if (req.value("cont", false)) signal_job(SIGCONT, false);
         } else {
-            send_json(fd, {{"ok", false}, {"error", "unknown request " + op}});
+            reply(fd, {{"ok", false}, {"error", "unknown request " + op}});
         }
     }
 
@@ -270,14 +355,51 @@ struct Holder {
         }
     }
 
+    /// Whether a server has been sent the job's end (its exit event is out of our hands).
+    bool server_told() const {
+        for (const auto& [fd, c] : clients)
+            if (c.server && c.subscriber && c.out.empty()) return true;
+        return false;
+    }
+
     int finish() {
         while (read_output() && last_batch == batch.size()) {  // what the job wrote last
         }
         std::string err;
-        if (!write_file_atomic(paths.exit_record(id), state.dump() + "\n", &err))
-            std::fprintf(stderr, "pjobs holder %ld: cannot write exit record: %s\n", id, err.c_str());
+        bool recorded = write_file_atomic(paths.exit_record(id), state.dump() + "\n", &err);
+        if (!recorded) std::fprintf(stderr, "pjobs holder %ld: cannot write exit record: %s\n", id, err.c_str());
         broadcast(state);
+        // Without the record (a full disk) the job's status exists only here: the holder stays,
+        // its socket open, until a server has it (one subscribing now gets it as its answer) or
+        // the record can be written (retried every second). Else the job would be "lost".
+        while (!recorded && !server_told()) {
+            std::vector<pollfd> pfds;
+            pfds.push_back({listener.get(), POLLIN, 0});
+            for (auto& [fd, c] : clients) pfds.push_back({fd, static_cast<short>(c.out.empty() ? POLLIN : POLLIN | POLLOUT), 0});
+            int n = poll(pfds.data(), pfds.size(), 1000);
+            if (n < 0 && errno != EINTR) break;
+            if (n == 0) recorded = write_file_atomic(paths.exit_record(id), state.dump() + "\n", &err);
+            if (n <= 0) continue;
+            if (pfds[0].revents) accept_clients();
+            for (std::size_t k = 1; k < pfds.size(); ++k) {
+                if (pfds[k].revents & POLLOUT) flush(pfds[k].fd);
+                if (pfds[k].revents & ~POLLOUT) client_readable(pfds[k].fd);
+            }
+        }
         unlink(paths.holder_socket(id).c_str());
+        // What still waits for a client (a slow `fg`, the server) gets a short while to go out;
+        // a client that does not read is not waited for.
+        auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(finish_drain_ms);
+        for (;;) {
+            std::vector<pollfd> pfds;
+            for (auto& [fd, c] : clients)
+                if (!c.out.empty()) pfds.push_back({fd, POLLOUT, 0});
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
+            if (pfds.empty() || left <= 0) break;
+            if (poll(pfds.data(), pfds.size(), static_cast<int>(left)) < 0 && errno != EINTR) break;
+            for (auto& p : pfds)
+                if (p.revents) flush(p.fd);
+        }
         return 0;
     }
 };
@@ -402,15 +524,17 @@ int holder_main(const std::string& spec_text) {
         pfds.push_back({h.sigfd.get(), POLLIN, 0});
         pfds.push_back({h.listener.get(), POLLIN, 0});
         pfds.push_back({master_open ? h.master.get() : -1, POLLIN, 0});
-        for (auto& [fd, c] : h.clients) pfds.push_back({fd, POLLIN, 0});
+        for (auto& [fd, c] : h.clients) pfds.push_back({fd, static_cast<short>(c.out.empty() ? POLLIN : POLLIN | POLLOUT), 0});
         if (poll(pfds.data(), pfds.size(), -1) < 0) {
             if (errno == EINTR) continue;
             return 1;
         }
         if (pfds[2].revents) master_open = h.read_output();
         if (pfds[1].revents) h.accept_clients();
-        for (std::size_t k = 3; k < pfds.size(); ++k)
-            if (pfds[k].revents) h.client_readable(pfds[k].fd);
+        for (std::size_t k = 3; k < pfds.size(); ++k) {
+            if (pfds[k].revents & POLLOUT) h.flush(pfds[k].fd);
+            if (pfds[k].revents & ~POLLOUT) h.client_readable(pfds[k].fd);
+        }
         if (pfds[0].revents) {
             signalfd_siginfo si;
             while (read(h.sigfd.get(), &si, sizeof si) > 0) {

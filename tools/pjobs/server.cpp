@@ -91,6 +91,8 @@ struct Server {
     std::string self_exe;
     long long started = std::time(nullptr);
     bool stopping = false;
+    bool unsaved = false;  // the last save failed: retried on a timer
+    std::chrono::steady_clock::time_point last_save_try{};
 
     // --- persistence
     void load() {
@@ -113,14 +115,24 @@ struct Server {
 
     /// Writes the table; `sync` false for a state that matters only if the server dies (see start()).
     void save(bool sync = true) {
+        last_save_try = std::chrono::steady_clock::now();
         std::string text = "{\"pjobs_table\":1}\n";
         for (const auto& [g, p] : groups) text += json{{"group", g}, {"parallel", p}}.dump() + "\n";
         for (const auto& [id, j] : jobs) text += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
         std::string err;
         if (!write_file_atomic(paths.table(), text, &err, sync)) {
-            std::fprintf(stderr, "pjobs server: cannot save the job table: %s\n", err.c_str());
-            if (warnings.empty() || warnings.back().rfind("cannot save", 0) != 0)
-                warnings.push_back("cannot save the job table: " + err);
+            // The file on disk is still the last table saved whole; the save is retried every
+            // second (and on each change) until it succeeds, and each list warns meanwhile.
+            if (!unsaved) std::fprintf(stderr, "pjobs server: cannot save the job table: %s\n", err.c_str());
+            unsaved = true;
+            std::erase_if(warnings, [](const std::string& w) { return w.rfind("cannot save", 0) == 0; });
+            warnings.push_back("cannot save the job table: " + err + " (retrying every second)");
+            return;
+        }
+        if (unsaved) {
+            std::fprintf(stderr, "pjobs server: the job table is saved again\n");
+            std::erase_if(warnings, [](const std::string& w) { return w.rfind("cannot save", 0) == 0; });
+            unsaved = false;
         }
     }
 
@@ -209,7 +221,7 @@ struct Server {
     /// record says (or is lost), unless `gone_if_unreachable` is false; true when followed.
     bool follow_holder(long id, bool gone_if_unreachable = true) {
         unique_fd fd = connect_unix(paths.holder_socket(id));
-        if (fd && send_json(fd.get(), {{"v", protocol_version}, {"op", "subscribe"}})) {
+        if (fd && send_json(fd.get(), {{"v", protocol_version}, {"op", "subscribe"}, {"server", true}})) {
             int raw = fd.get();
             fcntl(raw, F_SETFL, fcntl(raw, F_GETFL) | O_NONBLOCK);
             holders[raw] = id;
@@ -745,11 +757,16 @@ int server_main(const Paths& paths, const std::function<void(int, const std::str
         std::vector<pollfd> pfds;
         pfds.push_back({s.listener.get(), POLLIN, 0});
         for (auto& [fd, r] : s.clients) pfds.push_back({fd, POLLIN, 0});
-        if (poll(pfds.data(), pfds.size(), s.unconfirmed.empty() ? -1 : 20) < 0) {
+        // Wakes every 20 ms while a job's start is unconfirmed, every second while the table
+        // is unsaved (a full disk), else only for events.
+        int ready_n = poll(pfds.data(), pfds.size(), !s.unconfirmed.empty() ? 20 : s.unsaved ? 1000 : -1);
+        if (ready_n < 0) {
             if (errno == EINTR) continue;
             break;
         }
         if (!s.unconfirmed.empty()) s.recheck_unconfirmed();
+        if (s.unsaved && std::chrono::steady_clock::now() - s.last_save_try >= std::chrono::seconds(1)) s.save();
+        if (ready_n == 0) continue;
         if (pfds[0].revents) s.accept_clients();
         for (std::size_t k = 1; k < pfds.size() && !s.stopping; ++k)
             if (pfds[k].revents) s.client_readable(pfds[k].fd);

@@ -185,6 +185,7 @@ struct Running {
     std::optional<CpuSet> cpus;
     unique_fd res_out, res_err;  // --results DIR, --files: the files kept
     std::string res_name;        // --files: the stdout file's name, printed when the job ends
+    std::string kept_in;         // --results DIR, --files: the directory of res_out
     bool direct = false;  // group mode: this job writes straight to prun's stdout/stderr
     bool maybe_lost = false;  // its buffer files' file system was seen full while it ran
     bool share_timed_out = false;  // --timeout N%: ended for running too long
@@ -762,7 +763,8 @@ Status Engine::keep_output(Running& r, const Job& job, Command& c) {
         {
             auto q = open_fd(dir + "/seq", O_WRONLY | O_CREAT | O_TRUNC, 0666);
             if (!q) return fail(Error(q.error().code(), "create " + dir + "/seq"));
-            if (auto st = write_all(q->get(), std::to_string(job.seq), "write the seq file"); !st) return st;
+            if (auto st = write_all(q->get(), std::to_string(job.seq)); !st)
+                return fail(Error(st.error().code(), "write " + dir + "/seq"));
         }
         auto o = open_fd(dir + "/stdout", O_WRONLY | O_CREAT | O_TRUNC, 0666);
         if (!o) return fail(Error(o.error().code(), "create " + dir + "/stdout"));
@@ -770,6 +772,7 @@ Status Engine::keep_output(Running& r, const Job& job, Command& c) {
         if (!e) return fail(Error(e.error().code(), "create " + dir + "/stderr"));
         r.res_out = std::move(*o);
         r.res_err = std::move(*e);
+        r.kept_in = dir;
         if (plan_.files) r.res_name = dir + "/stdout";
         c.out(Stdio::fd(r.res_out.get())).err(Stdio::fd(r.res_err.get()));
         return {};
@@ -779,6 +782,7 @@ Status Engine::keep_output(Running& r, const Job& job, Command& c) {
     if (fd < 0) return fail(last_error("create a file for the output of job " + std::to_string(job.seq) + " in " + TmpFiles::dir()));
     r.res_out = unique_fd(fd);
     r.res_name = name;
+    r.kept_in = TmpFiles::dir();
     auto e = tmp_.acquire();
     if (!e) return fail(e.error());
     r.err_file = std::move(*e);
@@ -987,9 +991,11 @@ void Engine::on_exit(Supervisor::Exit& e) {
     }
     f.received = r->received;
     if (r->out_file && check_tmp_full(r->out_file.get())) r->maybe_lost = true;
+    if (r->res_out && check_tmp_full(r->res_out.get())) r->maybe_lost = true;
+    if (r->res_err && check_tmp_full(r->res_err.get())) r->maybe_lost = true;
     if (r->maybe_lost)
         lost_output(r->job, Error::from_errno(ENOSPC, "keep the output of job " + std::to_string(r->job.seq) + " (" +
-                                                          r->job.name + ") in " + tmp_.dir()));
+                                                          r->job.name + ") in " + (r->kept_in.empty() ? tmp_.dir() : r->kept_in)));
     f.job = std::move(r->job);
     f.res_name = std::move(r->res_name);
     r->res_out.reset();
@@ -1232,16 +1238,22 @@ void Engine::flush_spill() {
 }
 
 bool Engine::check_tmp_full(int fd) {
-    // A job writes its buffered output into a file itself: a full file system fails the job's
-    // write, which prun cannot see, and a job may ignore it. So prun looks whenever it would
-    // free space (a job ended, a file is truncated): a full file system means every job buffering
-    // meanwhile may have lost bytes.
+    // A job writes its buffered or kept output (--results DIR, --files) into a file itself: a
+    // full file system fails the job's write, which prun cannot see, and a job may ignore it. So
+    // prun looks whenever a job ends or a file is truncated: a full file system means every job
+    // writing to it meanwhile may have lost bytes.
     struct statfs sf {};
     if (fstatfs(fd, &sf) != 0 || sf.f_blocks == 0) return false;  // a memfd: no such limit
     bool full = (geteuid() == 0 ? sf.f_bfree : sf.f_bavail) == 0;
     if (!full) return false;
+    struct stat full_st {};
+    const bool known = fstat(fd, &full_st) == 0;
+    auto on_it = [&](const unique_fd& f) {
+        struct stat st {};
+        return f && (!known || (fstat(f.get(), &st) == 0 && st.st_dev == full_st.st_dev));
+    };
     for (auto& [id, r] : running_)
-        if (r->out_file) r->maybe_lost = true;
+        if (on_it(r->out_file) || on_it(r->res_out) || on_it(r->res_err)) r->maybe_lost = true;
     return true;
 }
 

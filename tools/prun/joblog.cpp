@@ -45,11 +45,14 @@ Status JobLog::open(const std::string& path, bool append, bool jsonl) {
     auto fd = open_fd(path, flags, 0644);
     if (!fd) return fail(Error(fd.error().code(), "open joblog " + path));
     fd_ = std::move(*fd);
+    path_ = path;
     struct stat st {};
     if (fstat(fd_.get(), &st) != 0) return fail(last_error("open joblog " + path));
     if (!jsonl_ && st.st_size == 0)
-        return write_all(fd_.get(), "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-                         "write the joblog");
+        if (auto w = write_all(fd_.get(), "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"); !w) {
+            (void)::ftruncate(fd_.get(), 0);  // no half header for a later --resume to stop at
+            return fail(Error(w.error().code(), "write joblog " + path));
+        }
     return {};
 }
 
@@ -98,8 +101,16 @@ Status JobLog::record(const JobLogEntry& e) {
         write_(jsonl_ ? jsonl_line(e) : tsv_line(e));
         return {};
     }
-    if (!fd_) return {};
-    return write_all(fd_.get(), jsonl_ ? jsonl_line(e) : tsv_line(e), "write the joblog");
+    if (!fd_ || broken_) return {};
+    // The log is opened O_APPEND and written by this process alone: its size is where the line
+    // starts, and where a line cut short by a full disk is cut off again.
+    struct stat st {};
+    const bool sized = fstat(fd_.get(), &st) == 0;
+    auto w = write_all(fd_.get(), jsonl_ ? jsonl_line(e) : tsv_line(e));
+    if (w) return {};
+    broken_ = true;
+    if (sized) (void)::ftruncate(fd_.get(), st.st_size);
+    return fail(Error(w.error().code(), "record job " + std::to_string(e.seq) + " or any job that ends after it in joblog " + path_));
 }
 
 Result<LoggedJobs> parse_joblog(const std::string& text, bool jsonl) {

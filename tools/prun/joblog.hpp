@@ -42,7 +42,10 @@ public:
     /// --joblog -: the lines go to `write` (prun's stdout), a TSV log with its header first.
     void open_writer(std::function<void(std::string_view)> write, bool jsonl);
     bool active() const { return static_cast<bool>(fd_) || static_cast<bool>(write_); }
-    /// Writes one line (one write(2), so a line is never torn by a crash of prun).
+    /// Writes one line (one write(2), so a line is never torn by a crash of prun). A line that
+    /// cannot be written whole (a full disk) is cut off again, so the log still holds whole lines
+    /// only, and no later line is written: the log then holds exactly the jobs before the one
+    /// named in the error, and --resume runs the others again.
     Status record(const JobLogEntry& e);
 
     /// The line record() writes, without writing it.
@@ -51,6 +54,8 @@ public:
 
 private:
     unique_fd fd_;
+    std::string path_;
+    bool broken_ = false;  // a line could not be written: no more are
     std::function<void(std::string_view)> write_;
     bool jsonl_ = false;
 };

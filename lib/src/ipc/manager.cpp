@@ -31,6 +31,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using detail::ManagerKind;
+
+// How long past a call's own timeout its reply may take before the server counts as not running.
+constexpr std::chrono::nanoseconds kManagerReplyGrace = 2s;
 using detail::ManagerOp;
 
 // The wire format: a request is (op, object id, timeout in ns or -1, two byte strings); a reply is
@@ -700,14 +703,17 @@ std::unordered_map<std::uint64_t, ThreadConnection>& thread_connections() {
 // Closes this thread's connection to a manager (when that manager is shut down or let go).
 void forget_connection(std::uint64_t serial) { thread_connections().erase(serial); }
 
-Connection& connection_for(const detail::ManagerLink& link, const char* what) {
+Connection& connection_for(const detail::ManagerLink& link, const char* what, Timeout within) {
     ThreadConnection& tc = thread_connections()[link.serial];
     pid_t self = ::getpid();
     if (tc.pid != self || tc.conn.closed()) {
         tc.conn.close();  // inherited across fork: this process's copy only; the parent keeps its own
         tc.pid = 0;
         try {
-            Connection sock = Client(link.address, link.authkey, 10s);
+            // A call's own bound holds for its connection too (a stopped server completes no
+            // handshake); 10 s at most.
+            std::chrono::nanoseconds limit = within ? std::min<std::chrono::nanoseconds>(*within, 10s) : std::chrono::nanoseconds(10s);
+            Connection sock = Client(link.address, link.authkey, limit);
             int req[2], rep[2];
             if (::pipe2(req, O_CLOEXEC) < 0) throw SystemError(last_error("create a pipe"));
             unique_fd req_r(req[0]), req_w(req[1]);
@@ -717,6 +723,11 @@ Connection& connection_for(const detail::ManagerLink& link, const char* what) {
             tc.conn = Connection(std::move(rep_r), std::move(req_w), unique_fd());
         } catch (const AuthenticationError&) {
             throw;
+        } catch (const TimeoutError&) {
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(within ? std::min<std::chrono::nanoseconds>(*within, 10s)
+                                                                                  : std::chrono::nanoseconds(10s));
+            throw_ipc(make_error_code(Errc::timed_out), std::string("use ") + what + ": the manager's server at " + link.address +
+                                                            " did not answer within " + std::to_string(ms.count()) + " ms");
         } catch (const SystemError& e) {
             throw_ipc(IpcErrc::eof, std::string("use ") + what + ": the manager's server at " + link.address +
                                         " is gone (" + e.what() + ")");
@@ -924,15 +935,26 @@ std::shared_ptr<ManagerRefs> refs_for(std::uint64_t serial, const std::string& a
 
 std::string detail::ManagerLink::call(ManagerOp op, std::uint64_t id, Timeout timeout, std::string_view a,
                                       std::string_view b, const char* what) const {
-    Connection& c = connection_for(*this, what);
     std::int64_t t = timeout ? std::max<std::int64_t>(0, timeout->count()) : -1;
     std::string bytes;
+    // A call with a timeout stays bounded when the server does not run (SIGSTOPped, frozen): the
+    // server answers a parked request when its timeout passes, so no answer by then plus a grace
+    // period means none is coming in time. The connection is dropped (a late reply would answer
+    // the next request), which releases a Lock this thread held through it.
+    Timeout within;
+    if (timeout) within = std::max<std::chrono::nanoseconds>(*timeout, 0ns) + kManagerReplyGrace;
+    Connection& c = connection_for(*this, what, within);
     try {
-        c.send_bytes(encode(Request{static_cast<std::uint32_t>(op), id, t, std::string(a), std::string(b)}));
-        bytes = c.recv_bytes();
+        c.send_bytes(encode(Request{static_cast<std::uint32_t>(op), id, t, std::string(a), std::string(b)}), within);
+        bytes = c.recv_bytes(within);
     } catch (const EofError&) {
         c.close();
         throw_ipc(IpcErrc::eof, std::string("use ") + what + ": the manager's server at " + address + " is gone");
+    } catch (const TimeoutError&) {
+        c.close();
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*within).count();
+        throw_ipc(make_error_code(Errc::timed_out), std::string("use ") + what + ": the manager's server at " + address +
+                                                        " did not answer within " + std::to_string(ms) + " ms");
     }
     auto [status, payload] = decode_or_throw<Reply>(bytes);
     switch (static_cast<ReplyStatus>(status)) {

@@ -120,6 +120,11 @@ void Supervisor::advance(JobId id) {
     if (j.step >= term_.size()) return;
     const TermStep& s = term_[j.step++];
     signal_tree(j, s.sig);
+    // A stopped process acts on a signal only once continued (SIGKILL aside): continue the tree
+    // after each step, as timeout(1) and a shell's kill do, or a stopped job would wait out the
+    // whole grace period before the KILL.
+    if (s.sig != SIGKILL && s.sig != SIGCONT && s.sig != SIGSTOP && s.sig != SIGTSTP && s.sig != SIGTTIN && s.sig != SIGTTOU)
+        signal_tree(j, SIGCONT);
     if (j.step < term_.size()) j.timer = loop_.after(s.wait, [this, id] { advance(id); });
 }
 

@@ -330,7 +330,7 @@ TEST(PrunPool, AFullDiskFailsTheRun) {
     EXPECT_NE(h.err.find("prun: cannot write output"), std::string::npos) << h.err;
     auto r = prun({"--joblog", "/dev/full", "true", ":::", "a"});
     EXPECT_EQ(r.code, 255);
-    EXPECT_EQ(r.err, "prun: cannot write the joblog: No space left on device\n");
+    EXPECT_EQ(r.err, "prun: cannot write joblog /dev/full: No space left on device\n");
     // The same runs with room to write succeed.
     EXPECT_EQ(prun({"-j2", "--tag", "echo", ":::", "a", "b", "c"}).code, 0);
 }

@@ -37,6 +37,11 @@
 //    thread that constructed the Manager) and ends the same way.
 //  * The default address is a fresh abstract name ('@prockit-...'), which leaves no file at all.
 //  * A proxy whose server is gone throws EofError ("the manager's server is gone"); never a hang.
+//  * A call given a timeout returns within it plus 2 s even when the server does not run
+//    (SIGSTOPped, frozen), a new connection's handshake included: TimeoutError "... did not answer
+//    within N ms", and this thread's connection is dropped (a Lock it held there is released).
+//    The server, once it runs again, still carries out the request it had been sent. A call
+//    without a timeout waits for the server as long as it takes, as in Python.
 //
 // References (as in Python): every proxy holds a reference to its object, and the server frees the
 // object when the last reference is gone. Copies of a proxy within one process are counted in the

@@ -1,5 +1,6 @@
 // prockit/supervise/term_sequence.hpp — how a supervised job is ended: signals sent to its whole
-// tree in turn, each followed by a wait (e.g. TERM, 200 ms, KILL).
+// tree in turn, each followed by a wait (e.g. TERM, 200 ms, KILL). The Supervisor continues the tree
+// (SIGCONT) after each signal but KILL and the stop signals, so a stopped job acts on it at once.
 #pragma once
 
 #include <chrono>
