@@ -20,6 +20,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -313,9 +314,10 @@ private:
 };
 
 /// A fork loop inside `group`: it forks until the limit refuses, each child runs /bin/true (every
-/// fourth) or exits after 5 ms, and it reaps and forks again. SIGKILL ends it; the group's
+/// fourth) or exits after 10 ms, and it reaps and forks again. SIGKILL ends it; the group's
 /// remaining processes are the group's to kill.
-inline pid_t start_fork_storm(const PidsGroup& group) {
+/// `forks`, when given, points to a counter in memory shared with the loop (see shared_counter).
+inline pid_t start_fork_storm(const PidsGroup& group, volatile long* forks = nullptr) {
     const std::string procs = group.path() + "/cgroup.procs";
     pid_t pid = ::fork();
     if (pid != 0) return pid;
@@ -332,10 +334,11 @@ inline pid_t start_fork_storm(const PidsGroup& group) {
         pid_t c = ::fork();
         if (c == 0) {
             if (i % 4 == 0) ::execve(true_path, argv, envp);
-            const timespec pause{0, 5 * 1000 * 1000};  // long enough for the group to fill
+            const timespec pause{0, 10 * 1000 * 1000};  // long enough for the group to fill
             ::nanosleep(&pause, nullptr);
             ::_exit(0);
         }
+        if (c > 0 && forks) *forks = *forks + 1;
         int ws;
         if (c < 0) {
             ::waitpid(-1, &ws, 0);  // at the limit: one must end before the next fork
@@ -344,6 +347,25 @@ inline pid_t start_fork_storm(const PidsGroup& group) {
         }
     }
 }
+
+/// A counter in anonymous shared memory, seen by a forked copy's writes (unmapped at exit).
+class SharedCounter {
+public:
+    SharedCounter() {
+        void* p = ::mmap(nullptr, sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        p_ = p == MAP_FAILED ? nullptr : static_cast<volatile long*>(p);
+    }
+    SharedCounter(const SharedCounter&) = delete;
+    SharedCounter& operator=(const SharedCounter&) = delete;
+    ~SharedCounter() {
+        if (p_) ::munmap(const_cast<long*>(p_), sizeof(long));
+    }
+    volatile long* get() const { return p_; }
+    long value() const { return p_ ? *p_ : 0; }
+
+private:
+    volatile long* p_ = nullptr;
+};
 
 /// The drop count of the NETLINK_CONNECTOR socket that process `pid` holds (from
 /// /proc/PID/net/netlink, matched by inode); nullopt when it holds none.
