@@ -223,8 +223,8 @@ TEST(PjobsLoad, AThousandClientsAtOnceAreAllAnswered) {
 
     // 1,000 connections, all open at once, each with one request of a mix.
     constexpr int clients = 1000;
-    enum Kind { list, status, logs, wait, run };
-    auto kind_of = [](int i) { return i % 50 == 4 ? run : static_cast<Kind>(i % 4); };
+    enum class Kind { list, status, logs, wait, run };
+    auto kind_of = [](int i) { return i % 50 == 4 ? Kind::run : static_cast<Kind>(i % 4); };
     std::vector<load::RawClient> conns(clients);
     auto start = Clock::now();
     std::string cwd = pj.dir.path;
@@ -235,11 +235,11 @@ TEST(PjobsLoad, AThousandClientsAtOnceAreAllAnswered) {
     for (int i = 0; i < clients; ++i) {
         nlohmann::json req;
         switch (kind_of(i)) {
-        case list: req = {{"op", "list"}, {"text", i % 8 == 0}}; break;
-        case status: req = {{"op", "status"}}; break;
-        case logs: req = {{"op", "resolve"}, {"spec", "%1"}, {"verb", "show the log of"}}; break;
-        case wait: req = {{"op", "wait"}, {"specs", {"%2"}}}; break;
-        case run:
+        case Kind::list: req = {{"op", "list"}, {"text", i % 8 == 0}}; break;
+        case Kind::status: req = {{"op", "status"}}; break;
+        case Kind::logs: req = {{"op", "resolve"}, {"spec", "%1"}, {"verb", "show the log of"}}; break;
+        case Kind::wait: req = {{"op", "wait"}, {"specs", {"%2"}}}; break;
+        case Kind::run:
             req = {{"op", "run"}, {"argv", {"/bin/echo", "job", std::to_string(i)}}, {"tty", false},
                    {"env", {"PATH=/usr/bin:/bin"}}, {"cwd", cwd}};
             ++runs;
@@ -263,13 +263,13 @@ TEST(PjobsLoad, AThousandClientsAtOnceAreAllAnswered) {
         int n = 0;
         for (int i = 0; i < clients; ++i) {
             auto& c = conns[static_cast<std::size_t>(i)];
-            if ((kind_of(i) == wait) != waits) continue;
+            if ((kind_of(i) == Kind::wait) != waits) continue;
             if (c.poll_answer()) ++n;
         }
         return n;
     };
     int n_wait = 0;
-    for (int i = 0; i < clients; ++i) n_wait += kind_of(i) == wait;
+    for (int i = 0; i < clients; ++i) n_wait += kind_of(i) == Kind::wait;
     ASSERT_TRUE(eventually([&] { return answered(false) == clients - n_wait; }, 60s))
         << answered(false) << " of " << clients - n_wait << " answered";
     const double answer_s = seconds_since(start);
@@ -282,13 +282,13 @@ TEST(PjobsLoad, AThousandClientsAtOnceAreAllAnswered) {
         ASSERT_EQ(c.type(), 'j');
         const auto& a = c.answer();
         ASSERT_TRUE(a.is_object() && a.value("ok", false)) << "request " << i << ": " << a.dump();
-        if (kind_of(i) == wait) {
+        if (kind_of(i) == Kind::wait) {
             EXPECT_EQ(a.value("status", -1), 3) << a.dump();
         }
-        if (kind_of(i) == logs) {
+        if (kind_of(i) == Kind::logs) {
             EXPECT_EQ(slurp(a.value("log", "")), "hello\n");
         }
-        if (kind_of(i) == run) {
+        if (kind_of(i) == Kind::run) {
             EXPECT_EQ(a["job"]["argv"][2], std::to_string(i));
         }
     }
