@@ -371,3 +371,65 @@ TEST(FaultOom, QueuePeer) {
     EXPECT_EQ(q.get<std::string>(5s), "after");
     EXPECT_TRUE(cg.drains()) << "left in the group: " << cg.procs_text();
 }
+
+// The reverse: prockit's own long-running processes do not make themselves the OOM killer's first
+// choice. Started from a process at 0 every one of them runs at 0. Started from a shell that made
+// itself expendable (1000, as `choom -n 1000 --` does), prun's guardian drops to 0 while its
+// supervisor and jobs keep what the user asked (prun(1)), and poomguard watch keeps it (it sets
+// nobody's value but by rule; its unit runs it at -1000).
+TEST(FaultOom, DefaultScoresOfPrunAndPoomguard) {
+    ASSERT_EQ(oom_adj_of(::getpid()), std::optional<int>(0)) << "the test must run at oom_score_adj 0";
+    for (int from : {0, 1000}) {
+        SCOPED_TRACE("started at " + std::to_string(from));
+        TempDir io;
+        Command c("/bin/sh");
+        c.args({"-c", "echo " + std::to_string(from) + " > /proc/self/oom_score_adj && exec \"$0\" \"$@\"", prun_path(), "--",
+                helper(), "echo", "started", "pause"});
+        c.in(Stdio::null()).out(Stdio::write_file(io / "out")).err(Stdio::write_file(io / "err"));
+        c.new_process_group().on_destroy(DestroyPolicy::kill_tree, 0s);
+        auto prun = c.spawn();
+        ASSERT_TRUE(prun) << prun.error().message();
+        ASSERT_TRUE(eventually([&] { return slurp(io / "out") == "started\n"; }, 20s)) << slurp(io / "err");
+        auto sup = children_of_pid(prun->pid());
+        ASSERT_EQ(sup.size(), 1u);
+        auto job = children_of_pid(sup[0]);
+        ASSERT_EQ(job.size(), 1u);
+        EXPECT_EQ(oom_adj_of(prun->pid()), std::optional<int>(0)) << "the guardian";
+        EXPECT_EQ(oom_adj_of(sup[0]), std::optional<int>(from)) << "the supervisor";
+        EXPECT_EQ(oom_adj_of(job[0]), std::optional<int>(from)) << "the job";
+        ASSERT_TRUE(prun->send_signal(SIGTERM));
+        auto st = prun->wait_for(30s);
+        ASSERT_TRUE(st && *st);
+
+        Scratch d;
+        write_file(d / "rules.conf", "[nothing]\nmatch.exe = " + (d / "absent") + "\nadj = 0\n");
+        Background w(d, {"watch", "--config", d / "rules.conf"}, "watch", {},
+                     {"/bin/sh", "-c", "echo " + std::to_string(from) + " > /proc/self/oom_score_adj && exec \"$0\" \"$@\""});
+        ASSERT_TRUE(w.ready()) << w.err();
+        EXPECT_EQ(oom_adj_of(w.child().pid()), std::optional<int>(from)) << "poomguard watch";
+        EXPECT_EQ(w.stop(SIGTERM), 0) << w.err();
+    }
+}
+
+// A pjobs server started by an expendable client (`choom -n 1000 -- pjobs run ...`) used to keep
+// 1000, and so did every holder it forked and every later job, whoever started it: the table and
+// the holders were the OOM killer's first choice and a job started at 0 ran at 1000. Now the
+// server and its holders run at 0, and each job takes its own client's value.
+TEST(FaultOom, PjobsServerAndHoldersDoNotInheritAnExpendableClientsScore) {
+    ASSERT_EQ(oom_adj_of(::getpid()), std::optional<int>(0)) << "the test must run at oom_score_adj 0";
+    Pjobs pj;
+    auto r = run_program("/bin/sh", {"-c", "echo 1000 > /proc/self/oom_score_adj && exec \"$0\" \"$@\"", pjobs_path(), "run", "--no-tty", "--", "sleep", "60"},
+                         {}, 60s, [&](Command& c) { c.env("XDG_RUNTIME_DIR", pj.runtime()).env("XDG_STATE_HOME", pj.state()).cwd(pj.dir.path); });
+    ASSERT_EQ(r.code, 0) << r.err;
+    ASSERT_EQ(pj({"run", "--no-tty", "--", "sleep", "61"}).code, 0);
+    ASSERT_EQ(pj({"run", "--no-tty", "--oom-score-adj", "300", "--", "sleep", "62"}).code, 0);
+    EXPECT_EQ(oom_adj_of(pj.server_pid()), std::optional<int>(0)) << "the server";
+    const int expected[] = {1000, 0, 300};
+    for (long id : {1L, 2L, 3L}) {
+        SCOPED_TRACE("job " + std::to_string(id));
+        long job = pj.pid_of(id);
+        ASSERT_GT(job, 0);
+        EXPECT_EQ(oom_adj_of(static_cast<pid_t>(parent_of(job))), std::optional<int>(0)) << "its holder";
+        EXPECT_EQ(oom_adj_of(static_cast<pid_t>(job)), std::optional<int>(expected[id - 1])) << "the job";
+    }
+}
