@@ -223,6 +223,17 @@ private:
     std::unique_ptr<Process> proc_;
 };
 
+/// The kernel's last OOM-kill lines (for failure messages; empty where dmesg cannot be read).
+inline std::string kernel_oom_log() {
+    std::string out;
+    if (FILE* f = ::popen("dmesg 2>/dev/null | grep -E 'Killed process|invoked oom-killer' | tail -n 6", "re")) {
+        char buf[512];
+        while (std::fgets(buf, sizeof buf, f)) out += buf;
+        ::pclose(f);
+    }
+    return out;
+}
+
 /// What a hog's end says, for messages.
 inline std::string describe(const std::optional<ExitStatus>& st) {
     if (!st) return "did not end";
