@@ -5,6 +5,7 @@
 #include "server.hpp"
 #include "common/cli.hpp"
 
+#include <prockit/oom/score.hpp>
 #include <prockit/sched/cpuset.hpp>
 #include <prockit/sys/signals.hpp>
 
@@ -77,7 +78,13 @@ int mode_run(const Paths& p, const Options& o) {
         req["cpus"] = o.cpus;
     }
     if (o.nice) req["nice"] = *o.nice;
-    if (o.oom_score_adj) req["oom_score_adj"] = *o.oom_score_adj;
+    if (o.oom_score_adj) {
+        req["oom_score_adj"] = *o.oom_score_adj;
+    } else if (auto own = oom::read_oom_score_adj(::getpid()); own && *own > 0) {
+        // The job takes what `choom -n N -- pjobs run` gave this command, as if it had started it;
+        // the server and its holders stay at 0 (server_main). Raising needs no privilege.
+        req["oom_score_adj"] = *own;
+    }
     winsize ws{};
     if (ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) req["size"] = std::to_string(ws.ws_row) + " " + std::to_string(ws.ws_col);
     json r = call(p, req);

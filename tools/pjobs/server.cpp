@@ -8,6 +8,7 @@
 // otherwise (a reboot, or a holder killed).
 #include "server.hpp"
 
+#include <prockit/oom/score.hpp>
 #include <prockit/process/command.hpp>
 #include <prockit/process/daemon.hpp>
 #include <prockit/process/program_path.hpp>
@@ -725,6 +726,10 @@ int server_main(const Paths& paths, const std::function<void(int, const std::str
     s.paths = paths;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
+    // Not the OOM killer's first choice because the command that started us was (`choom -n 1000
+    // -- pjobs run make`): every holder we fork, and the jobs of every later client, would inherit
+    // it. A job gets its own client's value instead (mode_run). Lowering to 0 needs no privilege.
+    if (auto adj = oom::read_oom_score_adj(::getpid()); adj && *adj > 0) (void)oom::set_own_oom_score_adj(0);
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     self[n > 0 ? n : 0] = '\0';

@@ -177,11 +177,14 @@ void close_all_but(std::vector<int> keep) {
     }
     std::size_t ended = TreeGuard::end_descendants({});
     bool killed = code == CLD_KILLED || code == CLD_DUMPED;
-    if (killed && ended > 0 && !name.empty()) {
+    if (killed && !name.empty()) {
+        // Always a line when the supervisor was killed: its jobs often died with it (their parent
+        // death signal), leaving nothing to end, and a bare 137 did not say what had happened.
         std::string sn = signal_name(status);
-        std::string line = name + ": the supervising process was killed by " + (sn.empty() ? std::to_string(status) : "SIG" + sn) +
-                           "; ended " + std::to_string(ended) + (ended == 1 ? " process" : " processes") + " it left\n";
-        (void)write_all(2, line);
+        std::string line = name + ": cannot finish the run: the supervising process was killed by " +
+                           (sn.empty() ? std::to_string(status) : "SIG" + sn);
+        if (ended > 0) line += "; ended " + std::to_string(ended) + (ended == 1 ? " process" : " processes") + " it left";
+        (void)write_all(2, line + "\n");
     }
     ::_exit(killed ? 128 + status : status);
 }

@@ -210,7 +210,7 @@ TEST(PrunTree, OomKillOfPrunLeavesNoSurvivor) {
     EXPECT_TRUE(eventually([&] { return count_marked(marker) == 0; }, 10s)) << count_marked(marker) << " processes survived the OOM kill";
     std::string err = slurp(io / "err");
     EXPECT_EQ((*st)->code(), std::optional<int>(128 + SIGKILL)) << err;
-    EXPECT_NE(err.find("prun: the supervising process was killed by SIGKILL; ended "), std::string::npos) << err;
+    EXPECT_NE(err.find("prun: cannot finish the run: the supervising process was killed by SIGKILL; ended "), std::string::npos) << err;
     EXPECT_TRUE(eventually([&] { return read_file(dir + "/cgroup.procs").value_or("x").empty(); }, 10s));
 }
 

@@ -18,7 +18,9 @@
 //  * When the supervisor ends — normally, by SIGKILL, by the OOM killer — its orphans go to the
 //    guardian, which SIGKILLs every child it has and reaps until it has none, then exits with the
 //    supervisor's status (128+N when it was killed by signal N). With options.name set, it prints
-//    one line on stderr when the supervisor was killed by a signal and processes had to be ended.
+//    one line on stderr whenever the supervisor was killed by a signal ("NAME: cannot finish the
+//    run: the supervising process was killed by SIGKILL", and "; ended N processes it left" when
+//    it had to end some).
 //  * When the guardian ends (SIGKILLed), guardian_fd() reads EOF: the supervisor then ends
 //    every descendant with end_descendants() (prun does this and exits 1).
 //
