@@ -104,7 +104,7 @@ void prun_kills(bool supervisor) {
         if (code == 0) ++completed;
         // stderr: nothing, or one line saying what happened (the guardian's documented line, or the
         // supervisor's house-form line when its guardian died).
-        EXPECT_TRUE(one_house_line_or_none(err, "prun", "^prun: the supervising process was killed by SIGKILL; ended [0-9]+ process(es)? it left$"))
+        EXPECT_TRUE(one_house_line_or_none(err, "prun", "^prun: cannot finish the run: the supervising process was killed by SIGKILL(; ended [0-9]+ process(es)? it left)?$"))
             << err;
         // stdout: whole lines, each a job's, none twice; all of them when prun completed.
         bool whole = true;
