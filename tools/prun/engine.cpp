@@ -855,11 +855,16 @@ void Engine::pump_streams() {
             break;
         }
         auto block = std::make_shared<const std::string>(std::move(**b));
+        // Written at once: a job whose pipe takes it all is free again for the next block.
         if (plan_.spread == Plan::Spread::tee) {
             for (auto& [id, r] : running_)
-                if (r->stream) r->stream_q.push_back(block);
+                if (r->stream) {
+                    r->stream_q.push_back(block);
+                    if (!r->stream_watch) write_stream(*r);
+                }
         } else {
             target->stream_q.push_back(block);
+            if (!target->stream_watch) write_stream(*target);
         }
     }
     for (auto& [id, r] : running_)
