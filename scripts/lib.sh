@@ -3,6 +3,7 @@
 
 PROCKIT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROCKIT_BUILD_DEPS=(g++ cmake ninja-build pkg-config libcli11-dev libcap-dev libseccomp-dev libssl-dev nlohmann-json3-dev
+                    libzstd-dev  # prun --compress
                     libgtest-dev libgmock-dev libbenchmark-dev
                     bash-completion zsh fish  # the completion tests drive bash, zsh and fish
                     parallel    # prun's side-by-side tests run GNU parallel

@@ -1,4 +1,5 @@
 #include "engine.hpp"
+#include "compress.hpp"
 #include "joblog.hpp"
 #include "output.hpp"
 
@@ -163,6 +164,7 @@ struct Job {
     std::string block;  // --pipe: the job's stdin
     std::optional<PartCutter::Range> part;  // --pipepart: the job's stdin, a range of the file
     bool piped = false;
+    bool stream = false;  // --round-robin, --tee: blocks go to the job's stdin through a pipe while it runs
     unsigned attempts = 0;
 };
 
@@ -178,6 +180,16 @@ struct Running {
     off_t feed_off = 0;
     std::size_t feed_left = 0;
     EventLoop::Id feed_watch = 0;
+    // --round-robin, --tee: the pipe to the job's stdin (closed when the input has ended and all
+    // was written, or when the job stopped reading), and the blocks waiting for it: --tee's are
+    // shared by all jobs, so a block is in memory once however many jobs still need it.
+    unique_fd stream;
+    std::deque<std::shared_ptr<const std::string>> stream_q;
+    std::size_t stream_pos = 0;  // in stream_q.front()
+    EventLoop::Id stream_watch = 0;
+    std::uint64_t stream_sent = 0;
+    bool compress = false;  // --compress: out_pipe/err_pipe are read into out_file/err_file as zstd frames
+    std::string z_out, z_err;  // --compress: what waits to fill a frame
     unique_fd out_file, err_file;  // group
     LinePipe out_pipe, err_pipe;   // line buffer; out_pipe alone when relayed
     bool relay = false;            // out_pipe is copied through unbuffered
@@ -202,6 +214,7 @@ struct Finished {
     std::uint64_t received = 0;
     std::uint64_t sent = 0;  // --pipe: the block's size
     std::optional<CpuSet> cpus;
+    bool compressed = false;  // its buffer files hold zstd frames
 };
 
 struct OrderEntry {
@@ -210,6 +223,7 @@ struct OrderEntry {
     std::string text;  // --files: printed before the outputs
     unique_fd out, err;
     std::string prefix;
+    bool compressed = false;
 };
 
 JobLogEntry log_entry(const Finished& f) {
@@ -282,6 +296,16 @@ private:
     void watch_input(int fd);
     void feed(Running& r);
     void end_feed(Running& r);
+    // --round-robin, --tee
+    bool streaming() const { return plan_.blocks && plan_.spread != Plan::Spread::per_block; }
+    void pump_streams();
+    void write_stream(Running& r);
+    void end_stream(Running& r);
+    Running* idle_stream();
+    bool stream_eof_ = false;     // no more blocks will come (the input ended, or the run is stopping)
+    int stream_wait_fd_ = -1;     // the input descriptor pump_streams() waits on, else -1
+    Supervisor::JobId rr_last_ = 0;  // --round-robin: the job that got the last block
+    void compress_chunk(Running& r, int dst, std::string_view chunk, bool final);
     void flush_order();
     void progress(bool final);
     std::string prefix_of(const Job& j) const { return plan_.tag ? (plan_.tagstring ? j.tag : j.name) + "\t" : std::string(); }
@@ -307,11 +331,13 @@ private:
     OutputSink out2_{2, [](const Error& e) { write_failed(e); }};
     OutputSink& sink(int fd) { return fd == 1 ? out1_ : out2_; }
     unique_fd spill_[3];
+    // --compress in effect: every buffered output file (and so the spill files) holds zstd frames.
+    bool compress_on_ = false;
     EventLoop::Id out_watch_[3] = {0, 0, 0};
     bool reading_paused_ = false;
     bool output_full() const;
     void sync_output();
-    void queue_file(int fd, unique_fd f, const std::string& prefix);
+    void queue_file(int fd, unique_fd f, const std::string& prefix, bool compressed = false);
     void spill(int fd, unique_fd f, const Job& job);
     void flush_spill();
     bool check_tmp_full(int fd);
@@ -432,10 +458,22 @@ Result<bool> Engine::next_job(Job& out) {
         std::optional<std::vector<std::string>> values;
         if (plan_.parts) {
             part = plan_.parts->next();
-        } else if (plan_.blocks) {
+        } else if (plan_.blocks && plan_.spread != Plan::Spread::tee) {
+            // --round-robin reads on only while the input has a block ready (the start loop waits
+            // for the input only before the first read), and gives it to a running job that is
+            // free to take it rather than starting one.
+            if (plan_.spread == Plan::Spread::round_robin && plan_.blocks->waiting_fd() >= 0) return false;
             auto b = plan_.blocks->next();
             if (!b) return fail(b.error());
             block = std::move(*b);
+            if (block && plan_.spread == Plan::Spread::round_robin) {
+                if (Running* idle = idle_stream()) {
+                    idle->stream_q.push_back(std::make_shared<const std::string>(std::move(*block)));
+                    write_stream(*idle);
+                    continue;
+                }
+            }
+            if (!block) stream_eof_ = true;
         } else if (plan_.batch) {
             auto b = next_batch();
             if (!b) return fail(b.error());
@@ -462,9 +500,11 @@ Result<bool> Engine::next_job(Job& out) {
             if (block) out.block = std::move(*block);
             out.part = part;
             out.piped = true;
-            out.name = "block " + std::to_string(seq);
+            out.stream = plan_.spread == Plan::Spread::round_robin;
+            out.name = (out.stream ? "stream " : "block ") + std::to_string(seq);
         } else {
             out.inputs = std::move(*values);
+            out.stream = plan_.spread == Plan::Spread::tee;
         }
         return true;
     }
@@ -472,12 +512,13 @@ Result<bool> Engine::next_job(Job& out) {
 
 int Engine::input_wait_fd() const {
     if (inputs_done_ || !retry_queue_.empty() || restart_job_ || !plan_.pool) return -1;
-    if (plan_.blocks) return plan_.blocks->waiting_fd();
+    if (plan_.blocks && plan_.spread != Plan::Spread::tee) return plan_.blocks->waiting_fd();
     return plan_.inputs ? plan_.inputs->waiting_fd() : -1;
 }
 
 Status Engine::fill_input() {
-    if (plan_.blocks) return plan_.blocks->fill();
+    // The watched descriptor is the blocks' (--pipe; --tee once its jobs run) or the inputs'.
+    if (plan_.blocks && (plan_.spread != Plan::Spread::tee || input_fd_ == plan_.blocks->waiting_fd())) return plan_.blocks->fill();
     return plan_.inputs ? plan_.inputs->fill() : Status{};
 }
 
@@ -498,7 +539,9 @@ void Engine::watch_input(int fd) {
 
 bool Engine::may_start(Clock::time_point now) const {
     if (stopping_) return false;
-    if (running_.size() >= plan_.jobs) return false;
+    // --tee: the start loop forms every job (run() checked that -j holds them all), so that the
+    // input's end is known to have been reached before the first block goes out.
+    if (running_.size() >= plan_.jobs && !(streaming() && plan_.spread == Plan::Spread::tee)) return false;
     if (last_start_ && plan_.delay.count() > 0 && now < *last_start_ + plan_.delay) return false;
     if (plan_.keep_order && order_.size() >= order_window_)
         return false;
@@ -615,8 +658,20 @@ void Engine::start(Job job) {
     Command c = plan_.base;
     c.program(job.argv[0]).clear_args();
     for (std::size_t i = 1; i < job.argv.size(); ++i) c.arg(job.argv[i]);
-    unique_fd feed_end;  // --pipepart
-    if (job.part) {
+    unique_fd feed_end;  // --pipepart, --round-robin, --tee: the pipe's end prun writes into
+    if (job.stream) {
+        // --round-robin, --tee: blocks are written into a pipe while the job runs; its end is
+        // closed when the input has ended and the job has taken all it was given.
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) {
+            fail_job(tools::exit_failure, last_error("create a pipe for job " + std::to_string(job.seq)));
+            return;
+        }
+        r->in_file = unique_fd(p[0]);
+        feed_end = unique_fd(p[1]);
+        (void)fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+        c.in(Stdio::fd(r->in_file.get()));
+    } else if (job.part) {
         // The range is spliced from the file into a pipe as the job reads it: the data never
         // passes through prun's memory, and a job that stops reading early costs nothing more.
         int p[2];
@@ -703,7 +758,13 @@ void Engine::start(Job job) {
             }
             r->out_file = std::move(*o);
             r->err_file = std::move(*e);
-            c.out(Stdio::fd(r->out_file.get())).err(Stdio::fd(r->err_file.get()));
+            if (compress_on_) {
+                // --compress: prun reads the job's output and writes it into the files compressed.
+                r->compress = true;
+                c.out(Stdio::pipe()).err(Stdio::pipe());
+            } else {
+                c.out(Stdio::fd(r->out_file.get())).err(Stdio::fd(r->err_file.get()));
+            }
             break;
         }
         case OutputMode::line_buffer: c.out(Stdio::pipe()).err(Stdio::pipe()); break;
@@ -712,7 +773,9 @@ void Engine::start(Job job) {
     if (plan_.verbose) {
         // -v: the command goes with the job's output (into its buffer when it has one).
         std::string line = job.display + "\n";
-        if (r->out_file) {
+        if (r->compress) {
+            compress_chunk(*r, 1, line, false);
+        } else if (r->out_file) {
             if (auto w = write_all(r->out_file.get(), line, "write a job's output to a temporary file"); !w) write_failed(w.error());
         } else {
             write_out(1, prefix_of(job) + line);
@@ -731,6 +794,12 @@ void Engine::start(Job job) {
     if (!first_spawn_reported_ && plan_.on_first_spawn) plan_.on_first_spawn(0, "");
     first_spawn_reported_ = true;
     r->id = *id;
+    if (job.stream) {
+        r->in_file.reset();  // the job's end only: when it exits, writing fails with EPIPE
+        r->stream = std::move(feed_end);
+        if (!job.block.empty()) r->stream_q.push_back(std::make_shared<const std::string>(std::move(job.block)));
+        job.block.clear();
+    }
     if (job.part) {
         r->in_file.reset();  // the job's end only: when it exits, splicing fails with EPIPE
         r->feed = std::move(feed_end);
@@ -752,6 +821,149 @@ void Engine::start(Job job) {
     Running& rr = *r;
     running_.emplace(*id, std::move(r));
     if (rr.feed) feed(rr);
+    if (rr.stream) {
+        if (plan_.spread == Plan::Spread::round_robin) rr_last_ = rr.id;
+        write_stream(rr);
+    }
+}
+
+// ---------------------------------------------------------------- --round-robin, --tee
+
+Running* Engine::idle_stream() {
+    // --round-robin: a running job that has taken all it was given; the search begins after the
+    // job that got the last block, so that blocks go round the jobs that are free.
+    Running* first = nullptr;
+    for (auto& [id, r] : running_) {
+        if (!r->stream || !r->stream_q.empty()) continue;
+        if (id > rr_last_) {
+            rr_last_ = id;
+            return r.get();
+        }
+        if (!first) first = r.get();
+    }
+    if (first) rr_last_ = first->id;
+    return first;
+}
+
+void Engine::pump_streams() {
+    // Reads blocks while some job can take one, gives them out, writes what the pipes take, and
+    // closes a pipe once the input has ended and its job has all it was given. A job's pipe that
+    // is full keeps its blocks queued: --round-robin then gives new blocks to other jobs, and
+    // --tee reads on only while every job has fewer than two blocks waiting, so a slow job holds
+    // the input back instead of making prun buffer it.
+    stream_wait_fd_ = -1;
+    if (!streaming()) return;
+    if (stopping_) stream_eof_ = true;  // a halt, a signal: the jobs get end-of-file and finish
+    while (!stream_eof_) {
+        Running* target = nullptr;  // --round-robin: the job the next block goes to
+        if (plan_.spread == Plan::Spread::tee) {
+            if (!inputs_done_) break;  // blocks go out only when every job runs, from the first byte
+            bool any = false, room = true;
+            for (auto& [id, r] : running_)
+                if (r->stream) {
+                    any = true;
+                    room = room && r->stream_q.size() < 2;
+                }
+            if (!any || !room) break;
+        } else if (!(target = idle_stream())) {
+            break;  // no free job: the start loop starts one (up to -j) when a block is ready
+        }
+        if (int fd = plan_.blocks->waiting_fd(); fd >= 0) {
+            stream_wait_fd_ = fd;
+            break;
+        }
+        auto b = plan_.blocks->next();
+        if (!b) {
+            tools::print_error(b.error());
+            stop_all(false);
+            if (!interrupted_) halt_code_ = plan_.own_failure;
+            stream_eof_ = true;
+            break;
+        }
+        if (!*b) {
+            stream_eof_ = true;
+            inputs_done_ = inputs_done_ || plan_.spread == Plan::Spread::round_robin;
+            break;
+        }
+        auto block = std::make_shared<const std::string>(std::move(**b));
+        // Written at once: a job whose pipe takes it all is free again for the next block.
+        if (plan_.spread == Plan::Spread::tee) {
+            for (auto& [id, r] : running_)
+                if (r->stream) {
+                    r->stream_q.push_back(block);
+                    if (!r->stream_watch) write_stream(*r);
+                }
+        } else {
+            target->stream_q.push_back(block);
+            if (!target->stream_watch) write_stream(*target);
+        }
+    }
+    for (auto& [id, r] : running_)
+        if (r->stream && !r->stream_watch) write_stream(*r);
+}
+
+void Engine::write_stream(Running& r) {
+    sigset_t pipe_sig, old;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    while (r.stream && !r.stream_q.empty()) {
+        const std::string& b = *r.stream_q.front();
+        if (r.stream_pos >= b.size()) {
+            r.stream_q.pop_front();
+            r.stream_pos = 0;
+            continue;
+        }
+        // SIGPIPE is held while writing: a job that stops reading early is no error of prun's
+        // (the signal it raised is taken back), and the other jobs go on.
+        pthread_sigmask(SIG_BLOCK, &pipe_sig, &old);
+        ssize_t n = ::write(r.stream.get(), b.data() + r.stream_pos, b.size() - r.stream_pos);
+        int e = errno;
+        if (n < 0 && e == EPIPE) {
+            struct timespec zero {};
+            (void)sigtimedwait(&pipe_sig, nullptr, &zero);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (n > 0) {
+            r.stream_pos += static_cast<std::size_t>(n);
+            r.stream_sent += static_cast<std::uint64_t>(n);
+            continue;
+        }
+        if (n < 0 && e == EINTR) continue;
+        if (n < 0 && e == EAGAIN) {
+            if (!r.stream_watch)
+                r.stream_watch = loop_.watch(r.stream.get(), POLLOUT, [this, &r](short) { write_stream(r); });
+            return;
+        }
+        if (n < 0 && e != EPIPE)
+            tools::print_error(Error::from_errno(e, "give job " + std::to_string(r.job.seq) + " its input"));
+        end_stream(r);  // EPIPE: the job stopped reading
+        return;
+    }
+    if (r.stream_watch) loop_.unwatch(r.stream_watch);
+    r.stream_watch = 0;
+    if (stream_eof_ && r.stream_q.empty()) r.stream.reset();  // the job reads end-of-file
+}
+
+void Engine::end_stream(Running& r) {
+    if (r.stream_watch) loop_.unwatch(r.stream_watch);
+    r.stream_watch = 0;
+    r.stream.reset();
+    r.stream_q.clear();
+    r.stream_pos = 0;
+}
+
+void Engine::compress_chunk(Running& r, int dst, std::string_view chunk, bool final) {
+    // --compress: output gathers into frames of up to 64 KiB (a frame per pipe read would cost
+    // more than it saves on small writes); the last one when the job's pipe ends.
+    constexpr std::size_t frame = 1 << 16;
+    std::string& z = dst == 1 ? r.z_out : r.z_err;
+    z.append(chunk);
+    if (z.size() < frame && !(final && !z.empty())) return;
+    const unique_fd& f = dst == 1 ? r.out_file : r.err_file;
+    if (auto st = write_frame(f.get(), z); !st)
+        lost_output(r.job, Error(st.error().code(), "keep the output of job " + std::to_string(r.job.seq) + " (" + r.job.name +
+                                                        ") in " + tmp_.dir()));
+    z.clear();
 }
 
 Status Engine::keep_output(Running& r, const Job& job, Command& c) {
@@ -889,7 +1101,9 @@ void Engine::read_pipe(Running& r, LinePipe& lp, int dst, bool final) {
         if (n > 0) {
             std::string_view chunk(buf, static_cast<std::size_t>(n));
             if (dst == 1) r.received += static_cast<std::uint64_t>(n);
-            if (r.relay)
+            if (r.compress)
+                compress_chunk(r, dst, chunk, false);
+            else if (r.relay)
                 write_out(dst, chunk);
             else
                 emit_lines(dst, lp.partial, chunk, prefix_of(r.job), plan_.tag, false);
@@ -900,7 +1114,10 @@ void Engine::read_pipe(Running& r, LinePipe& lp, int dst, bool final) {
         if (n < 0 && errno == EAGAIN && !final) return;
         break;  // EOF, error, or drained at the end
     }
-    if (!r.relay) emit_lines(dst, lp.partial, {}, prefix_of(r.job), plan_.tag, true);
+    if (r.compress)
+        compress_chunk(r, dst, {}, true);
+    else if (!r.relay)
+        emit_lines(dst, lp.partial, {}, prefix_of(r.job), plan_.tag, true);
     loop_.unwatch(lp.watch);
     lp.watch = 0;
     lp.fd.reset();
@@ -977,15 +1194,17 @@ void Engine::on_exit(Supervisor::Exit& e) {
     f.slot = r->slot;
     f.timed_out = e.timed_out || r->share_timed_out;
     f.cpus = r->cpus;
-    f.sent = r->job.part ? r->job.part->length : r->job.block.size();
+    f.sent = r->job.part ? r->job.part->length : r->job.stream ? r->stream_sent : r->job.block.size();
     end_feed(*r);
+    end_stream(*r);
     r->in_file.reset();  // closed, not reused (see TmpFiles::fresh)
     f.status = e.status;
     f.start = std::chrono::duration<double>(r->wall_start.time_since_epoch()).count();
     f.runtime = std::chrono::duration<double>(e.ended - r->start).count();
     read_pipe(*r, r->out_pipe, 1, true);
     read_pipe(*r, r->err_pipe, 2, true);
-    if (plan_.output == OutputMode::group && r->out_file) {
+    f.compressed = r->compress;
+    if (plan_.output == OutputMode::group && r->out_file && !r->compress) {
         struct stat stt {};
         if (fstat(r->out_file.get(), &stt) == 0) r->received = static_cast<std::uint64_t>(stt.st_size);
     }
@@ -1015,7 +1234,8 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
         single_timed_out_ = f.timed_out;
     }
     // Retries: a failed attempt is run again (its output dropped) while attempts remain.
-    if (f.spawned && !stopping_ && retry_.should_retry(ok, f.job.attempts)) {
+    // A --round-robin or --tee job is not retried: the input it was given cannot be given again.
+    if (f.spawned && !stopping_ && !f.job.stream && retry_.should_retry(ok, f.job.attempts)) {
         release_tmp(std::move(out));
         release_tmp(std::move(err));
         retry_queue_.push_back(std::move(f.job));
@@ -1044,6 +1264,7 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
                     e.err = std::move(err);
                     e.prefix = prefix;
                     e.text = std::move(text);
+                    e.compressed = f.compressed;
                 }
             flush_order();
         } else if (!text.empty()) {
@@ -1055,8 +1276,8 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
             spill(1, std::move(out), f.job);
             spill(2, std::move(err), f.job);
         } else {
-            if (out) queue_file(1, std::move(out), prefix);
-            if (err) queue_file(2, std::move(err), prefix);
+            if (out) queue_file(1, std::move(out), prefix, f.compressed);
+            if (err) queue_file(2, std::move(err), prefix, f.compressed);
         }
     } else if (plan_.keep_order) {
         for (auto& e : order_)
@@ -1135,8 +1356,8 @@ void Engine::flush_order() {
         OrderEntry e = std::move(order_.front());
         order_.pop_front();
         if (!e.text.empty()) write_out(1, e.text);
-        if (e.out) queue_file(1, std::move(e.out), e.prefix);
-        if (e.err) queue_file(2, std::move(e.err), e.prefix);
+        if (e.out) queue_file(1, std::move(e.out), e.prefix, e.compressed);
+        if (e.err) queue_file(2, std::move(e.err), e.prefix, e.compressed);
     }
 }
 
@@ -1174,10 +1395,10 @@ void Engine::sync_output() {
         }
 }
 
-void Engine::queue_file(int fd, unique_fd f, const std::string& prefix) {
+void Engine::queue_file(int fd, unique_fd f, const std::string& prefix, bool compressed) {
     struct stat st {};
     if (fstat(f.get(), &st) == 0) pipes_.copying(fd, st.st_size);
-    sink(fd).file(std::move(f), prefix, plan_.tag, [this](unique_fd done) { release_tmp(std::move(done)); });
+    sink(fd).file(std::move(f), prefix, plan_.tag, [this](unique_fd done) { release_tmp(std::move(done)); }, compressed);
 }
 
 void Engine::spill(int fd, unique_fd f, const Job& job) {
@@ -1232,7 +1453,7 @@ void Engine::flush_spill() {
             // Not reused: dropped once written (a spill file can be large).
             struct stat st {};
             if (fstat(spill_[fd].get(), &st) == 0) pipes_.copying(fd, st.st_size);
-            sink(fd).file(std::move(spill_[fd]), {}, false, [](unique_fd) {});
+            sink(fd).file(std::move(spill_[fd]), {}, false, [](unique_fd) {}, compress_on_);
             spill_[fd].reset();
         }
 }
@@ -1297,6 +1518,7 @@ void Engine::fit_descriptors() {
     std::size_t per_job = 1;
     bool buffered = plan_.output == OutputMode::group || plan_.output == OutputMode::line_buffer;
     if (buffered) per_job += 2;
+    if (compress_on_) per_job += 2;  // the pipes prun reads the output from
     else if (log_.active()) per_job += 1;
     if (plan_.blocks || plan_.parts) per_job += 1;
     std::size_t reserve = TmpFiles::kept + 2 + 8 + 2 + 8 + 8;
@@ -1430,6 +1652,7 @@ int Engine::run() {
         }
         table_ = std::move(*t);
     }
+    compress_on_ = plan_.compress && plan_.pool && plan_.output == OutputMode::group && plan_.results == Plan::Results::none && !plan_.files;
     if (plan_.pool) fit_descriptors();
     if (plan_.inputs) total_ = plan_.inputs->total();
     if (plan_.batch) {
@@ -1441,9 +1664,16 @@ int Engine::run() {
         total_.reset();  // the number of jobs is known only as they are formed
     }
     if (total_ && !skip_.empty()) total_ = *total_ - std::min(*total_, skip_.size());
+    if (streaming() && plan_.spread == Plan::Spread::tee && total_ && *total_ > plan_.jobs) {
+        // Every --tee job gets the input from its first byte, so all must run at once.
+        tools::print_error("cannot run --tee's " + std::to_string(*total_) + " jobs: they must all run at once, and only " +
+                           std::to_string(plan_.jobs) + " may (-j, or the descriptor limit)");
+        return plan_.own_failure;
+    }
     if (total_) halt_.set_total(*total_);
 
     for (;;) {
+        pump_streams();
         auto now = Clock::now();
         // Start what may start.
         while (may_start(now)) {
@@ -1483,7 +1713,9 @@ int Engine::run() {
         if (more && last_start_ && plan_.delay.count() > 0 && running_.size() < plan_.jobs) soonest(*last_start_ + plan_.delay);
         if (more && held_back_) soonest(now + std::chrono::seconds(1));  // --load, --memfree: look again
         if ((plan_.bar || plan_.eta || plan_.progress)) soonest(now + (tty_err_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000)));
-        watch_input(more && may_start(now) ? input_wait_fd() : -1);
+        pump_streams();  // the jobs just started get their blocks (--tee: once all run)
+        int in_fd = more && may_start(now) ? input_wait_fd() : -1;
+        watch_input(in_fd >= 0 ? in_fd : stream_wait_fd_);
         sync_output();
 
         if (auto st = loop_.run_once(wake); !st) {

@@ -101,7 +101,14 @@ struct Plan {
     std::optional<double> max_load;
     std::optional<std::uint64_t> memfree;
 
-    std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs
+    std::optional<BlockReader> blocks;  // --pipe: the jobs' stdin, in place of inputs (but --tee)
+    /// How --pipe's blocks reach the jobs: one job per block; dealt among at most -j jobs, each
+    /// started for a block no running job was free to take and fed blocks until the input ends
+    /// (--round-robin); or the whole input to every job, one job per input value, all running at
+    /// once (--tee).
+    enum class Spread { per_block, round_robin, tee } spread = Spread::per_block;
+    /// --compress: buffered --group output is kept in its temporary files as zstd frames.
+    bool compress = false;
     std::optional<PartCutter> parts;    // --pipepart: ranges of a file, spliced to the jobs' stdin
     /// The process-tree guard this process supervises under (prun is then a subreaper): the
     /// engine reaps adopted orphans, ends the run when the guardian is lost, and returns only

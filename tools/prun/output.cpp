@@ -148,7 +148,7 @@ void OutputSink::write(std::string_view data) {
     if (!blocked_) flush();
 }
 
-void OutputSink::file(unique_fd f, std::string prefix, bool tag, std::function<void(unique_fd)> done) {
+void OutputSink::file(unique_fd f, std::string prefix, bool tag, std::function<void(unique_fd)> done, bool compressed) {
     struct stat st {};
     if (failed_ || fstat(f.get(), &st) != 0 || st.st_size == 0) {
         done(std::move(f));
@@ -160,6 +160,7 @@ void OutputSink::file(unique_fd f, std::string prefix, bool tag, std::function<v
     it.size = st.st_size;
     it.prefix = std::move(prefix);
     it.tag = tag;
+    it.z = compressed;
     it.done = std::move(done);
     q_.push_back(std::move(it));
     ++files_;
@@ -193,8 +194,45 @@ bool OutputSink::flush() {
                 pop();
                 continue;
             }
-            if (it.off >= it.size && it.partial.empty()) {
+            if (it.off >= it.size && it.partial.empty() && !(it.z && (it.zpos < it.zin.size() || zr_.pending()))) {
                 pop();
+                continue;
+            }
+            if (it.z) {
+                // --compress: the next compressed chunk in, at most 64 KiB of output out.
+                if (!it.z_started) {
+                    zr_.reset();
+                    it.z_started = true;
+                }
+                if (it.zpos == it.zin.size() && !zr_.pending() && it.off < it.size) {
+                    it.zin.resize(1 << 16);
+                    ssize_t n = retry_eintr([&] {
+                        return pread(it.file.get(), it.zin.data(), std::min<std::size_t>(it.zin.size(), static_cast<std::size_t>(it.size - it.off)), it.off);
+                    });
+                    if (n < 0) {
+                        failed_ = true;
+                        on_error_(last_error("read buffered output"));
+                        drop();
+                        return true;
+                    }
+                    it.zin.resize(static_cast<std::size_t>(n));
+                    it.zpos = 0;
+                    if (n == 0) it.size = it.off;  // the file is shorter than it was
+                    it.off += n;
+                }
+                std::string chunk;
+                auto used = zr_.feed(it.zin.data() + it.zpos, it.zin.size() - it.zpos, chunk, 1 << 16);
+                if (!used) {
+                    failed_ = true;
+                    on_error_(used.error());
+                    drop();
+                    return true;
+                }
+                it.zpos += *used;
+                if (*used == 0 && chunk.empty() && !zr_.pending()) it.zpos = it.zin.size();  // no progress: a cut frame
+                bool last = it.off >= it.size && it.zpos == it.zin.size() && !zr_.pending();
+                cut_lines(it.data, it.partial, chunk, it.prefix, it.tag, last);
+                bytes_ += it.data.size();
                 continue;
             }
             // Untagged, to a description that does not block: straight from the file.

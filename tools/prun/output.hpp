@@ -6,6 +6,8 @@
 // jobs while the queue is long (back-pressure reaches the jobs).
 #pragma once
 
+#include "compress.hpp"
+
 #include <prockit/sys/result.hpp>
 #include <prockit/sys/unique_fd.hpp>
 
@@ -56,8 +58,9 @@ public:
     /// Queues bytes and writes what the reader takes now.
     void write(std::string_view data);
     /// Queues a file's content (from offset 0, its size now), prefixed line by line when `tag`;
-    /// `done` gets the file back once it is written (or dropped).
-    void file(unique_fd f, std::string prefix, bool tag, std::function<void(unique_fd)> done);
+    /// `done` gets the file back once it is written (or dropped). `compressed`: the file holds
+    /// zstd frames (--compress), decompressed on the way out.
+    void file(unique_fd f, std::string prefix, bool tag, std::function<void(unique_fd)> done, bool compressed = false);
     /// Writes what the reader takes now; true when the queue is empty.
     bool flush();
     /// Drops everything queued (the run is being ended by a signal).
@@ -82,6 +85,10 @@ private:
         std::string prefix, partial;
         bool tag = false;
         bool is_file = false;
+        bool z = false;          // zstd frames
+        bool z_started = false;  // zr_ was reset for this file
+        std::string zin;         // compressed bytes read, [zpos, size) not yet decompressed
+        std::size_t zpos = 0;
         std::function<void(unique_fd)> done;
     };
     ssize_t put(const char* p, std::size_t n);
@@ -96,6 +103,7 @@ private:
     std::size_t files_ = 0;
     bool blocked_ = false;  // the last write would have blocked
     bool failed_ = false;
+    FrameReader zr_;  // the front item's decompressor (one file is written at a time)
 };
 
 }  // namespace prockit::prun

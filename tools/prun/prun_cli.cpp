@@ -19,7 +19,9 @@
 #include <prockit/sys/signals.hpp>
 #include <prockit/sys/syscall.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <cmath>
 #include <charconv>
 #include <climits>
@@ -525,6 +527,10 @@ std::unique_ptr<CLI::App> build_cli(Options& o) {
     app->add_flag("--regexp", o.regexp, "--recstart and --recend are regular expressions (ECMAScript)")->group(g);
     app->add_flag("--pipepart,--pipe-part", o.pipepart, "As --pipe, from the file given with -a: each job's part goes from the file to its stdin")
         ->group(g);
+    app->add_flag("--round-robin,--round", o.round_robin, "--pipe: deal the blocks among at most -j jobs that each read many, not one job per block")
+        ->group(g);
+    app->add_flag("--tee", o.tee, "--pipe: every job gets all of stdin; one job per input value (:::), all at once")->group(g);
+    app->add_flag("--compress", o.compress, "Keep output that waits to be printed compressed (zstd) in $TMPDIR")->group(g);
     app->add_option("--results,--res", o.results, "Keep each job's output in DIR/1/ARG/{stdout,stderr,seq}; FILE.csv or .tsv: one table")
         ->type_name("DIR")->each(non_empty("--results"))->group(g);
     app->add_flag("--files", o.files, "Keep each job's stdout in a file and print the file's name instead")->group(g);
@@ -715,6 +721,7 @@ int run(const Options& o) {
             {!o.timeout.empty() && o.timeout.back() == '%', "--timeout N%"},
             {o.recstart.has_value(), "--recstart"}, {o.recend.has_value(), "--recend"}, {o.regexp, "--regexp"},
             {o.pipepart, "--pipepart"}, {!o.results.empty(), "--results"}, {o.files, "--files"},
+            {o.round_robin, "--round-robin"}, {o.tee, "--tee"}, {o.compress, "--compress"},
             {!o.load.empty(), "--load"}, {!o.memfree.empty(), "--memfree"}};
         for (const auto& [given, name] : pool_only)
             if (given)
@@ -929,14 +936,25 @@ int run(const Options& o) {
             sources.clear();
         }
         const bool piping = o.pipe || o.pipepart;
+        for (auto [given, name] : {std::pair{o.round_robin, "--round-robin"}, std::pair{o.tee, "--tee"}})
+            if (given && !o.pipe)
+                usage("cannot use " + std::string(name) + " without --pipe: it says how --pipe's blocks reach the jobs" +
+                      (o.pipepart ? " (not --pipepart's)" : ""));
+        if (o.round_robin && o.tee) usage("cannot use --round-robin and --tee together: a block goes to one job or to all");
+        if (o.tee && sources.empty())
+            usage("cannot use --tee without input sources (::: VALUES): each value is a job that gets all of stdin");
+        if ((o.round_robin || o.tee) && o.retries > 1)
+            usage("cannot use --retries with " + std::string(o.tee ? "--tee" : "--round-robin") + ": the input a job was given cannot be given again");
         if ((o.recstart || o.recend || o.regexp) && !piping)
             usage("cannot use " + std::string(o.recstart ? "--recstart" : o.recend ? "--recend" : "--regexp") +
                   " without --pipe or --pipepart: it says where their records end");
-        if (o.pipe && !sources.empty())
+        if (o.pipe && !o.tee && !sources.empty())
             usage("cannot use input sources (:::, ::::, -a) with --pipe: the jobs get standard input on their stdin");
         if (piping && tmpl_words.empty()) usage("cannot use --pipe: no command to run was given");
         if (piping && o.link) usage("cannot use --link with --pipe: it pairs input sources, and --pipe takes none");
         if (!piping && sources.empty()) sources.push_back({SourceSpec::Kind::stdin_, {}, {}});
+        // --tee: values make the jobs, as without --pipe; stdin is the blocks.
+        const bool values = !piping || o.tee;
         plan.have_template = !tmpl_words.empty();
         if (!o.results.empty()) {
             // GNU parallel's forms: a directory tree, or one table when the name ends in .csv or
@@ -953,7 +971,7 @@ int run(const Options& o) {
                 plan.results = Plan::Results::dir;
                 plan.results_path = o.results;
                 while (plan.results_path.size() > 1 && plan.results_path.back() == '/') plan.results_path.pop_back();
-                if (piping) usage("cannot use --results DIR with --pipe: a job's directory is named by its input values, and blocks have none");
+                if (piping && !o.tee) usage("cannot use --results DIR with --pipe: a job's directory is named by its input values, and blocks have none");
             }
             plan.output = OutputMode::group;
         }
@@ -971,6 +989,7 @@ int run(const Options& o) {
         }
         if (!o.memfree.empty()) plan.memfree = parse_memory(o.memfree);
         plan.files = o.files;
+        plan.compress = o.compress;
         if (o.files) plan.output = OutputMode::group;
         // Several arguments per job.
         int batching = int(o.max_args > 0) + int(o.max_args_pos > 0) + int(o.max_lines > 0) + int(o.multi_m) + int(o.multi_x);
@@ -1009,10 +1028,10 @@ int run(const Options& o) {
             auto t = Template::parse(tmpl_words, 999999, o.replace, syntax);
             uses_total = uses_total || (t && t->uses_total());
         }
-        if (!o.colsep.empty() && (piping || plan.batch))
+        if (!o.colsep.empty() && (!values || plan.batch))
             usage("cannot use --colsep with " + std::string(piping ? "--pipe" : "-n, -N, -L, -m or -X") + ": it cuts one input into columns");
-        if (o.header && piping) usage("cannot use --header with --pipe: it names input columns, and --pipe takes none");
-        if (o.shuf && piping) usage("cannot use --shuf with --pipe: the blocks are cut as standard input is read");
+        if (o.header && !values) usage("cannot use --header with --pipe: it names input columns, and --pipe takes none");
+        if (o.shuf && !values) usage("cannot use --shuf with --pipe: the blocks are cut as standard input is read");
         if (piping) {
             RecordBounds bounds;
             bounds.regexp = o.regexp;
@@ -1046,8 +1065,10 @@ int run(const Options& o) {
                     return own_failure;
                 }
                 plan.blocks.emplace(unique_fd(fd), std::move(bounds), size, pipe_records);
+                plan.spread = o.tee ? Plan::Spread::tee : o.round_robin ? Plan::Spread::round_robin : Plan::Spread::per_block;
             }
-        } else {
+        }
+        if (values) {
             auto in = Inputs::open(std::move(sources), sep, o.link, o.eof);
             if (!in) {
                 tools::print_error(in.error());
@@ -1078,25 +1099,35 @@ int run(const Options& o) {
                     return own_failure;
                 }
             }
-            if (plan.bar || plan.eta || plan.batch || uses_total) {
+            if (plan.bar || plan.eta || plan.batch || uses_total || o.tee) {
                 if (auto r = plan.inputs->materialize(); !r) {
                     tools::print_error(r.error());
                     return own_failure;
                 }
             }
             if (uses_total) plan.total_jobs = plan.inputs->total().value_or(0);
+            if (o.tee) {
+                // Every job reads the input from its first byte, so all run at once: one slot per
+                // value unless -j says otherwise, and then it must hold them all.
+                std::size_t n = plan.inputs->total().value_or(0);
+                if (o.jobs.empty())
+                    plan.jobs = static_cast<unsigned>(std::clamp<std::size_t>(n, 1, std::numeric_limits<unsigned>::max()));
+                else if (!plan.jobs_as_many && n > plan.jobs)
+                    usage("cannot use --tee with -j " + o.jobs + ": its " + std::to_string(n) +
+                          " jobs must all run at once (leave -j out, or -j 0)");
+            }
             if (auto empty = plan.inputs->empty_source(); empty && !o.no_run_if_empty) {
                 tools::print_error("cannot run jobs: " + *empty + " is empty (-r allows that)");
                 return own_failure;
             }
         }
         // With --pipe there is no input value; parse as for one source, then refuse any use of it.
-        std::size_t n_sources = piping || !o.colsep.empty() || o.header ? 999999 : n_given;  // any {N} parses (a --pipe one is refused)
+        std::size_t n_sources = !values || !o.colsep.empty() || o.header ? 999999 : n_given;  // any {N} parses (a --pipe one is refused)
         if (!piping && (o.max_args_pos || o.max_lines)) n_sources = o.max_args_pos ? o.max_args_pos : o.max_lines;  // {N}: the Nth input of the job
         auto t = Template::parse(tmpl_words, n_sources, o.replace, syntax);
         if (!t) usage("cannot parse the command template: " + t.error().context());
         plan.tmpl = std::move(*t);
-        if (piping && plan.tmpl.uses_inputs())
+        if (!values && plan.tmpl.uses_inputs())
             usage("cannot use input replacement strings with --pipe: each job gets a block on its stdin, not a value "
                   "(only {#} and {%} can be used)");
         if (plan.have_template && !plan.shell && plan.tmpl.fixed_program() && tmpl_words[0].empty())
@@ -1104,13 +1135,13 @@ int run(const Options& o) {
         if (!o.name.empty()) {
             auto n = Template::parse_text(o.name, n_sources, o.replace, syntax);
             if (!n) usage("cannot parse --name: " + n.error().context());
-            if (piping && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
+            if (!values && n->uses_inputs()) usage("cannot use --name with --pipe: it can use only {#} and {%}");
             plan.name_tmpl = std::move(*n);
         }
         if (!o.tagstring.empty()) {
             auto tag = Template::parse_text(o.tagstring, n_sources, o.replace, syntax);
             if (!tag) usage("cannot parse --tagstring: " + tag.error().context());
-            if (piping && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
+            if (!values && tag->uses_inputs()) usage("cannot use --tagstring with --pipe: it can use only {#} and {%}");
             plan.tag_tmpl = std::move(*tag);
         }
         // A fixed program that cannot be run: say so once, start nothing.

@@ -101,6 +101,9 @@ struct Options {
     std::optional<std::string> recstart, recend;  // --pipe's record boundaries
     bool regexp = false;
     bool pipepart = false;
+    bool round_robin = false;  // --round-robin: --pipe's blocks dealt among -j jobs started once
+    bool tee = false;          // --tee: the whole of stdin to every job, one job per input value
+    bool compress = false;     // --compress: buffered output kept compressed in $TMPDIR
     std::string results;  // --results DIR | FILE.csv | FILE.tsv
     bool files = false;
     std::string load;     // --load MAX: the 1-minute load average, or N% of the CPUs

@@ -33,22 +33,6 @@ std::string numbers(int first, int count, const std::string& each = {}) {
     return s;
 }
 
-/// A small tmpfs for $TMPDIR, unmounted at the end; empty when it cannot be had.
-struct SmallTmpfs {
-    TempDir d;
-    std::string path;
-    SmallTmpfs() {
-        std::string mnt = d / "small";
-        mkdir(mnt.c_str(), 0700);
-        if (mount("prun-test", mnt.c_str(), "tmpfs", 0, "size=64k") == 0) path = mnt;
-        else why = std::strerror(errno);
-    }
-    ~SmallTmpfs() {
-        if (!path.empty()) umount2(path.c_str(), MNT_DETACH);
-    }
-    std::string why;
-};
-
 }  // namespace
 
 // ---------------------------------------------------------------- a reader that stops

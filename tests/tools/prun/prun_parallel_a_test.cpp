@@ -2,7 +2,7 @@
 // strings, -q, -v, and the value forms --timeout N%, --joblog -, -j FILE, with --shuf, --progress
 // and --halt's exit values. Each is run side by side with GNU parallel when it is installed; where
 // prun differs on purpose the test checks prun's own rule (and prun(1) says so).
-#include "prun_support.hpp"
+#include "side_by_side.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,41 +11,6 @@
 
 namespace prockit::test {
 namespace {
-
-std::string gnu_parallel() {
-    return access("/usr/bin/parallel", X_OK) == 0 ? "/usr/bin/parallel" : "/usr/local/bin/parallel";
-}
-
-struct Both {
-    PrunResult ours, theirs;
-};
-
-/// Runs `args` with prun and with GNU parallel (--will-cite: no citation notice), same stdin.
-Both both(const std::vector<std::string>& args, const std::string& input = {}) {
-    Both b;
-    b.ours = prun(args, input);
-    std::vector<std::string> gnu{"--will-cite"};
-    gnu.insert(gnu.end(), args.begin(), args.end());
-    b.theirs = run_program(gnu_parallel(), gnu, input, std::chrono::seconds(120));
-    return b;
-}
-
-#define SKIP_WITHOUT_GNU_PARALLEL() \
-    if (!have_gnu_parallel()) GTEST_SKIP() << "GNU parallel is not installed (Debian package parallel)"
-
-/// Same stdout and exit status as GNU parallel.
-void expect_same(const std::vector<std::string>& args, const std::string& input = {}) {
-    auto b = both(args, input);
-    EXPECT_EQ(b.ours.out, b.theirs.out) << ::testing::PrintToString(args) << "\nprun: " << b.ours.err;
-    EXPECT_EQ(b.ours.code, b.theirs.code) << ::testing::PrintToString(args) << "\nprun: " << b.ours.err
-                                          << "\nparallel: " << b.theirs.err;
-}
-
-std::vector<std::string> sorted_lines(const std::string& out) {
-    auto l = lines(out);
-    std::sort(l.begin(), l.end());
-    return l;
-}
 
 // ---------------------------------------------------------------- --colsep
 

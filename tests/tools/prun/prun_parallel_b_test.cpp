@@ -2,7 +2,7 @@
 // --pipepart, --results and --files, --load and --memfree, and --semaphore (GNU parallel's sem).
 // Each is run side by side with GNU parallel when it is installed; where prun differs on purpose
 // the test checks prun's own rule.
-#include "prun_support.hpp"
+#include "side_by_side.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -13,24 +13,6 @@
 
 namespace prockit::test {
 namespace {
-
-std::string gnu_parallel() {
-    return access("/usr/bin/parallel", X_OK) == 0 ? "/usr/bin/parallel" : "/usr/local/bin/parallel";
-}
-
-#define SKIP_WITHOUT_GNU_PARALLEL() \
-    if (!have_gnu_parallel()) GTEST_SKIP() << "GNU parallel is not installed (Debian package parallel)"
-
-/// Same stdout and exit status as GNU parallel (--will-cite: no citation notice).
-void expect_same(const std::vector<std::string>& args, const std::string& input = {}) {
-    auto ours = prun(args, input);
-    std::vector<std::string> gnu{"--will-cite"};
-    gnu.insert(gnu.end(), args.begin(), args.end());
-    auto theirs = run_program(gnu_parallel(), gnu, input, std::chrono::seconds(120));
-    EXPECT_EQ(ours.out, theirs.out) << ::testing::PrintToString(args) << "\nprun: " << ours.err;
-    EXPECT_EQ(ours.code, theirs.code) << ::testing::PrintToString(args) << "\nprun: " << ours.err
-                                      << "\nparallel: " << theirs.err;
-}
 
 /// Every file under `dir` with its content, "path=content" per line, sorted.
 std::string tree(const std::string& dir) {

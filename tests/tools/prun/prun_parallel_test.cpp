@@ -2,7 +2,7 @@
 // input lines as commands, command strings with shell syntax, exported bash functions, -r, -d, -E,
 // -0, --retries, --halt), each run side by side with GNU parallel when it is installed. Where prun
 // differs on purpose the test says so and checks prun's own rule.
-#include "prun_support.hpp"
+#include "side_by_side.hpp"
 
 #include <sys/stat.h>
 
@@ -10,36 +10,6 @@
 
 namespace prockit::test {
 namespace {
-
-std::string gnu_parallel() {
-    return access("/usr/bin/parallel", X_OK) == 0 ? "/usr/bin/parallel" : "/usr/local/bin/parallel";
-}
-
-struct Both {
-    PrunResult ours, theirs;
-};
-
-/// Runs `args` with prun and with GNU parallel (--will-cite: no citation notice), same stdin.
-/// Call SKIP_WITHOUT_GNU_PARALLEL() first.
-Both both(const std::vector<std::string>& args, const std::string& input = {}) {
-    Both b;
-    b.ours = prun(args, input);
-    std::vector<std::string> gnu{"--will-cite"};
-    gnu.insert(gnu.end(), args.begin(), args.end());
-    b.theirs = run_program(gnu_parallel(), gnu, input, std::chrono::seconds(120));
-    return b;
-}
-
-#define SKIP_WITHOUT_GNU_PARALLEL() \
-    if (!have_gnu_parallel()) GTEST_SKIP() << "GNU parallel is not installed (Debian package parallel)"
-
-/// Same stdout and exit status as GNU parallel.
-void expect_same(const std::vector<std::string>& args, const std::string& input = {}) {
-    auto b = both(args, input);
-    EXPECT_EQ(b.ours.out, b.theirs.out) << ::testing::PrintToString(args);
-    EXPECT_EQ(b.ours.code, b.theirs.code) << ::testing::PrintToString(args) << "\nprun: " << b.ours.err
-                                          << "\nparallel: " << b.theirs.err;
-}
 
 // ---------------------------------------------------------------- stdin makes a pool
 

@@ -9,7 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -134,6 +139,22 @@ inline bool eventually(const std::function<bool()>& cond, std::chrono::milliseco
     }
     return cond();
 }
+
+/// A small tmpfs for $TMPDIR, unmounted at the end; empty when it cannot be had.
+struct SmallTmpfs {
+    TempDir d;
+    std::string path;
+    SmallTmpfs() {
+        std::string mnt = d / "small";
+        mkdir(mnt.c_str(), 0700);
+        if (mount("prun-test", mnt.c_str(), "tmpfs", 0, "size=64k") == 0) path = mnt;
+        else why = std::strerror(errno);
+    }
+    ~SmallTmpfs() {
+        if (!path.empty()) umount2(path.c_str(), MNT_DETACH);
+    }
+    std::string why;
+};
 
 /// Whether GNU parallel is installed (for side-by-side cases).
 inline bool have_gnu_parallel() {
