@@ -20,9 +20,11 @@
 #include <fcntl.h>
 #include <limits>
 #include <map>
+#include <optional>
 #include <memory>
 #include <poll.h>
 #include <queue>
+#include <utility>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <csignal>
@@ -224,6 +226,7 @@ struct OrderEntry {
     unique_fd out, err;
     std::string prefix;
     bool compressed = false;
+    std::optional<JobLogEntry> log;  // --joblog -: the job's line, printed after its output
 };
 
 JobLogEntry log_entry(const Finished& f) {
@@ -816,7 +819,7 @@ void Engine::start(Job job) {
         watch_pipe(*r, r->err_pipe, 2);
     }
     r->job = std::move(job);
-    if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}, {}});
+    if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}, {}, false, std::nullopt});
     if (stopping_) sup_.stop(*id);
     Running& rr = *r;
     running_.emplace(*id, std::move(r));
@@ -1265,6 +1268,7 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
                     e.prefix = prefix;
                     e.text = std::move(text);
                     e.compressed = f.compressed;
+                    e.log = std::exchange(log_after, std::nullopt);
                 }
             flush_order();
         } else if (!text.empty()) {
@@ -1281,7 +1285,10 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
         }
     } else if (plan_.keep_order) {
         for (auto& e : order_)
-            if (e.seq == f.job.seq) e.done = true;
+            if (e.seq == f.job.seq) {
+                e.done = true;
+                e.log = std::exchange(log_after, std::nullopt);
+            }
         flush_order();
     }
     if (log_after) (void)log_.record(*log_after);
@@ -1358,6 +1365,7 @@ void Engine::flush_order() {
         if (!e.text.empty()) write_out(1, e.text);
         if (e.out) queue_file(1, std::move(e.out), e.prefix, e.compressed);
         if (e.err) queue_file(2, std::move(e.err), e.prefix, e.compressed);
+        if (e.log) (void)log_.record(*e.log);  // -k: a job's line after its output, in order
     }
 }
 

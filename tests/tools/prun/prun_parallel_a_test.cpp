@@ -149,10 +149,23 @@ TEST(PrunParallelA, JoblogOnStdout) {
     EXPECT_EQ(l[0], "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand");
     // Each job's output, then its line.
     EXPECT_EQ(l[1], "a");
+    ASSERT_EQ(columns(l[2]).size(), 9u) << r.out;
     EXPECT_EQ(columns(l[2])[0], "1");
     EXPECT_EQ(columns(l[2])[8], "echo a");
     EXPECT_EQ(l[3], "b");
+    ASSERT_EQ(columns(l[4]).size(), 9u) << r.out;
     EXPECT_EQ(columns(l[4])[8], "echo b");
+    // A later job that ends first waits with its line too: output, then line, in input order.
+    r = prun({"--joblog", "-", "-k", "sh", "-c", "sleep {}; echo {}", ":::", "0.3", "0"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    l = lines(r.out);
+    ASSERT_EQ(l.size(), 5u) << r.out;
+    EXPECT_EQ(l[1], "0.3") << r.out;
+    ASSERT_EQ(columns(l[2]).size(), 9u) << r.out;
+    EXPECT_EQ(columns(l[2])[0], "1") << r.out;
+    EXPECT_EQ(l[3], "0") << r.out;
+    ASSERT_EQ(columns(l[4]).size(), 9u) << r.out;
+    EXPECT_EQ(columns(l[4])[0], "2") << r.out;
     r = prun({"--joblog", "-", "--resume", "echo", ":::", "a"});
     EXPECT_EQ(r.code, 255);
     EXPECT_NE(r.err.find("cannot use --resume with --joblog -"), std::string::npos) << r.err;
