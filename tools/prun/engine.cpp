@@ -662,21 +662,12 @@ void Engine::start(Job job) {
     c.program(job.argv[0]).clear_args();
     for (std::size_t i = 1; i < job.argv.size(); ++i) c.arg(job.argv[i]);
     unique_fd feed_end;  // --pipepart, --round-robin, --tee: the pipe's end prun writes into
-    if (job.stream) {
+    if (job.stream || job.part) {
         // --round-robin, --tee: blocks are written into a pipe while the job runs; its end is
         // closed when the input has ended and the job has taken all it was given.
-        int p[2];
-        if (::pipe2(p, O_CLOEXEC) != 0) {
-            fail_job(tools::exit_failure, last_error("create a pipe for job " + std::to_string(job.seq)));
-            return;
-        }
-        r->in_file = unique_fd(p[0]);
-        feed_end = unique_fd(p[1]);
-        (void)fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
-        c.in(Stdio::fd(r->in_file.get()));
-    } else if (job.part) {
-        // The range is spliced from the file into a pipe as the job reads it: the data never
-        // passes through prun's memory, and a job that stops reading early costs nothing more.
+        // --pipepart: the range is spliced from the file into the pipe as the job reads it: the
+        // data never passes through prun's memory, and a job that stops reading early costs
+        // nothing more.
         int p[2];
         if (::pipe2(p, O_CLOEXEC) != 0) {
             fail_job(tools::exit_failure, last_error("create a pipe for job " + std::to_string(job.seq)));

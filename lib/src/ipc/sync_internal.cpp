@@ -1,4 +1,5 @@
 #include "ipc/sync_internal.hpp"
+#include "sys/sanitizers.hpp"
 
 #include <prockit/sys/syscall.hpp>
 
@@ -73,13 +74,6 @@ void init_robust_mutex(pthread_mutex_t* m) {
 }
 
 namespace {
-#if defined(__SANITIZE_THREAD__)
-#define PROCKIT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PROCKIT_TSAN 1
-#endif
-#endif
 
 int timed_lock(pthread_mutex_t* m, const timespec& abs_mono) {
 #ifdef PROCKIT_TSAN

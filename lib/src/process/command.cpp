@@ -4,6 +4,7 @@
 
 #include "child/plan.hpp"
 #include "process/cgroup.hpp"
+#include "sys/sanitizers.hpp"
 
 #include <prockit/sys/signals.hpp>
 #include <prockit/sys/syscall.hpp>
@@ -24,14 +25,6 @@ extern char** environ;
 
 #if defined(__x86_64__)
 #define PROCKIT_HAVE_CLONE3_TRAMPOLINE 1  // see clone3_call() below
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#define PROCKIT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PROCKIT_TSAN 1
-#endif
 #endif
 
 namespace prockit {
