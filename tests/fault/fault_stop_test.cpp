@@ -17,7 +17,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
 #include <pty.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <regex>
 
@@ -236,6 +239,70 @@ TEST(FaultStop, StalledLogsFollowerHoldsNoBacklog) {
         (void)follower->wait();
     }
     none.check("a stalled logs -f");
+}
+
+// A client that sends requests and never reads the answers: once its socket is full, the
+// server's send gives up (its stall limit) and closes that client; every other client is served
+// meanwhile and after, and the stalled one finds its connection closed.
+TEST(FaultStop, AClientThatNeverReadsDoesNotHoldTheServer) {
+    fault::NoneLeftBehind none;
+    {
+        Pjobs pj;
+        ASSERT_EQ(pj({"run", "--no-tty", "--", "true"}).code, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        const std::string sock = pj.rundir() + "/pjobs.sock";
+        ASSERT_LT(sock.size(), sizeof addr.sun_path);
+        std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+        unique_fd stalled(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        ASSERT_TRUE(stalled);
+        ASSERT_EQ(::connect(stalled.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+        ASSERT_EQ(::fcntl(stalled.get(), F_SETFL, O_NONBLOCK), 0);
+        // Requests until the server stops taking them (its answers have filled this socket and
+        // it waits to send): `list -J` answers are the largest per request.
+        const std::string payload = R"({"v":1,"op":"list","json":true})";
+        uint32_t len = htonl(static_cast<uint32_t>(payload.size() + 1));
+        std::string frame(reinterpret_cast<const char*>(&len), 4);
+        frame += 'j';
+        frame += payload;
+        std::string burst;
+        for (int i = 0; i < 64; ++i) burst += frame;
+        std::size_t sent = 0;
+        const auto give_up = Clock::now() + 30s;
+        int idle = 0;
+        while (Clock::now() < give_up && idle < 50) {  // 50 × 20 ms without taking a byte: blocked
+            ssize_t w = ::send(stalled.get(), burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) {
+                sent += static_cast<std::size_t>(w);
+                idle = 0;
+                continue;
+            }
+            if (w < 0 && errno != EAGAIN && errno != EINTR) break;  // closed by the server already
+            ++idle;
+            ::usleep(20000);
+        }
+        ASSERT_GT(sent, 0u);
+        // Another client is answered: within the server's stall limit and its own timeout.
+        auto r = run_program(pjobs_bin, {"list"}, {}, 60s, [&](Command& c) {
+            c.env("XDG_RUNTIME_DIR", pj.runtime()).env("XDG_STATE_HOME", pj.state()).env("PJOBS_TIMEOUT", "30s").cwd(pj.dir.path);
+        });
+        EXPECT_EQ(r.code, 0) << r.err;
+        EXPECT_NE(r.out.find("true"), std::string::npos) << r.out;
+        // The stalled client's connection was closed by the server: reading it to the end gives
+        // EOF (or a reset) within a deadline, not a connection held for ever.
+        bool closed = eventually([&] {
+            char buf[65536];
+            for (;;) {
+                ssize_t n = ::recv(stalled.get(), buf, sizeof buf, MSG_DONTWAIT);
+                if (n > 0) continue;
+                if (n == 0) return true;
+                return errno == ECONNRESET;
+            }
+        }, 30s);
+        EXPECT_TRUE(closed) << "the server still holds the client that never read";
+        EXPECT_EQ(pj({"server", "status"}).code, 0);
+    }
+    none.check("a client that never reads");
 }
 
 // `pjobs fg` on a terminal nobody reads: the holder does not wait for it — the job runs to its

@@ -122,6 +122,12 @@ long peer_uid(int fd) {
 }
 
 namespace {
+// A peer that takes none of a message for this long is taken for stalled (stopped, or never
+// reading its answers): the send fails with ETIMEDOUT, so that the server, which serves every
+// client from one loop, is not held by one of them. pjobs' clients read whole frames as they
+// come, so a live one never comes near it.
+constexpr int stall_limit_ms = 5000;
+
 bool write_all(int fd, const char* p, std::size_t n) {
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -129,7 +135,12 @@ bool write_all(int fd, const char* p, std::size_t n) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) {  // a non-blocking socket: wait until it drains (poll, not
                 pollfd out{fd, POLLOUT, 0};  // select: a server with 1,000 clients has fds >= 1024)
-                poll(&out, 1, -1);
+                int ready = poll(&out, 1, stall_limit_ms);
+                if (ready == 0) {
+                    errno = ETIMEDOUT;
+                    return false;
+                }
+                if (ready < 0 && errno != EINTR) return false;
                 continue;
             }
             return false;

@@ -92,6 +92,7 @@ struct Server {
     std::string self_exe;
     long long started = std::time(nullptr);
     bool stopping = false;
+    std::vector<int> stalled;  // connections to close after this round: they took no answer
     bool unsaved = false;  // the last save failed: retried on a timer
     std::chrono::steady_clock::time_point last_save_try{};
 
@@ -424,9 +425,11 @@ struct Server {
     }
 
     void answer_waiters() {
+        // A waiter that takes no answer (proto's stall limit) is closed by the loop, after this
+        // round: its connection may be the one being served now.
         for (auto it = waiters.begin(); it != waiters.end();) {
             if (all_finished(it->second.ids)) {
-                send_json(it->first, wait_reply(it->second.ids));
+                if (!send_json(it->first, wait_reply(it->second.ids))) stalled.push_back(it->first);
                 it = waiters.erase(it);
             } else {
                 ++it;
@@ -655,10 +658,16 @@ struct Server {
                     continue;
                 }
                 json reply = handle(fd, msg);
-                if (!reply.is_null()) send_json(fd, reply);
+                // A client that takes no answer (stopped, or never reading) is closed once the
+                // send gives up (proto's stall limit): the others are not held by it.
+                bool sent = reply.is_null() || send_json(fd, reply);
                 if (raw_after) {
-                    send_frame(fd, 't', *raw_after);
+                    sent = sent && send_frame(fd, 't', *raw_after);
                     raw_after.reset();
+                }
+                if (!sent) {
+                    alive = false;
+                    break;
                 }
                 if (msg.value("v", 0) != protocol_version) {  // a client of another version: answered, closed
                     alive = false;
@@ -680,6 +689,7 @@ struct Server {
         long id = h == holders.end() ? 0 : h->second;
         if (h != holders.end()) holders.erase(h);
         waiters.erase(fd);
+        std::erase(stalled, fd);  // closed now: not again after the round (the number may be reused)
         clients.erase(fd);
         fds.erase(fd);
         if (id) holder_gone(id);
@@ -775,6 +785,7 @@ int server_main(const Paths& paths, const std::function<void(int, const std::str
         if (pfds[0].revents) s.accept_clients();
         for (std::size_t k = 1; k < pfds.size() && !s.stopping; ++k)
             if (pfds[k].revents) s.client_readable(pfds[k].fd);
+        for (int fd : std::exchange(s.stalled, {})) s.close_conn(fd);
     }
     unlink(paths.server_socket().c_str());
     return 0;
