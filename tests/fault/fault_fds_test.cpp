@@ -80,6 +80,7 @@ int square(int x) { return x * x; }
 // One command: from a limit the dynamic loader cannot live with (its own message, 127) through
 // limits where prun cannot set up (one line, status 1) to limits that suffice.
 TEST(FaultFds, PrunSingleCommand) {
+    if (sanitized) GTEST_SKIP() << "a sanitizer's runtime needs descriptors of its own (UBSan's vptr check probes memory through pipe(2)): descriptor exhaustion is tested in the plain build";
     Leftovers guard;
     bool worked = false;
     for (rlim_t n : {3, 4, 5, 6, 7, 8, 9, 10, 12, 16}) {
@@ -110,6 +111,7 @@ TEST(FaultFds, PrunSingleCommand) {
 // every job in the joblog succeeded and printed its line (no job failed for want of prun's own
 // descriptors, none ran without its output). At no limit may jobs fail one by one.
 TEST(FaultFds, PrunPoolKeepOrder) {
+    if (sanitized) GTEST_SKIP() << "a sanitizer's runtime needs descriptors of its own (UBSan's vptr check probes memory through pipe(2)): descriptor exhaustion is tested in the plain build";
     Leftovers guard;
     const int jobs = 40;
     const std::string input = seq_lines(1, jobs);
@@ -162,6 +164,7 @@ TEST(FaultFds, PrunPoolKeepOrder) {
 // Reading a process with many threads: all of them are listed, or one clear line (never a process
 // reported missing when it was the descriptor that was).
 TEST(FaultFds, PaffinityManyThreads) {
+    if (sanitized) GTEST_SKIP() << "a sanitizer's runtime needs descriptors of its own (UBSan's vptr check probes memory through pipe(2)): descriptor exhaustion is tested in the plain build";
     const int threads = 150;
     std::mutex m;
     std::condition_variable cv;
@@ -213,6 +216,7 @@ TEST(FaultFds, PaffinityManyThreads) {
 // watch under a small limit: it refuses to start with one line, or it applies its rule to a
 // running matching process, or it says why it could not. It never watches in silence.
 TEST(FaultFds, PoomguardWatch) {
+    if (sanitized) GTEST_SKIP() << "a sanitizer's runtime needs descriptors of its own (UBSan's vptr check probes memory through pipe(2)): descriptor exhaustion is tested in the plain build";
     Leftovers guard;
     Scratch d;
     std::string prog = d.copy_program("/bin/sleep", "pgw-fds-sleep");
@@ -285,6 +289,7 @@ unique_fd connect_to(const std::string& path) {
 // makes a job (in the table, with its output in its log) or is refused with one line and status 1;
 // the same server goes on serving once descriptors are free, and its table still parses.
 TEST(FaultFds, PjobsServerRefusesAndGoesOn) {
+    if (sanitized) GTEST_SKIP() << "a sanitizer's runtime needs descriptors of its own (UBSan's vptr check probes memory through pipe(2)): descriptor exhaustion is tested in the plain build";
     Leftovers guard;
     for (rlim_t n : {8, 16, 32}) {
         std::string what = "server at ulimit -n " + std::to_string(n);
@@ -378,6 +383,7 @@ TEST(FaultFds, PjobsServerRefusesAndGoesOn) {
 // The client under a small limit: it works or says why in one line (1), and never starts a
 // second server beside the running one.
 TEST(FaultFds, PjobsClient) {
+    if (sanitized) GTEST_SKIP() << "a sanitizer's runtime needs descriptors of its own (UBSan's vptr check probes memory through pipe(2)): descriptor exhaustion is tested in the plain build";
     Leftovers guard;
     {  // the Pjobs object's end stops the server it may start: before the check below
         Pjobs pj;
@@ -415,6 +421,7 @@ TEST(FaultFds, PjobsClient) {
 // Pool creation at every limit from "no descriptor free" up: a clear exception and nothing left
 // (no worker, no descriptor), or a pool that maps correctly.
 TEST(FaultFds, PoolCreationAndMap) {
+    if (sanitized) GTEST_SKIP() << "a sanitizer's runtime needs descriptors of its own (UBSan's vptr check probes memory through pipe(2)): descriptor exhaustion is tested in the plain build";
     const std::set<int> fds_before = open_fds();
     bool worked = false;
     for (rlim_t extra = 0; extra <= 12; ++extra) {
@@ -451,6 +458,7 @@ TEST(FaultFds, PoolCreationAndMap) {
 // A Queue shared by a producer and this consumer, both with no descriptor free: every item (small
 // ones in the ring, large ones in the spill area) arrives, in order.
 TEST(FaultFds, QueueAcrossProcesses) {
+    if (sanitized) GTEST_SKIP() << "a sanitizer's runtime needs descriptors of its own (UBSan's vptr check probes memory through pipe(2)): descriptor exhaustion is tested in the plain build";
     Queue q;
     const int items = 300;
     Process producer([&] {

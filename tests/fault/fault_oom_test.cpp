@@ -198,6 +198,7 @@ TEST(FaultOom, PjobsServer) {
 // A job's holder is the choice: the job is reported lost (wait: status 1 and the warning), does not
 // outlive its holder, and the table keeps it.
 TEST(FaultOom, PjobsHolder) {
+    if (sanitized) GTEST_SKIP() << "ASan's shadow memory makes the holder about as large as the hog, so the kernel's choice in a 64 MiB group is not the one a release build gets: tested in the plain build";
     MemCg cg("pjobs-holder");
     PROCKIT_NEED_MEMCG(cg);
     Pjobs pj;

@@ -138,7 +138,10 @@ TEST(PrunParallelC, TeeHoldsTheInputBackForASlowJob) {
     EXPECT_EQ(r.out, "100000000\n100000000\n") << r.err;
     auto at = r.err.find("maxrss=");
     ASSERT_NE(at, std::string::npos) << r.err;
-    EXPECT_LT(std::stoll(r.err.substr(at + 7)), 40 * 1024) << r.err;
+    // ASan's shadow memory and quarantine make the figure meaningless there (the plain build checks it).
+    if (!sanitized) {
+        EXPECT_LT(std::stoll(r.err.substr(at + 7)), 40 * 1024) << r.err;
+    }
 }
 
 TEST(PrunParallelC, TeeOptionsAndErrors) {
