@@ -33,7 +33,7 @@ FrameReader::FrameReader() : s_(std::make_unique<State>()) {}
 FrameReader::~FrameReader() = default;
 
 void FrameReader::reset() {
-    ZSTD_DCtx_reset(s_->d, ZSTD_reset_session_only);
+    if (s_->d) ZSTD_DCtx_reset(s_->d, ZSTD_reset_session_only);
     pending_ = false;
 }
 

@@ -620,7 +620,10 @@ void Engine::start(Job job) {
         const int err = e.errno_value();
         const bool no_fds = err == EMFILE || err == ENFILE;
         if (plan_.pool && (no_fds || err == EAGAIN)) {
-            if (!running_.empty()) {
+            // --tee: every job must run at once from the first block, so one that cannot start
+            // cannot wait for another to end (that would start it late, and may_start does not
+            // hold --tee jobs back): the run stops with its own error.
+            if (!running_.empty() && plan_.spread != Plan::Spread::tee) {
                 auto now_running = static_cast<unsigned>(running_.size());
                 if (now_running < plan_.jobs) {
                     std::string limit = "the process limit (ulimit -u, or the cgroup's pids.max)";

@@ -113,6 +113,14 @@ PROCKIT_CHILD_CODE int child_exec_main(void* arg) {
     }
     if (p.cgroup_procs_fd >= 0 && !write_text(p.cgroup_procs_fd, "0")) fail(p, SpawnStage::cgroup, errno);
 
+    // The limits come before the nice value (a raised RLIMIT_NICE is what lets it go negative) and
+    // before the credentials change (raising a hard limit needs the privilege the new user may
+    // lack); RLIMIT_NOFILE alone waits until the descriptors are arranged (a small one would
+    // refuse the moves above the targets).
+    for (std::size_t i = 0; i < p.n_rlimits; ++i)
+        if (p.rlimit_resources[i] != RLIMIT_NOFILE &&
+            setrlimit(static_cast<__rlimit_resource>(p.rlimit_resources[i]), &p.rlimit_values[i]) != 0)
+            fail(p, SpawnStage::rlimit, errno);
     if (p.set_nice && setpriority(PRIO_PROCESS, 0, p.nice) != 0) fail(p, SpawnStage::nice, errno);
     if (p.affinity && syscall(SYS_sched_setaffinity, 0, p.affinity_size, p.affinity) != 0)
         fail(p, SpawnStage::affinity, errno);
@@ -125,11 +133,9 @@ PROCKIT_CHILD_CODE int child_exec_main(void* arg) {
     if (p.cwd && chdir(p.cwd) != 0) fail(p, SpawnStage::chdir, errno);
 
     arrange_fds(p);
-    // The limits come after the descriptors are arranged (a small RLIMIT_NOFILE would refuse the
-    // moves above the targets) and before the credentials change (raising a hard limit needs the
-    // privilege the new user may lack).
     for (std::size_t i = 0; i < p.n_rlimits; ++i)
-        if (setrlimit(static_cast<__rlimit_resource>(p.rlimit_resources[i]), &p.rlimit_values[i]) != 0)
+        if (p.rlimit_resources[i] == RLIMIT_NOFILE &&
+            setrlimit(static_cast<__rlimit_resource>(p.rlimit_resources[i]), &p.rlimit_values[i]) != 0)
             fail(p, SpawnStage::rlimit, errno);
     if (p.ctty_fd >= 0 && ioctl(p.ctty_fd, TIOCSCTTY, p.ctty_steal) != 0) fail(p, SpawnStage::terminal, errno);
 

@@ -146,8 +146,10 @@ void Enforcer::handle(const proc::ProcEvent& ev) {
 }
 
 void Enforcer::tick(EventLoop& loop) {
-    // Pidfiles are re-read on every tick; without events, the whole machine is rescanned.
-    if (!events_) {
+    // Pidfiles are re-read on every tick; without events, or while scans fail (the machine's
+    // processes are then not covered: events alone would not bring them back), the whole machine
+    // is rescanned.
+    if (!events_ || scan_failing_) {
         scan();
     } else if (rules_.refresh_pidfiles()) {
         scan();
