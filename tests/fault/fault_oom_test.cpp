@@ -20,7 +20,9 @@
 #include <nlohmann/json.hpp>
 
 #include <regex>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 using namespace prockit;
@@ -50,12 +52,16 @@ int reap_adopted(pid_t pid, std::chrono::milliseconds limit) {
     return code;
 }
 
-// The hog's verdict and the kernel's: exactly one OOM kill, the hog saw it and survived.
-#define EXPECT_ONE_OOM_KILL(cg, base, hog_status)                                                   \
-    do {                                                                                             \
-        EXPECT_TRUE((hog_status) && (hog_status)->code() == 0) << "the hog " << describe(hog_status) \
-                                                                   << "\n" << kernel_oom_log();      \
-        EXPECT_EQ((cg).oom_kills(), (base) + 1) << "not exactly one OOM kill";                       \
+// The hog's verdict and the kernel's: exactly one OOM kill, which the hog saw and survived; or, where
+// the kernel killed twice for one shortage, exactly two, the second the hog (oom_support.hpp). The
+// case checks that its victim is dead and its bystanders are alive.
+#define EXPECT_ONE_OOM_KILL(cg, base, hog_status)                                                         \
+    do {                                                                                                   \
+        const bool hog_killed_second = (hog_status) && (hog_status)->signal() == std::optional<int>(SIGKILL); \
+        EXPECT_TRUE((hog_status) && ((hog_status)->code() == 0 || hog_killed_second))                     \
+            << "the hog " << describe(hog_status) << "\n" << kernel_oom_log();                            \
+        EXPECT_EQ((cg).oom_kills(), (base) + (hog_killed_second ? 2 : 1))                                 \
+            << "not exactly one OOM kill besides the hog's\n" << kernel_oom_log();                         \
     } while (0)
 
 // Whether `pid` sleeps in read(2) (/proc/PID/syscall starts with its number): prun's guardian
@@ -115,7 +121,7 @@ TEST(FaultOom, PrunSupervisor) {
     ASSERT_TRUE(set_oom_adj(sup, 1000));
     long base = cg.oom_kills();
 
-    Hog hog(cg, 0);
+    Hog hog(cg);
     auto hs = hog.end();
     EXPECT_ONE_OOM_KILL(cg, base, hs);
     EXPECT_TRUE(eventually([&] { return !alive(sup); })) << "the supervisor was not the victim";
@@ -152,7 +158,7 @@ TEST(FaultOom, PrunGuardian) {
     ASSERT_TRUE(set_oom_adj(prun->pid(), 1000));
     long base = cg.oom_kills();
 
-    Hog hog(cg, 0);
+    Hog hog(cg);
     auto hs = hog.end();
     EXPECT_ONE_OOM_KILL(cg, base, hs);
     auto st = prun->wait_for(30s);
@@ -170,8 +176,11 @@ TEST(FaultOom, PjobsServer) {
     MemCg cg("pjobs-server");
     PROCKIT_NEED_MEMCG(cg);
     Pjobs pj;
+    // The job waits in open(2) of a FIFO, not in a polling loop: a fork in the group at its limit
+    // would take what the victim frees before the hog sees the kill (oom_support.hpp).
     std::string go = pj.file("go");
-    auto r = pjobs_in(pj, cg, {"run", "--no-tty", "--", "sh", "-c", "echo started; while [ ! -e " + go + " ]; do sleep 0.02; done; exit 4"});
+    ASSERT_EQ(::mkfifo(go.c_str(), 0600), 0) << std::strerror(errno);
+    auto r = pjobs_in(pj, cg, {"run", "--no-tty", "--", "sh", "-c", "echo started; read x < " + go + "; exit 4"});
     ASSERT_EQ(r.code, 0) << r.err;
     pid_t server = pj.server_pid();
     long job = pj.pid_of(1);
@@ -180,7 +189,7 @@ TEST(FaultOom, PjobsServer) {
     ASSERT_TRUE(set_oom_adj(server, 1000));
     long base = cg.oom_kills();
 
-    Hog hog(cg, 0);
+    Hog hog(cg);
     auto hs = hog.end();
     EXPECT_ONE_OOM_KILL(cg, base, hs);
     EXPECT_TRUE(eventually([&] { return !process_alive(server); })) << "the server was not the victim";
@@ -188,7 +197,13 @@ TEST(FaultOom, PjobsServer) {
     EXPECT_TRUE(table_holds(pj, 1)) << "the table file is corrupt or lost the job:\n" << slurp(pj.statedir() + "/pjobs-jobs.jsonl");
     EXPECT_EQ(pj.state_of(1), "running");  // a new server, outside the group
     EXPECT_NE(pj.server_pid(), server);
-    touch(go);
+    int fifo = -1;  // the job holds the FIFO's read end open once it waits in read
+    EXPECT_TRUE(eventually([&] { return (fifo = ::open(go.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0; }))
+        << "the job does not wait on its FIFO: " << std::strerror(errno);
+    if (fifo >= 0) {
+        EXPECT_EQ(::write(fifo, "go\n", 3), 3);
+        ::close(fifo);
+    }
     auto w = pj({"wait", "%1"}, 30s);
     EXPECT_EQ(w.code, 4) << w.err;
     EXPECT_EQ(pj({"logs", "%1"}).out, "started\n");
@@ -211,7 +226,7 @@ TEST(FaultOom, PjobsHolder) {
     ASSERT_TRUE(set_oom_adj(static_cast<pid_t>(holder), 1000));
     long base = cg.oom_kills();
 
-    Hog hog(cg, 0);
+    Hog hog(cg);
     auto hs = hog.end();
     EXPECT_ONE_OOM_KILL(cg, base, hs);
     EXPECT_TRUE(eventually([&] { return !process_alive(holder); })) << "the holder was not the victim";
@@ -248,7 +263,7 @@ TEST(FaultOom, PoomguardWatchAndTheProtectionItLeaves) {
     ASSERT_TRUE(set_oom_adj(w.child().pid(), 1000));
     long base = cg.oom_kills();
 
-    Hog hog(cg, 0);
+    Hog hog(cg);
     auto hs = hog.end();
     EXPECT_ONE_OOM_KILL(cg, base, hs);
     auto st = w.child().wait_for(30s);
@@ -256,11 +271,12 @@ TEST(FaultOom, PoomguardWatchAndTheProtectionItLeaves) {
     EXPECT_EQ((*st)->signal(), std::optional<int>(SIGKILL));
     EXPECT_EQ(oom_adj_of(dbp.pid()), std::optional<int>(0)) << "the protection did not outlive the guard";
 
+    base = cg.oom_kills();
     Hog batch(cg, 500, /*stop_at_kill=*/false, HogKind::anon);
     auto bs = batch.end();
     ASSERT_TRUE(bs) << "the batch job did not end";
     EXPECT_EQ(bs->signal(), std::optional<int>(SIGKILL)) << "the batch job " << describe(bs);
-    EXPECT_EQ(cg.oom_kills(), base + 2);
+    EXPECT_EQ(cg.oom_kills(), base + 1) << kernel_oom_log();
     EXPECT_TRUE(alive(dbp.pid())) << "the kernel killed the protected database";
     ASSERT_TRUE(dbp.terminate_tree(0s));
     EXPECT_TRUE(cg.drains()) << "left in the group: " << cg.procs_text();
@@ -284,7 +300,7 @@ TEST(FaultOom, ManagerServer) {
     ASSERT_TRUE(set_oom_adj(server, 1000));
     long base = cg.oom_kills();
 
-    Hog hog(cg, 0);
+    Hog hog(cg);
     auto hs = hog.end();
     EXPECT_ONE_OOM_KILL(cg, base, hs);
     EXPECT_TRUE(eventually([&] { return !alive(server); })) << "the server was not the victim";
@@ -324,7 +340,7 @@ TEST(FaultOom, PoolWorker) {
     })) << "the task did not start";
     long base = cg.oom_kills();
 
-    Hog hog(cg, 0);
+    Hog hog(cg);
     auto hs = hog.end();
     EXPECT_ONE_OOM_KILL(cg, base, hs);
     try {
@@ -364,7 +380,7 @@ TEST(FaultOom, QueuePeer) {
     ASSERT_EQ(q.get<std::string>(30s), item(next++));
     long base = cg.oom_kills();
 
-    Hog hog(cg, 0);
+    Hog hog(cg);
     auto deadline = std::chrono::steady_clock::now() + 60s;
     bool peer_ended = false;
     while (std::chrono::steady_clock::now() < deadline) {
