@@ -199,18 +199,30 @@ TEST(FaultStop, AManagerGetThatTimedOutTakesNoItemLater) {
 }
 
 // (c) A put that timed out on a full queue of the stopped server does not land once it resumes
-// (a retry would have duplicated it).
+// (a retry would have duplicated it), even when another process makes room at once.
 TEST(FaultStop, AManagerPutThatTimedOutDoesNotLandLater) {
     fault::NoneLeftBehind none;
     {
         Manager m;
         auto q = m.Queue(1);
         q.put(1);
+        Pipe ready(false), go(false);
+        auto taker = spawn_fn([&] {
+            ready.first.close();
+            go.second.close();
+            (void)q.qsize();  // connected while the server runs
+            ready.second.send(1);
+            (void)go.first.recv<int>(60s);
+            return q.get<int>(30s) == 1 ? 0 : 3;  // the room the old put would take
+        });
+        ready.second.close();
+        go.first.close();
+        ASSERT_EQ(ready.first.recv<int>(30s), 1);
         ASSERT_TRUE(stop_and_wait(m.pid()));
-        EXPECT_THROW(q.put(2, 200ms), TimeoutError);
+        EXPECT_THROW(q.put(2, 1s), TimeoutError);
+        go.second.send(1);
         ::kill(m.pid(), SIGCONT);
-        // The room this get makes is where the old put would have landed.
-        EXPECT_EQ(q.get<int>(10s), 1);
+        EXPECT_EQ(join_code(*taker), 0);
         EXPECT_EQ(drain(q, 1000ms), std::vector<int>{}) << "the put that timed out landed after all";
         q.put(4, 10s);
         EXPECT_EQ(drain(q, 500ms), std::vector<int>{4});
@@ -219,7 +231,8 @@ TEST(FaultStop, AManagerPutThatTimedOutDoesNotLandLater) {
 }
 
 // (d) An acquire that timed out on the stopped server (the lock held by another process) does not
-// give the caller the lock once the server resumes and the holder releases it.
+// give the caller the lock once the server resumes and the holder releases it: a third process
+// takes it before the caller makes another call, and the caller does not hold it.
 TEST(FaultStop, AManagerAcquireThatTimedOutDoesNotTakeTheLockLater) {
     fault::NoneLeftBehind none;
     {
@@ -238,19 +251,24 @@ TEST(FaultStop, AManagerAcquireThatTimedOutDoesNotTakeTheLockLater) {
         held.second.close();
         go.first.close();
         ASSERT_EQ(held.first.recv<int>(30s), 1);
+        ASSERT_EQ(lock.acquire(0ns), LockStatus::timed_out);  // held; and this thread is connected
         ASSERT_TRUE(stop_and_wait(m.pid()));
-        EXPECT_THROW((void)lock.acquire(100ms), TimeoutError);
+        EXPECT_THROW((void)lock.acquire(1s), TimeoutError);
+        go.second.send(1);  // the holder's release meets the old acquire as soon as the server runs
         ::kill(m.pid(), SIGCONT);
-        go.second.send(1);
         EXPECT_EQ(join_code(*holder), 0);
+        auto other = spawn_fn([=] {
+            if (lock.acquire(10s) != LockStatus::acquired) return 3;
+            lock.release();
+            return 0;
+        });
+        EXPECT_EQ(join_code(*other), 0) << "the acquire that timed out took the lock when its holder released it";
         try {
             lock.release();
-            ADD_FAILURE() << "the acquire that timed out took the lock when its holder released it";
+            ADD_FAILURE() << "the acquire that timed out left the lock to its caller";
         } catch (const IpcError& e) {
             EXPECT_EQ(e.code(), make_error_code(IpcErrc::not_owner)) << e.what();
         }
-        auto other = spawn_fn([=] { return lock.acquire(0ns) == LockStatus::acquired ? 0 : 3; });
-        EXPECT_EQ(join_code(*other), 0) << "the lock was not free";
     }
     none.check("a Manager acquire that timed out");
 }
