@@ -417,8 +417,9 @@ void Server::serve(std::uint64_t cid) {
     if (it == clients_.end()) return;
     std::string bytes;
     try {
-        // One request in flight per connection (the client waits for each reply), so nothing is
-        // left in the Connection's buffer after this message.
+        // One request in flight per connection (the client waits for each reply, and reads the
+        // reply to a request it gave up on before it sends another), so nothing is left in the
+        // Connection's buffer after this message.
         bytes = it->second.conn.recv_bytes();
     } catch (const SystemError&) {
         drop(cid);

@@ -41,7 +41,7 @@
 //    (SIGSTOPped, frozen), a new connection's handshake included: TimeoutError "... did not answer
 //    within N ms". Such a call has no effect: the server, once it runs again, does not carry out
 //    a request whose caller gave up, and the thread keeps its connection and the Locks it holds
-//    (docs/ipc.md, "A stopped server", names the one window left). A call without a timeout
+//    (docs/ipc.md, Manager, "What remains", names the window left). A call without a timeout
 //    waits for the server as long as it takes, as in Python.
 //
 // References (as in Python): every proxy holds a reference to its object, and the server frees the
