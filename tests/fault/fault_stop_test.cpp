@@ -13,6 +13,7 @@
 #include "tools/pjobs/pjobs_support.hpp"
 
 #include <prockit/ipc/manager.hpp>
+#include <prockit/ipc/pipe.hpp>
 #include <prockit/pool/pool.hpp>
 
 #include <nlohmann/json.hpp>
@@ -100,7 +101,8 @@ TEST(FaultStop, StoppedPoolWorkerKeepsTimeoutsAndTerminateEndsIt) {
 }
 
 // A stopped Manager server: calls given a timeout fail in time with a clear TimeoutError instead
-// of hanging; once the server runs again, new calls work (on a new connection).
+// of hanging; once the server runs again, new calls work (on the same connection: the reply to
+// the call that gave up is read and set aside first).
 TEST(FaultStop, StoppedManagerServerFailsTimedCallsInTime) {
     fault::NoneLeftBehind none;
     {
@@ -132,6 +134,143 @@ TEST(FaultStop, StoppedManagerServerFailsTimedCallsInTime) {
         lock.release();
     }
     none.check("a stopped Manager");
+}
+
+// A call that gives up on a stopped server has no effect once the server resumes: the request
+// carries its give-up time and the server does nothing for it when it comes to it later, and the
+// thread keeps its connection (so the Locks it holds through it). Cases (a)-(d) below.
+namespace {
+
+/// What a queue holds, read out with gets (each waits at most `wait` for the next item).
+std::vector<int> drain(const QueueProxy& q, std::chrono::milliseconds wait) {
+    std::vector<int> got;
+    try {
+        for (;;) got.push_back(q.get<int>(wait));
+    } catch (const QueueEmpty&) {
+    }
+    return got;
+}
+
+}  // namespace
+
+// (a) A thread holding a Manager Lock keeps it when a call of its own times out on the stopped
+// server: another process cannot take it until the holder releases it.
+TEST(FaultStop, AManagerCallThatTimesOutKeepsTheThreadsLock) {
+    fault::NoneLeftBehind none;
+    {
+        Manager m;
+        auto q = m.Queue();
+        auto lock = m.Lock();
+        ASSERT_EQ(lock.acquire(10s), LockStatus::acquired);
+        ASSERT_TRUE(stop_and_wait(m.pid()));
+        EXPECT_THROW((void)q.get<int>(200ms), TimeoutError);
+        ::kill(m.pid(), SIGCONT);
+        auto other = spawn_fn([=] { return lock.acquire(300ms) == LockStatus::timed_out ? 0 : 3; });
+        EXPECT_EQ(join_code(*other), 0) << "another process took the lock its holder never released";
+        EXPECT_NO_THROW(lock.release());
+        auto after = spawn_fn([=] { return lock.acquire(30s) == LockStatus::acquired ? 0 : 3; });
+        EXPECT_EQ(join_code(*after), 0) << "the lock was not free after its holder released it";
+    }
+    none.check("a Manager lock held through a call that timed out");
+}
+
+// (b) A get that timed out on the stopped server takes nothing once it resumes: the items put
+// before the stop and one put after it are each received once, in order.
+TEST(FaultStop, AManagerGetThatTimedOutTakesNoItemLater) {
+    fault::NoneLeftBehind none;
+    {
+        Manager m;
+        auto q = m.Queue();
+        q.put(1);
+        q.put(2);
+        ASSERT_TRUE(stop_and_wait(m.pid()));
+        EXPECT_THROW((void)q.get<int>(200ms), TimeoutError);
+        ::kill(m.pid(), SIGCONT);
+        auto producer = spawn_fn([=] {
+            q.put(3);
+            return 0;
+        });
+        EXPECT_EQ(join_code(*producer), 0);
+        EXPECT_EQ(q.get<int>(10s), 1) << "the get that timed out took the first item";
+        EXPECT_EQ(drain(q, 500ms), (std::vector<int>{2, 3}));
+        EXPECT_EQ(q.qsize(), 0u);
+    }
+    none.check("a Manager get that timed out");
+}
+
+// (c) A put that timed out on a full queue of the stopped server does not land once it resumes
+// (a retry would have duplicated it), even when another process makes room at once.
+TEST(FaultStop, AManagerPutThatTimedOutDoesNotLandLater) {
+    fault::NoneLeftBehind none;
+    {
+        Manager m;
+        auto q = m.Queue(1);
+        q.put(1);
+        Pipe ready(false), go(false);
+        auto taker = spawn_fn([&] {
+            ready.first.close();
+            go.second.close();
+            (void)q.qsize();  // connected while the server runs
+            ready.second.send(1);
+            (void)go.first.recv<int>(60s);
+            return q.get<int>(30s) == 1 ? 0 : 3;  // the room the old put would take
+        });
+        ready.second.close();
+        go.first.close();
+        ASSERT_EQ(ready.first.recv<int>(30s), 1);
+        ASSERT_TRUE(stop_and_wait(m.pid()));
+        EXPECT_THROW(q.put(2, 1s), TimeoutError);
+        go.second.send(1);
+        ::kill(m.pid(), SIGCONT);
+        EXPECT_EQ(join_code(*taker), 0);
+        EXPECT_EQ(drain(q, 1000ms), std::vector<int>{}) << "the put that timed out landed after all";
+        q.put(4, 10s);
+        EXPECT_EQ(drain(q, 500ms), std::vector<int>{4});
+    }
+    none.check("a Manager put that timed out");
+}
+
+// (d) An acquire that timed out on the stopped server (the lock held by another process) does not
+// give the caller the lock once the server resumes and the holder releases it: a third process
+// takes it before the caller makes another call, and the caller does not hold it.
+TEST(FaultStop, AManagerAcquireThatTimedOutDoesNotTakeTheLockLater) {
+    fault::NoneLeftBehind none;
+    {
+        Manager m;
+        auto lock = m.Lock();
+        Pipe held(false), go(false);
+        auto holder = spawn_fn([&] {
+            held.first.close();
+            go.second.close();
+            if (lock.acquire(30s) != LockStatus::acquired) return 3;
+            held.second.send(1);
+            (void)go.first.recv<int>(60s);
+            lock.release();
+            return 0;
+        });
+        held.second.close();
+        go.first.close();
+        ASSERT_EQ(held.first.recv<int>(30s), 1);
+        ASSERT_EQ(lock.acquire(0ns), LockStatus::timed_out);  // held; and this thread is connected
+        ASSERT_TRUE(stop_and_wait(m.pid()));
+        EXPECT_THROW((void)lock.acquire(1s), TimeoutError);
+        go.second.send(1);  // the holder's release meets the old acquire as soon as the server runs
+        ::kill(m.pid(), SIGCONT);
+        EXPECT_EQ(join_code(*holder), 0);
+        auto other = spawn_fn([=] {
+            if (lock.acquire(10s) != LockStatus::acquired) return 3;
+            lock.release();
+            return 0;
+        });
+        EXPECT_EQ(join_code(*other), 0) << "the acquire that timed out took the lock when its holder released it";
+        try {
+            lock.release();
+            ADD_FAILURE() << "the acquire that timed out left the lock to its caller";
+        } catch (const IpcError& e) {
+            EXPECT_EQ(e.code(), make_error_code(IpcErrc::not_owner)) << e.what();
+        }
+    }
+    none.check("a Manager acquire that timed out");
 }
 
 // A stopped pjobs server: a client's request fails after PJOBS_TIMEOUT with one line and status 1;

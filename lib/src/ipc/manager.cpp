@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <cstring>
 #include <cerrno>
+#include <climits>
 #include <csignal>
 #include <deque>
 #include <fcntl.h>
+#include <limits>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -34,13 +36,29 @@ using detail::ManagerKind;
 
 // How long past a call's own timeout its reply may take before the server counts as not running.
 constexpr std::chrono::nanoseconds kManagerReplyGrace = 2s;
+// The server carries out a request only while at least this much is left before its client gives
+// up, and answers a parked one no later than that: a request it carries out is answered (the
+// reply is in the pipe) before its client stops waiting unless the server loses the CPU for this
+// long between its check and its reply's write. Half the grace: a request refused for it waited
+// in the pipe more than its timeout plus 1 s, so the server was stalled anyway.
+constexpr std::chrono::nanoseconds kManagerStartMargin = 1s;
 using detail::ManagerOp;
 
-// The wire format: a request is (op, object id, timeout in ns or -1, two byte strings); a reply is
-// (status, payload).
-using Request = std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::string, std::string>;
-using Reply = std::tuple<std::uint32_t, std::string>;
-enum class ReplyStatus : std::uint32_t { ok = 0, missing, empty, full, not_owner, bad_handle, bad_request };
+// The wire format: a request is (op, object id, timeout in ns or -1, two byte strings, sequence
+// number, give-up time); a reply is (status, payload, the request's sequence number). The sequence
+// number counts the requests of one connection; the give-up time is when the client stops waiting
+// for the reply, in CLOCK_MONOTONIC nanoseconds (one clock for every process of the machine), or
+// -1 for a call without a timeout (the client waits as long as it takes).
+using Request = std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::string, std::string, std::uint64_t, std::int64_t>;
+using Reply = std::tuple<std::uint32_t, std::string, std::uint64_t>;
+// expired: the request came (or its turn came) too close to its give-up time; nothing was done.
+enum class ReplyStatus : std::uint32_t { ok = 0, missing, empty, full, not_owner, bad_handle, bad_request, expired };
+
+std::int64_t mono_ns() {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
 
 // References travel on a second connection of each process, its reference socket (the Unix
 // socket itself, kept after the handshake): fixed-size requests, so that a descriptor can ride
@@ -132,9 +150,10 @@ std::optional<Connection> receive_pipes(Connection& sock) {
 
 struct Parked {
     std::uint64_t client;
+    std::uint64_t seq;  // the request's sequence number, for its reply
     ManagerOp op;
     std::string arg;  // the item of a parked put
-    detail::Deadline deadline;
+    detail::Deadline deadline;  // its timeout, or earlier: the margin before its give-up time
 };
 
 struct Object {
@@ -182,7 +201,7 @@ private:
     void unhold(std::uint64_t id);
     void serve(std::uint64_t cid);
     void drop(std::uint64_t cid);
-    void reply(std::uint64_t cid, ReplyStatus s, std::string payload = {});
+    void reply(std::uint64_t cid, std::uint64_t seq, ReplyStatus s, std::string payload = {});
     // Answers what parked requests on `o` can be answered now.
     void wake(Object& o);
     void expire();
@@ -254,7 +273,7 @@ void Server::unhold(std::uint64_t id) {
     Object dead = std::move(it->second);
     objects_.erase(it);
     parked_count_ -= dead.parked.size();
-    for (auto& p : dead.parked) reply(p.client, ReplyStatus::bad_handle);
+    for (auto& p : dead.parked) reply(p.client, p.seq, ReplyStatus::bad_handle);
 }
 
 void Server::drop_ticket(std::uint64_t tid) {
@@ -398,8 +417,9 @@ void Server::serve(std::uint64_t cid) {
     if (it == clients_.end()) return;
     std::string bytes;
     try {
-        // One request in flight per connection (the client waits for each reply), so nothing is
-        // left in the Connection's buffer after this message.
+        // One request in flight per connection (the client waits for each reply, and reads the
+        // reply to a request it gave up on before it sends another), so nothing is left in the
+        // Connection's buffer after this message.
         bytes = it->second.conn.recv_bytes();
     } catch (const SystemError&) {
         drop(cid);
@@ -415,10 +435,10 @@ void Server::serve(std::uint64_t cid) {
     handle(cid, req);
 }
 
-void Server::reply(std::uint64_t cid, ReplyStatus s, std::string payload) {
+void Server::reply(std::uint64_t cid, std::uint64_t seq, ReplyStatus s, std::string payload) {
     auto it = clients_.find(cid);
     if (it == clients_.end()) return;
-    std::string msg = encode(Reply{static_cast<std::uint32_t>(s), std::move(payload)});
+    std::string msg = encode(Reply{static_cast<std::uint32_t>(s), std::move(payload), seq});
     try {
         // A client always waits for its reply, so a small one never blocks; a big one gets a bound.
         Timeout t = msg.size() > 65536 ? Timeout(10s) : std::nullopt;
@@ -446,11 +466,25 @@ void Server::drop(std::uint64_t cid) {
 }
 
 void Server::wake(Object& o) {
+    // A parked request whose deadline has passed is not answered here but by expire(), with
+    // "nothing came": after a stop its client may have given up, and an item or the lock handed to
+    // it now would reach nobody. (Its deadline is at most its give-up time less the margin.)
+    timespec now{};
+    bool have_now = false;
+    auto overdue = [&](const detail::Deadline& d) {
+        if (d.infinite) return false;
+        if (!have_now) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            have_now = true;
+        }
+        return now.tv_sec > d.abs.tv_sec || (now.tv_sec == d.abs.tv_sec && now.tv_nsec >= d.abs.tv_nsec);
+    };
     bool progress = true;
     while (progress && !o.parked.empty()) {
         progress = false;
         for (auto it = o.parked.begin(); it != o.parked.end(); ++it) {
             Parked& p = *it;
+            if (overdue(p.deadline)) continue;
             ReplyStatus s = ReplyStatus::ok;
             std::string payload;
             bool ready = false;
@@ -485,10 +519,10 @@ void Server::wake(Object& o) {
                 default: break;
             }
             if (!ready) continue;
-            std::uint64_t cid = p.client;
+            std::uint64_t cid = p.client, seq = p.seq;
             o.parked.erase(it);
             --parked_count_;
-            reply(cid, s, std::move(payload));  // may drop a client, which edits o.parked
+            reply(cid, seq, s, std::move(payload));  // may drop a client, which edits o.parked
             progress = true;                    // a get may make room for a put, and so on
             break;
         }
@@ -517,11 +551,11 @@ const timespec* Server::next_deadline(timespec& ts) const {
 }
 
 void Server::expire() {
-    std::vector<std::pair<std::uint64_t, ManagerOp>> late;
+    std::vector<std::tuple<std::uint64_t, std::uint64_t, ManagerOp>> late;
     for (auto& [oid, o] : objects_) {
         for (auto it = o.parked.begin(); it != o.parked.end();) {
             if (it->deadline.passed()) {
-                late.emplace_back(it->client, it->op);
+                late.emplace_back(it->client, it->seq, it->op);
                 it = o.parked.erase(it);
                 --parked_count_;
             } else {
@@ -529,12 +563,14 @@ void Server::expire() {
             }
         }
     }
-    for (auto& [cid, op] : late) {
+    // Each of these answers says that nothing was done, so it is harmless even when it reaches a
+    // client that gave up.
+    for (auto& [cid, seq, op] : late) {
         switch (op) {
-            case ManagerOp::queue_get: reply(cid, ReplyStatus::empty); break;
-            case ManagerOp::queue_put: reply(cid, ReplyStatus::full); break;
-            case ManagerOp::lock_acquire: reply(cid, ReplyStatus::ok, "t"); break;
-            default: reply(cid, ReplyStatus::ok, "0"); break;  // event_wait
+            case ManagerOp::queue_get: reply(cid, seq, ReplyStatus::empty); break;
+            case ManagerOp::queue_put: reply(cid, seq, ReplyStatus::full); break;
+            case ManagerOp::lock_acquire: reply(cid, seq, ReplyStatus::ok, "t"); break;
+            default: reply(cid, seq, ReplyStatus::ok, "0"); break;  // event_wait
         }
     }
 }
@@ -578,112 +614,127 @@ void Server::handle(std::uint64_t cid, const Request& r) {
     const std::int64_t timeout_ns = std::get<2>(r);
     const std::string& a = std::get<3>(r);
     const std::string& b = std::get<4>(r);
+    const std::uint64_t seq = std::get<5>(r);
+    const std::int64_t give_up_ns = std::get<6>(r);
+    // A request is carried out only while its client still waits for the answer, with a margin:
+    // after a stop, what it asked may be long given up (a get would take an item nobody receives).
+    const std::int64_t last_ns = give_up_ns - static_cast<std::int64_t>(kManagerStartMargin.count());
+    if (give_up_ns >= 0 && mono_ns() >= last_ns) return reply(cid, seq, ReplyStatus::expired);
+    auto answer = [&](ReplyStatus s, std::string payload = {}) { reply(cid, seq, s, std::move(payload)); };
     auto it = objects_.find(id);
-    if (it == objects_.end() || !kind_allows(it->second.kind, op)) return reply(cid, ReplyStatus::bad_handle);
+    if (it == objects_.end() || !kind_allows(it->second.kind, op)) return answer(ReplyStatus::bad_handle);
     Object& o = it->second;
     auto park = [&](std::string arg = {}) {
         if (timeout_ns == 0) return false;  // no wait asked: answer now
         Timeout t = timeout_ns < 0 ? Timeout() : Timeout(std::chrono::nanoseconds(timeout_ns));
-        o.parked.push_back(Parked{cid, op, std::move(arg), detail::Deadline::from(t)});
+        detail::Deadline d = detail::Deadline::from(t);
+        if (give_up_ns >= 0) {  // no later than the margin before the give-up time
+            timespec last{static_cast<time_t>(last_ns / 1000000000), static_cast<long>(last_ns % 1000000000)};
+            if (d.infinite || last.tv_sec < d.abs.tv_sec || (last.tv_sec == d.abs.tv_sec && last.tv_nsec < d.abs.tv_nsec)) {
+                d.infinite = false;
+                d.abs = last;
+            }
+        }
+        o.parked.push_back(Parked{cid, seq, op, std::move(arg), d});
         ++parked_count_;
         return true;
     };
     switch (op) {
         case ManagerOp::map_set:
             o.map.insert_or_assign(a, b);
-            return reply(cid, ReplyStatus::ok);
+            return answer(ReplyStatus::ok);
         case ManagerOp::map_get: {
             auto m = o.map.find(a);
-            if (b == "?") return reply(cid, ReplyStatus::ok, m == o.map.end() ? std::string() : "1" + m->second);
-            if (m == o.map.end()) return reply(cid, ReplyStatus::missing);
-            return reply(cid, ReplyStatus::ok, m->second);
+            if (b == "?") return answer(ReplyStatus::ok, m == o.map.end() ? std::string() : "1" + m->second);
+            if (m == o.map.end()) return answer(ReplyStatus::missing);
+            return answer(ReplyStatus::ok, m->second);
         }
-        case ManagerOp::map_contains: return reply(cid, ReplyStatus::ok, o.map.contains(a) ? "1" : "0");
+        case ManagerOp::map_contains: return answer(ReplyStatus::ok, o.map.contains(a) ? "1" : "0");
         case ManagerOp::map_erase: {
             auto m = o.map.find(a);
-            if (m == o.map.end()) return reply(cid, ReplyStatus::ok, "0");
+            if (m == o.map.end()) return answer(ReplyStatus::ok, "0");
             o.map.erase(m);
-            return reply(cid, ReplyStatus::ok, "1");
+            return answer(ReplyStatus::ok, "1");
         }
-        case ManagerOp::map_size: return reply(cid, ReplyStatus::ok, encode(std::uint64_t{o.map.size()}));
+        case ManagerOp::map_size: return answer(ReplyStatus::ok, encode(std::uint64_t{o.map.size()}));
         case ManagerOp::map_keys: {
             std::vector<std::string> keys;
             for (auto& [k, v] : o.map) keys.push_back(k);
-            return reply(cid, ReplyStatus::ok, encode(keys));
+            return answer(ReplyStatus::ok, encode(keys));
         }
         case ManagerOp::map_items: {
             std::map<std::string, std::string> all(o.map.begin(), o.map.end());
-            return reply(cid, ReplyStatus::ok, encode(all));
+            return answer(ReplyStatus::ok, encode(all));
         }
         case ManagerOp::list_append:
             o.list.push_back(a);
-            return reply(cid, ReplyStatus::ok);
+            return answer(ReplyStatus::ok);
         case ManagerOp::list_get:
         case ManagerOp::list_set: {
             std::uint64_t i;
             try {
                 i = index_of(a);
             } catch (const CodecError&) {
-                return reply(cid, ReplyStatus::bad_request);
+                return answer(ReplyStatus::bad_request);
             }
-            if (i >= o.list.size()) return reply(cid, ReplyStatus::missing);
-            if (op == ManagerOp::list_get) return reply(cid, ReplyStatus::ok, o.list[i]);
+            if (i >= o.list.size()) return answer(ReplyStatus::missing);
+            if (op == ManagerOp::list_get) return answer(ReplyStatus::ok, o.list[i]);
             o.list[i] = b;
-            return reply(cid, ReplyStatus::ok);
+            return answer(ReplyStatus::ok);
         }
-        case ManagerOp::list_size: return reply(cid, ReplyStatus::ok, encode(std::uint64_t{o.list.size()}));
+        case ManagerOp::list_size: return answer(ReplyStatus::ok, encode(std::uint64_t{o.list.size()}));
         case ManagerOp::list_pop: {
-            if (o.list.empty()) return reply(cid, ReplyStatus::missing);
+            if (o.list.empty()) return answer(ReplyStatus::missing);
             std::string v = std::move(o.list.back());
             o.list.pop_back();
-            return reply(cid, ReplyStatus::ok, std::move(v));
+            return answer(ReplyStatus::ok, std::move(v));
         }
-        case ManagerOp::list_items: return reply(cid, ReplyStatus::ok, encode(o.list));
+        case ManagerOp::list_items: return answer(ReplyStatus::ok, encode(o.list));
         case ManagerOp::queue_put:
             if (o.maxsize == 0 || o.queue.size() < o.maxsize) {
                 o.queue.push_back(a);
-                reply(cid, ReplyStatus::ok);
+                answer(ReplyStatus::ok);
                 return wake(o);
             }
-            if (!park(a)) return reply(cid, ReplyStatus::full);
+            if (!park(a)) return answer(ReplyStatus::full);
             return;
         case ManagerOp::queue_get:
             if (!o.queue.empty()) {
                 std::string v = std::move(o.queue.front());
                 o.queue.pop_front();
-                reply(cid, ReplyStatus::ok, std::move(v));
+                answer(ReplyStatus::ok, std::move(v));
                 return wake(o);  // room for a parked put
             }
-            if (!park()) return reply(cid, ReplyStatus::empty);
+            if (!park()) return answer(ReplyStatus::empty);
             return;
-        case ManagerOp::queue_size: return reply(cid, ReplyStatus::ok, encode(std::uint64_t{o.queue.size()}));
+        case ManagerOp::queue_size: return answer(ReplyStatus::ok, encode(std::uint64_t{o.queue.size()}));
         case ManagerOp::lock_acquire:
             if (o.holder == 0) {
                 o.holder = cid;
                 std::string s = o.owner_died ? "o" : "a";
                 o.owner_died = false;
-                return reply(cid, ReplyStatus::ok, s);
+                return answer(ReplyStatus::ok, s);
             }
-            if (!park()) return reply(cid, ReplyStatus::ok, "t");
+            if (!park()) return answer(ReplyStatus::ok, "t");
             return;
         case ManagerOp::lock_release:
-            if (o.holder != cid) return reply(cid, ReplyStatus::not_owner);
+            if (o.holder != cid) return answer(ReplyStatus::not_owner);
             o.holder = 0;
-            reply(cid, ReplyStatus::ok);
+            answer(ReplyStatus::ok);
             return wake(o);
         case ManagerOp::event_set:
             o.flag = true;
-            reply(cid, ReplyStatus::ok);
+            answer(ReplyStatus::ok);
             return wake(o);
         case ManagerOp::event_clear:
             o.flag = false;
-            return reply(cid, ReplyStatus::ok);
-        case ManagerOp::event_is_set: return reply(cid, ReplyStatus::ok, o.flag ? "1" : "0");
+            return answer(ReplyStatus::ok);
+        case ManagerOp::event_is_set: return answer(ReplyStatus::ok, o.flag ? "1" : "0");
         case ManagerOp::event_wait:
-            if (o.flag) return reply(cid, ReplyStatus::ok, "1");
-            if (!park()) return reply(cid, ReplyStatus::ok, "0");
+            if (o.flag) return answer(ReplyStatus::ok, "1");
+            if (!park()) return answer(ReplyStatus::ok, "0");
             return;
-        default: return reply(cid, ReplyStatus::bad_request);
+        default: return answer(ReplyStatus::bad_request);
     }
 }
 
@@ -693,6 +744,24 @@ void Server::handle(std::uint64_t cid, const Request& r) {
 struct ThreadConnection {
     pid_t pid = 0;
     Connection conn;
+    std::uint64_t seq = 0;  // the last request's sequence number
+    // A request this thread stopped waiting for and whose reply has not been read yet (at most one:
+    // the next call reads that reply before it sends its own request).
+    struct Abandoned {
+        std::uint64_t seq;
+        ManagerOp op;
+        std::uint64_t id;
+    };
+    std::optional<Abandoned> abandoned;
+    // A Lock (its id) that an abandoned acquire took after all: the next call releases it.
+    std::uint64_t owed_release = 0;
+    void reset() noexcept {
+        conn.close();
+        pid = 0;
+        seq = 0;
+        abandoned.reset();
+        owed_release = 0;
+    }
 };
 
 std::unordered_map<std::uint64_t, ThreadConnection>& thread_connections() {
@@ -700,15 +769,24 @@ std::unordered_map<std::uint64_t, ThreadConnection>& thread_connections() {
     return mine;
 }
 
+[[noreturn]] void did_not_answer(const char* what, const std::string& address, std::chrono::nanoseconds within) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(within).count();
+    throw_ipc(make_error_code(Errc::timed_out), std::string("use ") + what + ": the manager's server at " + address +
+                                                    " did not answer within " + std::to_string(ms) + " ms");
+}
+
+[[noreturn]] void server_gone(const char* what, const std::string& address) {
+    throw_ipc(IpcErrc::eof, std::string("use ") + what + ": the manager's server at " + address + " is gone");
+}
+
 // Closes this thread's connection to a manager (when that manager is shut down or let go).
 void forget_connection(std::uint64_t serial) { thread_connections().erase(serial); }
 
-Connection& connection_for(const detail::ManagerLink& link, const char* what, Timeout within) {
+ThreadConnection& connection_for(const detail::ManagerLink& link, const char* what, Timeout within) {
     ThreadConnection& tc = thread_connections()[link.serial];
     pid_t self = ::getpid();
     if (tc.pid != self || tc.conn.closed()) {
-        tc.conn.close();  // inherited across fork: this process's copy only; the parent keeps its own
-        tc.pid = 0;
+        tc.reset();  // inherited across fork: this process's copy only; the parent keeps its own
         try {
             // A call's own bound holds for its connection too (a stopped server completes no
             // handshake); 10 s at most.
@@ -734,7 +812,7 @@ Connection& connection_for(const detail::ManagerLink& link, const char* what, Ti
         }
         tc.pid = self;
     }
-    return tc.conn;
+    return tc;
 }
 
 }  // namespace
@@ -936,29 +1014,102 @@ std::shared_ptr<ManagerRefs> refs_for(std::uint64_t serial, const std::string& a
 std::string detail::ManagerLink::call(ManagerOp op, std::uint64_t id, Timeout timeout, std::string_view a,
                                       std::string_view b, const char* what) const {
     std::int64_t t = timeout ? std::max<std::int64_t>(0, timeout->count()) : -1;
-    std::string bytes;
     // A call with a timeout stays bounded when the server does not run (SIGSTOPped, frozen): the
     // server answers a parked request when its timeout passes, so no answer by then plus a grace
-    // period means none is coming in time. The connection is dropped (a late reply would answer
-    // the next request), which releases a Lock this thread held through it.
+    // period means none is coming in time. The request carries that give-up time, and the server
+    // does nothing for a request it comes to too late (it answers `expired`), so a call that gave
+    // up had no effect. The connection stays: the next call first reads the abandoned request's
+    // reply (sequence numbers tell replies apart), so a Lock this thread holds through it is kept.
     Timeout within;
     if (timeout) within = std::max<std::chrono::nanoseconds>(*timeout, 0ns) + kManagerReplyGrace;
-    Connection& c = connection_for(*this, what, within);
-    try {
-        c.send_bytes(encode(Request{static_cast<std::uint32_t>(op), id, t, std::string(a), std::string(b)}), within);
-        bytes = c.recv_bytes(within);
-    } catch (const EofError&) {
-        c.close();
-        throw_ipc(IpcErrc::eof, std::string("use ") + what + ": the manager's server at " + address + " is gone");
-    } catch (const TimeoutError&) {
-        c.close();
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*within).count();
-        throw_ipc(make_error_code(Errc::timed_out), std::string("use ") + what + ": the manager's server at " + address +
-                                                        " did not answer within " + std::to_string(ms) + " ms");
+    ThreadConnection& tc = connection_for(*this, what, within);
+    Connection& c = tc.conn;
+    std::int64_t give_up = -1;  // none: wait as long as it takes
+    if (within) {
+        std::int64_t now = mono_ns(), w = static_cast<std::int64_t>(within->count());
+        give_up = w > std::numeric_limits<std::int64_t>::max() - now ? std::numeric_limits<std::int64_t>::max() : now + w;
     }
-    auto [status, payload] = decode_or_throw<Reply>(bytes);
+    auto left = [&]() -> Timeout {
+        if (give_up < 0) return std::nullopt;
+        return std::chrono::nanoseconds(std::max<std::int64_t>(0, give_up - mono_ns()));
+    };
+    // The reply for `seq`, or nullopt when none came in time. A reply cut short by the deadline has
+    // lost its framing and recv_bytes() closed the connection: then nothing of it can be kept (a
+    // Lock held through it is released by the server, as when the connection ends).
+    auto receive_reply = [&](std::uint64_t seq) -> std::optional<Reply> {
+        std::string bytes;
+        try {
+            bytes = c.recv_bytes(left());
+        } catch (const EofError&) {
+            tc.reset();
+            server_gone(what, address);
+        } catch (const TimeoutError&) {
+            if (c.closed()) tc.reset();
+            return std::nullopt;
+        }
+        Reply r;
+        bool ours = false;
+        try {
+            r = decode_or_throw<Reply>(bytes);
+            ours = std::get<2>(r) == seq;
+        } catch (const CodecError&) {
+        }
+        if (!ours) {
+            tc.reset();
+            throw_ipc(make_error_code(Errc::protocol), std::string("use ") + what + ": the manager's server at " + address +
+                                                           " answered out of turn");
+        }
+        return r;
+    };
+    // Sends a request and returns its sequence number.
+    auto send_request = [&](ManagerOp o, std::uint64_t obj, std::int64_t wait_ns, std::string_view x, std::string_view y,
+                            std::int64_t until) {
+        std::string msg =
+            encode(Request{static_cast<std::uint32_t>(o), obj, wait_ns, std::string(x), std::string(y), tc.seq + 1, until});
+        try {
+            c.send_bytes(msg, left());
+        } catch (const EofError&) {
+            tc.reset();
+            server_gone(what, address);
+        } catch (const TimeoutError&) {
+            // A message that fits in PIPE_BUF is written whole or not at all: nothing was sent. A
+            // longer one may have been cut, and then the framing is lost.
+            if (msg.size() + sizeof(std::uint64_t) > PIPE_BUF) tc.reset();
+            did_not_answer(what, address, within.value_or(0ns));
+        }
+        return ++tc.seq;
+    };
+    // First the reply of a request given up earlier: it must not be taken for this call's. If it
+    // shows that the request was carried out after all (the server took it just before the
+    // margin and was held up before it could answer), undo what can be undone: a Lock it acquired
+    // is released (sent without a give-up time, so the server always carries it out).
+    while (tc.abandoned || tc.owed_release) {
+        if (tc.abandoned) {
+            std::optional<Reply> r = receive_reply(tc.abandoned->seq);
+            if (!r) did_not_answer(what, address, within.value_or(0ns));  // still no answer; nothing of this call was sent
+            ThreadConnection::Abandoned was = *tc.abandoned;
+            tc.abandoned.reset();
+            if (was.op == ManagerOp::lock_acquire && static_cast<ReplyStatus>(std::get<0>(*r)) == ReplyStatus::ok &&
+                (std::get<1>(*r) == "a" || std::get<1>(*r) == "o"))
+                tc.owed_release = was.id;
+            continue;
+        }
+        std::uint64_t lock_id = tc.owed_release;
+        std::uint64_t s = send_request(ManagerOp::lock_release, lock_id, -1, {}, {}, -1);
+        tc.owed_release = 0;
+        tc.abandoned = ThreadConnection::Abandoned{s, ManagerOp::lock_release, lock_id};
+    }
+    std::uint64_t seq = send_request(op, id, t, a, b, give_up);
+    std::optional<Reply> r = receive_reply(seq);
+    if (!r) {
+        if (!c.closed()) tc.abandoned = ThreadConnection::Abandoned{seq, op, id};
+        did_not_answer(what, address, within.value_or(0ns));
+    }
+    auto status = std::get<0>(*r);
+    std::string& payload = std::get<1>(*r);
     switch (static_cast<ReplyStatus>(status)) {
         case ReplyStatus::ok: return std::move(payload);
+        case ReplyStatus::expired: did_not_answer(what, address, within.value_or(0ns));  // came to too late: nothing was done
         case ReplyStatus::missing:
             if (op == ManagerOp::map_get)
                 throw std::out_of_range(std::string("prockit: ") + what + " has no " +

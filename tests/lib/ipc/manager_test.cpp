@@ -11,9 +11,12 @@
 #include <prockit/sys/syscall.hpp>
 
 #include <csignal>
+#include <cstring>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <thread>
 
 using namespace prockit;
@@ -467,4 +470,86 @@ TEST_F(ManagerTest, AChildThatNeverUsesTheManagerReleasesWhatItInherited) {
     go.second.send(1);
     EXPECT_EQ(join_code(*p), 0);
     EXPECT_EQ(await_count(m, start), start);
+}
+
+// The reply to a call that gave up is set aside by the thread's next call, matched by its
+// sequence number; when it shows that an acquire was carried out after all (the server took the
+// lock just before the call's give-up time and answered after it), that next call first releases
+// the lock. A stand-in server speaks the wire format (manager.cpp) so that its reply comes late
+// on purpose: with a real one this happens only when the server is held up at that very moment.
+namespace {
+
+using WireRequest = std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::string, std::string, std::uint64_t, std::int64_t>;
+using WireReply = std::tuple<std::uint32_t, std::string, std::uint64_t>;
+
+// The two pipe ends a data connection hands over after the handshake ('P' and SCM_RIGHTS).
+std::optional<Connection> take_pipes(Connection& sock) {
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(2 * sizeof(int))] = {};
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl;
+    m.msg_controllen = sizeof ctl;
+    if (::recvmsg(sock.fileno(), &m, MSG_CMSG_CLOEXEC) != 1 || byte != 'P') return std::nullopt;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int))) return std::nullopt;
+    int fds[2];
+    std::memcpy(fds, CMSG_DATA(c), sizeof fds);
+    return Connection(unique_fd(fds[0]), unique_fd(fds[1]), unique_fd());
+}
+
+}  // namespace
+
+TEST_F(ManagerTest, ALateReplyIsSetAsideAndALockItGaveIsReleased) {
+    const std::string addr = "@prockit-test-late-reply-" + std::to_string(::getpid());
+    const std::string key = "late-reply-key";
+    constexpr std::uint64_t lock_id = 7;
+    Pipe ready(false), gave_up(false);
+    auto server = spawn_fn([&]() -> int {
+        ready.first.close();
+        gave_up.second.close();
+        Listener l(addr, key);
+        ready.second.send(1);
+        // The client's reference socket: 'R', then its acquire of a reference to the lock.
+        Connection refs = l.accept(30s);
+        char byte = 0;
+        std::uint64_t q[3] = {}, a[2] = {0, lock_id};
+        if (::recv(refs.fileno(), &byte, 1, MSG_WAITALL) != 1 || byte != 'R') return 3;
+        if (::recv(refs.fileno(), q, sizeof q, MSG_WAITALL) != static_cast<ssize_t>(sizeof q) || q[1] != lock_id) return 4;
+        if (::send(refs.fileno(), a, sizeof a, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof a)) return 5;
+        Connection sock = l.accept(30s);
+        std::optional<Connection> data = take_pipes(sock);
+        if (!data) return 6;
+        auto request = [&] { return decode_or_throw<WireRequest>(data->recv_bytes(30s)); };
+        auto answer = [&](std::string payload, std::uint64_t seq) {
+            data->send_bytes(encode(WireReply{0, std::move(payload), seq}));
+        };
+        auto op = [](const WireRequest& r) { return static_cast<detail::ManagerOp>(std::get<0>(r)); };
+        WireRequest first = request();
+        if (op(first) != detail::ManagerOp::lock_acquire || std::get<1>(first) != lock_id || std::get<6>(first) < 0) return 7;
+        (void)gave_up.first.recv<int>(30s);  // the caller has given up: now the lock is "taken"
+        answer("a", std::get<5>(first));
+        WireRequest release = request();  // before anything else, the next call gives it back
+        if (op(release) != detail::ManagerOp::lock_release || std::get<1>(release) != lock_id) return 8;
+        if (std::get<5>(release) != std::get<5>(first) + 1 || std::get<6>(release) != -1) return 9;
+        answer({}, std::get<5>(release));
+        WireRequest again = request();  // then its own request
+        if (op(again) != detail::ManagerOp::lock_acquire || std::get<5>(again) != std::get<5>(release) + 1) return 10;
+        answer("a", std::get<5>(again));
+        (void)refs.poll(30s);  // until the client lets go
+        return 0;
+    });
+    ready.second.close();
+    gave_up.first.close();
+    ASSERT_EQ(ready.first.recv<int>(30s), 1);
+    {
+        Manager h = Manager::connect(addr, key);
+        LockProxy lock(h, lock_id);
+        EXPECT_THROW((void)lock.acquire(10ms), TimeoutError);  // after 10 ms plus the 2 s grace
+        gave_up.second.send(1);
+        EXPECT_EQ(lock.acquire(30s), LockStatus::acquired);
+    }
+    EXPECT_EQ(join_code(*server), 0);
 }

@@ -39,9 +39,10 @@
 //  * A proxy whose server is gone throws EofError ("the manager's server is gone"); never a hang.
 //  * A call given a timeout returns within it plus 2 s even when the server does not run
 //    (SIGSTOPped, frozen), a new connection's handshake included: TimeoutError "... did not answer
-//    within N ms", and this thread's connection is dropped (a Lock it held there is released).
-//    The server, once it runs again, still carries out the request it had been sent. A call
-//    without a timeout waits for the server as long as it takes, as in Python.
+//    within N ms". Such a call has no effect: the server, once it runs again, does not carry out
+//    a request whose caller gave up, and the thread keeps its connection and the Locks it holds
+//    (docs/ipc.md, Manager, "What remains", names the window left). A call without a timeout
+//    waits for the server as long as it takes, as in Python.
 //
 // References (as in Python): every proxy holds a reference to its object, and the server frees the
 // object when the last reference is gone. Copies of a proxy within one process are counted in the
