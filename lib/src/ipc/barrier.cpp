@@ -7,7 +7,7 @@
 namespace prockit {
 
 namespace {
-constexpr std::size_t kOff = sizeof(detail::ObjectHeader);
+constexpr std::size_t kBarrierOff = sizeof(detail::ObjectHeader);
 struct BarrierState {
     pthread_mutex_t mu;
     std::atomic<std::uint32_t> generation;
@@ -15,7 +15,7 @@ struct BarrierState {
     std::atomic<std::uint32_t> broken;
     std::atomic<std::uint32_t> broken_gen;  // the generation that was broken (waiters of it fail)
 };
-BarrierState* st(const SharedMemory& shm) { return reinterpret_cast<BarrierState*>(static_cast<char*>(shm.data()) + kOff); }
+BarrierState* barrier_state(const SharedMemory& shm) { return reinterpret_cast<BarrierState*>(static_cast<char*>(shm.data()) + kBarrierOff); }
 unsigned parties_of(const SharedMemory& shm) { return static_cast<unsigned>(static_cast<detail::ObjectHeader*>(shm.data())->a); }
 
 struct Guard {
@@ -36,22 +36,22 @@ void break_locked(BarrierState* s) {
 
 Barrier::Barrier(unsigned parties, Timeout timeout) : default_timeout_(timeout) {
     if (parties == 0) throw std::invalid_argument("a barrier needs at least one party");
-    shm_ = detail::new_object(detail::Kind::barrier, kOff + sizeof(BarrierState), parties);
-    auto* s = st(shm_);
+    shm_ = detail::new_object(detail::Kind::barrier, kBarrierOff + sizeof(BarrierState), parties);
+    auto* s = barrier_state(shm_);
     detail::init_robust_mutex(&s->mu);
     s->broken_gen.store(UINT32_MAX);
 }
 
 Barrier Barrier::attach(unique_fd fd, Timeout timeout) {
     auto shm = SharedMemory::from_fd(std::move(fd)).value();
-    detail::check_object(shm, detail::Kind::barrier, kOff + sizeof(BarrierState));
+    detail::check_object(shm, detail::Kind::barrier, kBarrierOff + sizeof(BarrierState));
     return Barrier(std::move(shm), timeout);
 }
 
 unsigned Barrier::wait(Timeout timeout) {
     if (!timeout) timeout = default_timeout_;
     auto d = detail::Deadline::from(timeout);
-    auto* s = st(shm_);
+    auto* s = barrier_state(shm_);
     std::uint32_t gen;
     unsigned index;
     {
@@ -85,20 +85,20 @@ unsigned Barrier::wait(Timeout timeout) {
 }
 
 void Barrier::reset() {
-    auto* s = st(shm_);
+    auto* s = barrier_state(shm_);
     Guard g(&s->mu);
     if (s->count.load() > 0) break_locked(s);
     s->broken.store(0);
 }
 
 void Barrier::abort() {
-    auto* s = st(shm_);
+    auto* s = barrier_state(shm_);
     Guard g(&s->mu);
     break_locked(s);
 }
 
 unsigned Barrier::parties() const { return parties_of(shm_); }
-unsigned Barrier::n_waiting() const { return st(shm_)->count.load(); }
-bool Barrier::broken() const { return st(shm_)->broken.load() != 0; }
+unsigned Barrier::n_waiting() const { return barrier_state(shm_)->count.load(); }
+bool Barrier::broken() const { return barrier_state(shm_)->broken.load() != 0; }
 
 }  // namespace prockit

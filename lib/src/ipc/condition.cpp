@@ -7,16 +7,16 @@
 namespace prockit {
 
 namespace {
-constexpr std::size_t kOff = sizeof(detail::ObjectHeader);
+constexpr std::size_t kCondOff = sizeof(detail::ObjectHeader);
 struct CondState {
     std::atomic<std::uint32_t> seq;
     std::atomic<std::uint32_t> waiters;
 };
-CondState* st(const SharedMemory& shm) { return reinterpret_cast<CondState*>(static_cast<char*>(shm.data()) + kOff); }
-SharedMemory make() { return detail::new_object(detail::Kind::condition, kOff + sizeof(CondState)); }
+CondState* cond_state(const SharedMemory& shm) { return reinterpret_cast<CondState*>(static_cast<char*>(shm.data()) + kCondOff); }
+SharedMemory make() { return detail::new_object(detail::Kind::condition, kCondOff + sizeof(CondState)); }
 SharedMemory check(unique_fd fd) {
     auto shm = SharedMemory::from_fd(std::move(fd)).value();
-    detail::check_object(shm, detail::Kind::condition, kOff + sizeof(CondState));
+    detail::check_object(shm, detail::Kind::condition, kCondOff + sizeof(CondState));
     return shm;
 }
 }  // namespace
@@ -38,7 +38,7 @@ void Condition::lock() {
 }
 
 bool Condition::wait(Timeout timeout) {
-    CondState* s = st(shm_);
+    CondState* s = cond_state(shm_);
     auto d = detail::Deadline::from(timeout);
     std::uint32_t seq = s->seq.load(std::memory_order_acquire);
     s->waiters.fetch_add(1, std::memory_order_seq_cst);
@@ -64,7 +64,7 @@ bool Condition::wait(Timeout timeout) {
 }
 
 void Condition::notify(unsigned n) {
-    CondState* s = st(shm_);
+    CondState* s = cond_state(shm_);
     s->seq.fetch_add(1, std::memory_order_seq_cst);
     if (s->waiters.load(std::memory_order_seq_cst) > 0) detail::futex_wake(&s->seq, n >= INT_MAX ? INT_MAX : static_cast<int>(n));
 }

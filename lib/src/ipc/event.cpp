@@ -7,17 +7,17 @@
 namespace prockit {
 
 namespace {
-constexpr std::size_t kOff = sizeof(detail::ObjectHeader);
+constexpr std::size_t kEventOff = sizeof(detail::ObjectHeader);
 std::atomic<std::uint32_t>* flag(const SharedMemory& shm) {
-    return reinterpret_cast<std::atomic<std::uint32_t>*>(static_cast<char*>(shm.data()) + kOff);
+    return reinterpret_cast<std::atomic<std::uint32_t>*>(static_cast<char*>(shm.data()) + kEventOff);
 }
 }  // namespace
 
-Event::Event() : shm_(detail::new_object(detail::Kind::event, kOff + 64)) {}
+Event::Event() : shm_(detail::new_object(detail::Kind::event, kEventOff + 64)) {}
 
 Event Event::attach(unique_fd fd) {
     auto shm = SharedMemory::from_fd(std::move(fd)).value();
-    detail::check_object(shm, detail::Kind::event, kOff + 64);
+    detail::check_object(shm, detail::Kind::event, kEventOff + 64);
     return Event(std::move(shm));
 }
 

@@ -11,36 +11,36 @@ struct SemState {
     std::atomic<std::uint32_t> count;
     std::atomic<std::uint32_t> waiters;
 };
-constexpr std::size_t kOff = sizeof(detail::ObjectHeader);
-SemState* st(const SharedMemory& shm) { return reinterpret_cast<SemState*>(static_cast<char*>(shm.data()) + kOff); }
+constexpr std::size_t kSemOff = sizeof(detail::ObjectHeader);
+SemState* sem_state(const SharedMemory& shm) { return reinterpret_cast<SemState*>(static_cast<char*>(shm.data()) + kSemOff); }
 detail::ObjectHeader* hdr(const SharedMemory& shm) { return static_cast<detail::ObjectHeader*>(shm.data()); }
 }  // namespace
 
 Semaphore::Semaphore(unsigned value) {
-    shm_ = detail::new_object(detail::Kind::semaphore, kOff + sizeof(SemState), /*bounded*/ 0, value);
-    st(shm_)->count.store(value);
+    shm_ = detail::new_object(detail::Kind::semaphore, kSemOff + sizeof(SemState), /*bounded*/ 0, value);
+    sem_state(shm_)->count.store(value);
 }
 
 Semaphore Semaphore::attach(unique_fd fd) {
     auto shm = SharedMemory::from_fd(std::move(fd)).value();
-    auto* h = detail::check_object(shm, detail::Kind::semaphore, kOff + sizeof(SemState));
+    auto* h = detail::check_object(shm, detail::Kind::semaphore, kSemOff + sizeof(SemState));
     if (h->a != 0) throw_ipc(IpcErrc::bad_handle, "attach a semaphore (it is bounded)");
     return Semaphore(std::move(shm));
 }
 
-BoundedSemaphore::BoundedSemaphore(unsigned value) : Semaphore(detail::new_object(detail::Kind::semaphore, kOff + sizeof(SemState), 1, value)) {
-    st(shm_)->count.store(value);
+BoundedSemaphore::BoundedSemaphore(unsigned value) : Semaphore(detail::new_object(detail::Kind::semaphore, kSemOff + sizeof(SemState), 1, value)) {
+    sem_state(shm_)->count.store(value);
 }
 
 BoundedSemaphore BoundedSemaphore::attach(unique_fd fd) {
     auto shm = SharedMemory::from_fd(std::move(fd)).value();
-    auto* h = detail::check_object(shm, detail::Kind::semaphore, kOff + sizeof(SemState));
+    auto* h = detail::check_object(shm, detail::Kind::semaphore, kSemOff + sizeof(SemState));
     if (h->a != 1) throw_ipc(IpcErrc::bad_handle, "attach a bounded semaphore (it is not bounded)");
     return BoundedSemaphore(std::move(shm));
 }
 
 bool Semaphore::acquire(Timeout timeout) {
-    SemState* s = st(shm_);
+    SemState* s = sem_state(shm_);
     detail::Deadline d;
     bool have_deadline = false;
     for (;;) {
@@ -67,7 +67,7 @@ bool Semaphore::acquire(Timeout timeout) {
 }
 
 void Semaphore::release(unsigned n) {
-    SemState* s = st(shm_);
+    SemState* s = sem_state(shm_);
     if (hdr(shm_)->a == 1) {
         auto max = static_cast<std::uint32_t>(hdr(shm_)->b);
         std::uint32_t c = s->count.load(std::memory_order_relaxed);
@@ -81,6 +81,6 @@ void Semaphore::release(unsigned n) {
     if (s->waiters.load(std::memory_order_seq_cst) > 0) detail::futex_wake(&s->count, n >= INT_MAX ? INT_MAX : static_cast<int>(n));
 }
 
-unsigned Semaphore::get_value() const { return st(shm_)->count.load(std::memory_order_relaxed); }
+unsigned Semaphore::get_value() const { return sem_state(shm_)->count.load(std::memory_order_relaxed); }
 
 }  // namespace prockit

@@ -1,0 +1,1 @@
+// The translation unit that makes the test suite's precompiled header (tests/CMakeLists.txt).
