@@ -16,6 +16,7 @@
 #include <limits>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <poll.h>
 #include <stdexcept>
@@ -47,9 +48,12 @@ using detail::ManagerOp;
 // The wire format: a request is (op, object id, timeout in ns or -1, two byte strings, sequence
 // number, give-up time); a reply is (status, payload, the request's sequence number). The sequence
 // number counts the requests of one connection; the give-up time is when the client stops waiting
-// for the reply, in CLOCK_MONOTONIC nanoseconds (one clock for every process of the machine), or
-// -1 for a call without a timeout (the client waits as long as it takes).
-using Request = std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::string, std::string, std::uint64_t, std::int64_t>;
+// for the reply, in CLOCK_MONOTONIC nanoseconds (one clock for every process of a time namespace), or
+// -1 for a call without a timeout (the client waits as long as it takes), and the client's time
+// namespace (time_namespace()): a client in another one reads CLOCK_MONOTONIC with an offset, and
+// the server does not compare its give-up time with its own clock.
+using Request =
+    std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::string, std::string, std::uint64_t, std::int64_t, std::uint64_t>;
 using Reply = std::tuple<std::uint32_t, std::string, std::uint64_t>;
 // expired: the request came (or its turn came) too close to its give-up time; nothing was done.
 enum class ReplyStatus : std::uint32_t { ok = 0, missing, empty, full, not_owner, bad_handle, bad_request, expired };
@@ -58,6 +62,20 @@ std::int64_t mono_ns() {
     timespec t{};
     clock_gettime(CLOCK_MONOTONIC, &t);
     return static_cast<std::int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+// The inode of this process's time namespace (/proc/self/ns/time), 0 where it cannot be read. Read
+// once per thread of a process: a process cannot change its own time namespace (unshare and setns of
+// CLONE_NEWTIME take effect in its children).
+std::uint64_t time_namespace() {
+    thread_local std::uint64_t cached = 0;  // per thread: no lock, and a forked child reads its own
+    thread_local pid_t cached_for = 0;
+    if (cached_for != ::getpid()) {
+        struct stat st {};
+        cached = ::stat("/proc/self/ns/time", &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
+        cached_for = ::getpid();
+    }
+    return cached;
 }
 
 // References travel on a second connection of each process, its reference socket (the Unix
@@ -615,7 +633,9 @@ void Server::handle(std::uint64_t cid, const Request& r) {
     const std::string& a = std::get<3>(r);
     const std::string& b = std::get<4>(r);
     const std::uint64_t seq = std::get<5>(r);
-    const std::int64_t give_up_ns = std::get<6>(r);
+    // A give-up time on another time namespace's clock is not comparable: such a request is
+    // carried out as one without (and its client's bound still holds on its own side).
+    const std::int64_t give_up_ns = std::get<7>(r) == time_namespace() ? std::get<6>(r) : -1;
     // A request is carried out only while its client still waits for the answer, with a margin:
     // after a stop, what it asked may be long given up (a get would take an item nobody receives).
     const std::int64_t last_ns = give_up_ns - static_cast<std::int64_t>(kManagerStartMargin.count());
@@ -1065,7 +1085,8 @@ std::string detail::ManagerLink::call(ManagerOp op, std::uint64_t id, Timeout ti
     auto send_request = [&](ManagerOp o, std::uint64_t obj, std::int64_t wait_ns, std::string_view x, std::string_view y,
                             std::int64_t until) {
         std::string msg =
-            encode(Request{static_cast<std::uint32_t>(o), obj, wait_ns, std::string(x), std::string(y), tc.seq + 1, until});
+            encode(Request{static_cast<std::uint32_t>(o), obj, wait_ns, std::string(x), std::string(y), tc.seq + 1, until,
+                           time_namespace()});
         try {
             c.send_bytes(msg, left());
         } catch (const EofError&) {

@@ -12,11 +12,14 @@
 
 #include <csignal>
 #include <cstring>
+#include <fstream>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <thread>
 
 using namespace prockit;
@@ -479,7 +482,8 @@ TEST_F(ManagerTest, AChildThatNeverUsesTheManagerReleasesWhatItInherited) {
 // on purpose: with a real one this happens only when the server is held up at that very moment.
 namespace {
 
-using WireRequest = std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::string, std::string, std::uint64_t, std::int64_t>;
+using WireRequest =
+    std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::string, std::string, std::uint64_t, std::int64_t, std::uint64_t>;
 using WireReply = std::tuple<std::uint32_t, std::string, std::uint64_t>;
 
 // The two pipe ends a data connection hands over after the handshake ('P' and SCM_RIGHTS).
@@ -552,4 +556,49 @@ TEST_F(ManagerTest, ALateReplyIsSetAsideAndALockItGaveIsReleased) {
         EXPECT_EQ(lock.acquire(30s), LockStatus::acquired);
     }
     EXPECT_EQ(join_code(*server), 0);
+}
+
+// A client in a time namespace of its own (CLOCK_MONOTONIC about a minute since its boot, far
+// behind the server's): its give-up times are on a clock the server cannot compare with its own,
+// so its timed calls are carried out as before (compared, every one would be read as long past its
+// give-up time and answered `expired`). The client is a grandchild: unshare(CLONE_NEWTIME) takes
+// effect in the children of the process that calls it.
+TEST_F(ManagerTest, AClientInAnotherTimeNamespaceIsServed) {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec < 300) GTEST_SKIP() << "the machine's clock is too young for an offset";
+    Manager m;
+    auto q = m.Queue();
+    q.put(5);
+    auto lock = m.Lock();
+    auto p = spawn_fn([&q, &lock, behind = now.tv_sec - 60]() -> int {
+        if (::unshare(CLONE_NEWTIME) != 0) return errno == EPERM || errno == EINVAL ? 77 : 2;
+        {
+            std::ofstream offsets("/proc/self/timens_offsets");
+            offsets << "monotonic -" << behind << " 0\n";
+            offsets.flush();
+            if (!offsets) return 77;
+        }
+        pid_t c = ::fork();
+        if (c < 0) return 3;
+        if (c == 0) {
+            timespec mine{};
+            ::clock_gettime(CLOCK_MONOTONIC, &mine);
+            if (mine.tv_sec > 120) ::_exit(4);  // not in the new namespace
+            try {
+                if (q.get<int>(5s) != 5) ::_exit(5);
+                if (lock.acquire(5s) != LockStatus::acquired) ::_exit(6);
+                lock.release();
+            } catch (...) {
+                ::_exit(7);
+            }
+            ::_exit(0);
+        }
+        int st = 0;
+        if (::waitpid(c, &st, 0) != c) return 8;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 9;
+    });
+    int code = join_code(*p);
+    if (code == 77) GTEST_SKIP() << "cannot make a time namespace here";
+    EXPECT_EQ(code, 0) << "4: not in the namespace, 5-7: a timed call failed";
 }
