@@ -9,12 +9,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <limits>
 #include <poll.h>
 #include <stdexcept>
 #include <type_traits>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -40,6 +42,35 @@ void make_dirs(const std::string& path, mode_t mode) {
 }
 
 }  // namespace
+
+std::int64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+std::uint64_t time_namespace() {
+    struct stat st{};
+    if (stat("/proc/self/ns/time", &st) != 0) return 0;
+    return static_cast<std::uint64_t>(st.st_ino);
+}
+
+void set_deadline(nlohmann::json& request, std::chrono::nanoseconds timeout) {
+    const auto margin = std::min<std::chrono::nanoseconds>(deadline_margin, timeout / 4);
+    request["deadline"] = monotonic_ns() + (timeout - margin).count();
+    request["timens"] = time_namespace();
+}
+
+std::optional<std::int64_t> past_deadline(const nlohmann::json& request, std::int64_t now, std::uint64_t timens) {
+    auto d = request.find("deadline");
+    if (d == request.end()) return std::nullopt;
+    const auto deadline = d->get<std::int64_t>();
+    auto ns = request.find("timens");
+    if (ns == request.end() || ns->get<std::uint64_t>() != timens) return std::nullopt;  // another clock
+    // Saturating: a deadline near the int64 limits from a peer must not overflow.
+    if (deadline < 0 && now > std::numeric_limits<std::int64_t>::max() + deadline) return std::numeric_limits<std::int64_t>::max();
+    return now - deadline;
+}
 
 std::string check_private_dir(const std::string& dir) {
     struct stat st{};
