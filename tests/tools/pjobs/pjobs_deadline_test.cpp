@@ -1,9 +1,10 @@
 // pjobs requests and their deadlines: a client sends the CLOCK_MONOTONIC time after which the
 // server must not carry its request out (its give-up time, PJOBS_TIMEOUT from the send, less a
-// margin of 250 ms or a quarter of the timeout), with its time namespace; the server leaves a
-// request it reads after that time undone and answers "expired". Driven at the protocol level: a
-// fake server reads what the real client sends, and raw requests reach the real server. The
-// stopped server itself is FaultStop.PjobsRequestsThatTimedOutAreNotCarriedOutLater.
+// margin of 250 ms, or a quarter of a timeout under 1 s), with its time namespace; the server
+// leaves a request it reads after that time undone and answers "expired". Driven at the protocol
+// level: a fake server reads what the real client sends, raw requests reach the real server, and
+// a client runs in a time namespace of its own (unshare --time) with its clock behind the
+// server's. The stopped server itself is FaultStop.PjobsRequestsThatTimedOutAreNotCarriedOutLater.
 #include "pjobs_support.hpp"
 
 #include <algorithm>
@@ -186,4 +187,23 @@ TEST(PjobsDeadline, TheServerLeavesARequestPastItsDeadlineUndone) {
     std::string log = slurp(pj.statedir() + "/pjobs-server.log");
     EXPECT_NE(log.find("pjobs server: cannot carry out a request ('group'): it was read "), std::string::npos) << log;
     EXPECT_NE(log.find("pjobs server: cannot carry out a request ('run'): it was read "), std::string::npos) << log;
+}
+
+// A client in another time namespace, whose CLOCK_MONOTONIC runs behind the server's: its
+// deadline is on a clock the server cannot compare, so its requests are carried out as before
+// (compared, every one would be read as long past its deadline and refused).
+TEST(PjobsDeadline, AClientInAnotherTimeNamespaceIsServed) {
+    const std::int64_t now_s = monotonic_ns() / 1000000000;
+    if (now_s < 120) GTEST_SKIP() << "the machine's clock is too young for an offset";
+    if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/unshare";
+    Pjobs pj;
+    ASSERT_EQ(pj({"group", "g"}).code, 0);  // the server, in this time namespace
+    const std::string behind = std::to_string(-(now_s - 60));  // the client's clock at about 60 s
+    auto r = run_program("/usr/bin/unshare", {"--time", "--monotonic=" + behind, pjobs_path(), "group", "g", "--parallel", "3"}, {}, 60s,
+                         [&](Command& c) { c.env("XDG_RUNTIME_DIR", pj.runtime()).env("XDG_STATE_HOME", pj.state()).cwd(pj.dir.path); });
+    if (r.code != 0 && r.err.rfind("unshare:", 0) == 0) GTEST_SKIP() << "cannot make a time namespace here: " << r.err;
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, "group g: parallel 3, 0 running, 0 queued\n");
+    json g = ask(pj, {{"v", 1}, {"op", "group"}, {"group", "g"}});
+    EXPECT_EQ(g.value("parallel", 0), 3) << g.dump();
 }
