@@ -61,12 +61,25 @@ void set_deadline(nlohmann::json& request, std::chrono::nanoseconds timeout) {
     request["timens"] = time_namespace();
 }
 
+namespace {
+// An integer field of a peer's request, clamped to int64 (json reads non-negative numbers as
+// unsigned). Any other type throws json::type_error, as a mistyped field does elsewhere: a float
+// is not converted (one out of range is undefined behaviour — found by fuzzing).
+std::int64_t integer_field(const nlohmann::json& v) {
+    constexpr auto most = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    if (v.is_number_unsigned()) return static_cast<std::int64_t>(std::min(v.get<std::uint64_t>(), most));
+    return v.get_ref<const nlohmann::json::number_integer_t&>();  // signed, or type_error
+}
+}  // namespace
+
 std::optional<std::int64_t> past_deadline(const nlohmann::json& request, std::int64_t now, std::uint64_t timens) {
     auto d = request.find("deadline");
     if (d == request.end()) return std::nullopt;
-    const auto deadline = d->get<std::int64_t>();
+    const std::int64_t deadline = integer_field(*d);
     auto ns = request.find("timens");
-    if (ns == request.end() || ns->get<std::uint64_t>() != timens) return std::nullopt;  // another clock
+    if (ns == request.end()) return std::nullopt;
+    const std::int64_t their = integer_field(*ns);
+    if (their < 0 || static_cast<std::uint64_t>(their) != timens) return std::nullopt;  // another clock
     // Saturating: a deadline near the int64 limits from a peer must not overflow.
     if (deadline < 0 && now > std::numeric_limits<std::int64_t>::max() + deadline) return std::numeric_limits<std::int64_t>::max();
     return now - deadline;

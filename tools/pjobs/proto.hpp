@@ -49,7 +49,8 @@ std::uint64_t time_namespace();
 void set_deadline(nlohmann::json& request, std::chrono::nanoseconds timeout);
 /// By how many nanoseconds a request read at `now` (in time namespace `timens`) is past its
 /// deadline: > 0 when it must not be carried out; std::nullopt when it has none, or one on another
-/// namespace's clock. A deadline of another JSON type throws json::type_error, as other fields do.
+/// namespace's clock. A deadline or namespace that is no integer throws json::type_error, as other
+/// mistyped fields do.
 std::optional<std::int64_t> past_deadline(const nlohmann::json& request, std::int64_t now, std::uint64_t timens);
 
 struct Paths {
