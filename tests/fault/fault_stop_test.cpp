@@ -177,8 +177,9 @@ TEST(FaultStop, StoppedPjobsServerTimesClientsOut) {
     none.check("a stopped pjobs server");
 }
 
-/// Whether a process with exactly this command line runs (its words joined by NULs).
-bool runs_cmdline(const std::vector<std::string>& argv) {
+/// Whether a process with exactly this command line runs with `env` in its environment (a pjobs
+/// job has its client's: this test's directories, not another test's on the same machine).
+bool runs_cmdline(const std::vector<std::string>& argv, const std::string& env) {
     std::string want;
     for (const auto& a : argv) want += a + '\0';
     DIR* d = ::opendir("/proc");
@@ -186,7 +187,10 @@ bool runs_cmdline(const std::vector<std::string>& argv) {
     bool found = false;
     while (dirent* e = ::readdir(d)) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        if (slurp(std::string("/proc/") + e->d_name + "/cmdline") == want && process_alive(std::atol(e->d_name))) found = true;
+        const std::string dir = std::string("/proc/") + e->d_name;
+        if (slurp(dir + "/cmdline") == want && slurp(dir + "/environ").find(env + '\0') != std::string::npos &&
+            process_alive(std::atol(e->d_name)))
+            found = true;
     }
     ::closedir(d);
     return found;
@@ -230,7 +234,7 @@ TEST(FaultStop, PjobsRequestsThatTimedOutAreNotCarriedOutLater) {
         EXPECT_TRUE(eventually([&] { return undone("run") == 1; }, 30s)) << slurp(log);
         auto l = pj.list();
         EXPECT_EQ(l.size(), 1u) << "the run its client gave up on made a job: " << l.dump();
-        EXPECT_FALSE(runs_cmdline({"sleep", "60"})) << "the run its client gave up on started its command";
+        EXPECT_FALSE(runs_cmdline({"sleep", "60"}, "XDG_STATE_HOME=" + pj.state())) << "the run its client gave up on started its command";
 
         // kill
         ASSERT_TRUE(stop_and_wait(server));
