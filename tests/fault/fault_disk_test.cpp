@@ -5,7 +5,8 @@
 // status says so), every file left parses and holds what it held, nothing left running.
 //
 // Covered elsewhere, not repeated here: prun's buffered output and its spill file on a full
-// $TMPDIR (PrunFaultsOutput.AFullTmpdirIsReported, PrunFaultsOutput.AFullSpillFileIsReported),
+// $TMPDIR (PrunFaultsOutput.AFullTmpdirIsReported, PrunFaultsOutput.AFullSpillFileIsReported;
+// with --compress here),
 // --pipe blocks (PrunPool.PipeBlocksOnAFullDisk), pjobs' job logs
 // (PjobsBadInput.AFullDiskTruncatesTheLogAndTheJobRunsOn).
 #include "disk_support.hpp"
@@ -193,6 +194,90 @@ TEST(FaultDisk, FullTmpdirUnderFilesNamesEveryJobWhoseFileIsCut) {
     EXPECT_GE(named.size(), static_cast<std::size_t>(cut)) << "a cut file without its line: " << r.err;
     EXPECT_GT(cut + static_cast<int>(6 - lines(r.out).size()), 0) << "the disk never filled";
     none.check("prun --files on a full TMPDIR");
+}
+
+// --compress with $TMPDIR full (a 64 KiB tmpfs): every job whose waiting output was cut is named
+// on a line of its own, a job whose output fits is whole and not named, and the run ends 255. A
+// frame that cannot be written whole is taken off again, in a job's file and in the spill file,
+// so it cannot take the output of later jobs with it. Job i writes lines "i:" + 64 random letters
+// a-p (zstd keeps about half): odd jobs ~200 KB, more than the tmpfs holds, even ones 4 KB. Read
+// back, stdout is one stretch per job, each a prefix of what the job wrote.
+TEST(FaultDisk, CompressOnAFullTmpdirNamesEveryJobWhoseOutputIsCut) {
+    const std::uint64_t seed = fault::seed();
+    SCOPED_TRACE(fault::seed_trace(seed));
+    fault::NoneLeftBehind none;
+    fault::SmallTmpfs t("64k");
+    if (t.path.empty()) GTEST_SKIP() << t.why;
+    TempDir data;
+    std::mt19937_64 rng(seed);
+    std::map<int, std::string> wrote;
+    for (int i = 1; i <= 8; ++i) {
+        std::string& text = wrote[i];
+        for (int k = 0, n = i % 2 ? 3000 : 60; k < n; ++k) {
+            text += std::to_string(i) + ":";
+            for (int c = 0; c < 64; ++c) text += static_cast<char>('a' + rng() % 16);
+            text += '\n';
+        }
+        std::ofstream(data / std::to_string(i)) << text;
+    }
+    const std::string go = data / "go";
+    // Job 1 ends only after job 8 has written: without -k it writes straight through, and every
+    // other job's output waits in the spill file meanwhile.
+    const std::string script = "cat '" + data.path + "'/$1; if [ $1 = 8 ]; then : > '" + go + "'; fi; if [ $1 = 1 ]; then " +
+                               "while [ ! -e '" + go + "' ]; do sleep 0.02; done; fi";
+    struct Mode {
+        std::vector<std::string> args;
+        int cut;  // jobs cut, when it is known (-1: some)
+        bool wait = false;  // job 1 waits for job 8
+    };
+    // --retries 2 (no job fails) keeps every job buffered: no job writes straight through.
+    for (const Mode& m : {Mode{{"-k", "-j1", "--retries", "2"}, 4}, Mode{{"-k", "-j3", "--retries", "2"}, -1}, Mode{{"-j3"}, -1, true}}) {
+        SCOPED_TRACE(::testing::PrintToString(m.args));
+        ::unlink(go.c_str());
+        if (!m.wait) std::ofstream(go) << "";
+        std::vector<std::string> args{"--compress"};
+        args.insert(args.end(), m.args.begin(), m.args.end());
+        args.insert(args.end(), {"sh", "-c", script, "sh", "{}", ":::", "1", "2", "3", "4", "5", "6", "7", "8"});
+        auto r = run_program(prun_bin, args, {}, 120s, [&](Command& c) { c.env("TMPDIR", t.path); });
+        EXPECT_EQ(r.code, 255) << r.err;
+        std::set<int> named;
+        for (const auto& l : lines(r.err)) {
+            EXPECT_TRUE(std::regex_match(l + "\n", matrix::house_form("prun"))) << l;
+            auto at = l.find(" job ");
+            int job = at == std::string::npos ? 0 : std::atoi(l.c_str() + at + 5);
+            EXPECT_GT(job, 0) << "a line that names no job: " << l;
+            EXPECT_TRUE(named.insert(job).second) << "named twice: " << l;
+        }
+        std::map<int, std::size_t> got;  // job -> bytes of its stretch
+        for (std::size_t pos = 0; pos < r.out.size();) {
+            int job = std::atoi(r.out.c_str() + pos);
+            if (!wrote.count(job) || got.count(job)) {
+                ADD_FAILURE() << "stdout at byte " << pos << " is no job's next output: " << r.out.substr(pos, 80);
+                break;
+            }
+            const std::string& w = wrote[job];
+            std::size_t k = 0;
+            while (pos + k < r.out.size() && k < w.size() && r.out[pos + k] == w[k]) ++k;
+            got[job] = k;
+            pos += k;
+        }
+        int cut = 0;
+        for (int i = 1; i <= 8; ++i) {
+            const std::size_t k = got.count(i) ? got[i] : 0;
+            if (k == wrote[i].size()) {
+                EXPECT_FALSE(named.count(i)) << "job " << i << " is whole but named: " << r.err;
+            } else {
+                ++cut;
+                EXPECT_TRUE(named.count(i)) << "job " << i << " kept " << k << " of " << wrote[i].size() << " bytes silently: " << r.err;
+            }
+        }
+        if (m.cut >= 0) {
+            EXPECT_EQ(cut, m.cut) << r.err;
+            for (int i = 2; i <= 8; i += 2) EXPECT_EQ(got[i], wrote[i].size()) << "job " << i << " fits, alone on the tmpfs";
+        }
+        EXPECT_GT(cut, 0) << "the tmpfs never filled: " << r.err;
+    }
+    none.check("prun --compress on a full TMPDIR");
 }
 
 // pjobs' job table on a full disk: the file on disk stays the last table saved whole (it is

@@ -316,6 +316,83 @@ TEST(FaultStop, StoppedPjobsServerTimesClientsOut) {
     none.check("a stopped pjobs server");
 }
 
+/// Whether a process with exactly this command line runs with `env` in its environment (a pjobs
+/// job has its client's: this test's directories, not another test's on the same machine).
+bool runs_cmdline(const std::vector<std::string>& argv, const std::string& env) {
+    std::string want;
+    for (const auto& a : argv) want += a + '\0';
+    DIR* d = ::opendir("/proc");
+    if (!d) return false;
+    bool found = false;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        const std::string dir = std::string("/proc/") + e->d_name;
+        if (slurp(dir + "/cmdline") == want && slurp(dir + "/environ").find(env + '\0') != std::string::npos &&
+            process_alive(std::atol(e->d_name)))
+            found = true;
+    }
+    ::closedir(d);
+    return found;
+}
+
+// A request whose client gave up (PJOBS_TIMEOUT) is not carried out when the stopped server
+// resumes: the `run` its client reported as failed starts no job (the user may well run it
+// again), the `kill` kills nothing. The server's log says which request it left undone; that line
+// is the point after which the request has been decided (a run the server carries out has started
+// its job before it reads the next request).
+TEST(FaultStop, PjobsRequestsThatTimedOutAreNotCarriedOutLater) {
+    fault::NoneLeftBehind none;
+    {
+        Pjobs pj;
+        ASSERT_EQ(pj({"run", "--no-tty", "--", "sleep", "300"}).code, 0);
+        const long victim = pj.pid_of(1);
+        ASSERT_GT(victim, 0);
+        pid_t server = pj.server_pid();
+        ASSERT_GT(server, 0);
+        const std::string log = pj.statedir() + "/pjobs-server.log";
+        auto with_timeout = [&](std::vector<std::string> args) {
+            return run_program(pjobs_bin, args, {}, 60s, [&](Command& c) {
+                c.env("XDG_RUNTIME_DIR", pj.runtime()).env("XDG_STATE_HOME", pj.state()).env("PJOBS_TIMEOUT", "1s").cwd(pj.dir.path);
+            });
+        };
+        auto undone = [&](const std::string& op) {  // the server's lines for requests it left undone
+            int n = 0;
+            for (const auto& l : lines(slurp(log)))
+                if (l.find("pjobs server: cannot carry out a request ('" + op + "')") != std::string::npos) ++n;
+            return n;
+        };
+        const std::string timed_out = "pjobs: cannot talk to the server: it did not answer within 1s (is it stopped? see PJOBS_TIMEOUT)\n";
+
+        // run
+        ASSERT_TRUE(stop_and_wait(server));
+        auto r = with_timeout({"run", "--no-tty", "--", "sleep", "60"});
+        EXPECT_EQ(r.code, 1) << r.err;
+        EXPECT_EQ(r.err, timed_out);
+        EXPECT_EQ(r.out, "");
+        ::kill(server, SIGCONT);
+        EXPECT_TRUE(eventually([&] { return undone("run") == 1; }, 30s)) << slurp(log);
+        auto l = pj.list();
+        EXPECT_EQ(l.size(), 1u) << "the run its client gave up on made a job: " << l.dump();
+        EXPECT_FALSE(runs_cmdline({"sleep", "60"}, "XDG_STATE_HOME=" + pj.state())) << "the run its client gave up on started its command";
+
+        // kill
+        ASSERT_TRUE(stop_and_wait(server));
+        r = with_timeout({"kill", "%1"});
+        EXPECT_EQ(r.code, 1) << r.err;
+        EXPECT_EQ(r.err, timed_out);
+        ::kill(server, SIGCONT);
+        EXPECT_TRUE(eventually([&] { return undone("signal") == 1; }, 30s)) << slurp(log);
+        EXPECT_EQ(pj.state_of(1), "running") << pj.list().dump();
+        EXPECT_TRUE(process_alive(victim)) << "the kill its client gave up on was carried out";
+
+        // Requests read in time are carried out as before.
+        EXPECT_EQ(pj({"kill", "%1"}).code, 0);
+        EXPECT_TRUE(eventually([&] { return pj.state_of(1) == "done"; }, 30s)) << pj.list().dump();
+        EXPECT_EQ(undone("run") + undone("signal"), 2) << slurp(log);
+    }
+    none.check("pjobs requests that timed out");
+}
+
 // prun jobs that stop (at random moments) under --timeout: the kill sequence still ends them, at
 // once (a stopped job is continued after TERM) rather than after the grace period, and prun
 // reports each timeout with the documented status.

@@ -1,6 +1,7 @@
 // Fuzz target: pjobs' client/server messages (tools/pjobs/proto): the frame reader over any bytes
 // a peer may send, and the job records a reply carries as the client shows them (job_line,
-// state_text, job_status, command_text). Properties: frames that send_frame() writes come back
+// state_text, job_status, command_text) and a request's deadline as the server reads it
+// (past_deadline). Properties: frames that send_frame() writes come back
 // whole and in order, whatever bytes follow them; a 'j' frame's record is shown without an
 // exception, whatever its fields hold.
 #include "fuzz.hpp"
@@ -81,7 +82,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             ++got;
             if (f->type == 'j') {
                 nlohmann::json j = nlohmann::json::parse(f->payload, nullptr, false);
-                if (!j.is_discarded() && j.is_object()) show(j);
+                if (!j.is_discarded() && j.is_object()) {
+                    show(j);
+                    // As the server reads a request's deadline: a value or json's type_error.
+                    static const std::uint64_t timens = time_namespace();
+                    try {
+                        (void)past_deadline(j, monotonic_ns(), timens);
+                    } catch (const nlohmann::json::type_error&) {
+                    }
+                }
             }
         }
         if (!alive || (!a && off >= stream.size())) break;

@@ -76,6 +76,9 @@ nlohmann::json call_on(int fd, nlohmann::json request) {
     request["v"] = protocol_version;
     // Bounded both ways (and for what the caller reads next on this connection, a raw list).
     const auto limit = reply_timeout();
+    // The server must not carry the request out once this command has given up on it: it gets
+    // the time by which it must have started (the give-up time less a margin for its work).
+    set_deadline(request, limit);
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(limit).count();
     timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -9,12 +9,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <limits>
 #include <poll.h>
 #include <stdexcept>
 #include <type_traits>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -40,6 +42,48 @@ void make_dirs(const std::string& path, mode_t mode) {
 }
 
 }  // namespace
+
+std::int64_t monotonic_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+std::uint64_t time_namespace() {
+    struct stat st{};
+    if (stat("/proc/self/ns/time", &st) != 0) return 0;
+    return static_cast<std::uint64_t>(st.st_ino);
+}
+
+void set_deadline(nlohmann::json& request, std::chrono::nanoseconds timeout) {
+    const auto margin = std::min<std::chrono::nanoseconds>(deadline_margin, timeout / 4);
+    request["deadline"] = monotonic_ns() + (timeout - margin).count();
+    request["timens"] = time_namespace();
+}
+
+namespace {
+// An integer field of a peer's request, clamped to int64 (json reads non-negative numbers as
+// unsigned). Any other type throws json::type_error, as a mistyped field does elsewhere: a float
+// is not converted (one out of range is undefined behaviour — found by fuzzing).
+std::int64_t integer_field(const nlohmann::json& v) {
+    constexpr auto most = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    if (v.is_number_unsigned()) return static_cast<std::int64_t>(std::min(v.get<std::uint64_t>(), most));
+    return v.get_ref<const nlohmann::json::number_integer_t&>();  // signed, or type_error
+}
+}  // namespace
+
+std::optional<std::int64_t> past_deadline(const nlohmann::json& request, std::int64_t now, std::uint64_t timens) {
+    auto d = request.find("deadline");
+    if (d == request.end()) return std::nullopt;
+    const std::int64_t deadline = integer_field(*d);
+    auto ns = request.find("timens");
+    if (ns == request.end()) return std::nullopt;
+    const std::int64_t their = integer_field(*ns);
+    if (their < 0 || static_cast<std::uint64_t>(their) != timens) return std::nullopt;  // another clock
+    // Saturating: a deadline near the int64 limits from a peer must not overflow.
+    if (deadline < 0 && now > std::numeric_limits<std::int64_t>::max() + deadline) return std::numeric_limits<std::int64_t>::max();
+    return now - deadline;
+}
 
 std::string check_private_dir(const std::string& dir) {
     struct stat st{};

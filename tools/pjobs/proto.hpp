@@ -8,12 +8,22 @@
 // window size ("ROWS COLS"). A text list (`{"op":"list","text":true,"raw":true}`) is answered
 // with a 'j' frame carrying `"raw": true` followed by one 't' frame: the lines themselves, not
 // escaped into a JSON string (a server that does not know "raw" puts them in "text" instead).
+//
+// A request its client gives up on carries "deadline": the CLOCK_MONOTONIC time (nanoseconds) after
+// which the server must not carry it out, and "timens": the inode of the client's time namespace
+// (0 when unknown), whose clock the deadline is on. A server that reads such a request late does
+// nothing and answers `"expired": true` (its client is usually gone). A request without a deadline
+// (an older client; `wait`, which waits by design) has none; a deadline on another time
+// namespace's clock is not compared. An older server ignores both fields: the protocol stays
+// version 1, as with "raw".
 #pragma once
 
 #include <prockit/sys/unique_fd.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +35,23 @@ namespace prockit::pjobs {
 inline constexpr int protocol_version = 1;
 /// The largest frame accepted (a job table of 10,000 jobs is ~3 MB).
 inline constexpr std::size_t max_frame = 64u << 20;
+
+/// How long before its give-up time a client's deadline falls, at most (a quarter of its timeout
+/// when that is shorter): what a server that read the request just in time may take to carry it
+/// out and answer (a `run` spawns the job's holder and saves the table).
+inline constexpr std::chrono::milliseconds deadline_margin{250};
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of a time namespace.
+std::int64_t monotonic_ns();
+/// The inode of this process's time namespace (/proc/self/ns/time), 0 when unknown.
+std::uint64_t time_namespace();
+/// The "deadline" and "timens" fields for a request whose client gives up `timeout` from now.
+void set_deadline(nlohmann::json& request, std::chrono::nanoseconds timeout);
+/// By how many nanoseconds a request read at `now` (in time namespace `timens`) is past its
+/// deadline: > 0 when it must not be carried out; std::nullopt when it has none, or one on another
+/// namespace's clock. A deadline or namespace that is no integer throws json::type_error, as other
+/// mistyped fields do.
+std::optional<std::int64_t> past_deadline(const nlohmann::json& request, std::int64_t now, std::uint64_t timens);
 
 struct Paths {
     std::string runtime;  ///< $XDG_RUNTIME_DIR/prockit or /tmp/prockit-$UID: sockets, pidfile

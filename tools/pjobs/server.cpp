@@ -90,6 +90,7 @@ struct Server {
     mutable std::size_t list_bytes = 0;  // the size of the last list, to reserve the next
     std::optional<std::string> raw_after;  // a 't' frame to send after the reply (a raw list)
     std::string self_exe;
+    std::uint64_t timens = time_namespace();  // the clock of requests' deadlines
     long long started = std::time(nullptr);
     bool stopping = false;
     std::vector<int> stalled;  // connections to close after this round: they took no answer
@@ -489,6 +490,17 @@ struct Server {
                                " is not supported (the server speaks version " + std::to_string(protocol_version) +
                                "; run 'pjobs server stop' after an upgrade)");
         std::string op = req.value("op", "");
+        // Its client has given up (and said it failed): carrying it out now would surprise the
+        // user, who may already have run it again. Nothing is done; the answer says why, should
+        // the client still read it.
+        if (auto late = past_deadline(req, monotonic_ns(), timens); late && *late > 0) {
+            std::fprintf(stderr, "pjobs server: cannot carry out a request ('%s'): it was read %lld ms after its deadline\n",
+                         op.c_str(), static_cast<long long>(*late / 1000000));
+            json r = error_reply("cannot talk to the server: it read the request too late to carry it out (is it stopped? see "
+                                 "PJOBS_TIMEOUT)");
+            r["expired"] = true;
+            return r;
+        }
         std::string why;
         if (op == "run") return run(req);
         if (op == "list") return list_reply(req.value("text", false), req.value("raw", false));

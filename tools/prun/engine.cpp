@@ -192,6 +192,7 @@ struct Running {
     std::uint64_t stream_sent = 0;
     bool compress = false;  // --compress: out_pipe/err_pipe are read into out_file/err_file as zstd frames
     std::string z_out, z_err;  // --compress: what waits to fill a frame
+    bool z_cut[3] = {false, false, false};  // --compress: a frame of this stream could not be kept
     unique_fd out_file, err_file;  // group
     LinePipe out_pipe, err_pipe;   // line buffer; out_pipe alone when relayed
     bool relay = false;            // out_pipe is copied through unbuffered
@@ -226,6 +227,7 @@ struct OrderEntry {
     unique_fd out, err;
     std::string prefix;
     bool compressed = false;
+    std::string name;  // the job's, to name it should its kept output not decode
     std::optional<JobLogEntry> log;  // --joblog -: the job's line, printed after its output
 };
 
@@ -340,7 +342,10 @@ private:
     bool reading_paused_ = false;
     bool output_full() const;
     void sync_output();
-    void queue_file(int fd, unique_fd f, const std::string& prefix, bool compressed = false);
+    void queue_file(int fd, unique_fd f, const std::string& prefix, bool compressed = false, std::vector<FilePart> parts = {});
+    /// A compressed file's part holding job `seq`'s output from `start`: named should it not decode.
+    FilePart part_of(std::uint64_t seq, const std::string& name, off_t start);
+    std::vector<FilePart> spill_parts_[3];  // --compress: the jobs' parts of the spill files
     void spill(int fd, unique_fd f, const Job& job);
     void flush_spill();
     bool check_tmp_full(int fd);
@@ -349,6 +354,7 @@ private:
         tmp_.release(std::move(f));
     }
     void lost_output(const Job& job, const Error& e);
+    void lost_output(std::uint64_t seq, const std::string& message);
     Status keep_output(Running& r, const Job& job, Command& c);
     void table_row_of(const Finished& f, unique_fd& out, unique_fd& err);
     unique_fd table_;             // --results FILE.csv/.tsv
@@ -813,7 +819,7 @@ void Engine::start(Job job) {
         watch_pipe(*r, r->err_pipe, 2);
     }
     r->job = std::move(job);
-    if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}, {}, false, std::nullopt});
+    if (plan_.keep_order && r->job.attempts == 1) order_.push_back(OrderEntry{r->job.seq, false, {}, {}, {}, {}, false, {}, std::nullopt});
     if (stopping_) sup_.stop(*id);
     Running& rr = *r;
     running_.emplace(*id, std::move(r));
@@ -954,12 +960,16 @@ void Engine::compress_chunk(Running& r, int dst, std::string_view chunk, bool fi
     // more than it saves on small writes); the last one when the job's pipe ends.
     constexpr std::size_t frame = 1 << 16;
     std::string& z = dst == 1 ? r.z_out : r.z_err;
+    if (r.z_cut[dst]) return;  // cut and named: what follows is not kept (a gap would read as whole)
     z.append(chunk);
     if (z.size() < frame && !(final && !z.empty())) return;
     const unique_fd& f = dst == 1 ? r.out_file : r.err_file;
-    if (auto st = write_frame(f.get(), z); !st)
+    if (auto st = write_frame(f.get(), z); !st) {
+        // The file keeps the whole frames before this one (write_frame cuts a torn one off).
         lost_output(r.job, Error(st.error().code(), "keep the output of job " + std::to_string(r.job.seq) + " (" + r.job.name +
                                                         ") in " + tmp_.dir()));
+        r.z_cut[dst] = true;
+    }
     z.clear();
 }
 
@@ -1206,7 +1216,8 @@ void Engine::on_exit(Supervisor::Exit& e) {
         if (fstat(r->out_file.get(), &stt) == 0) r->received = static_cast<std::uint64_t>(stt.st_size);
     }
     f.received = r->received;
-    if (r->out_file && check_tmp_full(r->out_file.get())) r->maybe_lost = true;
+    // A compressed job's files are written by prun itself, each failure seen (compress_chunk).
+    if (r->out_file && !r->compress && check_tmp_full(r->out_file.get())) r->maybe_lost = true;
     if (r->res_out && check_tmp_full(r->res_out.get())) r->maybe_lost = true;
     if (r->res_err && check_tmp_full(r->res_err.get())) r->maybe_lost = true;
     if (r->maybe_lost)
@@ -1262,6 +1273,7 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
                     e.prefix = prefix;
                     e.text = std::move(text);
                     e.compressed = f.compressed;
+                    e.name = f.job.name;
                     e.log = std::exchange(log_after, std::nullopt);
                 }
             flush_order();
@@ -1274,8 +1286,13 @@ void Engine::final_result(Finished f, unique_fd out, unique_fd err) {
             spill(1, std::move(out), f.job);
             spill(2, std::move(err), f.job);
         } else {
-            if (out) queue_file(1, std::move(out), prefix, f.compressed);
-            if (err) queue_file(2, std::move(err), prefix, f.compressed);
+            if (f.compressed) {
+                if (out) queue_file(1, std::move(out), prefix, true, {part_of(f.job.seq, f.job.name, 0)});
+                if (err) queue_file(2, std::move(err), prefix, true, {part_of(f.job.seq, f.job.name, 0)});
+            } else {
+                if (out) queue_file(1, std::move(out), prefix);
+                if (err) queue_file(2, std::move(err), prefix);
+            }
         }
     } else if (plan_.keep_order) {
         for (auto& e : order_)
@@ -1357,8 +1374,13 @@ void Engine::flush_order() {
         OrderEntry e = std::move(order_.front());
         order_.pop_front();
         if (!e.text.empty()) write_out(1, e.text);
-        if (e.out) queue_file(1, std::move(e.out), e.prefix, e.compressed);
-        if (e.err) queue_file(2, std::move(e.err), e.prefix, e.compressed);
+        if (e.compressed) {
+            if (e.out) queue_file(1, std::move(e.out), e.prefix, true, {part_of(e.seq, e.name, 0)});
+            if (e.err) queue_file(2, std::move(e.err), e.prefix, true, {part_of(e.seq, e.name, 0)});
+        } else {
+            if (e.out) queue_file(1, std::move(e.out), e.prefix);
+            if (e.err) queue_file(2, std::move(e.err), e.prefix);
+        }
         if (e.log) (void)log_.record(*e.log);  // -k: a job's line after its output, in order
     }
 }
@@ -1397,10 +1419,18 @@ void Engine::sync_output() {
         }
 }
 
-void Engine::queue_file(int fd, unique_fd f, const std::string& prefix, bool compressed) {
+void Engine::queue_file(int fd, unique_fd f, const std::string& prefix, bool compressed, std::vector<FilePart> parts) {
     struct stat st {};
     if (fstat(f.get(), &st) == 0) pipes_.copying(fd, st.st_size);
-    sink(fd).file(std::move(f), prefix, plan_.tag, [this](unique_fd done) { release_tmp(std::move(done)); }, compressed);
+    sink(fd).file(std::move(f), prefix, plan_.tag, [this](unique_fd done) { release_tmp(std::move(done)); }, compressed,
+                  std::move(parts));
+}
+
+FilePart Engine::part_of(std::uint64_t seq, const std::string& name, off_t start) {
+    return {start, [this, seq, name](const std::string& why) {
+                lost_output(seq, "cannot write the output of job " + std::to_string(seq) + " (" + name + ") kept in " + tmp_.dir() +
+                                     ": " + why);
+            }};
 }
 
 void Engine::spill(int fd, unique_fd f, const Job& job) {
@@ -1410,12 +1440,16 @@ void Engine::spill(int fd, unique_fd f, const Job& job) {
         if (!spill_[fd]) {
             auto s = tmp_.fresh();
             if (!s) {
-                lost_output(job, s.error());
+                lost_output(job, Error(s.error().code(), "keep the output of job " + std::to_string(job.seq) + " (" + job.name +
+                                                             ") in " + tmp_.dir()));
                 release_tmp(std::move(f));
                 return;
             }
             spill_[fd] = std::move(*s);
         }
+        struct stat sst {};
+        const off_t base = fstat(spill_[fd].get(), &sst) == 0 ? sst.st_size : 0;  // where this job's bytes start
+        bool whole = true;
         off_t in = 0;
         while (in < st.st_size) {
             ssize_t n = copy_file_range(f.get(), &in, spill_[fd].get(), nullptr, static_cast<std::size_t>(st.st_size - in), 0);
@@ -1442,8 +1476,19 @@ void Engine::spill(int fd, unique_fd f, const Job& job) {
             if (n == 0) break;
             lost_output(job, Error::from_errno(errno, "keep the output of job " + std::to_string(job.seq) + " (" +
                                                          job.name + ") in " + tmp_.dir()));
+            whole = false;
             break;
         }
+        off_t kept = in;
+        if (compress_on_ && !whole) {
+            // Never a torn frame in the spill: it is cut back to the end of this job's last whole
+            // frame, so the jobs appended after it decode (and fail, if they do, on their own).
+            auto w = whole_frames(f.get(), in);
+            kept = w ? *w : 0;
+            (void)ftruncate(spill_[fd].get(), base + kept);
+            (void)lseek(spill_[fd].get(), base + kept, SEEK_SET);
+        }
+        if (compress_on_ && kept > 0) spill_parts_[fd].push_back(part_of(job.seq, job.name, base));
     }
     release_tmp(std::move(f));
 }
@@ -1455,7 +1500,7 @@ void Engine::flush_spill() {
             // Not reused: dropped once written (a spill file can be large).
             struct stat st {};
             if (fstat(spill_[fd].get(), &st) == 0) pipes_.copying(fd, st.st_size);
-            sink(fd).file(std::move(spill_[fd]), {}, false, [](unique_fd) {}, compress_on_);
+            sink(fd).file(std::move(spill_[fd]), {}, false, [](unique_fd) {}, compress_on_, std::exchange(spill_parts_[fd], {}));
             spill_[fd].reset();
         }
 }
@@ -1476,7 +1521,7 @@ bool Engine::check_tmp_full(int fd) {
         return f && (!known || (fstat(f.get(), &st) == 0 && st.st_dev == full_st.st_dev));
     };
     for (auto& [id, r] : running_)
-        if (on_it(r->out_file) || on_it(r->res_out) || on_it(r->res_err)) r->maybe_lost = true;
+        if ((!r->compress && on_it(r->out_file)) || on_it(r->res_out) || on_it(r->res_err)) r->maybe_lost = true;
     return true;
 }
 
@@ -1485,6 +1530,12 @@ void Engine::lost_output(const Job& job, const Error& e) {
     // errors (exit status 1, a pool's 255).
     if (!lost_.insert(job.seq).second) return;
     tools::print_error(e);
+    g_write_failed = true;
+}
+
+void Engine::lost_output(std::uint64_t seq, const std::string& message) {
+    if (!lost_.insert(seq).second) return;
+    tools::print_error(message);
     g_write_failed = true;
 }
 

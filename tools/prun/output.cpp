@@ -148,7 +148,8 @@ void OutputSink::write(std::string_view data) {
     if (!blocked_) flush();
 }
 
-void OutputSink::file(unique_fd f, std::string prefix, bool tag, std::function<void(unique_fd)> done, bool compressed) {
+void OutputSink::file(unique_fd f, std::string prefix, bool tag, std::function<void(unique_fd)> done, bool compressed,
+                      std::vector<FilePart> parts) {
     struct stat st {};
     if (failed_ || fstat(f.get(), &st) != 0 || st.st_size == 0) {
         done(std::move(f));
@@ -161,6 +162,7 @@ void OutputSink::file(unique_fd f, std::string prefix, bool tag, std::function<v
     it.prefix = std::move(prefix);
     it.tag = tag;
     it.z = compressed;
+    it.parts = std::move(parts);
     it.done = std::move(done);
     q_.push_back(std::move(it));
     ++files_;
@@ -182,6 +184,73 @@ void OutputSink::drop() {
     blocked_ = false;
 }
 
+off_t OutputSink::part_end(const Item& it) {
+    off_t end = it.size;
+    if (it.part + 1 < it.parts.size()) end = std::min(end, it.parts[it.part + 1].start);
+    return end;
+}
+
+bool OutputSink::next_z(Item& it) {
+    // --compress: the next compressed chunk of the current part in, at most 64 KiB of output out.
+    if (!it.z_started) {
+        zr_.reset();
+        it.z_started = true;
+    }
+    off_t end = part_end(it);
+    if (it.zpos == it.zin.size() && !zr_.pending() && it.off < end) {
+        it.zin.resize(1 << 16);
+        ssize_t n = retry_eintr([&] {
+            return pread(it.file.get(), it.zin.data(), std::min<std::size_t>(it.zin.size(), static_cast<std::size_t>(end - it.off)), it.off);
+        });
+        if (n < 0) {
+            failed_ = true;
+            on_error_(last_error("read buffered output"));
+            drop();
+            return false;
+        }
+        it.zin.resize(static_cast<std::size_t>(n));
+        it.zpos = 0;
+        if (n == 0) it.size = end = it.off;  // the file is shorter than it was
+        it.off += n;
+    }
+    std::string chunk, why;
+    if (it.zpos < it.zin.size() || zr_.pending()) {
+        auto used = zr_.feed(it.zin.data() + it.zpos, it.zin.size() - it.zpos, chunk, 1 << 16);
+        if (!used) {
+            const std::string& ctx = used.error().context();
+            auto colon = ctx.rfind(": ");
+            why = "its compressed copy is corrupt (" + (colon == std::string::npos ? ctx : ctx.substr(colon + 2)) + ")";
+        } else {
+            it.zpos += *used;
+            if (*used == 0 && chunk.empty() && !zr_.pending()) it.zpos = it.zin.size();  // no progress
+        }
+    }
+    bool part_read = it.off >= end && it.zpos == it.zin.size() && !zr_.pending();
+    if (why.empty() && part_read && !zr_.at_frame_end()) why = "its compressed copy ends inside a frame";
+    if (!why.empty()) {
+        // This part's output stops here: the rest of it is skipped and its job named; the parts
+        // after it (other jobs' output) are read as usual.
+        const FilePart* p = it.part < it.parts.size() ? &it.parts[it.part] : nullptr;
+        if (p && p->cut)
+            p->cut(why);
+        else
+            on_error_(Error::from_errno(EIO, "write buffered output: " + why));
+        it.off = end;
+        it.zin.clear();
+        it.zpos = 0;
+        zr_.reset();
+        part_read = true;
+    }
+    if (part_read && it.part + 1 < it.parts.size()) {
+        ++it.part;  // the next job's frames, from a fresh start
+        zr_.reset();
+    }
+    bool last = it.off >= it.size && it.zpos == it.zin.size() && !zr_.pending();
+    cut_lines(it.data, it.partial, chunk, it.prefix, it.tag, last);
+    bytes_ += it.data.size();
+    return true;
+}
+
 bool OutputSink::flush() {
     if (mode_ == Mode::small) blocked_ = false;  // called after POLLOUT
     while (!q_.empty()) {
@@ -199,40 +268,7 @@ bool OutputSink::flush() {
                 continue;
             }
             if (it.z) {
-                // --compress: the next compressed chunk in, at most 64 KiB of output out.
-                if (!it.z_started) {
-                    zr_.reset();
-                    it.z_started = true;
-                }
-                if (it.zpos == it.zin.size() && !zr_.pending() && it.off < it.size) {
-                    it.zin.resize(1 << 16);
-                    ssize_t n = retry_eintr([&] {
-                        return pread(it.file.get(), it.zin.data(), std::min<std::size_t>(it.zin.size(), static_cast<std::size_t>(it.size - it.off)), it.off);
-                    });
-                    if (n < 0) {
-                        failed_ = true;
-                        on_error_(last_error("read buffered output"));
-                        drop();
-                        return true;
-                    }
-                    it.zin.resize(static_cast<std::size_t>(n));
-                    it.zpos = 0;
-                    if (n == 0) it.size = it.off;  // the file is shorter than it was
-                    it.off += n;
-                }
-                std::string chunk;
-                auto used = zr_.feed(it.zin.data() + it.zpos, it.zin.size() - it.zpos, chunk, 1 << 16);
-                if (!used) {
-                    failed_ = true;
-                    on_error_(used.error());
-                    drop();
-                    return true;
-                }
-                it.zpos += *used;
-                if (*used == 0 && chunk.empty() && !zr_.pending()) it.zpos = it.zin.size();  // no progress: a cut frame
-                bool last = it.off >= it.size && it.zpos == it.zin.size() && !zr_.pending();
-                cut_lines(it.data, it.partial, chunk, it.prefix, it.tag, last);
-                bytes_ += it.data.size();
+                if (!next_z(it)) return true;
                 continue;
             }
             // Untagged, to a description that does not block: straight from the file.

@@ -38,6 +38,15 @@ Status make_dirs(const std::string& path);
 /// quotes doubled) when it holds a double quote, white space, `sep` or a NUL, then a newline.
 std::string table_row(const std::vector<std::string>& fields, char sep);
 
+/// One job's bytes in a compressed file queued to an OutputSink: from `start` to the next part's
+/// start (or the end of the file). Each part is decoded on its own; when one does not decode (a
+/// corrupt frame, or its last frame cut short), the rest of that part is dropped, `cut` is told
+/// why, and the next part is read as usual.
+struct FilePart {
+    off_t start = 0;
+    std::function<void(const std::string& reason)> cut;
+};
+
 class OutputSink {
 public:
     /// How the sink writes without blocking.
@@ -59,8 +68,10 @@ public:
     void write(std::string_view data);
     /// Queues a file's content (from offset 0, its size now), prefixed line by line when `tag`;
     /// `done` gets the file back once it is written (or dropped). `compressed`: the file holds
-    /// zstd frames (--compress), decompressed on the way out.
-    void file(unique_fd f, std::string prefix, bool tag, std::function<void(unique_fd)> done, bool compressed = false);
+    /// zstd frames (--compress), decompressed on the way out, part by part (`parts`, in order of
+    /// their starts; none: the whole file is one part, and a failure to decode it is a write error).
+    void file(unique_fd f, std::string prefix, bool tag, std::function<void(unique_fd)> done, bool compressed = false,
+              std::vector<FilePart> parts = {});
     /// Writes what the reader takes now; true when the queue is empty.
     bool flush();
     /// Drops everything queued (the run is being ended by a signal).
@@ -89,10 +100,16 @@ private:
         bool z_started = false;  // zr_ was reset for this file
         std::string zin;         // compressed bytes read, [zpos, size) not yet decompressed
         std::size_t zpos = 0;
+        std::vector<FilePart> parts;  // compressed: the jobs' parts of the file
+        std::size_t part = 0;         // the part being decoded
         std::function<void(unique_fd)> done;
     };
     ssize_t put(const char* p, std::size_t n);
     void pop();
+    /// The end of the front item's current part.
+    static off_t part_end(const Item& it);
+    /// Decompresses the next piece of a compressed item into it.data; false when the sink failed.
+    bool next_z(Item& it);
 
     int fd_;
     unique_fd out_;  // Mode::own
