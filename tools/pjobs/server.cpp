@@ -41,6 +41,22 @@ struct Waiter {
     std::vector<long> ids;
 };
 
+/// Whether a peer's message holds a floating-point number anywhere. pjobs' protocol has none, and
+/// json's conversion of one to an integer field (a signal, a group's limit, a nice value the holder
+/// applies) is undefined behaviour when it is out of range: such a message is refused as one with a
+/// field of the wrong type. A stack, not recursion: a frame may nest a million levels deep.
+bool holds_a_float(const json& msg) {
+    std::vector<const json*> todo{&msg};
+    while (!todo.empty()) {
+        const json* j = todo.back();
+        todo.pop_back();
+        if (j->is_number_float()) return true;
+        if (j->is_structured())
+            for (const auto& v : *j) todo.push_back(&v);
+    }
+    return false;
+}
+
 /// Whether a holder process of job `id` runs (ours, "pjobs-holder __holder ID"): one that has not
 /// bound its socket yet. True when /proc cannot be read (then only the deadline decides).
 bool holder_process_runs(long id) {
@@ -659,6 +675,11 @@ struct Server {
             }
             json msg = json::parse(f->payload, nullptr, false);
             if (msg.is_discarded() || !msg.is_object()) {
+                alive = false;
+                break;
+            }
+            if (holds_a_float(msg)) {  // refused as a mistyped field: see holds_a_float()
+                send_json(fd, error_reply("cannot read the request: a field has the wrong type"));
                 alive = false;
                 break;
             }
