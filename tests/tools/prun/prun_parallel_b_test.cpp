@@ -142,15 +142,20 @@ TEST(PrunParallelB, ResultsTableInCsvAndTsv) {
     SKIP_WITHOUT_GNU_PARALLEL();
     auto g = run_program(gnu_parallel(), {"--will-cite", "--results", "-.tsv", "-k", "echo", ":::", "a", "b c"});
     r = prun({"--results", "-.tsv", "-k", "echo", ":::", "a", "b c"});
-    // The same table but for the times (columns 3 and 4 of each row).
+    // The same table but for the times (columns 3 and 4 of each row) and the rows' order: prun
+    // writes a job's row when it ends (prun(1)), so job 2 may come first.
     auto blank_times = [](const std::string& t) {
-        std::string out;
+        std::vector<std::string> rows;
         for (const auto& row : lines(t)) {
             auto c = columns(row);
             if (c.size() > 4 && c[0] != "Seq" && !c[0].empty() && std::isdigit(static_cast<unsigned char>(c[0][0]))) c[2] = c[3] = "";
+            std::string out;
             for (std::size_t i = 0; i < c.size(); ++i) out += (i ? "\t" : "") + c[i];
-            out += "\n";
+            rows.push_back(out);
         }
+        if (rows.size() > 1) std::sort(rows.begin() + 1, rows.end());  // the header stays first
+        std::string out;
+        for (const auto& row : rows) out += row + "\n";
         return out;
     };
     EXPECT_EQ(blank_times(r.out), blank_times(g.out));
